@@ -1,0 +1,202 @@
+// The validated, typed model of one stack's configuration. Everything downstream
+// (plan, cloud-config rendering, platforms, providers) takes this, never raw config.
+
+export type Platform = "gcp" | "local";
+export type OsFlavor = "flatcar" | "container-linux";
+export type ServiceScheme = "http" | "tcp";
+export type RebootStrategy = "etcd-lock" | "reboot" | "off";
+export type FleetDesiredState = "inactive" | "loaded" | "launched";
+export type MachineRole = "etcd" | "worker";
+
+/** etcd ports, fixed by the product (the firewall matrix and every URL use them). */
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+
+export interface ServiceSpec {
+    /** `/services/<name>/...`: [a-z0-9-], 1-63 chars, starts with a letter. */
+    name: string;
+    scheme: ServiceScheme;
+    /** `ip:port` entries, written to `<prefix>/<name>/hosts/<n>`. */
+    hosts: string[];
+    /** Required for tcp services; the port the load balancer exposes. */
+    hostPort?: number;
+}
+
+export interface FleetUnitOption {
+    section: string;
+    name: string;
+    value: string;
+}
+
+export interface FleetUnitSpec {
+    /** Unit name as fleet accepts it, e.g. `web@.service` or `sidekick.service`. */
+    name: string;
+    /** Unit file text; exactly one of `content` and `options` is given. */
+    content?: string;
+    options?: FleetUnitOption[];
+    /** Default `launched` (templates are always pushed as `inactive`). */
+    desiredState?: FleetDesiredState;
+    /** For a template `foo@.service`: instances to launch, e.g. [1, 2] -> foo@1.service, foo@2.service. */
+    instances?: Array<string | number>;
+}
+
+export interface SshTunnelSpec {
+    host: string;
+    port: number;
+    username: string;
+    /** Secret: never logged, never stored in plaintext state. */
+    privateKey: string;
+}
+
+export interface ClusterConfig {
+    /** Prefix of every resource name: `<name>-etcd-0`, `<name>-worker`, ... */
+    name: string;
+    /** Environment label (usually the stack name: dev, prod, local). */
+    environment: string;
+    platform: Platform;
+    /** True only for a stack explicitly marked as dev (allows a single etcd member). */
+    isDev: boolean;
+
+    gcp: {
+        project: string;
+        region: string;
+        zones: string[];
+        /** Custom-mode subnet range; etcd members get static addresses from it. */
+        subnetCidr: string;
+        /** Use an existing network/subnet (self links or names) instead of creating one. */
+        existingNetwork?: string;
+        existingSubnetwork?: string;
+    };
+
+    etcd: {
+        count: number;
+        machineType: string;
+        diskSizeGb: number;
+        /** Pinned etcd version for Flatcar's etcd-member.service (ETCD_IMAGE_TAG). */
+        version: string;
+        /** Bootstrap through a discovery URL instead of the static initial_cluster list. */
+        discoveryUrl?: string;
+        /** Protect members against deletion (always true in prod). */
+        protect: boolean;
+    };
+
+    workers: {
+        min: number;
+        max: number;
+        machineType: string;
+        diskSizeGb: number;
+    };
+
+    os: {
+        flavor: OsFlavor;
+        /** GCE image (family or self link), e.g. `projects/kinvolk-public/global/images/family/flatcar-stable`. */
+        image: string;
+    };
+
+    ssh: {
+        authorizedKeys: string[];
+        sourceRanges: string[];
+        allowWorld: boolean;
+    };
+
+    externalIps: boolean;
+
+    loadBalancer: {
+        /** HTTP/HTTPS ports forwarded to workers (default 80, 443). */
+        httpPorts: number[];
+        /** Extra TCP ports besides the tcp services' host_ports. */
+        tcpPorts: number[];
+    };
+
+    healthCheck: {
+        port: number;
+        path: string;
+    };
+
+    fleet: {
+        /** Extra `k=v` fleet metadata added to role/zone/region/cluster. */
+        metadata: Record<string, string>;
+        /** Where the providers reach fleet: unix:///..., http://host:port. */
+        endpoint?: string;
+    };
+
+    updates: {
+        rebootStrategy: RebootStrategy;
+        /** e.g. `Sun 04:00` */
+        windowStart?: string;
+        /** e.g. `2h` */
+        windowLength?: string;
+    };
+
+    services: ServiceSpec[];
+    /** Defaults to `/services`. */
+    servicesPrefix: string;
+    fleetUnits: FleetUnitSpec[];
+
+    /** How the providers reach etcd (defaults to the planned member client URLs). */
+    access: {
+        etcdEndpoints?: string[];
+        etcdUsername?: string;
+        etcdPassword?: string;
+        sshTunnel?: SshTunnelSpec;
+        /** Also mirror service keys into the etcd v2 keyspace (fleet-era readers, confd v2). */
+        mirrorToV2: boolean;
+    };
+
+    local: {
+        /** First loopback address handed out, e.g. `127.0.10.10`. */
+        firstAddress: string;
+        /** Workers to boot on the local platform. */
+        workers: number;
+        /** Root folder of the local machines (relative to the repo). */
+        dataDir: string;
+    };
+}
+
+/** One validation problem, always naming the config key (e.g. `coreos-cluster:etcdCount`). */
+export interface ConfigProblem {
+    key: string;
+    message: string;
+}
+
+export class ConfigValidationError extends Error {
+    constructor(public readonly problems: ConfigProblem[]) {
+        super(
+            `invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+                problems.map((p) => `  - ${p.key}: ${p.message}`).join("\n"),
+        );
+        this.name = "ConfigValidationError";
+    }
+}
+
+/** Where one etcd member lives, computed before any resource exists. */
+export interface MemberPlan {
+    index: number;
+    /** `<cluster>-etcd-<index>`: also the etcd member name and hostname. */
+    name: string;
+    zone: string;
+    privateIp: string;
+    clientUrl: string;
+    peerUrl: string;
+}
+
+/** A worker slot. On GCE workers come from a group (no fixed IP); locally each has its own loopback IP. */
+export interface WorkerPlan {
+    name: string;
+    zone: string;
+    /** Only on the local platform. */
+    privateIp?: string;
+}
+
+export interface ClusterPlan {
+    members: MemberPlan[];
+    /** `name=peerUrl,...` for every member. */
+    initialCluster: string;
+    /** Derived from the cluster name, stable across runs. */
+    clusterToken: string;
+    clientUrls: string[];
+    /** Zones the worker group spans. */
+    workerZones: string[];
+    /** Local platform only: one entry per worker machine. */
+    workers: WorkerPlan[];
+}

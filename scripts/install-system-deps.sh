@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and the local stack run for real:
+# etcd (server + etcdctl) and OpenSSH's sshd (for SSH tunnel tests).
+# Idempotent: does nothing when they are already there.
+set -euo pipefail
+say() { echo "install-system-deps: $*" >&2; }
+
+missing=()
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  say "etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), etcdctl and sshd present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+say "installing ${missing[*]} from Debian's packages"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# Debian's package may try to start a system etcd; tests start their own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+  $SUDO systemctl stop etcd || true
+fi
+$SUDO mkdir -p /run/sshd
+say "installed: ${missing[*]}"
