@@ -1,0 +1,195 @@
+// config + plan -> one MachineModel per machine (pure). Everything role-specific
+// is decided here; the flavor emitters only translate the model.
+
+import { ClusterConfig, ClusterPlan, ETCD_CLIENT_PORT, ETCD_PEER_PORT, MachineRole, MemberPlan, WorkerPlan } from "../model/types";
+import { EtcdSettings, MachineModel } from "./model";
+import { zoneLookupParts } from "./zone-lookup";
+
+/** The platform fills this in from the first NIC (GCE metadata server). */
+export const PRIVATE_IPV4 = "$private_ipv4";
+
+const RESERVED_FLEET_METADATA = ["role", "zone", "region", "cluster"];
+const FLEET_METADATA_TOKEN = /^[A-Za-z0-9_.:\/-]+$/;
+
+/**
+ * Where a machine binds and what it calls itself. On GCE every VM is its own host:
+ * the platform substitutes $private_ipv4 and local clients use 127.0.0.1. On the
+ * local platform all machines share one host, so each binds its own loopback IP
+ * (127.0.0.1:2379 would collide) and no platform substitutes variables.
+ */
+interface Addressing {
+    own: string;
+    localClients: string;
+}
+
+function addressing(config: ClusterConfig, privateIp: string | undefined, machine: string): Addressing {
+    if (config.platform === "gcp") return { own: PRIVATE_IPV4, localClients: "127.0.0.1" };
+    if (!privateIp) throw new Error(`local machine ${machine} has no planned private IP`);
+    return { own: privateIp, localClients: privateIp };
+}
+
+function url(host: string, port: number): string {
+    return `http://${host}:${port}`;
+}
+
+function clientListenUrls(addr: Addressing): string {
+    const urls = [url(addr.own, ETCD_CLIENT_PORT)];
+    if (addr.localClients !== addr.own) urls.push(url(addr.localClients, ETCD_CLIENT_PORT));
+    return urls.join(",");
+}
+
+/** Flatcar's etcd-member runs the image tag given; fleet and locksmith need the v2 API, gone in etcd 3.6. */
+export function etcdImageTag(version: string): string {
+    const tag = version.startsWith("v") ? version : `v${version}`;
+    const match = /^v(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.-]+)?$/.exec(tag);
+    if (!match) {
+        throw new Error(`etcd version "${version}" (coreos-cluster:etcdVersion) is not a release version like v3.5.17`);
+    }
+    const [major, minor] = [Number(match[1]), Number(match[2])];
+    if (major !== 3 || minor < 4 || minor > 5) {
+        throw new Error(
+            `etcd version "${version}" (coreos-cluster:etcdVersion) is not supported: fleet, locksmith and the worker ` +
+                `proxy need the etcd v2 API and v2 proxy, which exist in etcd 3.4 and 3.5 only`,
+        );
+    }
+    return tag;
+}
+
+function fleetMetadataParts(config: ClusterConfig, role: MachineRole, zone: string): Array<[string, string]> {
+    const parts: Array<[string, string]> = [
+        ["role", role],
+        ["zone", zone],
+        ["region", config.gcp.region],
+        ["cluster", config.name],
+    ];
+    for (const [key, value] of Object.entries(config.fleet.metadata)) {
+        if (RESERVED_FLEET_METADATA.includes(key)) {
+            throw new Error(`fleet metadata key "${key}" (coreos-cluster:fleetMetadata) is set by the product and cannot be overridden`);
+        }
+        if (!FLEET_METADATA_TOKEN.test(key) || !FLEET_METADATA_TOKEN.test(value)) {
+            throw new Error(
+                `fleet metadata "${key}=${value}" (coreos-cluster:fleetMetadata) may only use letters, digits and _ . : / -`,
+            );
+        }
+        parts.push([key, value]);
+    }
+    for (const [key, value] of parts) {
+        if (!FLEET_METADATA_TOKEN.test(value)) throw new Error(`fleet metadata ${key}="${value}" is not a plain token`);
+    }
+    return parts;
+}
+
+function joinMetadata(parts: Array<[string, string]>): string {
+    return parts.map(([k, v]) => `${k}=${v}`).join(",");
+}
+
+function bootstrap(config: ClusterConfig, plan: ClusterPlan): Partial<EtcdSettings> {
+    if (config.etcd.discoveryUrl) return { discovery: config.etcd.discoveryUrl };
+    return { initial_cluster: plan.initialCluster };
+}
+
+function memberModel(config: ClusterConfig, plan: ClusterPlan, member: MemberPlan, imageTag: string): MachineModel {
+    const addr = addressing(config, member.privateIp, member.name);
+    const discovery = Boolean(config.etcd.discoveryUrl);
+    // Advertised URLs come from the plan: they must match initial_cluster exactly, and other machines dial them.
+    const etcd: EtcdSettings = {
+        name: member.name,
+        ...(discovery ? bootstrap(config, plan) : {}),
+        initial_advertise_peer_urls: member.peerUrl,
+        listen_peer_urls: url(addr.own, ETCD_PEER_PORT),
+        listen_client_urls: clientListenUrls(addr),
+        advertise_client_urls: member.clientUrl,
+        ...(discovery
+            ? {}
+            : { ...bootstrap(config, plan), initial_cluster_state: "new" as const, initial_cluster_token: plan.clusterToken }),
+    };
+    const localEtcd = url(addr.localClients, ETCD_CLIENT_PORT);
+    return {
+        name: member.name,
+        role: "etcd",
+        fileName: `etcd-${member.index}.yaml`,
+        hostname: member.name,
+        zone: member.zone,
+        sshAuthorizedKeys: [...config.ssh.authorizedKeys],
+        etcd,
+        etcdImageTag: imageTag,
+        fleet: {
+            metadata: joinMetadata(fleetMetadataParts(config, "etcd", member.zone)),
+            public_ip: addr.own,
+            etcd_servers: localEtcd,
+        },
+        locksmith: locksmithSettings(config, "etcd", localEtcd),
+        update: { reboot_strategy: config.updates.rebootStrategy },
+        units: [],
+        fleetDropIns: [],
+        writeFiles: [],
+    };
+}
+
+function locksmithSettings(config: ClusterConfig, role: MachineRole, endpoint: string): MachineModel["locksmith"] {
+    return {
+        endpoint,
+        group: `${config.name}-${role}`,
+        ...(config.updates.windowStart ? { window_start: config.updates.windowStart } : {}),
+        ...(config.updates.windowLength ? { window_length: config.updates.windowLength } : {}),
+    };
+}
+
+/** A worker runs etcd as a v2 proxy to every member; fleet and locksmith talk to it locally. */
+function workerModel(
+    config: ClusterConfig,
+    plan: ClusterPlan,
+    slot: { name: string; fileName: string; worker?: WorkerPlan },
+    imageTag: string,
+): MachineModel {
+    const addr = addressing(config, slot.worker?.privateIp, slot.name);
+    const proxyUrl = url(addr.localClients, ETCD_CLIENT_PORT);
+    const etcd: EtcdSettings = {
+        proxy: "on",
+        ...bootstrap(config, plan),
+        listen_client_urls: proxyUrl,
+        advertise_client_urls: proxyUrl,
+    };
+    const model: MachineModel = {
+        name: slot.name,
+        role: "worker",
+        fileName: slot.fileName,
+        ...(slot.worker ? { hostname: slot.worker.name, zone: slot.worker.zone } : {}),
+        sshAuthorizedKeys: [...config.ssh.authorizedKeys],
+        etcd,
+        etcdImageTag: imageTag,
+        fleet: { metadata: "", public_ip: addr.own, etcd_servers: proxyUrl },
+        locksmith: locksmithSettings(config, "worker", proxyUrl),
+        update: { reboot_strategy: config.updates.rebootStrategy },
+        units: [],
+        fleetDropIns: [],
+        writeFiles: [],
+    };
+    if (slot.worker) {
+        model.fleet.metadata = joinMetadata(fleetMetadataParts(config, "worker", slot.worker.zone));
+    } else {
+        const parts = fleetMetadataParts(config, "worker", "unknown");
+        // Until the zone is known the section carries everything but the zone; the lookup unit adds it.
+        model.fleet.metadata = joinMetadata(parts.filter(([k]) => k !== "zone"));
+        const lookup = zoneLookupParts(parts);
+        model.units.push(lookup.unit);
+        model.fleetDropIns.push(lookup.fleetDropIn);
+        model.writeFiles.push(lookup.script);
+    }
+    return model;
+}
+
+/** One model per etcd member, then the worker template (GCE) or one model per local worker. */
+export function buildMachineModels(config: ClusterConfig, plan: ClusterPlan): MachineModel[] {
+    if (plan.members.length === 0) throw new Error("the cluster plan has no etcd members");
+    const imageTag = etcdImageTag(config.etcd.version);
+    const members = plan.members.map((member) => memberModel(config, plan, member, imageTag));
+    // GCE workers share one template; local workers are individual machines (possibly none).
+    const workers =
+        config.platform === "gcp"
+            ? [workerModel(config, plan, { name: `${config.name}-worker`, fileName: "worker.yaml" }, imageTag)]
+            : plan.workers.map((worker, i) =>
+                  workerModel(config, plan, { name: worker.name, fileName: `worker-${i}.yaml`, worker }, imageTag),
+              );
+    return [...members, ...workers];
+}

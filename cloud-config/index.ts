@@ -1,0 +1,71 @@
+// Public face of cloud-config/: config + plan in, one validated #cloud-config per machine out.
+
+import { createHash } from "crypto";
+import { ClusterConfig, ClusterPlan, MachineRole, OsFlavor } from "../model/types";
+import { buildMachineModels } from "./build";
+import { MachineModel } from "./model";
+import { renderContainerLinux } from "./render-container-linux";
+import { renderFlatcar } from "./render-flatcar";
+import { formatIssue, validateCloudConfig } from "./validate";
+
+export { buildMachineModels } from "./build";
+export { etcdEnvironmentOf, fleetEnvironmentOf } from "./inspect";
+export type { MachineModel } from "./model";
+export { formatIssue, validateCloudConfig } from "./validate";
+export type { Issue, IssueLevel, ValidationResult } from "./validate";
+
+/** GCE refuses a single metadata value above 256 KiB. */
+export const GCE_USER_DATA_LIMIT_BYTES = 262144;
+
+export interface RenderedMachine {
+    name: string;
+    role: MachineRole;
+    /** `etcd-0.yaml`, `worker.yaml` (GCE template) or `worker-0.yaml` (local). */
+    fileName: string;
+    /** `#cloud-config\n...` */
+    userData: string;
+}
+
+export function userDataHash(text: string): string {
+    return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+export function renderModel(model: MachineModel, flavor: OsFlavor): string {
+    switch (flavor) {
+        case "container-linux":
+            return renderContainerLinux(model);
+        case "flatcar":
+            return renderFlatcar(model);
+        default:
+            throw new Error(`unknown OS flavor "${String(flavor)}" (coreos-cluster:osFlavor): use flatcar or container-linux`);
+    }
+}
+
+/** Throws rather than hand a VM user-data that GCE would refuse or coreos-cloudinit would reject. */
+function assertDeliverable(machine: RenderedMachine): void {
+    const bytes = Buffer.byteLength(machine.userData, "utf8");
+    if (bytes > GCE_USER_DATA_LIMIT_BYTES) {
+        throw new Error(
+            `user-data of machine ${machine.name} (${machine.fileName}) is ${bytes} bytes, over GCE's limit of ` +
+                `${GCE_USER_DATA_LIMIT_BYTES} bytes (256 KiB) for one metadata value; shorten the SSH keys or fleet metadata`,
+        );
+    }
+    const { errors } = validateCloudConfig(machine.userData);
+    if (errors.length > 0) {
+        throw new Error(
+            `rendered cloud-config of machine ${machine.name} (${machine.fileName}) is invalid:\n` +
+                errors.map((e) => `  ${formatIssue(e)}`).join("\n"),
+        );
+    }
+}
+
+export function renderMachines(config: ClusterConfig, plan: ClusterPlan): RenderedMachine[] {
+    const machines = buildMachineModels(config, plan).map((model) => ({
+        name: model.name,
+        role: model.role,
+        fileName: model.fileName,
+        userData: renderModel(model, config.os.flavor),
+    }));
+    machines.forEach(assertDeliverable);
+    return machines;
+}
