@@ -40,6 +40,13 @@ export interface FleetUnitSpec {
     instances?: Array<string | number>;
 }
 
+export interface FleetRelease {
+    version: string;
+    url: string;
+    /** sha256 (64 hex digits) of the release tarball at `url`. */
+    sha256: string;
+}
+
 export interface SshTunnelSpec {
     host: string;
     port: number;
@@ -118,6 +125,12 @@ export interface ClusterConfig {
         metadata: Record<string, string>;
         /** Where the providers reach fleet: unix:///..., http://host:port. */
         endpoint?: string;
+        /**
+         * The fleet release Flatcar machines install (Flatcar ships no fleet). Its sha256
+         * is checked on the VM before anything is unpacked; without a pinned release the
+         * Flatcar rendering carries no fleet at all.
+         */
+        release?: FleetRelease;
     };
 
     updates: {

@@ -1,0 +1,151 @@
+// Program evaluation: index.ts under the SDK's mocks (setMocks + setAllConfig) for dev, prod and a
+// synthetic large stack, each in its own process so heap is measured cleanly. Baseline: the SDK
+// floor, the same number of empty resources registered under the same mocks in the same way.
+// Growth: the dev stack with 100 vs 1,000 services (linear growth would be 10x).
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { devWithServices, largeStack, shippedStack } from "./configs";
+import { Benchmark, figure, Figure, round } from "./support";
+
+interface ChildResult {
+    evaluationMs: number;
+    heapAtStart: number;
+    sampledPeakHeap: number;
+    customResources: number;
+    componentResources: number;
+}
+
+interface Evaluation extends ChildResult {
+    /** Process start to exit: Node start, ts-node transpiling the project, the evaluation, exit. */
+    processMs: number;
+    /** Largest used heap seen in the measured window: GC trace (heap before each collection) and sampling. */
+    peakHeap: number;
+}
+
+const MiB = 2 ** 20;
+const GC_LINE = /(?:Scavenge|Mark-Compact|Mark-sweep|Mark-Compact \(reduce\)|Minor Mark-Sweep)[^\d]*([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB/;
+
+function evaluate(repoRoot: string, input: Record<string, unknown>): Promise<Evaluation> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-program-"));
+    const inputFile = path.join(dir, "input.json");
+    const resultFile = path.join(dir, "result.json");
+    fs.writeFileSync(inputFile, JSON.stringify({ ...input, resultFile }));
+    const started = process.hrtime.bigint();
+    return new Promise<Evaluation>((resolve, reject) => {
+        const child = spawn(
+            process.execPath,
+            ["--expose-gc", "--trace-gc", "-r", "ts-node/register/transpile-only", path.join(__dirname, "program-evaluation-child.ts"), inputFile],
+            { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" } },
+        );
+        let stdout = "";
+        let stderr = "";
+        child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+        child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+        child.on("error", reject);
+        child.on("exit", (code) => {
+            const processMs = Number(process.hrtime.bigint() - started) / 1e6;
+            try {
+                if (code !== 0) throw new Error(`program evaluation (${String(input.stack)}, ${String(input.mode)}) exited with ${code}: ${stderr.trim().split("\n").slice(-8).join("\n")}`);
+                const result = JSON.parse(fs.readFileSync(resultFile, "utf8")) as ChildResult;
+                const window = stdout.slice(stdout.indexOf("BENCH-START"), stdout.indexOf("BENCH-END"));
+                const gcPeaks = window.split("\n").map((line) => GC_LINE.exec(line)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]) * 1e6);
+                resolve({ ...result, processMs, peakHeap: Math.max(result.sampledPeakHeap, ...gcPeaks) });
+            } catch (err) {
+                reject(err);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+    });
+}
+
+/** The program's evaluation and the SDK floor with the same resource counts (the stack itself is in both). */
+async function withFloor(repoRoot: string, stack: string, config: Record<string, unknown>): Promise<{ program: Evaluation; floor: Evaluation }> {
+    const program = await evaluate(repoRoot, { mode: "program", stack, config });
+    const floor = await evaluate(repoRoot, { mode: "floor", stack, customs: program.customResources, components: program.componentResources - 1 });
+    if (floor.customResources !== program.customResources || floor.componentResources !== program.componentResources) {
+        throw new Error(`floor registered ${floor.customResources}+${floor.componentResources} resources, the program ${program.customResources}+${program.componentResources}`);
+    }
+    return { program, floor };
+}
+
+function describe(e: Evaluation) {
+    return {
+        evaluationMs: round(e.evaluationMs, 1),
+        processMs: round(e.processMs, 0),
+        resources: e.customResources + e.componentResources,
+        customResources: e.customResources,
+        componentResources: e.componentResources,
+        heapAtStartMiB: round(e.heapAtStart / MiB, 1),
+        peakHeapMiB: round(e.peakHeap / MiB, 1),
+    };
+}
+
+export const programEvaluation: Benchmark = {
+    name: "program-evaluation",
+    title: "Program evaluation under the SDK's mocks: wall time and peak heap",
+    async run(ctx) {
+        const figures: Figure[] = [];
+        const runs: Record<string, unknown> = {};
+        const stacks: Array<[string, Record<string, unknown>, string]> = [
+            ["dev", shippedStack(ctx.repoRoot, "dev"), "Pulumi.dev.yaml"],
+            ["prod", shippedStack(ctx.repoRoot, "prod"), "Pulumi.prod.yaml"],
+            ["large", largeStack(), "7 members, 500-worker group, 1,000 services, 200 fleet units"],
+        ];
+        for (const [stack, config, what] of stacks) {
+            ctx.log(`${stack}: program and SDK floor`);
+            const { program, floor } = await withFloor(ctx.repoRoot, stack, config);
+            runs[stack] = { program: describe(program), floor: describe(floor) };
+            const n = program.customResources + program.componentResources;
+            figures.push(
+                figure({
+                    id: `${stack}-time`,
+                    measured: `${stack} (${what}): evaluation wall time, ${n} resources registered (project modules preloaded)`,
+                    value: program.evaluationMs,
+                    unit: "ms",
+                    baseline: `SDK floor: ${n} empty resources under the same mocks`,
+                    baselineValue: floor.evaluationMs,
+                }),
+                figure({
+                    id: `${stack}-peak-heap`,
+                    measured: `${stack}: peak used heap during evaluation`,
+                    value: program.peakHeap / MiB,
+                    unit: "MiB",
+                    baseline: "SDK floor's peak used heap",
+                    baselineValue: floor.peakHeap / MiB,
+                }),
+            );
+        }
+
+        const growth: Record<number, Evaluation> = {};
+        for (const services of [100, 1000]) {
+            ctx.log(`growth: dev with ${services} services`);
+            growth[services] = await evaluate(ctx.repoRoot, { mode: "program", stack: "dev", config: devWithServices(ctx.repoRoot, services) });
+            runs[`dev+${services}services`] = describe(growth[services]);
+        }
+        const [small, big] = [growth[100], growth[1000]];
+        const perResource = (e: Evaluation) => e.evaluationMs / (e.customResources + e.componentResources);
+        figures.push(
+            figure({
+                id: "growth-100-to-1000-services",
+                measured: "evaluation time of dev with 1,000 services",
+                value: big.evaluationMs,
+                unit: "ms",
+                baseline: "10 x evaluation time of dev with 100 services (linear growth)",
+                baselineValue: 10 * small.evaluationMs,
+                note: `time(1000)/time(100) = ${round(big.evaluationMs / small.evaluationMs, 2)} (linear: 10); per registered resource ${round(perResource(small), 2)} ms -> ${round(perResource(big), 2)} ms; peak heap ${round(small.peakHeap / MiB, 0)} -> ${round(big.peakHeap / MiB, 0)} MiB`,
+            }),
+        );
+        return {
+            status: "ok",
+            figures,
+            details: {
+                how: "each evaluation in a fresh node process (--expose-gc --trace-gc, ts-node transpile-only); the program's imports are loaded before the clock starts; timed from runInPulumiStack until every registration RPC finished; peak heap = largest used heap in the window (GC trace before each collection, and 2 ms sampling)",
+                mocks: "test/support/mocks.ts GceMocks outputs, nothing recorded",
+                runs,
+            },
+        };
+    },
+};

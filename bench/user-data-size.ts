@@ -1,0 +1,46 @@
+// User-data size per role and OS flavor for dev, prod and the large stack, against GCE's limit of
+// 256 KiB for one metadata value. Rendering is pure, so this needs nothing but the renderers.
+import { GCE_USER_DATA_LIMIT_BYTES, renderMachines } from "../cloud-config";
+import { planCluster } from "../model/plan";
+import { loadConfig } from "../model/validate";
+import { largeStack, shippedStack, withFlavor } from "./configs";
+import { Benchmark, figure, Figure } from "./support";
+
+export const userDataSize: Benchmark = {
+    name: "user-data-size",
+    title: "User-data size per role and flavor vs GCE's 256 KiB limit",
+    async run(ctx) {
+        const stacks: Array<[string, Record<string, unknown>]> = [
+            ["dev", shippedStack(ctx.repoRoot, "dev")],
+            ["prod", shippedStack(ctx.repoRoot, "prod")],
+            ["large", largeStack()],
+        ];
+        const figures: Figure[] = [];
+        const rows: Record<string, unknown>[] = [];
+        for (const [stack, raw] of stacks) {
+            for (const flavor of ["flatcar", "container-linux"] as const) {
+                const config = loadConfig(withFlavor(raw, flavor), stack);
+                const machines = renderMachines(config, planCluster(config));
+                for (const role of ["etcd", "worker"] as const) {
+                    const sizes = machines.filter((m) => m.role === role).map((m) => ({ file: m.fileName, bytes: Buffer.byteLength(m.userData, "utf8") }));
+                    if (sizes.length === 0) continue;
+                    const largest = sizes.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+                    rows.push({ stack, flavor, role, machines: sizes.length, largestFile: largest.file, bytes: largest.bytes });
+                    figures.push(
+                        figure({
+                            id: `${stack}/${flavor}/${role}`,
+                            measured: `largest ${role} user-data of ${stack} (${flavor}): ${largest.file}, of ${sizes.length} rendered`,
+                            value: largest.bytes,
+                            unit: "bytes",
+                            baseline: "GCE limit for one metadata value (256 KiB)",
+                            baselineValue: GCE_USER_DATA_LIMIT_BYTES,
+                            digits: 0,
+                            target: { text: "under the limit", pass: largest.bytes <= GCE_USER_DATA_LIMIT_BYTES },
+                        }),
+                    );
+                }
+            }
+        }
+        return { status: "ok", figures, details: { rows } };
+    },
+};

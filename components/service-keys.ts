@@ -1,0 +1,323 @@
+// The etcd key layout of a registered service (the schema confd/haproxy read, seeds/004):
+//   <prefix>/<name>/scheme      http | tcp
+//   <prefix>/<name>/hosts/<n>   ip:port, n = 0..
+//   <prefix>/<name>/host_port   optional, required for tcp
+// Pure functions only: validation, key/value maps, operation plans and transaction batching.
+// No top-level imports: the dynamic provider serializes these functions by value.
+
+export const DEFAULT_SERVICE_PREFIX = "/services";
+/** etcd's default --max-txn-ops. */
+export const MAX_TXN_OPS = 128;
+/**
+ * Ownership markers live outside the confd-visible schema, so readers of `<prefix>/` never see them:
+ * `<OWNER_NAMESPACE><prefix>/<name>` holds JSON `{ owner: <resource id>, keys: [...] }`.
+ */
+export const OWNER_NAMESPACE = "/coreos-cluster/owners";
+
+export type ServiceScheme = "http" | "tcp";
+
+export interface ServiceDefinition {
+    service: string;
+    scheme: ServiceScheme;
+    hosts: string[];
+    hostPort?: number;
+    prefix: string;
+}
+
+export interface FieldProblem {
+    field: string;
+    message: string;
+}
+
+export type KeyValues = Record<string, string>;
+
+export type KeyOperation = { op: "put"; key: string; value: string } | { op: "delete"; key: string };
+
+export interface OwnerMarker {
+    owner: string;
+    keys: string[];
+}
+
+const SERVICE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$/;
+const PREFIX_SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+export function serviceRoot(prefix: string, service: string): string {
+    return `${prefix}/${service}`;
+}
+
+export function ownerMarkerKey(prefix: string, service: string): string {
+    return `${OWNER_NAMESPACE}${prefix}/${service}`;
+}
+
+/** "10.0.0.1:8080" or "[fd00::1]:8080"; returns a reason when malformed. */
+export function hostProblem(host: unknown): string | undefined {
+    if (typeof host !== "string") return "must be a string ip:port";
+    const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(host);
+    if (!match) return `"${host}" is not ip:port (e.g. 10.0.0.5:8080)`;
+    const [, ipv6, ipv4, portText] = match;
+    if (ipv4 !== undefined) {
+        const octets = ipv4.split(".");
+        if (octets.length !== 4 || octets.some((o) => !/^\d{1,3}$/.test(o) || Number(o) > 255)) {
+            return `"${host}" has an invalid IPv4 address`;
+        }
+    } else if (!ipv6Valid(ipv6)) {
+        return `"${host}" has an invalid IPv6 address`;
+    }
+    const port = Number(portText);
+    if (port < 1 || port > 65535) return `"${host}" has port ${port}, outside 1-65535`;
+    return undefined;
+}
+
+function ipv6Valid(text: string): boolean {
+    const halves = text.split("::");
+    if (halves.length > 2) return false;
+    const groups = halves.flatMap((h) => (h === "" ? [] : h.split(":")));
+    if (groups.some((g) => !/^[0-9A-Fa-f]{1,4}$/.test(g))) return false;
+    return halves.length === 2 ? groups.length < 8 : groups.length === 8;
+}
+
+export function prefixProblem(prefix: unknown): string | undefined {
+    if (typeof prefix !== "string") return "must be a string such as /services";
+    if (!prefix.startsWith("/")) return `"${prefix}" must be absolute (start with /)`;
+    if (prefix.length > 1 && prefix.endsWith("/")) return `"${prefix}" must not end with /`;
+    if (prefix === "/") return `"/" is not allowed: use a folder such as /services`;
+    const segments = prefix.slice(1).split("/");
+    if (segments.some((s) => !PREFIX_SEGMENT.test(s))) return `"${prefix}" has an empty or invalid path segment (allowed: letters, digits, . _ -)`;
+    if (prefix === OWNER_NAMESPACE || prefix.startsWith(`${OWNER_NAMESPACE}/`) || OWNER_NAMESPACE.startsWith(`${prefix}/`)) {
+        return `"${prefix}" overlaps the ownership namespace ${OWNER_NAMESPACE}`;
+    }
+    return undefined;
+}
+
+/**
+ * Problems of a raw (possibly partial) definition. Values for which `isUnknown` is true (preview
+ * placeholders) are not judged.
+ */
+export function serviceDefinitionProblems(raw: Record<string, unknown>, isUnknown: (v: unknown) => boolean = () => false): FieldProblem[] {
+    const problems: FieldProblem[] = [];
+    const known = (v: unknown) => !isUnknown(v);
+    const { service, scheme, hosts, hostPort, prefix } = raw;
+    if (known(service)) {
+        if (typeof service !== "string" || !SERVICE_NAME.test(service)) {
+            problems.push({ field: "service", message: `"${String(service)}" is not a valid service name (letters, digits, - and _, at most 63 characters, no /)` });
+        }
+    }
+    if (known(scheme) && scheme !== "http" && scheme !== "tcp") {
+        problems.push({ field: "scheme", message: `"${String(scheme)}" must be "http" or "tcp"` });
+    }
+    if (known(hosts)) {
+        if (!Array.isArray(hosts)) {
+            problems.push({ field: "hosts", message: "must be a list of ip:port strings" });
+        } else {
+            const seen = new Set<string>();
+            hosts.forEach((host, i) => {
+                if (!known(host)) return;
+                const problem = hostProblem(host);
+                if (problem) problems.push({ field: `hosts[${i}]`, message: problem });
+                else if (seen.has(host as string)) problems.push({ field: `hosts[${i}]`, message: `"${host}" is listed twice` });
+                seen.add(host as string);
+            });
+        }
+    }
+    if (known(hostPort) && hostPort !== undefined && hostPort !== null) {
+        if (typeof hostPort !== "number" || !Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) {
+            problems.push({ field: "hostPort", message: `${String(hostPort)} must be an integer port 1-65535` });
+        }
+    } else if (known(hostPort) && scheme === "tcp") {
+        problems.push({ field: "hostPort", message: "is required when scheme is tcp (the port the service is published on)" });
+    }
+    if (known(prefix) && prefix !== undefined && prefix !== null) {
+        const problem = prefixProblem(prefix);
+        if (problem) problems.push({ field: "prefix", message: problem });
+    }
+    return problems;
+}
+
+/** Validates and fills defaults; throws one error listing every problem, each prefixed by `label`. */
+export function normalizeServiceDefinition(raw: Record<string, unknown>, label = "service registration"): ServiceDefinition {
+    const problems = serviceDefinitionProblems(raw);
+    if (problems.length > 0) throw new Error(formatProblems(label, problems));
+    return {
+        service: raw.service as string,
+        scheme: raw.scheme as ServiceScheme,
+        hosts: [...(raw.hosts as string[])],
+        hostPort: raw.hostPort === undefined || raw.hostPort === null ? undefined : (raw.hostPort as number),
+        prefix: (raw.prefix as string | undefined) ?? DEFAULT_SERVICE_PREFIX,
+    };
+}
+
+export function formatProblems(label: string, problems: FieldProblem[]): string {
+    return `${label}: ${problems.map((p) => `${p.field} ${p.message}`).join("; ")}`;
+}
+
+/** The keys and values one service writes. */
+export function serviceKeyValues(def: ServiceDefinition): KeyValues {
+    const root = serviceRoot(def.prefix, def.service);
+    const keys: KeyValues = { [`${root}/scheme`]: def.scheme };
+    def.hosts.forEach((host, i) => (keys[`${root}/hosts/${i}`] = host));
+    if (def.hostPort !== undefined) keys[`${root}/host_port`] = String(def.hostPort);
+    return keys;
+}
+
+/**
+ * Operations taking etcd from what this resource wrote before (`ownedBefore`) to `desired`:
+ * every desired key is put (which also repairs drift), and only keys this resource wrote and no
+ * longer wants are deleted; keys of other writers are never touched.
+ */
+export function planKeyChanges(ownedBefore: readonly string[], desired: KeyValues): KeyOperation[] {
+    const puts: KeyOperation[] = Object.entries(desired).map(([key, value]) => ({ op: "put", key, value }));
+    const deletes: KeyOperation[] = ownedBefore.filter((key) => !(key in desired)).map((key) => ({ op: "delete", key }));
+    return [...puts, ...deletes];
+}
+
+/**
+ * Packs groups of operations into transactions of at most `maxOps`, never splitting a group
+ * (one service stays atomic). Greedy in order; a group larger than `maxOps` is an error.
+ */
+export function batchOperationGroups<T>(groups: readonly T[][], maxOps = MAX_TXN_OPS): T[][][] {
+    const batches: T[][][] = [];
+    let current: T[][] = [];
+    let size = 0;
+    for (const group of groups) {
+        if (group.length > maxOps) {
+            throw new Error(`one service needs ${group.length} operations, more than etcd's ${maxOps}-operation transaction limit (too many hosts)`);
+        }
+        if (size + group.length > maxOps && current.length > 0) {
+            batches.push(current);
+            current = [];
+            size = 0;
+        }
+        current.push(group);
+        size += group.length;
+    }
+    if (current.length > 0) batches.push(current);
+    return batches;
+}
+
+export function encodeOwnerMarker(marker: OwnerMarker): string {
+    return JSON.stringify({ owner: marker.owner, keys: [...marker.keys].sort() });
+}
+
+/** undefined when the value is not a marker this product wrote. */
+export function decodeOwnerMarker(value: string | undefined): OwnerMarker | undefined {
+    if (value === undefined) return undefined;
+    try {
+        const parsed = JSON.parse(value);
+        if (typeof parsed?.owner === "string" && Array.isArray(parsed.keys) && parsed.keys.every((k: unknown) => typeof k === "string")) {
+            return { owner: parsed.owner, keys: parsed.keys };
+        }
+    } catch {
+        /* not ours */
+    }
+    return undefined;
+}
+
+/**
+ * What etcd currently holds for the keys this resource owns, as definition fields, for drift
+ * detection: hosts in index order (missing ones dropped), scheme/hostPort as found.
+ */
+export function observedFields(root: string, ownedKeys: readonly string[], found: KeyValues): { scheme?: string; hosts: string[]; hostPort?: number | string } {
+    const hostKeys = ownedKeys
+        .filter((k) => k.startsWith(`${root}/hosts/`))
+        .map((k) => ({ key: k, index: Number(k.slice(root.length + 7)) }))
+        .sort((a, b) => a.index - b.index);
+    const hosts = hostKeys.filter((h) => found[h.key] !== undefined).map((h) => found[h.key]);
+    const result: { scheme?: string; hosts: string[]; hostPort?: number | string } = { hosts };
+    if (ownedKeys.includes(`${root}/scheme`) && found[`${root}/scheme`] !== undefined) result.scheme = found[`${root}/scheme`];
+    const portText = found[`${root}/host_port`];
+    if (ownedKeys.includes(`${root}/host_port`) && portText !== undefined) {
+        result.hostPort = /^\d+$/.test(portText) ? Number(portText) : portText;
+    }
+    return result;
+}
+
+/** What etcd holds for one service before a write: keys under `<root>/`, the owner marker, v2 keys. */
+export interface ServiceSnapshot {
+    keys: KeyValues;
+    markerValue?: string;
+    /** "0" when the marker is absent. */
+    markerModRevision: string;
+    /** Keys under `<root>/` in the v2 keyspace (only read when mirroring). */
+    v2Keys?: KeyValues;
+}
+
+export interface ServiceWriteRequest {
+    /** The resource id written into the owner marker. */
+    owner: string;
+    definition: ServiceDefinition;
+    /** v3 keys this resource wrote before (empty on create). */
+    ownedBefore: string[];
+    mirrorToV2: boolean;
+    /** v2 keys this resource wrote before. */
+    mirroredBefore: string[];
+    adopt: boolean;
+}
+
+export interface ServiceWritePlan {
+    root: string;
+    markerKey: string;
+    markerValue: string;
+    /** Keys owned after the write. */
+    ownedKeys: string[];
+    mirroredKeys: string[];
+    /** v3 operations, the owner marker put included (one transaction). */
+    v3: KeyOperation[];
+    v2: KeyOperation[];
+    /** Why the write must not happen (another owner), or undefined. */
+    refusal?: string;
+}
+
+function listKeys(keys: string[]): string {
+    return keys.length <= 3 ? keys.join(", ") : `${keys.slice(0, 3).join(", ")} and ${keys.length - 3} more`;
+}
+
+/**
+ * Decides a create/update of one service from what etcd holds. Refuses to take over keys of
+ * another writer unless `adopt`; with `adopt`, the keys the previous owner recorded in its marker
+ * become this resource's (so stale ones are removed), keys of unknown writers are only overwritten.
+ */
+export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot): ServiceWritePlan {
+    const def = req.definition;
+    const root = serviceRoot(def.prefix, def.service);
+    const markerKey = ownerMarkerKey(def.prefix, def.service);
+    const desired = serviceKeyValues(def);
+    const desiredKeys = Object.keys(desired);
+    const marker = decodeOwnerMarker(snap.markerValue);
+    const markedByOther = snap.markerValue !== undefined && marker?.owner !== req.owner;
+    const isCreate = req.ownedBefore.length === 0 && marker?.owner !== req.owner;
+    const owned = new Set(req.ownedBefore);
+    const mirrored = new Set(req.mirroredBefore);
+    let refusal: string | undefined;
+
+    if (!req.adopt) {
+        const existing = Object.keys(snap.keys);
+        const existingV2 = req.mirrorToV2 ? Object.keys(snap.v2Keys ?? {}) : [];
+        const hint = "set adopt: true to take it over";
+        if (markedByOther) {
+            refusal = `${root} is already registered by another owner (${marker?.owner ?? "unrecognized owner marker"} at ${markerKey}); ${hint}`;
+        } else if (isCreate && existing.length > 0) {
+            refusal = `${root} already has keys in etcd with no owner marker (written by another tool: ${listKeys(existing.sort())}); ${hint}`;
+        } else if (isCreate && existingV2.length > 0) {
+            refusal = `${root} already has keys in the etcd v2 keyspace (written by another tool: ${listKeys(existingV2.sort())}); ${hint}`;
+        } else {
+            const claimed = desiredKeys.filter((k) => k in snap.keys && !owned.has(k));
+            const claimedV2 = req.mirrorToV2 ? desiredKeys.filter((k) => k in (snap.v2Keys ?? {}) && !mirrored.has(k)) : [];
+            if (claimed.length > 0 || claimedV2.length > 0) {
+                refusal = `${root}: writing would overwrite keys another writer added (${listKeys([...new Set([...claimed, ...claimedV2])].sort())}); ${hint}`;
+            }
+        }
+    }
+
+    const previouslyOwned = [...new Set([...req.ownedBefore, ...(req.adopt && marker ? marker.keys : [])])];
+    const markerValue = encodeOwnerMarker({ owner: req.owner, keys: desiredKeys });
+    const v3 = [...planKeyChanges(previouslyOwned, desired), { op: "put" as const, key: markerKey, value: markerValue }];
+    const v2 = req.mirrorToV2
+        ? planKeyChanges([...new Set([...req.mirroredBefore, ...(req.adopt ? previouslyOwned : [])])], desired)
+        : req.mirroredBefore.map((key) => ({ op: "delete" as const, key }));
+    return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys: req.mirrorToV2 ? desiredKeys : [], v3, v2, refusal };
+}
+
+/** Operations that put back what the snapshot held for every key the plan touched (rollback). */
+export function compensationOps(touched: KeyOperation[], before: KeyValues): KeyOperation[] {
+    return touched.map((o) => (o.key in before ? { op: "put" as const, key: o.key, value: before[o.key] } : { op: "delete" as const, key: o.key }));
+}

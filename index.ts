@@ -1,0 +1,98 @@
+// coreos-cluster: stack config -> validate -> plan -> render -> platform -> providers -> outputs.
+// Everything before the platform is pure; nothing is registered until the whole config is valid.
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { readPulumiConfig } from "./model/stack-config";
+import { loadConfig } from "./model/validate";
+import { planCluster } from "./model/plan";
+import { renderMachines, userDataHash } from "./cloud-config";
+import { ClusterConfig, MachineRole } from "./model/types";
+import { GcpCluster } from "./components/gcp-cluster";
+import { LocalCluster } from "./platform/local/local-cluster";
+import { ServiceRegistration } from "./components/service-registration";
+import { EtcdConnectionArgs } from "./components/etcd-client";
+import { FleetUnit } from "./components/fleet-unit";
+import { LocalFleetUnit } from "./platform/local/local-fleet-unit";
+
+const config = loadConfig(readPulumiConfig(), pulumi.getStack());
+const plan = planCluster(config);
+const machines = renderMachines(config, plan);
+
+const cluster =
+    config.platform === "gcp"
+        ? new GcpCluster(config.name, { config, plan, machines })
+        : new LocalCluster(config.name, { config, plan, machines });
+// The providers wait for the cluster (and its health gate) to be up.
+const afterCluster: pulumi.CustomResourceOptions = { dependsOn: [cluster] };
+
+function etcdConnection(c: ClusterConfig): pulumi.Output<EtcdConnectionArgs> {
+    const endpoints = c.access.etcdEndpoints?.length ? c.access.etcdEndpoints : plan.clientUrls;
+    // Secret parts make the whole connection secret.
+    return pulumi.output({
+        endpoints,
+        username: c.access.etcdUsername,
+        password: c.access.etcdPassword === undefined ? undefined : pulumi.secret(c.access.etcdPassword),
+        sshTunnel: c.access.sshTunnel === undefined ? undefined : pulumi.secret(c.access.sshTunnel),
+    });
+}
+
+const connection = etcdConnection(config);
+for (const service of config.services) {
+    new ServiceRegistration(
+        `${config.name}-service-${service.name}`,
+        {
+            connection,
+            service: service.name,
+            scheme: service.scheme,
+            hosts: service.hosts,
+            hostPort: service.hostPort,
+            prefix: config.servicesPrefix,
+            mirrorToV2: config.access.mirrorToV2,
+        },
+        afterCluster,
+    );
+}
+
+for (const unit of config.fleetUnits) {
+    const unitArgs = {
+        name: unit.name,
+        content: unit.content,
+        options: unit.options,
+        desiredState: unit.desiredState,
+        instances: unit.instances,
+    };
+    if (config.platform === "gcp") {
+        // Through a tunnel the endpoint names a host inside the VPC: kept secret with the key.
+        const tunnel = config.access.sshTunnel;
+        const endpoint = config.fleet.endpoint ?? "unix:///var/run/fleet.sock";
+        new FleetUnit(
+            `${config.name}-unit-${unit.name}`,
+            { ...unitArgs, endpoint: tunnel ? pulumi.secret(endpoint) : endpoint, sshTunnel: tunnel && pulumi.secret(tunnel) },
+            afterCluster,
+        );
+    } else {
+        new LocalFleetUnit(
+            `${config.name}-unit-${unit.name}`,
+            { ...unitArgs, directory: path.join(config.local.dataDir, "fleet-units") },
+            afterCluster,
+        );
+    }
+}
+
+function hashesByRole(role: MachineRole): Record<string, string> {
+    return Object.fromEntries(machines.filter((m) => m.role === role).map((m) => [m.fileName, userDataHash(m.userData)]));
+}
+
+const gcp = cluster instanceof GcpCluster ? cluster : undefined;
+export const platform = config.platform;
+export const etcdMemberNames = cluster.memberNames;
+export const etcdMemberIps = cluster.memberIps;
+export const etcdClientUrls = cluster.clientUrls;
+export const etcdPeerUrls = cluster.peerUrls;
+export const servicesPrefix = config.servicesPrefix;
+export const userDataHashes = { etcd: hashesByRole("etcd"), worker: hashesByRole("worker") };
+// GCE only; null on the local platform (it has no group, balancer or VPC).
+export const workerInstanceGroup = gcp ? gcp.workerInstanceGroup : null;
+export const loadBalancerIp = gcp ? gcp.loadBalancerIp : null;
+export const networkSelfLink = gcp ? gcp.networkSelfLink : null;
+export const subnetSelfLink = gcp ? gcp.subnetSelfLink : null;

@@ -1,0 +1,94 @@
+// The least-privilege ingress matrix, by network tag, as plain data. GCE denies all
+// ingress by default, so these rules are everything that can reach the machines: etcd
+// only between the roles that need it, SSH only from configured ranges, load-balanced
+// ports and health checks only to workers.
+
+import { ClusterConfig, ClusterPlan, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from "./types";
+import { roleTag } from "./plan";
+
+export interface FirewallAllow {
+    protocol: "tcp" | "udp" | "icmp";
+    /** Single ports or ranges ("8000-8080"); absent means every port of the protocol. */
+    ports?: string[];
+}
+
+export interface FirewallRuleSpec {
+    /** `<cluster>-<purpose>`, also the GCE resource name. */
+    name: string;
+    description: string;
+    direction: "INGRESS";
+    sourceRanges?: string[];
+    sourceTags?: string[];
+    targetTags: string[];
+    allow: FirewallAllow[];
+}
+
+/** Where Google's health checkers and load-balancer probes come from. */
+export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
+/** Extra probe sources of external passthrough network load balancers. */
+export const NETWORK_LB_HEALTH_CHECK_RANGES = ["209.85.152.0/22", "209.85.204.0/22"];
+export const SSH_PORT = 22;
+
+/** Every port the load balancer forwards to workers: HTTP ports, extra TCP ports, tcp services' host_ports. */
+export function loadBalancedPorts(config: ClusterConfig): number[] {
+    const ports = [
+        ...config.loadBalancer.httpPorts,
+        ...config.loadBalancer.tcpPorts,
+        ...config.services.filter((s) => s.scheme === "tcp" && s.hostPort !== undefined).map((s) => s.hostPort as number),
+    ];
+    return [...new Set(ports)].sort((a, b) => a - b);
+}
+
+export function firewallMatrix(config: ClusterConfig, _plan: ClusterPlan): FirewallRuleSpec[] {
+    const cluster = config.name;
+    const etcd = roleTag(cluster, "etcd");
+    const worker = roleTag(cluster, "worker");
+    const rules: FirewallRuleSpec[] = [
+        {
+            name: `${cluster}-etcd-peer`,
+            description: `etcd peer traffic (${ETCD_PEER_PORT}) between members only`,
+            direction: "INGRESS",
+            sourceTags: [etcd],
+            targetTags: [etcd],
+            allow: [{ protocol: "tcp", ports: [String(ETCD_PEER_PORT)] }],
+        },
+        {
+            name: `${cluster}-etcd-client`,
+            description: `etcd clients (${ETCD_CLIENT_PORT}): workers' proxies, fleet and locksmith, and members themselves`,
+            direction: "INGRESS",
+            sourceTags: [etcd, worker],
+            targetTags: [etcd],
+            allow: [{ protocol: "tcp", ports: [String(ETCD_CLIENT_PORT)] }],
+        },
+    ];
+    if (config.ssh.sourceRanges.length > 0) {
+        rules.push({
+            name: `${cluster}-ssh`,
+            description: "SSH from the configured source ranges only",
+            direction: "INGRESS",
+            sourceRanges: [...config.ssh.sourceRanges],
+            targetTags: [etcd, worker],
+            allow: [{ protocol: "tcp", ports: [String(SSH_PORT)] }],
+        });
+    }
+    const lbPorts = loadBalancedPorts(config);
+    if (lbPorts.length > 0) {
+        rules.push({
+            name: `${cluster}-ingress`,
+            description: "load-balanced ports to workers (a passthrough load balancer keeps the client's address, so any source)",
+            direction: "INGRESS",
+            sourceRanges: ["0.0.0.0/0"],
+            targetTags: [worker],
+            allow: [{ protocol: "tcp", ports: lbPorts.map(String) }],
+        });
+    }
+    rules.push({
+        name: `${cluster}-health-check`,
+        description: "health checks (load balancer and autohealing) from Google's probe ranges to workers",
+        direction: "INGRESS",
+        sourceRanges: [...GOOGLE_HEALTH_CHECK_RANGES, ...NETWORK_LB_HEALTH_CHECK_RANGES],
+        targetTags: [worker],
+        allow: [{ protocol: "tcp", ports: [String(config.healthCheck.port)] }],
+    });
+    return rules;
+}

@@ -1,0 +1,84 @@
+// Strict IPv4 address and CIDR arithmetic (no leading zeros, no shorthand), shared by
+// validation and the address plan so both agree on what an address is.
+
+const OCTET = /^(0|[1-9][0-9]{0,2})$/;
+
+/** The address as an unsigned 32-bit number, or undefined when it is not a dotted quad. */
+export function parseIpv4(text: string): number | undefined {
+    const parts = text.split(".");
+    if (parts.length !== 4) return undefined;
+    let value = 0;
+    for (const part of parts) {
+        if (!OCTET.test(part)) return undefined;
+        const octet = Number(part);
+        if (octet > 255) return undefined;
+        value = value * 256 + octet;
+    }
+    return value;
+}
+
+export function formatIpv4(value: number): string {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+        throw new RangeError(`not an IPv4 address value: ${value}`);
+    }
+    return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
+}
+
+export interface Cidr {
+    network: number;
+    prefix: number;
+    /** Number of addresses in the range. */
+    size: number;
+}
+
+export type CidrParse = { cidr: Cidr } | { problem: string };
+
+/** Strict `a.b.c.d/n`: a valid address, prefix 0-32, and no host bits set. */
+export function parseCidr(text: string): CidrParse {
+    const match = /^([0-9.]+)\/(0|[1-9][0-9]?)$/.exec(text);
+    if (!match) return { problem: `"${text}" is not an IPv4 CIDR (expected a.b.c.d/n)` };
+    const address = parseIpv4(match[1]);
+    if (address === undefined) return { problem: `"${text}" has an invalid IPv4 address "${match[1]}"` };
+    const prefix = Number(match[2]);
+    if (prefix > 32) return { problem: `"${text}" has prefix /${prefix}; IPv4 prefixes are 0 to 32` };
+    const size = 2 ** (32 - prefix);
+    const network = address - (address % size);
+    if (network !== address) {
+        return { problem: `"${text}" has host bits set; the network address of that range is ${formatIpv4(network)}/${prefix}` };
+    }
+    return { cidr: { network, prefix, size } };
+}
+
+export function cidrContains(cidr: Cidr, address: number): boolean {
+    return address >= cidr.network && address < cidr.network + cidr.size;
+}
+
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+    return a.network < b.network + b.size && b.network < a.network + a.size;
+}
+
+/**
+ * Addresses GCE lets instances use in a subnet: all but the network address, the
+ * gateway (network + 1), the second-to-last address and the broadcast address.
+ */
+export function gceUsableRange(cidr: Cidr): { first: number; last: number; count: number } {
+    const first = cidr.network + 2;
+    const last = cidr.network + cidr.size - 3;
+    return { first, last, count: Math.max(0, last - first + 1) };
+}
+
+export const LOOPBACK: Cidr = { network: 127 * 2 ** 24, prefix: 8, size: 2 ** 24 };
+/** Last loopback address a local machine may take (127.255.255.255 is the broadcast). */
+export const LAST_LOOPBACK_HOST = LOOPBACK.network + LOOPBACK.size - 2;
+
+/** `ip:port` with a strict IPv4 address and a port 1-65535, or the reason it is not. */
+export function hostPortProblem(entry: string): string | undefined {
+    const match = /^([^:]+):([^:]*)$/.exec(entry);
+    if (!match) return `"${entry}" is not ip:port`;
+    if (parseIpv4(match[1]) === undefined) return `"${entry}" does not start with a valid IPv4 address`;
+    const portText = match[2];
+    if (!/^[1-9][0-9]{0,4}$/.test(portText) || Number(portText) > 65535) {
+        return `"${entry}" has port "${portText}"; ports are 1 to 65535`;
+    }
+    return undefined;
+}

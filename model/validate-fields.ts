@@ -1,0 +1,94 @@
+// Checks of single config keys with structure of their own (ports, machine types, fleet
+// metadata, the SSH tunnel, URLs), used by validate.ts. Each records problems naming the key.
+
+import { SshTunnelSpec } from "./types";
+import { ConfigReader, ENCRYPTED_WHOLE, checkFields, describeValue, isEncryptedValue } from "./config-reader";
+import { LOOPBACK, cidrContains, parseIpv4 } from "./ipv4";
+import { portProblem } from "./validate-workloads";
+
+const SSH_TUNNEL_FIELDS = ["host", "port", "username", "privateKey"];
+const PROGRAM_METADATA = ["role", "zone", "region", "cluster"];
+const METADATA_PART = /^[A-Za-z0-9_.:/-]+$/;
+const PRIVATE_KEY = /^-----BEGIN (?:OPENSSH|RSA|EC|DSA|ENCRYPTED)? ?PRIVATE KEY-----[\s\S]+-----END (?:OPENSSH|RSA|EC|DSA|ENCRYPTED)? ?PRIVATE KEY-----\s*$/;
+const MACHINE_TYPE = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$/;
+
+export function machineType(r: ConfigReader, key: string): string | undefined {
+    const value = r.string(key);
+    if (value !== undefined && !MACHINE_TYPE.test(value)) r.problems.add(key, `"${value}" is not a GCE machine type name (e.g. e2-small, n2-standard-4)`);
+    return value;
+}
+
+export function diskSize(r: ConfigReader, key: string): number | undefined {
+    const value = r.integer(key);
+    if (value !== undefined && (value < 10 || value > 65536)) r.problems.add(key, `${value} GB is outside 10-65536`);
+    return value;
+}
+
+export function portList(r: ConfigReader, key: string): number[] | undefined {
+    const ports = r.list<number>(key, "integer");
+    ports?.forEach((port, i) => {
+        const p = portProblem(port);
+        if (p) r.problems.add(`${key}[${i}]`, p);
+        else if (ports.indexOf(port) !== i) r.problems.add(`${key}[${i}]`, `duplicate port ${port}`);
+    });
+    return ports;
+}
+
+/** fleet metadata: fleet joins it as k=v,k=v, so neither part may carry "," "=" or spaces. */
+export function fleetMetadata(r: ConfigReader): Record<string, string> | undefined {
+    const value = r.object("fleetMetadata");
+    if (!value) return value;
+    const out: Record<string, string> = {};
+    for (const [key, v] of Object.entries(value)) {
+        const path = `fleetMetadata.${key}`;
+        if (PROGRAM_METADATA.includes(key)) r.problems.add(path, `"${key}" is set by the program (role, zone, region, cluster); choose another key`);
+        else if (!METADATA_PART.test(key)) r.problems.add(path, `metadata key "${key}" may use only A-Z a-z 0-9 _ . : / - (fleet joins metadata as k=v,k=v)`);
+        if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") r.problems.add(path, `must be a string, got ${describeValue(v)}`);
+        else if (!METADATA_PART.test(String(v))) r.problems.add(path, `value "${String(v)}" may use only A-Z a-z 0-9 _ . : / - (no "," "=" or spaces)`);
+        else out[key] = String(v);
+    }
+    return out;
+}
+
+/** The SSH tunnel object; "encrypted" when its key is an encrypted stack-file value (unreadable offline). */
+export function sshTunnel(r: ConfigReader): SshTunnelSpec | "encrypted" | undefined {
+    const value = r.object("sshTunnel");
+    if (value === undefined || Object.keys(value).length === 0) return undefined;
+    if (value[ENCRYPTED_WHOLE]) return "encrypted";
+    const p = r.problems;
+    checkFields(p, "sshTunnel", value, SSH_TUNNEL_FIELDS);
+    const before = p.count;
+    if (typeof value.host !== "string" || !/^[A-Za-z0-9.-]+$/.test(value.host)) p.add("sshTunnel.host", `must be a host name or IPv4 address, got ${describeValue(value.host)}`);
+    const port = value.port ?? 22;
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) p.add("sshTunnel.port", `must be a port 1-65535, got ${describeValue(port)}`);
+    if (typeof value.username !== "string" || value.username === "") p.add("sshTunnel.username", `must be a non-empty string, got ${describeValue(value.username)}`);
+    if (isEncryptedValue(value.privateKey)) return p.count === before ? "encrypted" : undefined;
+    if (typeof value.privateKey !== "string") p.add("sshTunnel.privateKey", `must be a private key (PEM or OpenSSH text), got ${describeValue(value.privateKey, true)}`);
+    else if (!PRIVATE_KEY.test(value.privateKey.trim())) p.add("sshTunnel.privateKey", "is not a PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----)");
+    if (p.count > before) return undefined;
+    return { host: value.host as string, port: port as number, username: value.username as string, privateKey: value.privateKey as string };
+}
+
+export function fleetEndpointProblem(endpoint: string, tunnelled: boolean): string | undefined {
+    if (/^unix:\/\/\/[^\0]+$/.test(endpoint)) return undefined;
+    if (!isHttpUrl(endpoint)) return `"${endpoint}" must be unix:///path/to/fleet.sock or http://host:port`;
+    const host = new URL(endpoint).hostname;
+    const loopback = host === "localhost" || (parseIpv4(host) !== undefined && cidrContains(LOOPBACK, parseIpv4(host)!));
+    if (!loopback && !tunnelled) {
+        return `${endpoint}: the fleet API has no authentication and no TLS; reach it on a loopback address through sshTunnel, never across the network`;
+    }
+    return undefined;
+}
+
+export function isHttpUrl(text: string): boolean {
+    try {
+        const url = new URL(text);
+        return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+    } catch {
+        return false;
+    }
+}
+
+export function escapeRegExp(text: string): string {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

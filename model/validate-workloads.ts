@@ -1,0 +1,251 @@
+// Validation of the list-valued workload keys: services to register in etcd and fleet
+// units to push. Every problem names the item, e.g. `coreos-cluster:services[2].hosts[0]`.
+
+import { FleetDesiredState, FleetUnitOption, FleetUnitSpec, ServiceScheme, ServiceSpec } from "./types";
+import { Problems, checkFields, describeValue, isPlainObject } from "./config-reader";
+import { hostPortProblem } from "./ipv4";
+import {
+    DESIRED_STATES,
+    instanceName,
+    isTemplateName,
+    optionLineProblems,
+    parseUnitFileLenient,
+    unitNameProblems,
+    xFleetProblems,
+} from "./fleet-rules";
+
+/** DNS-label style, so `/services/<name>` is a safe etcd key segment and a host name. */
+export const SERVICE_NAME = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const SERVICE_FIELDS = ["name", "scheme", "hosts", "host_port"] as const;
+const UNIT_FIELDS = ["name", "content", "options", "desiredState", "instances"] as const;
+const OPTION_FIELDS = ["section", "name", "value"] as const;
+
+/** Ports the product keeps for itself; nothing else may be load-balanced on them. */
+export const RESERVED_PORTS: Record<number, string> = { 22: "SSH", 2379: "the etcd client port", 2380: "the etcd peer port" };
+
+export function portProblem(port: number): string | undefined {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return `port ${port} is outside 1-65535`;
+    if (RESERVED_PORTS[port]) return `port ${port} is ${RESERVED_PORTS[port]}, which is never load-balanced`;
+    return undefined;
+}
+
+export function validateServices(items: Array<Record<string, unknown> | undefined>, problems: Problems): ServiceSpec[] {
+    const services: ServiceSpec[] = [];
+    const firstIndexByName = new Map<string, number>();
+    items.forEach((item, i) => {
+        if (!item) return;
+        const path = `services[${i}]`;
+        checkFields(problems, path, item, SERVICE_FIELDS);
+        const before = problems.count;
+
+        const name = item.name;
+        if (typeof name !== "string") {
+            problems.add(`${path}.name`, `is required and must be a string, got ${describeValue(name)}`);
+        } else if (!SERVICE_NAME.test(name)) {
+            problems.add(
+                `${path}.name`,
+                `"${name}" is not a valid service name: 1-63 of a-z 0-9 and "-", starting with a letter and not ending with "-" (it becomes the etcd key /services/<name> and a DNS label)`,
+            );
+        } else if (firstIndexByName.has(name)) {
+            problems.add(`${path}.name`, `duplicate service name "${name}" (also services[${firstIndexByName.get(name)}])`);
+        } else {
+            firstIndexByName.set(name, i);
+        }
+
+        const scheme = item.scheme;
+        if (scheme !== "http" && scheme !== "tcp") {
+            problems.add(`${path}.scheme`, `must be "http" or "tcp", got ${describeValue(scheme)}`);
+        }
+
+        const hosts = item.hosts;
+        if (!Array.isArray(hosts) || hosts.length === 0) {
+            problems.add(`${path}.hosts`, `must be a non-empty list of ip:port entries, got ${describeValue(hosts)}`);
+        } else {
+            const seen = new Set<string>();
+            hosts.forEach((host, j) => {
+                const hostPath = `${path}.hosts[${j}]`;
+                if (typeof host !== "string") return problems.add(hostPath, `must be an "ip:port" string, got ${describeValue(host)}`);
+                const problem = hostPortProblem(host);
+                if (problem) return problems.add(hostPath, `${problem}; a host entry is a valid IPv4 address and a port 1-65535, e.g. 10.10.0.5:8080`);
+                if (seen.has(host)) return problems.add(hostPath, `duplicate host "${host}"`);
+                seen.add(host);
+            });
+        }
+
+        const hostPort = item.host_port;
+        if (hostPort === undefined) {
+            if (scheme === "tcp") {
+                problems.add(`${path}.host_port`, "is required for a tcp service: TCP carries no host name, so the port the load balancer exposes is what routes to it");
+            }
+        } else if (typeof hostPort !== "number" || !Number.isInteger(hostPort)) {
+            problems.add(`${path}.host_port`, `must be an integer port 1-65535, got ${describeValue(hostPort)}`);
+        } else if (hostPort < 1 || hostPort > 65535) {
+            problems.add(`${path}.host_port`, `${hostPort} is outside 1-65535`);
+        } else if (RESERVED_PORTS[hostPort]) {
+            problems.add(`${path}.host_port`, `${hostPort} is ${RESERVED_PORTS[hostPort]}, which is never load-balanced`);
+        }
+
+        if (problems.count === before) {
+            services.push({
+                name: name as string,
+                scheme: scheme as ServiceScheme,
+                hosts: hosts as string[],
+                ...(hostPort !== undefined ? { hostPort: hostPort as number } : {}),
+            });
+        }
+    });
+    return services;
+}
+
+/**
+ * Port collisions between what the load balancer and the health check use: each tcp
+ * service needs a port of its own, and none may shadow an HTTP port or the health check.
+ */
+export function checkServicePorts(
+    items: Array<Record<string, unknown> | undefined>,
+    lbHttpPorts: number[],
+    lbTcpPorts: number[],
+    healthCheckPort: number | undefined,
+    problems: Problems,
+): void {
+    const tcpOwner = new Map<number, number>();
+    items.forEach((item, i) => {
+        if (!item || typeof item.host_port !== "number") return;
+        const port = item.host_port;
+        const path = `services[${i}].host_port`;
+        if (port === healthCheckPort) {
+            problems.add(path, `${port} is also healthCheckPort; the health check needs a port of its own`);
+        }
+        if (item.scheme !== "tcp") return;
+        if (tcpOwner.has(port)) {
+            problems.add(path, `${port} is already the host_port of tcp service services[${tcpOwner.get(port)}]; each tcp service needs its own port`);
+        } else {
+            tcpOwner.set(port, i);
+        }
+        if (lbHttpPorts.includes(port)) problems.add(path, `${port} is also in lbHttpPorts; a tcp service cannot share an HTTP port`);
+        if (lbTcpPorts.includes(port)) problems.add(path, `${port} is also in lbTcpPorts; tcp service ports are forwarded already, remove it from lbTcpPorts`);
+    });
+}
+
+export function validateFleetUnits(items: Array<Record<string, unknown> | undefined>, problems: Problems): FleetUnitSpec[] {
+    const units: FleetUnitSpec[] = [];
+    const owner = new Map<string, string>();
+    const claim = (unitName: string, path: string): void => {
+        if (owner.has(unitName)) problems.add(path, `duplicate unit "${unitName}" (also ${owner.get(unitName)})`);
+        else owner.set(unitName, path);
+    };
+    items.forEach((item, i) => {
+        if (!item) return;
+        const path = `fleetUnits[${i}]`;
+        checkFields(problems, path, item, UNIT_FIELDS);
+        const before = problems.count;
+
+        const name = item.name;
+        let validName = false;
+        if (typeof name !== "string") {
+            problems.add(`${path}.name`, `is required and must be a string, got ${describeValue(name)}`);
+        } else {
+            const nameProblems = unitNameProblems(name);
+            nameProblems.forEach((p) => problems.add(`${path}.name`, `fleet would refuse this unit: ${p}`));
+            validName = nameProblems.length === 0;
+            if (validName) claim(name, `${path}.name`);
+        }
+        const template = validName && isTemplateName(name as string);
+
+        const options = unitOptions(item, path, problems, validName ? (name as string) : undefined);
+
+        const desiredState = item.desiredState;
+        if (desiredState !== undefined && !DESIRED_STATES.includes(desiredState as FleetDesiredState)) {
+            problems.add(`${path}.desiredState`, `must be one of ${DESIRED_STATES.join(", ")}, got ${describeValue(desiredState)}`);
+        }
+
+        const instances = item.instances;
+        if (instances !== undefined) {
+            if (!Array.isArray(instances)) {
+                problems.add(`${path}.instances`, `must be a list of instance names or numbers, got ${describeValue(instances)}`);
+            } else if (validName && !template) {
+                problems.add(`${path}.instances`, `instances are only for template units (name@.service); "${name}" is not a template`);
+            } else if (template) {
+                instances.forEach((instance, j) => {
+                    const instancePath = `${path}.instances[${j}]`;
+                    if (!(typeof instance === "string" || (typeof instance === "number" && Number.isInteger(instance) && instance >= 0))) {
+                        return problems.add(instancePath, `must be a string or a non-negative integer, got ${describeValue(instance)}`);
+                    }
+                    if (String(instance) === "") return problems.add(instancePath, "is empty");
+                    const expanded = instanceName(name as string, instance);
+                    const p = unitNameProblems(expanded);
+                    if (p.length > 0) return p.forEach((x) => problems.add(instancePath, `fleet would refuse instance "${expanded}": ${x}`));
+                    claim(expanded, instancePath);
+                });
+            }
+        }
+
+        if (problems.count === before && options) {
+            units.push({
+                name: name as string,
+                ...(typeof item.content === "string" ? { content: item.content } : { options }),
+                ...(desiredState !== undefined ? { desiredState: desiredState as FleetDesiredState } : {}),
+                ...(Array.isArray(instances) ? { instances: instances as Array<string | number> } : {}),
+            });
+        }
+    });
+    return units;
+}
+
+function unitOptions(
+    item: Record<string, unknown>,
+    path: string,
+    problems: Problems,
+    unitName: string | undefined,
+): FleetUnitOption[] | undefined {
+    const hasContent = item.content !== undefined;
+    const hasOptions = item.options !== undefined;
+    if (hasContent === hasOptions) {
+        problems.add(path, "give exactly one of content (unit file text) and options (a list of {section, name, value})");
+        return undefined;
+    }
+    let options: FleetUnitOption[];
+    let where: string;
+    if (hasContent) {
+        where = `${path}.content`;
+        if (typeof item.content !== "string") {
+            problems.add(where, `must be unit file text, got ${describeValue(item.content)}`);
+            return undefined;
+        }
+        const parsed = parseUnitFileLenient(item.content);
+        parsed.problems.forEach((p) => problems.add(where, `unit file syntax: ${p}`));
+        if (parsed.problems.length > 0) return undefined;
+        options = parsed.options;
+    } else {
+        where = `${path}.options`;
+        if (!Array.isArray(item.options)) {
+            problems.add(where, `must be a list of {section, name, value}, got ${describeValue(item.options)}`);
+            return undefined;
+        }
+        let ok = true;
+        options = item.options.map((option, j) => {
+            const optionPath = `${where}[${j}]`;
+            if (!isPlainObject(option)) {
+                ok = false;
+                problems.add(optionPath, `must be an object {section, name, value}, got ${describeValue(option)}`);
+                return { section: "", name: "", value: "" };
+            }
+            checkFields(problems, optionPath, option, OPTION_FIELDS);
+            for (const field of OPTION_FIELDS) {
+                if (typeof option[field] !== "string") {
+                    ok = false;
+                    problems.add(`${optionPath}.${field}`, `must be a string, got ${describeValue(option[field])}`);
+                }
+            }
+            return { section: String(option.section), name: String(option.name), value: String(option.value) };
+        });
+        if (!ok) return undefined;
+    }
+    if (options.length === 0) {
+        problems.add(where, "the unit has no options; fleet refuses an empty unit");
+        return undefined;
+    }
+    const ruleProblems = [...optionLineProblems(options), ...xFleetProblems(options, unitName)];
+    ruleProblems.forEach((p) => problems.add(where, `fleet would refuse this unit: ${p}`));
+    return ruleProblems.length === 0 ? options : undefined;
+}

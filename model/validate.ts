@@ -1,0 +1,299 @@
+// Stack config -> ClusterConfig. Pure: returns every problem at once, each naming its key
+// (`coreos-cluster:etcdCount`, `coreos-cluster:services[2].hosts[0]`), before any resource
+// exists. Secret values (etcdPassword, sshTunnel.privateKey) never appear in a message.
+
+import { ClusterConfig, ConfigProblem, ConfigValidationError, OsFlavor, Platform, RebootStrategy } from "./types";
+import { CONFIG_KEY_NAMES, FLATCAR_STABLE_IMAGE } from "./defaults";
+import { ConfigReader, Problems, describeValue, plaintextSecretsOf, unknownNameMessage } from "./config-reader";
+import { LAST_LOOPBACK_HOST, LOOPBACK, cidrContains, cidrsOverlap, formatIpv4, gceUsableRange, parseCidr, parseIpv4 } from "./ipv4";
+import { failureTolerance, memberCountChangeProblems, memberCountProblem } from "./quorum";
+import { checkServicePorts, portProblem, validateFleetUnits, validateServices } from "./validate-workloads";
+import { diskSize, escapeRegExp, fleetEndpointProblem, fleetMetadata, isHttpUrl, machineType, portList, sshTunnel } from "./validate-fields";
+
+export { memberCountChangeProblems, faultToleranceTable } from "./quorum";
+export { isEncryptedValue } from "./config-reader";
+
+export interface ValidationContext {
+    /** etcd member count of the deployed stack, when known: count changes quorum cannot survive are refused. */
+    deployedMemberCount?: number;
+}
+
+const CLUSTER_NAME = /^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$/;
+const GCP_PROJECT = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const GCP_REGION = /^[a-z]+(?:-[a-z]+)+[0-9]+$/;
+const LABEL = /^[a-z][a-z0-9-]{0,61}[a-z0-9]?$/;
+const ETCD_VERSION = /^v3\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
+const SSH_PUBLIC_KEY = /^(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?$/;
+const WINDOW_START = /^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?(?:[01][0-9]|2[0-3]):[0-5][0-9]$/;
+const DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+const FORBIDDEN_RANGES = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3"].map((c) => (parseCidr(c) as { cidr: import("./ipv4").Cidr }).cidr);
+
+export function validateConfig(
+    raw: Record<string, unknown>,
+    stack: string,
+    context: ValidationContext = {},
+): { config?: ClusterConfig; problems: ConfigProblem[] } {
+    const problems = new Problems();
+    const r = new ConfigReader(raw, problems);
+
+    for (const key of r.unknownKeys()) problems.add(key, unknownNameMessage("config key", key, CONFIG_KEY_NAMES));
+    for (const key of plaintextSecretsOf(raw)) {
+        problems.add(key, `is stored in plaintext; it is a secret: set it with \`pulumi config set --secret ${key === "sshTunnel" ? "--path sshTunnel.privateKey" : key}\``);
+    }
+
+    const name = r.string("clusterName");
+    if (name !== undefined && !CLUSTER_NAME.test(name)) {
+        problems.add("clusterName", `"${name}" is not a valid cluster name: 1-24 of a-z 0-9 and "-", starting with a letter, not ending with "-" (it prefixes every resource name)`);
+    }
+    const platform = r.string("platform");
+    if (platform !== undefined && platform !== "gcp" && platform !== "local") {
+        problems.add("platform", `must be "gcp" or "local", got ${describeValue(platform)}`);
+    }
+    const onGcp = platform === "gcp";
+    const environmentValue = r.string("environment");
+    const environment = environmentValue || stack;
+    if (environment && !LABEL.test(environment)) {
+        const origin = environmentValue ? "" : ` (taken from the stack name; set environment to a label)`;
+        problems.add("environment", `"${environment}" must be a label: a-z 0-9 and "-", starting with a letter (it becomes a GCE label value)${origin}`);
+    }
+    const isProd = environment === "prod";
+    const isDev = r.boolean("isDev") ?? false;
+    if (isDev && isProd) problems.add("isDev", "a stack whose environment is prod cannot be marked dev");
+    const allowSingleMember = r.boolean("allowSingleMember") ?? false;
+
+    // Placement.
+    const project = r.string("project");
+    if (onGcp && project === "") problems.add("project", "is required on platform gcp (the GCP project id)");
+    else if (project && !GCP_PROJECT.test(project)) problems.add("project", `"${project}" is not a GCP project id (6-30 of a-z 0-9 "-", starting with a letter)`);
+    const region = r.string("region");
+    if (region !== undefined) {
+        if (onGcp && !GCP_REGION.test(region)) problems.add("region", `"${region}" is not a GCP region name (e.g. us-central1, europe-west1)`);
+        else if (!/^[a-z][a-z0-9-]*$/.test(region)) problems.add("region", `"${region}" must be a lowercase label`);
+    }
+    let zones = r.list<string>("zones", "string");
+    if (zones !== undefined && region !== undefined) {
+        if (zones.length === 0 && !onGcp) zones = [`${region}-a`];
+        if (zones.length === 0 && onGcp) problems.add("zones", `is required on platform gcp: list one or more zones of ${region}, e.g. [${region}-b, ${region}-c]`);
+        const seen = new Map<string, number>();
+        zones.forEach((zone, i) => {
+            if (!new RegExp(`^${escapeRegExp(region)}-[a-z]$`).test(zone)) {
+                problems.add(`zones[${i}]`, `"${zone}" is not a zone of region ${region} (zones of a region are ${region}-<letter>, e.g. ${region}-b)`);
+            } else if (seen.has(zone)) {
+                problems.add(`zones[${i}]`, `duplicate zone "${zone}" (also zones[${seen.get(zone)}]); list each zone once`);
+            }
+            seen.set(zone, seen.get(zone) ?? i);
+        });
+    }
+
+    // etcd members.
+    const etcdCount = r.integer("etcdCount");
+    if (etcdCount !== undefined) {
+        const problem = memberCountProblem(etcdCount, isDev && allowSingleMember);
+        if (problem) problems.add("etcdCount", problem);
+        if (allowSingleMember && !isDev && etcdCount === 1) problems.add("allowSingleMember", "is honoured only on a stack marked isDev: true");
+        if (context.deployedMemberCount !== undefined && !problem) {
+            problems.list.push(...memberCountChangeProblems(context.deployedMemberCount, etcdCount, isDev));
+        }
+        if (isProd && onGcp && zones && zones.length > 0 && etcdCount >= 3) {
+            const perZone = Math.ceil(etcdCount / zones.length);
+            if (perZone > failureTolerance(etcdCount)) {
+                problems.add("zones", `prod spreads ${etcdCount} members over ${zones.length} zone(s), ${perZone} in one zone; losing that zone loses ${perZone} members but ${etcdCount} members tolerate only ${failureTolerance(etcdCount)} failures. Use at least 3 zones.`);
+            }
+        }
+    }
+    const etcdMachineType = machineType(r, "etcdMachineType");
+    const etcdDiskSizeGb = diskSize(r, "etcdDiskSizeGb");
+    const etcdVersion = r.string("etcdVersion");
+    if (etcdVersion !== undefined) {
+        const m = ETCD_VERSION.exec(etcdVersion);
+        if (!m) problems.add("etcdVersion", `"${etcdVersion}" must be an etcd image tag v3.<minor>.<patch>, e.g. v3.5.17`);
+        else if (Number(m[1]) > 5) problems.add("etcdVersion", `${etcdVersion}: etcd 3.6 and later have no v2 API, which fleet and locksmith need; use v3.5.x`);
+    }
+    const discoveryUrl = r.string("etcdDiscoveryUrl") || undefined;
+    if (discoveryUrl && !isHttpUrl(discoveryUrl)) problems.add("etcdDiscoveryUrl", `"${discoveryUrl}" must be an http:// or https:// URL, e.g. https://discovery.etcd.io/<token>`);
+    const protect = r.boolean("protectMembers");
+    if (isProd && protect === false) problems.add("protectMembers", "must be true when environment is prod: a deleted member cannot rejoin, and losing members loses quorum");
+
+    // Workers.
+    const workerMin = r.integer("workerMin");
+    if (workerMin !== undefined && (workerMin < 0 || workerMin > 1000)) problems.add("workerMin", `${workerMin} is outside 0-1000`);
+    if (isProd && workerMin !== undefined && workerMin < 3) problems.add("workerMin", `prod needs at least 3 workers, got ${workerMin}`);
+    const workerMaxRaw = r.integer("workerMax");
+    if (workerMaxRaw !== undefined && (workerMaxRaw < 0 || workerMaxRaw > 1000)) problems.add("workerMax", `${workerMaxRaw} is outside 0-1000`);
+    const workerMax = workerMaxRaw === 0 ? workerMin : workerMaxRaw;
+    if (workerMin !== undefined && workerMaxRaw !== undefined && workerMaxRaw !== 0 && workerMin > workerMaxRaw) {
+        problems.add("workerMax", `workerMin (${workerMin}) is greater than workerMax (${workerMaxRaw}); set workerMax >= workerMin, or 0 for a fixed-size group`);
+    }
+    const workerMachineType = machineType(r, "workerMachineType");
+    const workerDiskSizeGb = diskSize(r, "workerDiskSizeGb");
+
+    // Subnet.
+    const subnetCidr = r.string("subnetCidr");
+    if (subnetCidr !== undefined) {
+        const parsed = parseCidr(subnetCidr);
+        if ("problem" in parsed) problems.add("subnetCidr", parsed.problem);
+        else if (parsed.cidr.prefix < 8 || parsed.cidr.prefix > 29) problems.add("subnetCidr", `${subnetCidr}: GCE subnet ranges are /8 to /29`);
+        else if (FORBIDDEN_RANGES.some((f) => cidrsOverlap(f, parsed.cidr))) problems.add("subnetCidr", `${subnetCidr} overlaps a range GCE cannot use for a subnet (0.0.0.0/8, loopback, link-local, multicast or reserved); use a private range such as 10.10.0.0/24`);
+        else if (onGcp && etcdCount !== undefined) {
+            const usable = gceUsableRange(parsed.cidr).count;
+            const needed = etcdCount + (workerMax ?? 0);
+            if (usable < needed) problems.add("subnetCidr", `${subnetCidr} has ${usable} usable addresses (GCE reserves 4 per subnet) but the cluster needs ${needed} (members + workers); use a larger range`);
+        }
+    }
+    const existingNetwork = r.string("existingNetwork") || undefined;
+    const existingSubnetwork = r.string("existingSubnetwork") || undefined;
+    if (existingSubnetwork && !existingNetwork) problems.add("existingSubnetwork", "requires existingNetwork (the network the subnetwork belongs to)");
+
+    // OS.
+    const osFlavor = r.string("osFlavor");
+    if (osFlavor !== undefined && osFlavor !== "flatcar" && osFlavor !== "container-linux") {
+        problems.add("osFlavor", `must be "flatcar" or "container-linux", got ${describeValue(osFlavor)}`);
+    }
+    let osImage = r.string("osImage");
+    if (osImage === "") {
+        if (osFlavor === "flatcar") osImage = FLATCAR_STABLE_IMAGE;
+        else if (osFlavor === "container-linux" && onGcp) problems.add("osImage", "is required with osFlavor container-linux: CoreOS Container Linux reached end of life in 2020 and has no public GCE images; give your own image");
+    }
+
+    // SSH and network exposure.
+    const authorizedKeys = r.list<string>("sshAuthorizedKeys", "string");
+    authorizedKeys?.forEach((key, i) => {
+        if (!SSH_PUBLIC_KEY.test(key.trim())) problems.add(`sshAuthorizedKeys[${i}]`, "is not an SSH public key line (type, base64 key, optional comment), e.g. ssh-ed25519 AAAA... user@host");
+    });
+    const sshAllowWorld = r.boolean("sshAllowWorld");
+    if (isProd && sshAllowWorld) problems.add("sshAllowWorld", "cannot be true when environment is prod: SSH stays limited to sshSourceRanges");
+    const sshSourceRanges = r.list<string>("sshSourceRanges", "string");
+    sshSourceRanges?.forEach((range, i) => {
+        const parsed = parseCidr(range);
+        if ("problem" in parsed) return problems.add(`sshSourceRanges[${i}]`, parsed.problem);
+        if (parsed.cidr.prefix === 0 && !sshAllowWorld) {
+            problems.add(`sshSourceRanges[${i}]`, `${range} opens SSH to the whole internet; list your own ranges (default: the IAP range 35.235.240.0/20), or set sshAllowWorld: true to really mean it`);
+        }
+        if (sshSourceRanges.indexOf(range) !== i) problems.add(`sshSourceRanges[${i}]`, `duplicate range ${range}`);
+    });
+    const externalIps = r.boolean("externalIps");
+    if (isProd && externalIps) problems.add("externalIps", "must be false when environment is prod: machines stay private and reach out through Cloud NAT");
+
+    // Load balancer and health check.
+    const lbHttpPorts = portList(r, "lbHttpPorts");
+    const lbTcpPorts = portList(r, "lbTcpPorts");
+    if (lbHttpPorts && lbTcpPorts) {
+        lbTcpPorts.forEach((port, i) => {
+            if (lbHttpPorts.includes(port)) problems.add(`lbTcpPorts[${i}]`, `${port} is also in lbHttpPorts; list each port once`);
+        });
+    }
+    const healthCheckPort = r.integer("healthCheckPort");
+    if (healthCheckPort !== undefined) {
+        const p = portProblem(healthCheckPort);
+        if (p) problems.add("healthCheckPort", p);
+        if (lbTcpPorts?.includes(healthCheckPort)) problems.add("healthCheckPort", `${healthCheckPort} is also in lbTcpPorts; the health check needs a port of its own`);
+    }
+    const healthCheckPath = r.string("healthCheckPath");
+    if (healthCheckPath !== undefined && !/^\/[\x21-\x7e]*$/.test(healthCheckPath)) problems.add("healthCheckPath", `"${healthCheckPath}" must be an absolute HTTP path without spaces, e.g. /healthz`);
+
+    // fleet.
+    const metadata = fleetMetadata(r);
+    const fleetEndpoint = r.string("fleetEndpoint") || undefined;
+    const tunnel = sshTunnel(r);
+    if (fleetEndpoint) {
+        const problem = fleetEndpointProblem(fleetEndpoint, tunnel !== undefined);
+        if (problem) problems.add("fleetEndpoint", problem);
+    }
+
+    // Updates.
+    const rebootStrategy = r.string("rebootStrategy");
+    if (rebootStrategy !== undefined && !["etcd-lock", "reboot", "off"].includes(rebootStrategy)) {
+        problems.add("rebootStrategy", `must be etcd-lock, reboot or off, got ${describeValue(rebootStrategy)}`);
+    }
+    const windowStart = r.string("rebootWindowStart") || undefined;
+    const windowLength = r.string("rebootWindowLength") || undefined;
+    if (windowStart && !WINDOW_START.test(windowStart)) problems.add("rebootWindowStart", `"${windowStart}" must look like "Sun 04:00" (day Mon-Sun, optional for daily, then HH:MM in 24 hours)`);
+    if (windowLength) {
+        const m = DURATION.exec(windowLength);
+        if (!m || m.slice(1).every((x) => !x || Number(x) === 0)) problems.add("rebootWindowLength", `"${windowLength}" must be a positive duration like 2h, 90m or 1h30m`);
+    }
+    if (Boolean(windowStart) !== Boolean(windowLength)) problems.add(windowStart ? "rebootWindowLength" : "rebootWindowStart", "rebootWindowStart and rebootWindowLength are set together");
+    if (rebootStrategy === "off" && (windowStart || windowLength)) problems.add("rebootWindowStart", "a reboot window has no effect with rebootStrategy off");
+
+    // Services and fleet units.
+    const serviceItems = r.objectList("services");
+    const services = serviceItems ? validateServices(serviceItems, problems) : [];
+    if (serviceItems) checkServicePorts(serviceItems, lbHttpPorts ?? [], lbTcpPorts ?? [], healthCheckPort, problems);
+    const servicesPrefix = r.string("servicesPrefix");
+    if (servicesPrefix !== undefined && !/^(?:\/[A-Za-z0-9_.-]+)+$/.test(servicesPrefix)) {
+        problems.add("servicesPrefix", `"${servicesPrefix}" must be an etcd key path like /services: starts with "/", no trailing "/", segments of A-Z a-z 0-9 _ . -`);
+    }
+    const unitItems = r.objectList("fleetUnits");
+    const fleetUnits = unitItems ? validateFleetUnits(unitItems, problems) : [];
+
+    // How the providers reach etcd.
+    const etcdEndpoints = r.list<string>("etcdEndpoints", "string");
+    etcdEndpoints?.forEach((url, i) => {
+        if (!isHttpUrl(url)) problems.add(`etcdEndpoints[${i}]`, `"${url}" must be an etcd client URL like http://10.10.0.2:2379`);
+        else if (/@/.test(new URL(url).host) || new URL(url).username) problems.add(`etcdEndpoints[${i}]`, "must not carry credentials; use etcdUsername and etcdPassword");
+    });
+    const etcdUsername = r.string("etcdUsername") || undefined;
+    const etcdPasswordValue = r.secretString("etcdPassword");
+    const etcdPassword = etcdPasswordValue || undefined;
+    if (etcdPassword && !etcdUsername) problems.add("etcdUsername", "is required when etcdPassword is set");
+    if (etcdUsername && (etcdPasswordValue === "" || (etcdPasswordValue === undefined && !r.has("etcdPassword")))) {
+        problems.add("etcdPassword", "is required when etcdUsername is set (use `pulumi config set --secret etcdPassword`)");
+    }
+    const mirrorToV2 = r.boolean("mirrorToV2");
+
+    // Local platform.
+    const localFirstAddress = r.string("localFirstAddress");
+    const localWorkers = r.integer("localWorkers");
+    if (localWorkers !== undefined && (localWorkers < 0 || localWorkers > 64)) problems.add("localWorkers", `${localWorkers} is outside 0-64`);
+    if (localFirstAddress !== undefined) {
+        const first = parseIpv4(localFirstAddress);
+        if (first === undefined) problems.add("localFirstAddress", `"${localFirstAddress}" is not an IPv4 address`);
+        else if (!cidrContains(LOOPBACK, first) || first === LOOPBACK.network) problems.add("localFirstAddress", `${localFirstAddress} is not a loopback host address (127.0.0.1 to 127.255.255.254)`);
+        else if (etcdCount !== undefined && localWorkers !== undefined && first + etcdCount + localWorkers - 1 > LAST_LOOPBACK_HOST) {
+            problems.add("localFirstAddress", `${etcdCount} members and ${localWorkers} workers from ${localFirstAddress} run past ${formatIpv4(LAST_LOOPBACK_HOST)}, the last loopback host address`);
+        }
+    }
+    const localDataDir = r.string("localDataDir");
+    if (localDataDir !== undefined && (localDataDir.trim() === "" || localDataDir.split(/[\\/]/).includes("..") || /\0/.test(localDataDir))) {
+        problems.add("localDataDir", `"${localDataDir}" must be a non-empty folder path without ".." segments`);
+    }
+
+    if (problems.count > 0) return { problems: problems.list };
+    const config: ClusterConfig = {
+        name: name!,
+        environment,
+        platform: platform as Platform,
+        isDev,
+        gcp: { project: project!, region: region!, zones: zones!, subnetCidr: subnetCidr!, existingNetwork, existingSubnetwork },
+        etcd: { count: etcdCount!, machineType: etcdMachineType!, diskSizeGb: etcdDiskSizeGb!, version: etcdVersion!, discoveryUrl, protect: protect! },
+        workers: { min: workerMin!, max: workerMax!, machineType: workerMachineType!, diskSizeGb: workerDiskSizeGb! },
+        os: { flavor: osFlavor as OsFlavor, image: osImage! },
+        ssh: { authorizedKeys: authorizedKeys!.map((k) => k.trim()), sourceRanges: sshSourceRanges!, allowWorld: sshAllowWorld! },
+        externalIps: externalIps!,
+        loadBalancer: { httpPorts: lbHttpPorts!, tcpPorts: lbTcpPorts! },
+        healthCheck: { port: healthCheckPort!, path: healthCheckPath! },
+        fleet: { metadata: metadata!, endpoint: fleetEndpoint },
+        updates: { rebootStrategy: rebootStrategy as RebootStrategy, windowStart, windowLength },
+        services,
+        servicesPrefix: servicesPrefix!,
+        fleetUnits,
+        access: {
+            etcdEndpoints: etcdEndpoints && etcdEndpoints.length > 0 ? etcdEndpoints : undefined,
+            etcdUsername,
+            // An encrypted stack-file value cannot be read offline; only the Pulumi program sees it decrypted.
+            etcdPassword: typeof etcdPassword === "string" ? etcdPassword : undefined,
+            sshTunnel: tunnel === "encrypted" ? undefined : tunnel,
+            mirrorToV2: mirrorToV2!,
+        },
+        local: { firstAddress: localFirstAddress!, workers: localWorkers!, dataDir: localDataDir! },
+    };
+    return { config, problems: [] };
+}
+
+/** validateConfig, throwing a ConfigValidationError that lists every problem. */
+export function loadConfig(raw: Record<string, unknown>, stack: string, context: ValidationContext = {}): ClusterConfig {
+    const { config, problems } = validateConfig(raw, stack, context);
+    if (!config) throw new ConfigValidationError(problems);
+    return config;
+}
+

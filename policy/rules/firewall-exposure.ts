@@ -1,0 +1,67 @@
+// etcd's client and peer ports hand out (and accept) the whole cluster state, and SSH is
+// a shell: neither may be reachable from the whole internet. SSH goes through IAP or a
+// named range (coreos-cluster:sshSourceRanges); etcd is reached from inside the network.
+import { PlainResource, TYPES, asArray, isRecord } from "./resource-data";
+
+/** Ports that must never be open to the world, with why. */
+export const GUARDED_PORTS: ReadonlyArray<{ port: number; what: string }> = [
+    { port: 22, what: "SSH" },
+    { port: 2379, what: "etcd client" },
+    { port: 2380, what: "etcd peer" },
+];
+
+const WORLD_RANGES = ["0.0.0.0/0", "::/0"];
+
+/** `22`, `2379-2380`; a rule without ports opens every port of its protocol. */
+export function portSpecCovers(ports: unknown[], port: number): boolean {
+    if (ports.length === 0) return true;
+    return ports.some((spec) => {
+        const text = String(spec).trim();
+        const range = /^(\d+)-(\d+)$/.exec(text);
+        if (range) return Number(range[1]) <= port && port <= Number(range[2]);
+        return /^\d+$/.test(text) && Number(text) === port;
+    });
+}
+
+/** tcp, or a protocol selector that includes tcp (`all`, IANA number 6). */
+function coversTcp(protocol: unknown): boolean {
+    const p = String(protocol ?? "").toLowerCase();
+    return p === "tcp" || p === "all" || p === "6";
+}
+
+/**
+ * The world ranges an ingress rule admits. GCE applies an ingress rule with no source at
+ * all (no ranges, tags or service accounts) to 0.0.0.0/0, so that counts as the world too.
+ */
+function worldSources(props: Record<string, unknown>): string[] {
+    const ranges = asArray(props.sourceRanges).map(String);
+    const explicit = ranges.filter((r) => WORLD_RANGES.includes(r.trim()));
+    if (explicit.length > 0) return explicit;
+    const noSource =
+        ranges.length === 0 && asArray(props.sourceTags).length === 0 && asArray(props.sourceServiceAccounts).length === 0;
+    return noSource ? ["0.0.0.0/0 (an ingress rule without sources applies to every address)"] : [];
+}
+
+export function firewallExposureViolations(resource: PlainResource): string[] {
+    if (resource.type !== TYPES.firewall) return [];
+    const props = resource.props;
+    const direction = String(props.direction ?? "INGRESS").toUpperCase();
+    if (direction !== "INGRESS" || props.disabled === true) return [];
+    const world = worldSources(props);
+    if (world.length === 0) return [];
+    const violations: string[] = [];
+    for (const allow of asArray(props.allows)) {
+        if (!isRecord(allow) || !coversTcp(allow.protocol)) continue;
+        const ports = asArray(allow.ports);
+        for (const guarded of GUARDED_PORTS) {
+            if (!portSpecCovers(ports, guarded.port)) continue;
+            violations.push(
+                `firewall ${resource.name} opens ${guarded.what} port ${guarded.port} ` +
+                    `(${allow.protocol}${ports.length ? ` ${ports.join(",")}` : ", all ports"}) to ${world.join(", ")}; ` +
+                    `restrict sourceRanges (SSH: coreos-cluster:sshSourceRanges, default the IAP range 35.235.240.0/20; ` +
+                    `etcd: only the cluster's own tags).`,
+            );
+        }
+    }
+    return violations;
+}

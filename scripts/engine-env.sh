@@ -1,0 +1,36 @@
+# Sourced (not run): puts the Pulumi engine on PATH and sets the environment every `pulumi`
+# command of this repo runs with. Same defaults as test/support/engine.ts.
+#
+#   source scripts/engine-env.sh [backend-dir]      # default: <repo>/.pulumi-local
+#
+# Settings (each kept when already set):
+#   PULUMI_BACKEND_URL         file://<backend-dir>  (the DIY backend: state in a folder, no account)
+#   PULUMI_CONFIG_PASSPHRASE   coreos-cluster-local-only (encrypts this backend's secrets; local use only,
+#                              set your own before the first run or use PULUMI_CONFIG_PASSPHRASE_FILE)
+#   PULUMI_HOME                <backend-dir>/home  (plugins and workspace settings; ~/.pulumi is untouched)
+#   PULUMI_SKIP_UPDATE_CHECK, PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION  (offline machines)
+#   COREOS_CLUSTER_ROOT        <repo>  (where the FleetUnit provider loads components/ from)
+
+coreos_repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+coreos_backend_dir="$(mkdir -p "${1:-$coreos_repo_root/.pulumi-local}" && cd "${1:-$coreos_repo_root/.pulumi-local}" && pwd)"
+
+if ! coreos_engine_bin="$(bash "$coreos_repo_root/scripts/bootstrap-engine.sh" | tail -n 1)" || [ -z "$coreos_engine_bin" ]; then
+  echo "engine-env: could not provide the Pulumi engine (see the messages above)" >&2
+  return 1 2>/dev/null || exit 1
+fi
+case ":$PATH:" in
+  *":$coreos_engine_bin:"*) ;;
+  *) export PATH="$coreos_engine_bin:$PATH" ;;
+esac
+
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$coreos_backend_dir}"
+if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+  export PULUMI_CONFIG_PASSPHRASE="coreos-cluster-local-only"
+  export COREOS_CLUSTER_DEFAULT_PASSPHRASE=1
+fi
+export PULUMI_HOME="${PULUMI_HOME:-$coreos_backend_dir/home}"
+mkdir -p "$PULUMI_HOME"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
+export COREOS_CLUSTER_ROOT="${COREOS_CLUSTER_ROOT:-$coreos_repo_root}"

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# npm run local: the whole cluster on this machine, no cloud account (docs/local-stack.md).
+#
+#   npm run local                 set up what is missing, then `pulumi up --stack local --yes`
+#   npm run local -- preview      what `up` would change
+#   npm run local -- refresh      compare state with the running machines (notices dead processes)
+#   npm run local -- destroy      stop every machine (by pid) and remove its data
+#   npm run local -- outputs      print the stack outputs
+# Anything after the command is passed on to pulumi (e.g. `npm run local -- up --diff`).
+#
+# State lives in <repo>/.pulumi-local (DIY backend), machines in <repo>/.local-machines.
+# PULUMI_CONFIG_PASSPHRASE defaults to a fixed local-only value (see scripts/engine-env.sh).
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+stack=local
+say() { echo "local: $*" >&2; }
+fail() { say "ERROR: $*"; exit 1; }
+
+command="${1:-up}"
+[ $# -gt 0 ] && shift
+case "$command" in
+  up|preview|refresh|destroy|outputs) ;;
+  -h|--help|help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) fail "unknown command '$command' (use up, preview, refresh, destroy or outputs)" ;;
+esac
+
+# 1. System packages: Debian's etcd (server + etcdctl); the script does nothing when present.
+say "step 1/4: system packages (etcd)"
+bash scripts/install-system-deps.sh
+
+# 2. npm dependencies, only when they were never installed.
+say "step 2/4: npm dependencies"
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+[ "$node_major" -ge 20 ] || fail "Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none))"
+if [ ! -d node_modules/@pulumi/pulumi ]; then
+  say "node_modules is missing: npm ci"
+  npm ci --no-audit --no-fund
+else
+  say "node_modules present"
+fi
+
+# 3. The Pulumi engine (installed, cached, or built once from the Go module proxy) and its environment.
+say "step 3/4: Pulumi engine"
+# shellcheck source=engine-env.sh
+source scripts/engine-env.sh "$repo_root/.pulumi-local"
+say "pulumi $(pulumi version) from $(dirname "$(command -v pulumi)")"
+say "state backend: $PULUMI_BACKEND_URL"
+if [ "${COREOS_CLUSTER_DEFAULT_PASSPHRASE:-}" = 1 ]; then
+  say "secrets passphrase: the local-only default (set PULUMI_CONFIG_PASSPHRASE before the first run to use your own)"
+fi
+
+# 4. The stack, then the command.
+say "step 4/4: pulumi $command --stack $stack"
+if ! pulumi stack select "$stack" --non-interactive >/dev/null 2>&1; then
+  [ "$command" = up ] || [ "$command" = preview ] || fail "there is no '$stack' stack in $PULUMI_BACKEND_URL yet: run 'npm run local' first"
+  say "creating stack '$stack' in $PULUMI_BACKEND_URL"
+  if ! init_out="$(pulumi stack init "$stack" --non-interactive 2>&1)"; then
+    echo "$init_out" >&2
+    case "$init_out" in
+      *"incorrect passphrase"*)
+        fail "Pulumi.$stack.yaml carries an encryptionsalt made with another passphrase than PULUMI_CONFIG_PASSPHRASE. Unset PULUMI_CONFIG_PASSPHRASE to use the local default, or delete the encryptionsalt line of Pulumi.$stack.yaml to start this backend with your own." ;;
+      *) fail "pulumi stack init $stack failed (see above)" ;;
+    esac
+  fi
+fi
+
+case "$command" in
+  up)
+    pulumi up --stack "$stack" --yes "$@"
+    say "stack outputs:"
+    pulumi stack output --stack "$stack"
+    say "the cluster runs in the background; 'npm run local -- destroy' stops it"
+    ;;
+  preview) pulumi preview --stack "$stack" "$@" ;;
+  refresh) pulumi refresh --stack "$stack" --yes "$@" ;;
+  destroy)
+    pulumi destroy --stack "$stack" --yes "$@"
+    say "every local machine is stopped and its data removed; the (empty) stack stays in $PULUMI_BACKEND_URL"
+    ;;
+  outputs) pulumi stack output --stack "$stack" "$@" ;;
+esac

@@ -1,0 +1,214 @@
+// Pure tests of the service key layout, input checks, operation plans and transaction batching.
+import { expect } from "chai";
+import * as fc from "fast-check";
+import {
+    batchOperationGroups,
+    compensationOps,
+    decodeOwnerMarker,
+    encodeOwnerMarker,
+    hostProblem,
+    MAX_TXN_OPS,
+    normalizeServiceDefinition,
+    observedFields,
+    ownerMarkerKey,
+    planKeyChanges,
+    planServiceWrite,
+    serviceDefinitionProblems,
+    serviceKeyValues,
+    ServiceWriteRequest,
+} from "../../components/service-keys";
+import { connectionProblems, parseEndpoint, redactConnectionSecrets, classifyEtcdError } from "../../components/etcd-client";
+
+const web = { service: "web", scheme: "http" as const, hosts: ["10.0.0.1:8080", "10.0.0.2:8080"], prefix: "/services" };
+
+describe("service keys: layout", () => {
+    it("writes scheme, hosts/<n> in order and host_port under <prefix>/<name>", () => {
+        expect(serviceKeyValues({ ...web, hostPort: 8000 })).to.deep.equal({
+            "/services/web/scheme": "http",
+            "/services/web/hosts/0": "10.0.0.1:8080",
+            "/services/web/hosts/1": "10.0.0.2:8080",
+            "/services/web/host_port": "8000",
+        });
+    });
+
+    it("omits host_port when not given and honours a custom prefix", () => {
+        expect(serviceKeyValues({ ...web, prefix: "/apps/prod" })).to.have.keys("/apps/prod/web/scheme", "/apps/prod/web/hosts/0", "/apps/prod/web/hosts/1");
+    });
+
+    it("keeps owner markers outside the confd-visible prefix", () => {
+        expect(ownerMarkerKey("/services", "web")).to.equal("/coreos-cluster/owners/services/web");
+        expect(ownerMarkerKey("/services", "web").startsWith("/services/")).to.equal(false);
+    });
+
+    it("defaults the prefix to /services", () => {
+        expect(normalizeServiceDefinition({ service: "db", scheme: "tcp", hosts: ["10.0.0.3:5432"], hostPort: 5432 }).prefix).to.equal("/services");
+    });
+});
+
+describe("service keys: input checks", () => {
+    const problemsOf = (overrides: Record<string, unknown>) => serviceDefinitionProblems({ ...web, ...overrides }).map((p) => p.field);
+
+    it("accepts a valid http and tcp service", () => {
+        expect(serviceDefinitionProblems(web)).to.deep.equal([]);
+        expect(serviceDefinitionProblems({ service: "db", scheme: "tcp", hosts: ["[fd00::1]:5432"], hostPort: 15432, prefix: "/services" })).to.deep.equal([]);
+    });
+
+    it("names the offending field", () => {
+        expect(problemsOf({ service: "a/b" })).to.deep.equal(["service"]);
+        expect(problemsOf({ scheme: "https" })).to.deep.equal(["scheme"]);
+        expect(problemsOf({ hosts: ["10.0.0.1:8080", "10.0.0.300:80"] })).to.deep.equal(["hosts[1]"]);
+        expect(problemsOf({ hosts: ["10.0.0.1"] })).to.deep.equal(["hosts[0]"]);
+        expect(problemsOf({ hosts: ["10.0.0.1:0"] })).to.deep.equal(["hosts[0]"]);
+        expect(problemsOf({ hosts: ["10.0.0.1:80", "10.0.0.1:80"] })).to.deep.equal(["hosts[1]"]);
+        expect(problemsOf({ hostPort: 70000 })).to.deep.equal(["hostPort"]);
+        expect(problemsOf({ scheme: "tcp" })).to.deep.equal(["hostPort"]);
+        expect(problemsOf({ prefix: "services" })).to.deep.equal(["prefix"]);
+        expect(problemsOf({ prefix: "/services/" })).to.deep.equal(["prefix"]);
+        expect(problemsOf({ prefix: "/coreos-cluster/owners" })).to.deep.equal(["prefix"]);
+        expect(problemsOf({ prefix: "/coreos-cluster" })).to.deep.equal(["prefix"]);
+    });
+
+    it("skips values not known yet (preview)", () => {
+        const unknown = "??";
+        expect(serviceDefinitionProblems({ ...web, hosts: [unknown, "10.0.0.1:80"], service: unknown }, (v) => v === unknown)).to.deep.equal([]);
+    });
+
+    it("throws one error listing every problem with the label", () => {
+        expect(() => normalizeServiceDefinition({ service: "", scheme: "ftp", hosts: ["x"] }, 'ServiceRegistration "r"')).to.throw(
+            /ServiceRegistration "r": service .*; scheme .*; hosts\[0\]/,
+        );
+    });
+
+    it("host check agrees with a reference parser on generated ip:port strings", () => {
+        fc.assert(
+            fc.property(fc.ipV4(), fc.integer({ min: 0, max: 70000 }), (ip, port) => {
+                const valid = hostProblem(`${ip}:${port}`) === undefined;
+                expect(valid).to.equal(port >= 1 && port <= 65535);
+            }),
+        );
+    });
+
+    it("checks connections: endpoints, paired credentials, tunnel fields", () => {
+        expect(connectionProblems({ endpoints: ["http://10.0.0.2:2379", "10.0.0.3:2379"] })).to.deep.equal([]);
+        expect(connectionProblems({ endpoints: [] }).map((p) => p.field)).to.deep.equal(["connection.endpoints"]);
+        expect(connectionProblems({ endpoints: ["ftp://x:1"] }).map((p) => p.field)).to.deep.equal(["connection.endpoints[0]"]);
+        expect(connectionProblems({ endpoints: ["http://a:1"], username: "root" }).map((p) => p.field)).to.deep.equal(["connection.password"]);
+        expect(connectionProblems({ endpoints: ["http://a:1"], sshTunnel: { host: "b", port: 0, username: "u", privateKey: "k" } }).map((p) => p.field)).to.deep.equal([
+            "connection.sshTunnel.port",
+        ]);
+        expect(parseEndpoint("https://[fd00::2]:2379")).to.deep.equal({ secure: true, host: "fd00::2", port: 2379 });
+    });
+
+    it("redacts passwords and every line of private keys", () => {
+        const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\nAAAAAAAAAAEAAAAzAAAAC3NzaC1lZDI1NTE5AAAAI\n-----END OPENSSH PRIVATE KEY-----";
+        const conn = { endpoints: ["http://a:1"], password: "hunter2-pass", sshTunnel: { host: "b", port: 22, username: "u", privateKey: key } };
+        const out = redactConnectionSecrets(`bad hunter2-pass and AAAAAAAAAAEAAAAzAAAAC3NzaC1lZDI1NTE5AAAAI and ${key}`, conn);
+        expect(out).not.to.include("hunter2-pass");
+        expect(out).not.to.include("AAAAAAAAAAEAAAAzAAAAC3NzaC1lZDI1NTE5AAAAI");
+        expect(out).not.to.include("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ");
+    });
+
+    it("classifies etcd errors into transient and fatal", () => {
+        class GRPCUnavailableError extends Error {}
+        class GRPCDeadlineExceededError extends Error {}
+        class EtcdAuthenticationFailedError extends Error {}
+        expect(classifyEtcdError(new GRPCUnavailableError("14 UNAVAILABLE: No connection established"))).to.equal("unreachable");
+        expect(classifyEtcdError(new GRPCDeadlineExceededError("Deadline exceeded"))).to.equal("timeout");
+        expect(classifyEtcdError(new Error("etcdserver: request timed out"))).to.equal("no-leader");
+        expect(classifyEtcdError(new EtcdAuthenticationFailedError("etcdserver: authentication failed, invalid user ID or password"))).to.equal("auth");
+        expect(classifyEtcdError(new Error("etcdserver: too many operations in txn request"))).to.equal("fatal");
+    });
+});
+
+describe("service keys: operation plans", () => {
+    it("puts every desired key and deletes only owned keys that are no longer wanted", () => {
+        const ops = planKeyChanges(["/s/web/scheme", "/s/web/hosts/0", "/s/web/hosts/1", "/s/web/host_port"], { "/s/web/scheme": "http", "/s/web/hosts/0": "10.0.0.9:80" });
+        expect(ops.filter((o) => o.op === "delete").map((o) => o.key)).to.deep.equal(["/s/web/hosts/1", "/s/web/host_port"]);
+        expect(ops.filter((o) => o.op === "put").map((o) => o.key)).to.deep.equal(["/s/web/scheme", "/s/web/hosts/0"]);
+    });
+
+    const request = (overrides: Partial<ServiceWriteRequest> = {}): ServiceWriteRequest => ({
+        owner: "me",
+        definition: web,
+        ownedBefore: [],
+        mirrorToV2: false,
+        mirroredBefore: [],
+        adopt: false,
+        ...overrides,
+    });
+    const empty = { keys: {}, markerModRevision: "0" };
+
+    it("creates into an empty service: v3 ops end with the owner marker", () => {
+        const plan = planServiceWrite(request(), empty);
+        expect(plan.refusal).to.equal(undefined);
+        expect(plan.v3[plan.v3.length - 1]).to.deep.equal({ op: "put", key: "/coreos-cluster/owners/services/web", value: plan.markerValue });
+        expect(decodeOwnerMarker(plan.markerValue)).to.deep.equal({ owner: "me", keys: plan.ownedKeys.slice().sort() });
+        expect(plan.v2).to.deep.equal([]);
+    });
+
+    it("refuses a service marked by another owner, or with unmarked keys, unless adopting", () => {
+        const marked = { keys: { "/services/web/scheme": "http" }, markerValue: encodeOwnerMarker({ owner: "other", keys: ["/services/web/scheme"] }), markerModRevision: "7" };
+        expect(planServiceWrite(request(), marked).refusal).to.match(/already registered by another owner \(other/);
+        expect(planServiceWrite(request(), { keys: { "/services/web/hosts/0": "1.2.3.4:5" }, markerModRevision: "0" }).refusal).to.match(/no owner marker/);
+        expect(planServiceWrite(request({ mirrorToV2: true }), { ...empty, v2Keys: { "/services/web/scheme": "tcp" } }).refusal).to.match(/v2 keyspace/);
+        const adopted = planServiceWrite(request({ adopt: true, definition: { ...web, hosts: ["10.0.0.1:8080"] } }), {
+            ...marked,
+            markerValue: encodeOwnerMarker({ owner: "other", keys: ["/services/web/scheme", "/services/web/hosts/0", "/services/web/hosts/1"] }),
+        });
+        expect(adopted.refusal).to.equal(undefined);
+        expect(adopted.v3.filter((o) => o.op === "delete").map((o) => o.key)).to.deep.equal(["/services/web/hosts/1"]);
+    });
+
+    it("on update, refuses to overwrite a key another writer added, and leaves unrelated keys alone", () => {
+        const owned = ["/services/web/scheme", "/services/web/hosts/0"];
+        const snap = { keys: { "/services/web/scheme": "http", "/services/web/hosts/0": "a", "/services/web/hosts/1": "sidekick:1", "/services/web/extra": "x" }, markerModRevision: "3" };
+        expect(planServiceWrite(request({ ownedBefore: owned }), { ...snap, markerValue: encodeOwnerMarker({ owner: "me", keys: owned }) }).refusal).to.match(/hosts\/1/);
+        const shrink = planServiceWrite(request({ ownedBefore: owned, definition: { ...web, hosts: ["10.0.0.1:8080"] } }), snap);
+        expect(shrink.refusal).to.equal(undefined);
+        expect(shrink.v3.map((o) => o.key)).not.to.include("/services/web/extra");
+    });
+
+    it("mirrors to v2 and removes the v2 copy when mirroring is turned off", () => {
+        const on = planServiceWrite(request({ mirrorToV2: true }), { ...empty, v2Keys: {} });
+        expect(on.v2.map((o) => o.op)).to.deep.equal(["put", "put", "put"]);
+        const off = planServiceWrite(request({ ownedBefore: on.ownedKeys, mirroredBefore: on.mirroredKeys }), empty);
+        expect(off.v2.every((o) => o.op === "delete")).to.equal(true);
+        expect(off.mirroredKeys).to.deep.equal([]);
+    });
+
+    it("compensation puts back previous values and deletes keys that did not exist", () => {
+        expect(compensationOps([{ op: "put", key: "a", value: "new" }, { op: "delete", key: "b" }, { op: "put", key: "c", value: "x" }], { a: "old", b: "kept" })).to.deep.equal([
+            { op: "put", key: "a", value: "old" },
+            { op: "put", key: "b", value: "kept" },
+            { op: "delete", key: "c" },
+        ]);
+    });
+
+    it("observes drift: changed and removed hosts, missing host_port, foreign keys ignored", () => {
+        const owned = ["/s/web/scheme", "/s/web/hosts/0", "/s/web/hosts/1", "/s/web/hosts/2", "/s/web/host_port"];
+        const seen = observedFields("/s/web", owned, { "/s/web/scheme": "http", "/s/web/hosts/0": "a:1", "/s/web/hosts/2": "changed:9", "/s/web/hosts/7": "foreign:1" });
+        expect(seen).to.deep.equal({ scheme: "http", hosts: ["a:1", "changed:9"] });
+    });
+});
+
+describe("service keys: transaction batching", () => {
+    it("never exceeds the limit, never splits a group, keeps order", () => {
+        fc.assert(
+            fc.property(fc.array(fc.integer({ min: 1, max: MAX_TXN_OPS }), { maxLength: 200 }), (sizes) => {
+                const groups = sizes.map((n, g) => Array.from({ length: n }, (_, k) => `${g}:${k}`));
+                const batches = batchOperationGroups(groups);
+                for (const batch of batches) expect(batch.reduce((s, g) => s + g.length, 0)).to.be.at.most(MAX_TXN_OPS);
+                expect(batches.flat()).to.deep.equal(groups);
+                // Greedy packing: no two neighbouring batches could have been merged.
+                for (let i = 1; i < batches.length; i++) {
+                    const size = (b: string[][]) => b.reduce((s, g) => s + g.length, 0);
+                    expect(size(batches[i - 1]) + batches[i][0].length).to.be.greaterThan(MAX_TXN_OPS);
+                }
+            }),
+        );
+    });
+
+    it("rejects a single service larger than one transaction", () => {
+        expect(() => batchOperationGroups([Array.from({ length: 129 }, (_, i) => i)])).to.throw(/128-operation transaction limit/);
+    });
+});

@@ -1,0 +1,40 @@
+// Reliability test program: `count` ServiceRegistrations against the etcd cluster the test runs.
+// Config (namespace reliability-seed): endpoints (list), count, prefix, hostsVariant (changes every
+// host), timeoutMs, retries; optional etcdUsername + etcdPassword (secret) and sshTunnel (secret object).
+import * as pulumi from "@pulumi/pulumi";
+import { ServiceRegistration } from "../../../../components/service-registration";
+import type { EtcdConnectionArgs } from "../../../../components/etcd-client";
+import type { SshTunnelSpec } from "../../../../model/types";
+
+const config = new pulumi.Config();
+const count = config.requireNumber("count");
+const variant = config.getNumber("hostsVariant") ?? 0;
+const password = config.getSecret("etcdPassword");
+const tunnel = config.getSecretObject<SshTunnelSpec>("sshTunnel");
+
+const connection: pulumi.Output<EtcdConnectionArgs> = pulumi
+    .all([password, tunnel])
+    .apply(([pw, sshTunnel]) => ({
+        endpoints: config.requireObject<string[]>("endpoints"),
+        timeoutMs: config.getNumber("timeoutMs") ?? 3000,
+        retries: config.getNumber("retries") ?? 1,
+        ...(pw !== undefined ? { username: config.require("etcdUsername"), password: pw } : {}),
+        ...(sshTunnel !== undefined ? { sshTunnel } : {}),
+    }));
+
+const registrations: ServiceRegistration[] = [];
+for (let i = 0; i < count; i++) {
+    registrations.push(
+        new ServiceRegistration(`svc-${i}`, {
+            connection,
+            service: `svc-${i}`,
+            scheme: i % 2 === 0 ? "http" : "tcp",
+            hosts: [`10.${variant}.${Math.floor(i / 250)}.${(i % 250) + 1}:8080`],
+            hostPort: i % 2 === 0 ? undefined : 9000 + i,
+            prefix: config.get("prefix") ?? "/services",
+        }),
+    );
+}
+
+export const registered = registrations.length;
+export const ownedKeyCount = pulumi.all(registrations.map((r) => r.ownedKeys)).apply((lists) => lists.reduce((n, l) => n + l.length, 0));
