@@ -1,2 +1,147 @@
-import { Benchmark } from "./support";
-export const localStack: Benchmark = { name: "local-stack", title: "local-stack", async run() { return { status: "skipped: not written yet", figures: [] }; } };
+// Local stack on the real Pulumi engine: `pulumi up` from nothing to a healthy 3-member cluster
+// with worker proxies and service keys seeded, a no-op `pulumi up`, and `pulumi destroy`. Runs on a
+// scratch copy of the project (test/support/engine.ts: fresh DIY backend in a temp dir, the offline
+// settings of scripts/engine-env.sh) with every 127.0.10.x address moved to 127.0.12.x, so it never
+// meets a running `local` stack. Baselines from the same run: the targets, the same 3 etcd members
+// started directly by the test helper, and the engine's own cost on an empty TypeScript program.
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { findEngine, makeProjectCopy, PulumiStack, replaceInStrings, StateResource } from "../test/support/engine";
+import { memberIsHealthy, requireEtcdBinaries, startEtcdCluster } from "../test/support/etcd-cluster";
+import { Benchmark, errorMessage, figure, Figure, round, sleep, timed } from "./support";
+
+const STACK_RANGE = "127.0.10.";
+const BENCH_RANGE = "127.0.12.";
+const DIRECT_START_ADDRESS = "127.0.12.40";
+const UP_TARGET_MS = 30_000;
+const NOOP_TARGET_MS = 10_000;
+
+/** A few tries: a loaded machine answers slowly, and a slow answer is not what is being verified. */
+async function eventually(check: () => Promise<boolean>): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+        if (await check()) return true;
+        await sleep(2000);
+    }
+    return false;
+}
+
+function proxyAnswers(url: string): Promise<boolean> {
+    return new Promise((resolve) => {
+        const req = http.get(`${url}/v2/keys/?quorum=false`, { timeout: 5000 }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode === 200));
+        });
+        req.on("timeout", () => req.destroy());
+        req.on("error", () => resolve(false));
+    });
+}
+
+/** Independent of the code under test: every member healthy, every proxy answering, every service key present. */
+async function verifyCluster(stack: PulumiStack, config: Record<string, any>): Promise<Record<string, unknown>> {
+    const outputs = await stack.outputs();
+    const memberUrls: string[] = outputs.etcdClientUrls ?? [];
+    const resources: StateResource[] = await stack.resources();
+    const proxyUrls = resources.filter((r) => r.outputs?.mode === "proxy").map((r) => String(r.outputs!.clientUrl));
+    const members = await Promise.all(memberUrls.map((u) => eventually(() => memberIsHealthy(u, 5000))));
+    const proxies = await Promise.all(proxyUrls.map((u) => eventually(() => proxyAnswers(u))));
+    const services: Array<{ hosts: string[]; host_port?: number }> = config["coreos-cluster:services"] ?? [];
+    const expectedKeys = services.reduce((n, s) => n + 1 + s.hosts.length + (s.host_port === undefined ? 0 : 1), 0);
+    const { Etcd3 } = require("etcd3") as typeof import("etcd3");
+    const client = new Etcd3({ hosts: memberUrls, dialTimeout: 10000 });
+    let keys: number;
+    try {
+        keys = await client.getAll().prefix(`${outputs.servicesPrefix ?? "/services"}/`).count();
+    } finally {
+        client.close();
+    }
+    const problems = [
+        ...(memberUrls.length !== 3 || members.some((ok) => !ok) ? [`members healthy: ${members.filter(Boolean).length} of ${memberUrls.length} (expected 3)`] : []),
+        ...(proxyUrls.length === 0 || proxies.some((ok) => !ok) ? [`proxies answering: ${proxies.filter(Boolean).length} of ${proxyUrls.length}`] : []),
+        ...(keys !== expectedKeys ? [`service keys: ${keys}, expected ${expectedKeys}`] : []),
+    ];
+    if (problems.length > 0) throw new Error(`the local stack is not what up promised: ${problems.join("; ")}`);
+    return { members: memberUrls, proxies: proxyUrls, serviceKeys: keys };
+}
+
+/** A one-line TypeScript program on the same engine and language host: what any `pulumi up` costs here. */
+function emptyProject(into: string, repoRoot: string): string {
+    const dir = fs.mkdtempSync(path.join(into, "empty-project-"));
+    const project = YAML.parse(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), YAML.stringify({ name: "bench-empty", runtime: project.runtime, description: "engine floor for the benchmarks" }));
+    fs.writeFileSync(path.join(dir, "index.ts"), "export const ok = true;\n");
+    for (const shared of ["package.json", "tsconfig.json", "node_modules"]) fs.symlinkSync(path.join(repoRoot, shared), path.join(dir, shared));
+    return dir;
+}
+
+export const localStack: Benchmark = {
+    name: "local-stack",
+    title: "Local stack on the real Pulumi engine: first up, no-op up, destroy",
+    async run(ctx) {
+        let engine: ReturnType<typeof findEngine>;
+        try {
+            engine = findEngine();
+            requireEtcdBinaries();
+        } catch (err) {
+            return { status: `skipped: ${errorMessage(err).split("\n")[0]}`, figures: [] };
+        }
+        const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "bench-local-stack-"));
+        const backendDir = path.join(scratch, "backend");
+        fs.mkdirSync(backendDir);
+        const project = makeProjectCopy({ into: scratch, stackConfig: { local: (doc) => replaceInStrings(doc, STACK_RANGE, BENCH_RANGE) } });
+        const stackText = fs.readFileSync(path.join(project.dir, "Pulumi.local.yaml"), "utf8");
+        if (stackText.includes(STACK_RANGE)) throw new Error(`the scratch stack file still names ${STACK_RANGE}x addresses`);
+        const config = (YAML.parse(stackText) as { config: Record<string, any> }).config;
+        const common = { engine, backendDir, transpileOnly: true, projectRoot: project.dir };
+        const stack = new PulumiStack({ ...common, projectDir: project.dir, stack: "local" });
+        const floor = new PulumiStack({ ...common, projectDir: emptyProject(scratch, ctx.repoRoot), stack: "floor" });
+        let deployed = false;
+        try {
+            ctx.log(`engine ${engine.pulumi}; stack config at ${config["coreos-cluster:localFirstAddress"]}`);
+            await stack.ensure();
+            ctx.log("pulumi up from nothing");
+            deployed = true;
+            const up = await stack.up();
+            const verified = await verifyCluster(stack, config);
+            ctx.log("no-op pulumi up");
+            const noop = await stack.up(["--expect-no-changes"]);
+            ctx.log("pulumi destroy");
+            const destroy = await stack.destroy();
+            deployed = false;
+            const stillUp = (await Promise.all((verified.members as string[]).map((u) => memberIsHealthy(u, 2000)))).filter(Boolean).length;
+            if (stillUp > 0) throw new Error(`${stillUp} members still answer after destroy`);
+
+            ctx.log("baselines: 3 etcd members started directly; the engine on an empty program");
+            const direct = await timed(() => startEtcdCluster({ size: 3, firstAddress: DIRECT_START_ADDRESS }));
+            const directStop = await timed(() => direct.result.stop());
+            await floor.ensure();
+            await floor.up();
+            const floorNoop = await floor.up(["--expect-no-changes"]);
+            const floorDestroy = await floor.destroy();
+
+            const figures: Figure[] = [
+                figure({ id: "first-up-vs-target", measured: "pulumi up from nothing to a healthy 3-member cluster, 2 proxies, service keys seeded", value: up.durationMs, unit: "ms", baseline: "target", baselineValue: UP_TARGET_MS, target: { text: "first up < 30 s", pass: up.durationMs < UP_TARGET_MS } }),
+                figure({ id: "first-up-vs-direct-start", measured: "pulumi up from nothing (as above)", value: up.durationMs, unit: "ms", baseline: "the same 3 etcd members started directly by test/support/etcd-cluster.ts (no proxies, no keys)", baselineValue: direct.ms }),
+                figure({ id: "noop-up-vs-target", measured: "no-op pulumi up (--expect-no-changes)", value: noop.durationMs, unit: "ms", baseline: "target", baselineValue: NOOP_TARGET_MS, target: { text: "no-op up < 10 s", pass: noop.durationMs < NOOP_TARGET_MS } }),
+                figure({ id: "noop-up-vs-empty-program", measured: "no-op pulumi up (as above)", value: noop.durationMs, unit: "ms", baseline: "no-op pulumi up of a one-line TypeScript program, same engine and language host", baselineValue: floorNoop.durationMs }),
+                figure({ id: "destroy-vs-empty-program", measured: "pulumi destroy of the local stack", value: destroy.durationMs, unit: "ms", baseline: "pulumi destroy of the one-line program's stack", baselineValue: floorDestroy.durationMs }),
+                figure({ id: "destroy-vs-direct-stop", measured: "pulumi destroy of the local stack", value: destroy.durationMs, unit: "ms", baseline: "stopping the directly started 3 members by pid and removing their data", baselineValue: directStop.ms }),
+            ];
+            return {
+                status: "ok",
+                figures,
+                details: {
+                    engine: engine.pulumi,
+                    stackAddresses: `${BENCH_RANGE}x (localFirstAddress ${config["coreos-cluster:localFirstAddress"]})`,
+                    verifiedAfterUp: verified,
+                    commandsMs: { up: up.durationMs, noop: noop.durationMs, destroy: destroy.durationMs, directStart: round(direct.ms, 0), directStop: round(directStop.ms, 0), emptyNoop: floorNoop.durationMs, emptyDestroy: floorDestroy.durationMs },
+                },
+            };
+        } finally {
+            if (deployed) await stack.destroy([], { allowFailure: true }).catch((e) => ctx.log(`cleanup destroy failed: ${errorMessage(e)}`));
+            fs.rmSync(scratch, { recursive: true, force: true });
+        }
+    },
+};

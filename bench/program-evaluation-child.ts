@@ -16,6 +16,8 @@ interface ChildInput {
     /** Floor mode: how many custom and component resources to register. */
     customs?: number;
     components?: number;
+    /** Floor mode: a string input of this many bytes on each custom resource (what a dynamic provider's serialized code adds). */
+    payloadBytes?: number;
     resultFile: string;
 }
 
@@ -58,9 +60,10 @@ class BenchComponent extends pulumi.ComponentResource {
     }
 }
 
-function registerFloor(customs: number, components: number): void {
+function registerFloor(customs: number, components: number, payloadBytes: number): void {
+    const payload = payloadBytes > 0 ? "x".repeat(payloadBytes) : undefined;
     for (let i = 0; i < components; i++) new BenchComponent(`component-${i}`);
-    for (let i = 0; i < customs; i++) new pulumi.CustomResource("bench:index:Plain", `plain-${i}`, { index: i });
+    for (let i = 0; i < customs; i++) new pulumi.CustomResource("bench:index:Plain", `plain-${i}`, { index: i, payload });
 }
 
 async function main(): Promise<void> {
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
     const start = process.hrtime.bigint();
     await pulumi.runtime.runInPulumiStack(async () => {
         if (input.mode === "program") return require(PROGRAM);
-        registerFloor(input.customs ?? 0, input.components ?? 0);
+        registerFloor(input.customs ?? 0, input.components ?? 0, input.payloadBytes ?? 0);
         return undefined;
     });
     // The language host waits for every outstanding registration before it reports the run done.

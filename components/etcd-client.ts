@@ -48,7 +48,9 @@ export function connectionProblems(raw: unknown, isUnknown: (v: unknown) => bool
         } else {
             c.endpoints.forEach((e, i) => {
                 if (isUnknown(e)) return;
-                if (typeof e !== "string" || parseEndpoint(e) === undefined) {
+                if (typeof e === "string" && /\/\/[^/]*@/.test(e)) {
+                    problems.push({ field: `connection.endpoints[${i}]`, message: "must not embed credentials: use connection.username and connection.password" });
+                } else if (typeof e !== "string" || parseEndpoint(e) === undefined) {
                     problems.push({ field: `connection.endpoints[${i}]`, message: `"${String(e)}" is not http(s)://host:port` });
                 }
             });
@@ -88,7 +90,7 @@ export function parseEndpoint(endpoint: string): { secure: boolean; host: string
         return undefined;
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
-    if ((url.pathname !== "/" && url.pathname !== "") || !url.hostname) return undefined;
+    if ((url.pathname !== "/" && url.pathname !== "") || !url.hostname || url.username || url.password || url.search) return undefined;
     const port = url.port ? Number(url.port) : 2379;
     return { secure: url.protocol === "https:", host: url.hostname.replace(/^\[|\]$/g, ""), port };
 }
@@ -253,7 +255,8 @@ export function openEtcdSession(conn: EtcdConnectionArgs): EtcdSession {
                 try {
                     const { host, port } = await localAddress(i);
                     const result = await v2Http(conn, parsed[i], host, port, method, key, params, timeoutMs);
-                    if (result.status === 401 || result.status === 403) {
+                    // 401 is v2 auth; a 403 carries a key error (e.g. "Directory not empty") for the caller.
+                    if (result.status === 401) {
                         throw Object.assign(new Error(`HTTP ${result.status}: ${result.body?.message ?? "unauthorized"}`), { authFailure: true });
                     }
                     if (result.status >= 500) {

@@ -14,6 +14,10 @@ export function failureTolerance(size: number): number {
     return size - majority(size);
 }
 
+function failures(n: number): string {
+    return `${n} failure${n === 1 ? "" : "s"}`;
+}
+
 /** The table from the sizing guide, computed (sizes 1 and 3 to 8). */
 export function faultToleranceTable(): string {
     const rows = [1, 3, 4, 5, 6, 7, 8].map((n) => `    ${String(n).padStart(12)} | ${String(majority(n)).padStart(8)} | ${failureTolerance(n)}`);
@@ -37,8 +41,8 @@ export function memberCountProblem(count: number, singleMemberAllowed: boolean):
     if (count > 0 && count % 2 === 0) {
         const lower = count - 1;
         return (
-            `must be odd: ${count} members need a majority of ${majority(count)} and tolerate ${failureTolerance(count)} failure(s), ` +
-            `the same as ${lower} member(s) (majority ${majority(lower)}); ${EVEN_REASON}. Use 3, 5 or 7.\n` +
+            `must be odd: ${count} members need a majority of ${majority(count)} and tolerate ${failures(failureTolerance(count))}, ` +
+            `the same failure tolerance as ${lower} member${lower === 1 ? "" : "s"} (majority ${majority(lower)}); ${EVEN_REASON}. Use 3, 5 or 7.\n` +
             faultToleranceTable()
         );
     }
@@ -67,7 +71,7 @@ export function memberCountChangeProblems(previous: number, next: number, isDev:
             key,
             message:
                 `${change} is refused: outside a dev stack the cluster keeps at least 3 members; ${next} member(s) ` +
-                `have a majority of ${majority(Math.max(next, 1))} and tolerate ${failureTolerance(Math.max(next, 1))} failures.\n` +
+                `have a majority of ${majority(Math.max(next, 1))} and tolerate ${failures(failureTolerance(Math.max(next, 1)))}.\n` +
                 faultToleranceTable(),
         });
     }
@@ -79,7 +83,7 @@ export function memberCountChangeProblems(previous: number, next: number, isDev:
                 `${change} (by ${Math.abs(delta)}, an even number) is refused: members bootstrap with a static initial cluster, ` +
                 `so new members cannot join and removed members cannot leave in one deploy. Membership changes one member at a time ` +
                 `(etcdctl member add/remove), which passes through ${through} members (majority ${majority(through)}, tolerating ` +
-                `${failureTolerance(through)} failure(s)); ${EVEN_REASON}. Change the membership by hand, one member at a time, then set etcdCount to match.\n` +
+                `${failures(failureTolerance(through))}); ${EVEN_REASON}. Change the membership by hand, one member at a time, then set etcdCount to match.\n` +
                 faultToleranceTable(),
         });
     } else if (next % 2 === 0) {
@@ -87,7 +91,7 @@ export function memberCountChangeProblems(previous: number, next: number, isDev:
             key,
             message:
                 `${change} is refused: ${next} members need a majority of ${majority(next)} and tolerate ` +
-                `${failureTolerance(next)} failure(s), no more than ${next - 1}; ${EVEN_REASON}.\n` +
+                `${failures(failureTolerance(next))}, no more than ${next - 1}; ${EVEN_REASON}.\n` +
                 faultToleranceTable(),
         });
     }

@@ -18,6 +18,8 @@ export interface ValidationContext {
     deployedMemberCount?: number;
 }
 
+/** GCE's limit for one metadata value (user-data); the renderer checks the full text, this catches the keys alone. */
+const GCE_METADATA_VALUE_LIMIT = 256 * 1024;
 const CLUSTER_NAME = /^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$/;
 const GCP_PROJECT = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const GCP_REGION = /^[a-z]+(?:-[a-z]+)+[0-9]+$/;
@@ -160,6 +162,10 @@ export function validateConfig(
     authorizedKeys?.forEach((key, i) => {
         if (!SSH_PUBLIC_KEY.test(key.trim())) problems.add(`sshAuthorizedKeys[${i}]`, "is not an SSH public key line (type, base64 key, optional comment), e.g. ssh-ed25519 AAAA... user@host");
     });
+    const keyBytes = (authorizedKeys ?? []).reduce((sum, key) => sum + Buffer.byteLength(key, "utf8") + 1, 0);
+    if (keyBytes > GCE_METADATA_VALUE_LIMIT) {
+        problems.add("sshAuthorizedKeys", `${authorizedKeys!.length} keys take ${keyBytes} bytes, and every machine's user-data carries them all: over GCE's ${GCE_METADATA_VALUE_LIMIT}-byte (256 KiB) limit for one metadata value`);
+    }
     const sshAllowWorld = r.boolean("sshAllowWorld");
     if (isProd && sshAllowWorld) problems.add("sshAllowWorld", "cannot be true when environment is prod: SSH stays limited to sshSourceRanges");
     const sshSourceRanges = r.list<string>("sshSourceRanges", "string");

@@ -20,7 +20,7 @@ say() { echo "bootstrap-actionlint: $*" >&2; }
 fail() {
   say "ERROR: $*"
   say "Install actionlint yourself and run this again, e.g.:"
-  say "  go install $module@v$ACTIONLINT_VERSION   (needs Go >= 1.22)"
+  say "  go install $module@v$ACTIONLINT_VERSION   (Go >= 1.25; an older go fetches a newer toolchain itself)"
   say "  brew install actionlint"
   say "  or a release binary from https://github.com/rhysd/actionlint/releases"
   exit 1

@@ -14,7 +14,12 @@
 coreos_repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 coreos_backend_dir="$(mkdir -p "${1:-$coreos_repo_root/.pulumi-local}" && cd "${1:-$coreos_repo_root/.pulumi-local}" && pwd)"
 
-if ! coreos_engine_bin="$(bash "$coreos_repo_root/scripts/bootstrap-engine.sh" | tail -n 1)" || [ -z "$coreos_engine_bin" ]; then
+if command -v pulumi >/dev/null 2>&1 && command -v pulumi-language-nodejs >/dev/null 2>&1; then
+  coreos_engine_bin="$(dirname "$(command -v pulumi)")"
+  echo "engine-env: using pulumi on PATH ($coreos_engine_bin)" >&2
+# By its physical path: the script links launchers from its own folder into the shared cache, and
+# must never point them into a scratch copy of the repo (test/support/engine.ts makes such copies).
+elif ! coreos_engine_bin="$(bash "$(cd "$coreos_repo_root/scripts" && pwd -P)/bootstrap-engine.sh" | tail -n 1)" || [ -z "$coreos_engine_bin" ]; then
   echo "engine-env: could not provide the Pulumi engine (see the messages above)" >&2
   return 1 2>/dev/null || exit 1
 fi

@@ -68,7 +68,8 @@ fi
 
 case "$command" in
   up)
-    pulumi up --stack "$stack" --yes "$@"
+    # --yes already skips the confirmation; the separate preview pass would only double the time.
+    pulumi up --stack "$stack" --yes --skip-preview "$@"
     say "stack outputs:"
     pulumi stack output --stack "$stack"
     say "the cluster runs in the background; 'npm run local -- destroy' stops it"
@@ -76,6 +77,14 @@ case "$command" in
   preview) pulumi preview --stack "$stack" "$@" ;;
   refresh) pulumi refresh --stack "$stack" --yes "$@" ;;
   destroy)
+    # Stacks of other projects in this backend (examples/app-stack) keep keys in this cluster's etcd:
+    # once it is gone they can no longer delete them, so they go first.
+    consumers="$(pulumi stack ls --all --json | node -e '
+      const stacks = JSON.parse(require("fs").readFileSync(0, "utf8"));
+      for (const s of stacks) if (s.name.includes("/") && !s.name.includes("/coreos-cluster/") && s.resourceCount > 0) console.log(s.name);')"
+    if [ -n "$consumers" ] && [ "${COREOS_CLUSTER_DESTROY_ANYWAY:-}" != 1 ]; then
+      fail "these stacks still have resources (service keys in this cluster): $(echo $consumers). Destroy them first, e.g. (cd examples/app-stack && source ../../scripts/engine-env.sh && pulumi destroy --stack local --yes), or set COREOS_CLUSTER_DESTROY_ANYWAY=1."
+    fi
     pulumi destroy --stack "$stack" --yes "$@"
     say "every local machine is stopped and its data removed; the (empty) stack stays in $PULUMI_BACKEND_URL"
     ;;

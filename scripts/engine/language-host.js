@@ -160,7 +160,9 @@ function runPlugin(call) {
     }
     Object.assign(env, typescriptEnv(options));
 
-    const child = childProcess.spawn(process.execPath, args, { cwd: req.getPwd() || programDirectory, env, stdio: ["ignore", "pipe", "pipe"] });
+    // A policy pack runs in its own folder, so it reads its own package.json and tsconfig.
+    const cwd = isPolicyPack ? programDirectory : req.getPwd() || programDirectory;
+    const child = childProcess.spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     const send = (setter, value) => {
         const message = new languageProto.RunPluginResponse();
         message[setter](value);

@@ -1,7 +1,8 @@
 // The `local` stack end to end on the real Pulumi engine: up on a fresh backend, no-change preview,
 // a killed member noticed by refresh and restarted by up, the example consumer stack, and destroy.
 // Runs on a scratch copy of the project (fresh DIY backend, config moved to 127.0.11.x, the engine
-// tests' loopback range) so a developer's own `npm run local` stack is never touched.
+// tests' loopback range) so a developer's own `npm run local` stack is never touched. Up and destroy
+// go through scripts/local.sh (what `npm run local` runs) inside that copy.
 // Fails (does not skip) when the engine is missing, unless COREOS_CLUSTER_SKIP_ENGINE_TESTS=1.
 import { expect } from "chai";
 import * as childProcess from "child_process";
@@ -21,6 +22,9 @@ import {
     PulumiStack,
     replaceInStrings,
     rewriteStackFile,
+    RunResult,
+    runCommand,
+    scriptEnv,
     StateResource,
 } from "../support/engine";
 
@@ -153,6 +157,12 @@ describe("local stack on the real Pulumi engine @engine", function () {
     };
     const cfg = (key: string) => clusterConfig[`coreos-cluster:${key}`];
 
+    /** scripts/local.sh of the scratch copy: it works on the folder it is started from. */
+    function localSh(args: string[], allowFailure = false): Promise<RunResult> {
+        const env = scriptEnv(engine, { PULUMI_NODEJS_TRANSPILE_ONLY: "true" });
+        return runCommand("bash", [path.join(project.dir, "scripts", "local.sh"), ...args], { cwd: project.dir, env, timeoutMs: 10 * 60 * 1000, allowFailure });
+    }
+
     async function recordMachines(): Promise<Record<string, Machine>> {
         const machines = machinesOf(await cluster.resources());
         for (const m of Object.values(machines)) if (m.pid) startedPids.set(m.pid, m.dataDir);
@@ -190,8 +200,9 @@ describe("local stack on the real Pulumi engine @engine", function () {
         expect(String(cfg("localFirstAddress")).startsWith(TEST_RANGE)).to.equal(true);
         expect(path.isAbsolute(String(cfg("localDataDir")))).to.equal(false);
 
-        const backendDir = path.join(scratch, "backend");
-        fs.mkdirSync(backendDir);
+        // Where scripts/local.sh keeps the state of the copy; the helper reads and drives the same backend.
+        const backendDir = path.join(project.dir, ".pulumi-local");
+        expect(fs.existsSync(backendDir), "the copy starts without a backend").to.equal(false);
         // npm test type-checks the program already; ts-node only transpiles here.
         const common = { engine, backendDir, transpileOnly: true, projectRoot: project.dir };
         cluster = new PulumiStack({ ...common, projectDir: project.dir, stack: "local" });
@@ -215,10 +226,10 @@ describe("local stack on the real Pulumi engine @engine", function () {
         fs.rmSync(scratch, { recursive: true, force: true });
     });
 
-    it("@engine pulumi up --stack local on a fresh backend boots a healthy cluster with proxies, service keys and unit files", async function () {
-        await cluster.ensure();
-        expect(await cluster.resources(), "a fresh backend has no resources").to.have.length(0);
-        await cluster.up();
+    it("@engine npm run local (pulumi up --stack local) on a fresh backend boots a healthy cluster with proxies, service keys and unit files", async function () {
+        const run = await localSh([]);
+        expect(run.stderr).to.contain("creating stack 'local'");
+        expect(run.stdout).to.match(/Current stack outputs/);
         const outputs = await cluster.outputs();
         expect(outputs.platform).to.equal("local");
         expect(outputs.etcdMemberIps).to.have.length(cfg("etcdCount"));
@@ -340,6 +351,12 @@ describe("local stack on the real Pulumi engine @engine", function () {
         requireStep("up");
         const outputs = await cluster.outputs();
         if (appDeployed) {
+            // The cluster refuses to go first: the consumer could no longer delete its keys.
+            const refused = await localSh(["destroy"], true);
+            expect(refused.code, refused.stderr).to.not.equal(0);
+            expect(refused.stderr).to.contain("organization/coreos-app-example/local");
+            await expectAllMembersHealthy(outputs);
+
             await app.destroy();
             appDeployed = false;
             expect(await app.resources(), "consumer state after destroy").to.deep.equal([]);
@@ -347,7 +364,7 @@ describe("local stack on the real Pulumi engine @engine", function () {
         }
         const machines = await recordMachines();
         expect(Object.keys(machines).length).to.be.greaterThan(0);
-        await cluster.destroy();
+        await localSh(["destroy"]);
         clusterDestroyed = true;
         expect(await cluster.resources(), "cluster state after destroy").to.deep.equal([]);
         for (const [pid, dataDir] of startedPids) {

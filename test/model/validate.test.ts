@@ -44,7 +44,7 @@ const cases: RejectCase[] = [
     { what: "an unknown key with no close match", raw: gcpRaw({ frobnicate: true }), key: "frobnicate", message: /unknown config key "frobnicate"; known: clusterName/ },
     // etcd count
     { what: "an even member count", raw: gcpRaw({ etcdCount: 4 }), key: "etcdCount", message: /must be odd: 4 members need a majority of 3 and tolerate 1 failure[\s\S]*cluster size \| majority \| failure tolerance[\s\S]*4 \|\s+3 \| 1/ },
-    { what: "6 members", raw: gcpRaw({ etcdCount: 6 }), key: "etcdCount", message: /same as 5 member/ },
+    { what: "6 members", raw: gcpRaw({ etcdCount: 6 }), key: "etcdCount", message: /same failure tolerance as 5 members/ },
     { what: "9 members", raw: gcpRaw({ etcdCount: 9 }), key: "etcdCount", message: /must be 3, 5 or 7 \(got 9\)[\s\S]*Fault tolerance/ },
     { what: "0 members", raw: gcpRaw({ etcdCount: 0 }), key: "etcdCount", message: /must be 3, 5 or 7 \(got 0\)/ },
     { what: "a single member on a stack not marked dev", raw: gcpRaw({ isDev: false, allowSingleMember: true, etcdCount: 1 }), key: "etcdCount", message: /tolerates 0 failures: allowed only on a stack marked isDev: true with allowSingleMember/ },
@@ -74,6 +74,7 @@ const cases: RejectCase[] = [
     { what: "0.0.0.0/0 as SSH source", raw: gcpRaw({ sshSourceRanges: ["0.0.0.0/0"] }), key: "sshSourceRanges[0]", message: /opens SSH to the whole internet.*sshAllowWorld/ },
     { what: "a duplicate SSH source range", raw: gcpRaw({ sshSourceRanges: ["10.0.0.0/8", "10.0.0.0/8"] }), key: "sshSourceRanges[1]", message: /duplicate range/ },
     { what: "a malformed SSH public key", raw: gcpRaw({ sshAuthorizedKeys: ["not a key"] }), key: "sshAuthorizedKeys[0]", message: /not an SSH public key/ },
+    { what: "SSH keys that alone exceed GCE's user-data limit", raw: gcpRaw({ sshAuthorizedKeys: Array.from({ length: 700 }, (_, i) => `ssh-rsa AAAAB3NzaC1yc2E${String(i).padStart(4, "0")}${"Q".repeat(380)} u${i}@example.com`) }), key: "sshAuthorizedKeys", message: /over GCE's 262144-byte \(256 KiB\) limit/ },
     { what: "an existing subnetwork without its network", raw: gcpRaw({ existingSubnetwork: "projects/p/regions/r/subnetworks/s" }), key: "existingSubnetwork", message: /requires existingNetwork/ },
     // services
     { what: "an invalid service name", raw: gcpRaw({ services: [{ name: "Web_App", scheme: "http", hosts: ["10.0.0.1:80"] }] }), key: "services[0].name", message: /not a valid service name/ },

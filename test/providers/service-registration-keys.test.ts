@@ -96,6 +96,9 @@ describe("service keys: input checks", () => {
         expect(connectionProblems({ endpoints: ["http://a:1"], sshTunnel: { host: "b", port: 0, username: "u", privateKey: "k" } }).map((p) => p.field)).to.deep.equal([
             "connection.sshTunnel.port",
         ]);
+        const embedded = connectionProblems({ endpoints: ["http://root:s3cr3t@10.0.0.2:2379"] });
+        expect(embedded.map((p) => p.field)).to.deep.equal(["connection.endpoints[0]"]);
+        expect(embedded[0].message).not.to.include("s3cr3t");
         expect(parseEndpoint("https://[fd00::2]:2379")).to.deep.equal({ secure: true, host: "fd00::2", port: 2379 });
     });
 

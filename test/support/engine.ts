@@ -130,6 +130,7 @@ export function pulumiEnv(engine: Engine, opts: PulumiEnvOptions): NodeJS.Proces
 }
 
 export interface RunResult {
+    command: string;
     args: string[];
     code: number | null;
     signal: NodeJS.Signals | null;
@@ -140,7 +141,7 @@ export interface RunResult {
 
 export class PulumiCommandError extends Error {
     constructor(public readonly result: RunResult, why: string) {
-        super(`pulumi ${result.args.join(" ")} ${why}\n--- stdout (tail)\n${tail(result.stdout)}\n--- stderr (tail)\n${tail(result.stderr)}`);
+        super(`${result.command} ${result.args.join(" ")} ${why}\n--- stdout (tail)\n${tail(result.stdout)}\n--- stderr (tail)\n${tail(result.stderr)}`);
         this.name = "PulumiCommandError";
     }
 }
@@ -154,6 +155,68 @@ export interface RunOptions {
     timeoutMs?: number;
     /** Resolve with a non-zero exit instead of rejecting. */
     allowFailure?: boolean;
+}
+
+export interface CommandOptions extends RunOptions {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    timeoutMs: number;
+    verbose?: boolean;
+}
+
+/**
+ * Runs a command (pulumi, or a script such as scripts/local.sh) in its own process group, so a
+ * timeout stops it and the plugins it started, by that group's pid, and nothing else.
+ */
+export function runCommand(command: string, args: string[], opts: CommandOptions): Promise<RunResult> {
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+        const child = childProcess.spawn(command, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+            stdout += chunk;
+            if (opts.verbose) process.stderr.write(chunk);
+        });
+        child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+            stderr += chunk;
+            if (opts.verbose) process.stderr.write(chunk);
+        });
+        let timedOut = false;
+        const timer = setTimeout(() => {
+            timedOut = true;
+            try {
+                if (child.pid) process.kill(-child.pid, "SIGKILL");
+            } catch {
+                // already gone
+            }
+        }, opts.timeoutMs);
+        child.on("error", (err) => {
+            clearTimeout(timer);
+            reject(new Error(`could not start ${command}: ${err.message}`));
+        });
+        child.on("close", (code, signal) => {
+            clearTimeout(timer);
+            const result: RunResult = { command, args, code, signal, stdout, stderr, durationMs: Date.now() - started };
+            if (timedOut) reject(new PulumiCommandError(result, `timed out after ${opts.timeoutMs} ms`));
+            else if (code !== 0 && !opts.allowFailure) reject(new PulumiCommandError(result, `exited with ${code ?? signal}`));
+            else resolve(result);
+        });
+    });
+}
+
+/**
+ * The environment for running this repo's scripts (scripts/local.sh) against a scratch copy: the
+ * engine first on PATH, and no PULUMI_* setting of the caller's (their backend, passphrase or
+ * home), so the script's own defaults apply inside the copy.
+ */
+export function scriptEnv(engine: Engine, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(process.env)) {
+        if (!key.startsWith("PULUMI_") && key !== "COREOS_CLUSTER_ROOT") env[key] = value;
+    }
+    env.PATH = [engine.binDir, process.env.PATH ?? "/usr/bin:/bin"].join(path.delimiter);
+    return { ...env, ...extra };
 }
 
 export interface PulumiStackOptions extends PulumiEnvOptions {
@@ -197,44 +260,7 @@ export class PulumiStack {
 
     /** Runs `pulumi <args>` in the project folder; rejects on a non-zero exit unless allowFailure. */
     run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-        const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-        const started = Date.now();
-        return new Promise((resolve, reject) => {
-            // Own process group, so a timeout stops the CLI and the plugins it started, and nothing else.
-            const child = childProcess.spawn(this.engine.pulumi, args, { cwd: this.projectDir, env: this.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-            let stdout = "";
-            let stderr = "";
-            child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-                stdout += chunk;
-                if (this.verbose) process.stderr.write(chunk);
-            });
-            child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-                stderr += chunk;
-                if (this.verbose) process.stderr.write(chunk);
-            });
-            let timedOut = false;
-            const timer = setTimeout(() => {
-                timedOut = true;
-                if (child.pid) {
-                    try {
-                        process.kill(-child.pid, "SIGKILL");
-                    } catch {
-                        // already gone
-                    }
-                }
-            }, timeoutMs);
-            child.on("error", (err) => {
-                clearTimeout(timer);
-                reject(new Error(`could not start ${this.engine.pulumi}: ${err.message}`));
-            });
-            child.on("close", (code, signal) => {
-                clearTimeout(timer);
-                const result: RunResult = { args, code, signal, stdout, stderr, durationMs: Date.now() - started };
-                if (timedOut) reject(new PulumiCommandError(result, `timed out after ${timeoutMs} ms`));
-                else if (code !== 0 && !opts.allowFailure) reject(new PulumiCommandError(result, `exited with ${code ?? signal}`));
-                else resolve(result);
-            });
-        });
+        return runCommand(this.engine.pulumi, args, { cwd: this.projectDir, env: this.env, verbose: this.verbose, timeoutMs: this.timeoutMs, ...opts });
     }
 
     private common(): string[] {
