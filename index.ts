@@ -13,15 +13,18 @@ import { ServiceRegistration } from "./components/service-registration";
 import { EtcdConnectionArgs } from "./components/etcd-client";
 import { FleetUnit } from "./components/fleet-unit";
 import { LocalFleetUnit } from "./platform/local/local-fleet-unit";
+import { MemberCountGuard } from "./components/member-count-guard";
 
 const config = loadConfig(readPulumiConfig(), pulumi.getStack());
 const plan = planCluster(config);
 const machines = renderMachines(config, plan);
 
+// Registered first: refuses a deployed member-count change quorum cannot survive.
+const memberCountGuard = new MemberCountGuard(`${config.name}-etcd-member-count`, { memberCount: config.etcd.count, isDev: config.isDev });
 const cluster =
     config.platform === "gcp"
-        ? new GcpCluster(config.name, { config, plan, machines })
-        : new LocalCluster(config.name, { config, plan, machines });
+        ? new GcpCluster(config.name, { config, plan, machines }, { dependsOn: [memberCountGuard] })
+        : new LocalCluster(config.name, { config, plan, machines }, { dependsOn: [memberCountGuard] });
 // The providers wait for the cluster (and its health gate) to be up.
 const afterCluster: pulumi.CustomResourceOptions = { dependsOn: [cluster] };
 

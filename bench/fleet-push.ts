@@ -11,7 +11,7 @@ import { Benchmark, engineDefaultParallelism, figure, Figure, mapLimit, round, t
 const HOST = "127.0.12.100";
 const UNITS = 200;
 /** With the provider's default 1 s poll, the sequential baseline is sampled on this many units and extrapolated. */
-const SEQUENTIAL_SAMPLE = 25;
+const SEQUENTIAL_SAMPLE = 16;
 /** A short poll shows the cost of the API calls themselves, without waiting out poll intervals. */
 const FAST_POLL_MS = 50;
 
@@ -85,10 +85,15 @@ export const fleetPush: Benchmark = {
                 baselineValue: sequentialFast.ms,
             }),
         );
+        const speedup = (f: Figure) => round(f.baselineValue / f.value, 1);
+        const summary =
+            `Each create waits for fleet to report the unit launched, so time is mostly waiting: with the provider's default 1 s poll the engine's ` +
+            `${parallel} parallel creates push ${UNITS} units ${speedup(figures[0])}x faster than one at a time; with a ${FAST_POLL_MS} ms poll ${speedup(figures[1])}x.`;
         return {
             status: "ok",
             figures,
             details: {
+                summary,
                 server: "test/support/fleet-conformance-server.ts (fleet API v1 rules, 3 simulated machines, scheduling tick 20 ms): not fleetd",
                 perCreate: "GET unit, PUT unit, then GET /state until launched",
                 runs,

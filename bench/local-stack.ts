@@ -129,10 +129,15 @@ export const localStack: Benchmark = {
                 figure({ id: "destroy-vs-empty-program", measured: "pulumi destroy of the local stack", value: destroy.durationMs, unit: "ms", baseline: "pulumi destroy of the one-line program's stack", baselineValue: floorDestroy.durationMs }),
                 figure({ id: "destroy-vs-direct-stop", measured: "pulumi destroy of the local stack", value: destroy.durationMs, unit: "ms", baseline: "stopping the directly started 3 members by pid and removing their data", baselineValue: directStop.ms }),
             ];
+            const secs = (ms: number) => `${round(ms / 1000, 1)} s`;
+            const summary =
+                `First up ${secs(up.durationMs)} (target < 30 s: ${up.durationMs < UP_TARGET_MS ? "PASS" : "FAIL"}), no-op up ${secs(noop.durationMs)} ` +
+                `(target < 10 s: ${noop.durationMs < NOOP_TARGET_MS ? "PASS" : "FAIL"}; the engine alone needs ${secs(floorNoop.durationMs)} for a one-line program), destroy ${secs(destroy.durationMs)}.`;
             return {
                 status: "ok",
                 figures,
                 details: {
+                    summary,
                     engine: engine.pulumi,
                     stackAddresses: `${BENCH_RANGE}x (localFirstAddress ${config["coreos-cluster:localFirstAddress"]})`,
                     verifiedAfterUp: verified,

@@ -16,8 +16,6 @@ interface ChildInput {
     /** Floor mode: how many custom and component resources to register. */
     customs?: number;
     components?: number;
-    /** Floor mode: a string input of this many bytes on each custom resource (what a dynamic provider's serialized code adds). */
-    payloadBytes?: number;
     resultFile: string;
 }
 
@@ -60,10 +58,15 @@ class BenchComponent extends pulumi.ComponentResource {
     }
 }
 
-function registerFloor(customs: number, components: number, payloadBytes: number): void {
-    const payload = payloadBytes > 0 ? "x".repeat(payloadBytes) : undefined;
+class BenchPlain extends pulumi.CustomResource {
+    constructor(name: string, props: Record<string, unknown>) {
+        super("bench:index:Plain", name, props, {});
+    }
+}
+
+function registerFloor(customs: number, components: number): void {
     for (let i = 0; i < components; i++) new BenchComponent(`component-${i}`);
-    for (let i = 0; i < customs; i++) new pulumi.CustomResource("bench:index:Plain", `plain-${i}`, { index: i, payload });
+    for (let i = 0; i < customs; i++) new BenchPlain(`plain-${i}`, { index: i });
 }
 
 async function main(): Promise<void> {
@@ -81,7 +84,7 @@ async function main(): Promise<void> {
     const start = process.hrtime.bigint();
     await pulumi.runtime.runInPulumiStack(async () => {
         if (input.mode === "program") return require(PROGRAM);
-        registerFloor(input.customs ?? 0, input.components ?? 0, input.payloadBytes ?? 0);
+        registerFloor(input.customs ?? 0, input.components ?? 0);
         return undefined;
     });
     // The language host waits for every outstanding registration before it reports the run done.
@@ -91,10 +94,12 @@ async function main(): Promise<void> {
     sampledPeak = Math.max(sampledPeak, v8.getHeapStatistics().used_heap_size);
     process.stdout.write("BENCH-END\n");
     clearInterval(sampler);
+    global.gc?.();
+    const retainedHeap = v8.getHeapStatistics().used_heap_size;
 
     fs.writeFileSync(
         input.resultFile,
-        JSON.stringify({ evaluationMs, heapAtStart, sampledPeakHeap: sampledPeak, customResources: counts.custom, componentResources: counts.component, preloaded }),
+        JSON.stringify({ evaluationMs, heapAtStart, retainedHeap, sampledPeakHeap: sampledPeak, customResources: counts.custom, componentResources: counts.component, preloaded }),
     );
 }
 

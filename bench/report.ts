@@ -52,7 +52,9 @@ function mdEscape(text: string): string {
 }
 
 /** The Performance section: how to reproduce, the machine, and every figure with its baseline. */
-export function renderPerformanceDoc(results: ResultsLike): string {
+export const NOTES_MARKER = "<!-- notes below are written by hand and kept by npm run bench -- --write-docs -->";
+
+export function renderPerformanceDoc(results: ResultsLike, keptNotes = ""): string {
     const m = results.machine;
     const lines: string[] = [
         "## Performance",
@@ -88,12 +90,22 @@ export function renderPerformanceDoc(results: ResultsLike): string {
             const measured = f.note ? `${f.measured} (${f.note})` : f.measured;
             lines.push(`| ${f.id} | ${mdEscape(measured)} | ${formatValue(f.value, f.unit)} | ${mdEscape(f.baseline)} | ${formatValue(f.baselineValue, f.unit)} | ${formatRatio(f)} | ${targetText(f)} |`);
         }
+        const summary = (b.details as { summary?: string }).summary;
+        if (summary) lines.push("", summary);
         lines.push("", `Measured ${b.date.slice(0, 16).replace("T", " ")} UTC, load average ${b.machine.loadAverage1m} at its start, took ${(b.durationMs / 1000).toFixed(0)} s.`, "");
     }
-    return `${lines.join("\n").trimEnd()}\n`;
+    const notes = keptNotes.trim() ? `\n${NOTES_MARKER}\n${keptNotes.trim()}\n` : "";
+    return `${lines.join("\n").trimEnd()}\n${notes}`;
+}
+
+/** The hand-written notes after NOTES_MARKER in an existing doc ("" when there are none). */
+export function keptNotesOf(doc: string): string {
+    const at = doc.indexOf(NOTES_MARKER);
+    return at < 0 ? "" : doc.slice(at + NOTES_MARKER.length);
 }
 
 if (require.main === module) {
     const results = JSON.parse(fs.readFileSync(path.join(__dirname, "results.json"), "utf8")) as ResultsLike;
-    process.stdout.write(renderPerformanceDoc(results));
+    const existing = path.join(__dirname, "..", "docs", "performance.md");
+    process.stdout.write(renderPerformanceDoc(results, fs.existsSync(existing) ? keptNotesOf(fs.readFileSync(existing, "utf8")) : ""));
 }

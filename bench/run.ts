@@ -7,7 +7,7 @@ import * as path from "path";
 import { fleetPush } from "./fleet-push";
 import { localStack } from "./local-stack";
 import { programEvaluation } from "./program-evaluation";
-import { renderPerformanceDoc, renderTable } from "./report";
+import { keptNotesOf, renderPerformanceDoc, renderTable } from "./report";
 import { serviceSeeding } from "./service-seeding";
 import { Benchmark, BenchmarkResult, errorMessage, machineInfo } from "./support";
 import { userDataSize } from "./user-data-size";
@@ -81,7 +81,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${renderTable(file)}\n`);
     process.stdout.write(`\nresults: ${path.relative(process.cwd(), RESULTS_FILE)} (total ${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
     if (writeDocs) {
-        fs.writeFileSync(DOC_FILE, renderPerformanceDoc(file));
+        const notes = fs.existsSync(DOC_FILE) ? keptNotesOf(fs.readFileSync(DOC_FILE, "utf8")) : "";
+        fs.writeFileSync(DOC_FILE, renderPerformanceDoc(file, notes));
         process.stdout.write(`wrote ${path.relative(process.cwd(), DOC_FILE)}\n`);
     }
 }

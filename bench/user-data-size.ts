@@ -4,7 +4,7 @@ import { GCE_USER_DATA_LIMIT_BYTES, renderMachines } from "../cloud-config";
 import { planCluster } from "../model/plan";
 import { loadConfig } from "../model/validate";
 import { largeStack, shippedStack, withFlavor } from "./configs";
-import { Benchmark, figure, Figure } from "./support";
+import { Benchmark, figure, Figure, round } from "./support";
 
 export const userDataSize: Benchmark = {
     name: "user-data-size",
@@ -41,6 +41,8 @@ export const userDataSize: Benchmark = {
                 }
             }
         }
-        return { status: "ok", figures, details: { rows } };
+        const largest = figures.reduce((a, b) => (b.value > a.value ? b : a));
+        const summary = `The largest user-data is ${largest.id} at ${largest.value} bytes, ${round(largest.ratio * 100, 2)} % of GCE's 256 KiB limit: services and fleet units are not in user-data (they go to etcd and fleet), so it does not grow with them.`;
+        return { status: "ok", figures, details: { summary, rows } };
     },
 };

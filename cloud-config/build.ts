@@ -113,6 +113,7 @@ function memberModel(config: ClusterConfig, plan: ClusterPlan, member: MemberPla
         sshAuthorizedKeys: [...config.ssh.authorizedKeys],
         etcd,
         etcdImageTag: imageTag,
+        ...(config.fleet.release ? { fleetRelease: { ...config.fleet.release } } : {}),
         fleet: {
             metadata: joinMetadata(fleetMetadataParts(config, "etcd", member.zone)),
             public_ip: addr.own,
@@ -158,6 +159,7 @@ function workerModel(
         sshAuthorizedKeys: [...config.ssh.authorizedKeys],
         etcd,
         etcdImageTag: imageTag,
+        ...(config.fleet.release ? { fleetRelease: { ...config.fleet.release } } : {}),
         fleet: { metadata: "", public_ip: addr.own, etcd_servers: proxyUrl },
         locksmith: locksmithSettings(config, "worker", proxyUrl),
         update: { reboot_strategy: config.updates.rebootStrategy },

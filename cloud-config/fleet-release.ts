@@ -3,27 +3,10 @@
 // installs it under /opt (never /usr: read-only on Flatcar). fleetd itself is run
 // by fleet.service/fleet.socket units shaped like the ones Container Linux shipped.
 
+import { FleetRelease } from "../model/types";
 import { UnitSpec, WriteFileSpec } from "./model";
 
-export interface FleetRelease {
-    version: string;
-    url: string;
-    /** sha256 of the release tarball, checked on the VM with `sha256sum -c`. */
-    sha256: string;
-}
-
-/**
- * fleet v1.0.0 (the last release; the project is archived). The digest below could
- * not be fetched from this build machine (no internet): it is a fail-closed
- * placeholder until someone runs `curl -fsSL <url> | sha256sum` and pins the
- * published digest here. With a wrong digest fleet is simply not installed; an
- * unverified binary never runs.
- */
-export const FLEET_RELEASE: FleetRelease = {
-    version: "v1.0.0",
-    url: "https://github.com/coreos/fleet/releases/download/v1.0.0/fleet-v1.0.0-linux-amd64.tar.gz",
-    sha256: "0000000000000000000000000000000000000000000000000000000000000000",
-};
+export { FleetRelease };
 
 export const FLEET_INSTALL_UNIT = "fleet-install.service";
 export const FLEET_INSTALL_SCRIPT = "/opt/bin/fleet-install";

@@ -2,7 +2,7 @@
 // from the config and the plan; render-container-linux.ts and render-flatcar.ts turn
 // the very same model into two different #cloud-config documents.
 
-import { MachineRole, RebootStrategy } from "../model/types";
+import { FleetRelease, MachineRole, RebootStrategy } from "../model/types";
 
 /**
  * etcd settings, named exactly like the `coreos.etcd2` keys so that each one maps
@@ -86,6 +86,8 @@ export interface MachineModel {
     /** Pinned etcd image for Flatcar's etcd-member.service, e.g. `v3.5.17`. */
     etcdImageTag: string;
     fleet: FleetSettings;
+    /** Flatcar only: the pinned fleet release its machines install; without one they run no fleet. */
+    fleetRelease?: FleetRelease;
     locksmith: LocksmithSettings;
     update: UpdateSettings;
     /** Role units both flavors carry (e.g. the GCE worker zone lookup), listed before etcd and fleet. */

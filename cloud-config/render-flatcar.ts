@@ -4,13 +4,14 @@
 // need); fleet is installed from a sha256-verified release and run with FLEET_*.
 
 import { environmentDropIn, etcdEnvironment, fleetEnvironment, locksmithEnvironment } from "./environment";
-import { FLEET_RELEASE, FleetRelease, fleetInstallScript, fleetUnits } from "./fleet-release";
+import { fleetInstallScript, fleetUnits } from "./fleet-release";
+import { ZONE_LOOKUP_SCRIPT, ZONE_LOOKUP_UNIT } from "./zone-lookup";
 import { MachineModel, UnitSpec } from "./model";
 import { stringifyCloudConfig, topLevel, unitEntry } from "./render-common";
 
 export const CLUSTER_DROP_IN = "20-cluster.conf";
 
-export function flatcarDocument(model: MachineModel, release: FleetRelease = FLEET_RELEASE): Record<string, unknown> {
+export function flatcarDocument(model: MachineModel): Record<string, unknown> {
     const etcdMember: UnitSpec = {
         name: "etcd-member.service",
         command: "start",
@@ -25,11 +26,22 @@ export function flatcarDocument(model: MachineModel, release: FleetRelease = FLE
             },
         ],
     };
-    const fleet = fleetUnits(release);
-    const fleetService: UnitSpec = {
-        ...fleet.service,
-        drop_ins: [{ name: CLUSTER_DROP_IN, content: environmentDropIn(fleetEnvironment(model.fleet)) }, ...model.fleetDropIns],
-    };
+    // Flatcar ships no fleet: it runs only from a release whose sha256 the operator pinned.
+    const release = model.fleetRelease;
+    const fleet = release ? fleetUnits(release) : undefined;
+    const fleetRunUnits: UnitSpec[] = fleet
+        ? [
+              fleet.install,
+              fleet.socket,
+              {
+                  ...fleet.service,
+                  drop_ins: [{ name: CLUSTER_DROP_IN, content: environmentDropIn(fleetEnvironment(model.fleet)) }, ...model.fleetDropIns],
+              },
+          ]
+        : [];
+    // The GCE worker zone lookup only feeds fleet's metadata.
+    const roleUnits = fleet ? model.units : model.units.filter((u) => u.name !== ZONE_LOOKUP_UNIT);
+    const roleFiles = fleet ? model.writeFiles : model.writeFiles.filter((f) => f.path !== ZONE_LOOKUP_SCRIPT);
     // With reboot_strategy off cloudinit masks locksmithd, so only configure it then.
     const locksmithd: UnitSpec = {
         name: "locksmithd.service",
@@ -38,11 +50,11 @@ export function flatcarDocument(model: MachineModel, release: FleetRelease = FLE
     };
     const coreos: Record<string, unknown> = {
         update: { ...model.update },
-        units: [...model.units, etcdMember, fleet.install, fleet.socket, fleetService, locksmithd].map(unitEntry),
+        units: [...roleUnits, etcdMember, ...fleetRunUnits, locksmithd].map(unitEntry),
     };
-    return topLevel(model, [...model.writeFiles, fleetInstallScript(release)], coreos);
+    return topLevel(model, release ? [...model.writeFiles, fleetInstallScript(release)] : roleFiles, coreos);
 }
 
-export function renderFlatcar(model: MachineModel, release: FleetRelease = FLEET_RELEASE): string {
-    return stringifyCloudConfig(flatcarDocument(model, release));
+export function renderFlatcar(model: MachineModel): string {
+    return stringifyCloudConfig(flatcarDocument(model));
 }

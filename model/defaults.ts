@@ -64,6 +64,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
     { key: "healthCheckPath", type: "string", defaultValue: "/healthz", description: "HTTP path of the worker health check." },
     { key: "fleetMetadata", type: "object", defaultValue: {}, description: "Extra fleet machine metadata (key: value) added to role, zone, region and cluster, which are set by the program." },
     { key: "fleetEndpoint", type: "string", defaultValue: "", description: "Where the fleet unit provider reaches fleet: unix:///var/run/fleet.sock or http://127.0.0.1:49153, through sshTunnel when the host is remote." },
+    { key: "fleetRelease", type: "object", defaultValue: {}, description: "The fleet release Flatcar machines install (Flatcar ships no fleet): {sha256, version?, url?}; version/url default to fleet v1.0.0's linux-amd64 tarball. The sha256 is checked on the VM before anything is unpacked. Required on GCE + Flatcar when fleetUnits are declared; without it Flatcar machines run no fleet." },
     { key: "rebootStrategy", type: "string", defaultValue: "etcd-lock", description: "Update reboot strategy: etcd-lock (locksmith, one machine per role at a time), reboot or off." },
     { key: "rebootWindowStart", type: "string", defaultValue: "", description: "Start of the locksmith reboot window, e.g. 'Sun 04:00' or '04:00' (daily). Set together with rebootWindowLength." },
     { key: "rebootWindowLength", type: "string", defaultValue: "", description: "Length of the reboot window, e.g. 2h, 90m, 1h30m." },

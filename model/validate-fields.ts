@@ -1,7 +1,7 @@
 // Checks of single config keys with structure of their own (ports, machine types, fleet
 // metadata, the SSH tunnel, URLs), used by validate.ts. Each records problems naming the key.
 
-import { SshTunnelSpec } from "./types";
+import { FleetRelease, SshTunnelSpec } from "./types";
 import { ConfigReader, ENCRYPTED_WHOLE, checkFields, describeValue, isEncryptedValue } from "./config-reader";
 import { LOOPBACK, cidrContains, parseIpv4 } from "./ipv4";
 import { portProblem } from "./validate-workloads";
@@ -67,6 +67,28 @@ export function sshTunnel(r: ConfigReader): SshTunnelSpec | "encrypted" | undefi
     else if (!PRIVATE_KEY.test(value.privateKey.trim())) p.add("sshTunnel.privateKey", "is not a PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----)");
     if (p.count > before) return undefined;
     return { host: value.host as string, port: port as number, username: value.username as string, privateKey: value.privateKey as string };
+}
+
+export const DEFAULT_FLEET_RELEASE = {
+    version: "v1.0.0",
+    url: "https://github.com/coreos/fleet/releases/download/v1.0.0/fleet-v1.0.0-linux-amd64.tar.gz",
+};
+
+/** The pinned fleet release for Flatcar; undefined when none is configured. */
+export function fleetRelease(r: ConfigReader): FleetRelease | undefined {
+    const value = r.object("fleetRelease");
+    if (value === undefined || Object.keys(value).length === 0) return undefined;
+    const p = r.problems;
+    checkFields(p, "fleetRelease", value, ["sha256", "version", "url"]);
+    const before = p.count;
+    const { sha256, version = DEFAULT_FLEET_RELEASE.version, url = DEFAULT_FLEET_RELEASE.url } = value as Record<string, unknown>;
+    if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) {
+        p.add("fleetRelease.sha256", `must be the 64 lowercase hex digits of the release tarball's sha256 (e.g. \`curl -fsSL <url> | sha256sum\`), got ${describeValue(sha256)}`);
+    }
+    if (typeof version !== "string" || !/^v\d+\.\d+\.\d+$/.test(version)) p.add("fleetRelease.version", `must look like v1.0.0, got ${describeValue(version)}`);
+    if (typeof url !== "string" || !/^https:\/\/\S+\.tar\.gz$/.test(url)) p.add("fleetRelease.url", `must be an https URL of a .tar.gz release, got ${describeValue(url)}`);
+    if (p.count > before) return undefined;
+    return { sha256: sha256 as string, version: version as string, url: url as string };
 }
 
 export function fleetEndpointProblem(endpoint: string, tunnelled: boolean): string | undefined {

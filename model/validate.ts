@@ -8,7 +8,7 @@ import { ConfigReader, Problems, describeValue, plaintextSecretsOf, unknownNameM
 import { LAST_LOOPBACK_HOST, LOOPBACK, cidrContains, cidrsOverlap, formatIpv4, gceUsableRange, parseCidr, parseIpv4 } from "./ipv4";
 import { failureTolerance, memberCountChangeProblems, memberCountProblem } from "./quorum";
 import { checkServicePorts, portProblem, validateFleetUnits, validateServices } from "./validate-workloads";
-import { diskSize, escapeRegExp, fleetEndpointProblem, fleetMetadata, isHttpUrl, machineType, portList, sshTunnel } from "./validate-fields";
+import { diskSize, escapeRegExp, fleetEndpointProblem, fleetMetadata, fleetRelease, isHttpUrl, machineType, portList, sshTunnel } from "./validate-fields";
 
 export { memberCountChangeProblems, faultToleranceTable } from "./quorum";
 export { isEncryptedValue } from "./config-reader";
@@ -231,6 +231,14 @@ export function validateConfig(
     }
     const unitItems = r.objectList("fleetUnits");
     const fleetUnits = unitItems ? validateFleetUnits(unitItems, problems) : [];
+    const problemsBeforeRelease = problems.count;
+    const release = fleetRelease(r);
+    if (onGcp && osFlavor === "flatcar" && fleetUnits.length > 0 && release === undefined && problems.count === problemsBeforeRelease) {
+        problems.add(
+            "fleetRelease",
+            "is required when fleetUnits are pushed to Flatcar machines: Flatcar ships no fleet, so the machines install a pinned release and verify its sha256 first. Set {sha256: <sha256 of the tarball>} (version/url default to fleet v1.0.0)",
+        );
+    }
 
     // How the providers reach etcd.
     const etcdEndpoints = r.list<string>("etcdEndpoints", "string");
@@ -278,7 +286,7 @@ export function validateConfig(
         externalIps: externalIps!,
         loadBalancer: { httpPorts: lbHttpPorts!, tcpPorts: lbTcpPorts! },
         healthCheck: { port: healthCheckPort!, path: healthCheckPath! },
-        fleet: { metadata: metadata!, endpoint: fleetEndpoint },
+        fleet: { metadata: metadata!, endpoint: fleetEndpoint, release },
         updates: { rebootStrategy: rebootStrategy as RebootStrategy, windowStart, windowLength },
         services,
         servicesPrefix: servicesPrefix!,

@@ -8,6 +8,13 @@ export const OPS_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpsKeyForTestsOnly0
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
 
+/** Test data only: shipped stacks pin the real digest through coreos-cluster:fleetRelease. */
+export const TEST_FLEET_RELEASE = {
+    version: "v1.0.0",
+    url: "https://github.com/coreos/fleet/releases/download/v1.0.0/fleet-v1.0.0-linux-amd64.tar.gz",
+    sha256: "7e57".repeat(16),
+};
+
 export function gcpConfig(overrides: DeepPartial<ClusterConfig> = {}): ClusterConfig {
     const base: ClusterConfig = {
         name: "demo",
@@ -22,7 +29,7 @@ export function gcpConfig(overrides: DeepPartial<ClusterConfig> = {}): ClusterCo
         externalIps: true,
         loadBalancer: { httpPorts: [80, 443], tcpPorts: [] },
         healthCheck: { port: 10256, path: "/healthz" },
-        fleet: { metadata: {} },
+        fleet: { metadata: {}, release: TEST_FLEET_RELEASE },
         updates: { rebootStrategy: "etcd-lock" },
         services: [],
         servicesPrefix: "/services",

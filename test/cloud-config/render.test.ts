@@ -288,4 +288,27 @@ describe("cloud-config rendering", () => {
             /cloud-config of machine demo-etcd-0 \(etcd-0\.yaml\) is invalid:\n.*line \d+: error: coreos\.update\.reboot_strategy: invalid value "best-effort"/,
         );
     });
+
+    describe("fleet on Flatcar needs a pinned release", () => {
+        it("without coreos-cluster:fleetRelease, Flatcar machines carry no fleet (nothing unverified is installed)", () => {
+            const config = gcpConfig({ fleet: { release: undefined } });
+            delete (config.fleet as { release?: unknown }).release;
+            for (const machine of renderMachines(config, planFor(config))) {
+                expect(validateCloudConfig(machine.userData).errors).to.deep.equal([]);
+                expect(machine.userData).not.to.contain("fleet.service");
+                expect(machine.userData).not.to.contain("fleet-install");
+                expect(machine.userData).to.contain("etcd-member.service");
+            }
+        });
+
+        it("with a pinned release, every machine installs exactly that tarball after checking its sha256", () => {
+            const config = gcpConfig();
+            for (const machine of renderMachines(config, planFor(config))) {
+                expect(machine.userData).to.contain("fleet.service");
+                expect(machine.userData).to.contain(`${config.fleet.release!.sha256}  `);
+                expect(machine.userData).to.contain(config.fleet.release!.url);
+            }
+        });
+    });
 });
+

@@ -32,6 +32,8 @@ export function gcpRaw(overrides: Record<string, unknown> = {}): Record<string, 
             { name: "web@.service", instances: [1, 2], content: "[Unit]\nDescription=web %i\n\n[Service]\nExecStart=/bin/true\n\n[X-Fleet]\nConflicts=web@*.service\n" },
             { name: "hello.service", options: [{ section: "Service", name: "ExecStart", value: "/bin/echo hello" }] },
         ],
+        // Test data: Flatcar machines need a pinned fleet release when units are pushed.
+        fleetRelease: { sha256: "7e57".repeat(16) },
         ...overrides,
     };
 }

@@ -297,7 +297,11 @@ describe("model/validate: mapping onto ClusterConfig", () => {
         expect(config.access.etcdEndpoints).to.deep.equal(["https://10.10.0.2:2379"]);
         expect(config.access.sshTunnel).to.deep.equal({ host: "bastion.example.com", port: 22, username: "core", privateKey: TEST_PRIVATE_KEY });
         expect(config.updates).to.deep.equal({ rebootStrategy: "etcd-lock", windowStart: "Sun 04:00", windowLength: "1h30m" });
-        expect(config.fleet).to.deep.equal({ metadata: { tier: "edge", disk: "ssd" }, endpoint: "http://127.0.0.1:49153" });
+        expect(config.fleet).to.deep.equal({
+            metadata: { tier: "edge", disk: "ssd" },
+            endpoint: "http://127.0.0.1:49153",
+            release: { sha256: "7e57".repeat(16), version: "v1.0.0", url: "https://github.com/coreos/fleet/releases/download/v1.0.0/fleet-v1.0.0-linux-amd64.tar.gz" },
+        });
     });
 
     it("accepts encrypted stack-file secrets without exposing them in the offline config", () => {

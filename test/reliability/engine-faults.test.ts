@@ -36,7 +36,7 @@ function writeStackConfig(dir: string, stack: string, config: Record<string, unk
 }
 
 /** What the program declares for `count` services under `prefix` with hosts variant `variant`. */
-export function declaredKeys(count: number, prefix: string, variant = 0): Record<string, string> {
+function declaredKeys(count: number, prefix: string, variant = 0): Record<string, string> {
     const keys: Record<string, string> = {};
     for (let i = 0; i < count; i++) {
         const root = `${prefix}/svc-${i}`;
@@ -135,8 +135,13 @@ describe("reliability on the real engine: etcd faults and an interrupted deploy 
         });
 
         it("two of three down: pulumi up fails saying quorum is lost and naming the endpoints; state and etcd unchanged; up converges once they return", async () => {
-            // The registrations (the provider resource records the stack config, which this run changes).
-            const registrations = async () => (await stack.resources()).filter((r) => r.type === REGISTRATION_TYPE).map((r) => ({ urn: r.urn, id: r.id, outputs: r.outputs }));
+            // The registrations, decrypted: every checkpoint write re-encrypts secrets with a fresh nonce
+            // (and the provider resource records the stack config, which this run changes).
+            const registrations = async () => {
+                const exported = await stack.run(["stack", "export", "--stack", "faults", "--show-secrets", "--non-interactive"]);
+                const resources: StateResource[] = JSON.parse(exported.stdout).deployment.resources ?? [];
+                return resources.filter((r) => r.type === REGISTRATION_TYPE).map((r) => ({ urn: r.urn, id: r.id, outputs: r.outputs }));
+            };
             const stateBefore = await registrations();
             expect(stateBefore).to.have.length(count);
             const keysBefore = await listing("/");
@@ -236,6 +241,19 @@ describe("reliability on the real engine: etcd faults and an interrupted deploy 
                 converged.code,
                 `pulumi up after cancel${cancel ? "" : " (not needed)"} + refresh failed; pending creates after the kill: ${pendingAfterKill.join(", ") || "none"}\n${output.slice(-4000)}`,
             ).to.equal(0);
+            await assertExactlyDeclared();
+        });
+
+        it("the manual recovery of docs/reliability.md (remove services owned by ids the state lacks, then pulumi up) converges with exactly the declared keys", async () => {
+            expect(killedAt, "the kill step ran").to.be.greaterThan(0);
+            const ids = new Set((await stack.resources()).filter((r) => r.type === REGISTRATION_TYPE).map((r) => r.id));
+            const owners = await listing(`${OWNERS}${prefix}/`);
+            const orphaned = Object.entries(owners).filter(([, value]) => !ids.has(JSON.parse(value).owner)).map(([key]) => key.slice(`${OWNERS}${prefix}/`.length));
+            for (const service of orphaned) {
+                await etcd.delete().prefix(`${prefix}/${service}/`);
+                await etcd.delete().key(`${OWNERS}${prefix}/${service}`);
+            }
+            await stack.up();
             await assertExactlyDeclared();
         });
 

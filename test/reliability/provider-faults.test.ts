@@ -114,6 +114,22 @@ describe("reliability: ServiceRegistration through etcd member faults (127.0.13.
         await provider.delete!(again.id, again.outs);
         expect(await etcd.getAll().prefix("/r2/").keys()).to.deep.equal([]);
     });
+
+    it("a create whose result the engine never recorded, recovered by id (refresh --import-pending-creates / import): read restores the owned keys, update and delete work", async () => {
+        // The engine was killed after create wrote to etcd: state has only the pending create's inputs and
+        // the id, which the owner marker names. Recovery reads by that id with those inputs.
+        const inputs = await checked("lost", { service: "lost", scheme: "http", hosts: ["10.13.3.1:80", "10.13.3.2:80"], prefix: "/r3" });
+        const { id, outs } = await provider.create(inputs);
+        const marker = JSON.parse((await etcd.get("/coreos-cluster/owners/r3/lost").string())!);
+        expect(marker.owner).to.equal(id);
+
+        const recovered = (await provider.read!(id, inputs)).props as Record<string, any>;
+        expect(recovered.ownedKeys, "ownership comes back from the marker").to.have.members(outs.ownedKeys);
+        const updated = await provider.update!(id, recovered, { ...inputs, hosts: ["10.13.3.1:80"] });
+        await provider.delete!(id, updated.outs);
+        expect(await etcd.getAll().prefix("/r3/").strings(), "delete removes every key it wrote").to.deep.equal({});
+        expect(await etcd.get("/coreos-cluster/owners/r3/lost").string()).to.equal(null);
+    });
 });
 
 describe("reliability: FleetUnit against a fleet API that answers 503 or hangs (conformance server, 127.0.13.31)", function () {
