@@ -88,17 +88,18 @@ export const localStack: Benchmark = {
             return { status: `skipped: ${errorMessage(err).split("\n")[0]}`, figures: [] };
         }
         const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "bench-local-stack-"));
-        const backendDir = path.join(scratch, "backend");
-        fs.mkdirSync(backendDir);
-        const project = makeProjectCopy({ into: scratch, stackConfig: { local: (doc) => replaceInStrings(doc, STACK_RANGE, BENCH_RANGE) } });
-        const stackText = fs.readFileSync(path.join(project.dir, "Pulumi.local.yaml"), "utf8");
-        if (stackText.includes(STACK_RANGE)) throw new Error(`the scratch stack file still names ${STACK_RANGE}x addresses`);
-        const config = (YAML.parse(stackText) as { config: Record<string, any> }).config;
-        const common = { engine, backendDir, transpileOnly: true, projectRoot: project.dir };
-        const stack = new PulumiStack({ ...common, projectDir: project.dir, stack: "local" });
-        const floor = new PulumiStack({ ...common, projectDir: emptyProject(scratch, ctx.repoRoot), stack: "floor" });
+        let stack: PulumiStack | undefined;
         let deployed = false;
         try {
+            const backendDir = path.join(scratch, "backend");
+            fs.mkdirSync(backendDir);
+            const project = makeProjectCopy({ into: scratch, stackConfig: { local: (doc) => replaceInStrings(doc, STACK_RANGE, BENCH_RANGE) } });
+            const stackText = fs.readFileSync(path.join(project.dir, "Pulumi.local.yaml"), "utf8");
+            if (stackText.includes(STACK_RANGE)) throw new Error(`the scratch stack file still names ${STACK_RANGE}x addresses`);
+            const config = (YAML.parse(stackText) as { config: Record<string, any> }).config;
+            const common = { engine, backendDir, transpileOnly: true, projectRoot: project.dir };
+            stack = new PulumiStack({ ...common, projectDir: project.dir, stack: "local" });
+            const floor = new PulumiStack({ ...common, projectDir: emptyProject(scratch, ctx.repoRoot), stack: "floor" });
             ctx.log(`engine ${engine.pulumi}; stack config at ${config["coreos-cluster:localFirstAddress"]}`);
             await stack.ensure();
             ctx.log("pulumi up from nothing");
@@ -145,7 +146,7 @@ export const localStack: Benchmark = {
                 },
             };
         } finally {
-            if (deployed) await stack.destroy([], { allowFailure: true }).catch((e) => ctx.log(`cleanup destroy failed: ${errorMessage(e)}`));
+            if (deployed && stack) await stack.destroy([], { allowFailure: true }).catch((e) => ctx.log(`cleanup destroy failed: ${errorMessage(e)}`));
             fs.rmSync(scratch, { recursive: true, force: true });
         }
     },

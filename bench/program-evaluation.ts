@@ -27,6 +27,9 @@ interface Evaluation extends ChildResult {
 }
 
 const MiB = 2 ** 20;
+const GROWTH_TRIES = 2;
+/** "Close to linear": at most this much above 10x the 100-service time. */
+const GROWTH_TOLERANCE = 1.2;
 const GC_LINE = /(?:Scavenge|Mark-Compact|Mark-sweep|Mark-Compact \(reduce\)|Minor Mark-Sweep)[^\d]*([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB/;
 
 function evaluate(repoRoot: string, input: Record<string, unknown>): Promise<Evaluation> {
@@ -122,29 +125,35 @@ export const programEvaluation: Benchmark = {
             );
         }
 
+        // Best of two per point: one slow outlier on a shared machine would otherwise decide the ratio.
         const growth: Record<number, Evaluation> = {};
         for (const services of [100, 1000]) {
-            ctx.log(`growth: dev with ${services} services`);
-            growth[services] = await evaluate(ctx.repoRoot, { mode: "program", stack: "dev", config: devWithServices(ctx.repoRoot, services) });
-            runs[`dev+${services}services`] = describe(growth[services]);
+            const tries: Evaluation[] = [];
+            for (let attempt = 1; attempt <= GROWTH_TRIES; attempt++) {
+                ctx.log(`growth: dev with ${services} services (${attempt}/${GROWTH_TRIES})`);
+                tries.push(await evaluate(ctx.repoRoot, { mode: "program", stack: "dev", config: devWithServices(ctx.repoRoot, services) }));
+            }
+            growth[services] = tries.reduce((a, b) => (b.evaluationMs < a.evaluationMs ? b : a));
+            runs[`dev+${services}services`] = { ...describe(growth[services]), triesMs: tries.map((t) => round(t.evaluationMs, 0)) };
         }
         const [small, big] = [growth[100], growth[1000]];
         const perResource = (e: Evaluation) => e.evaluationMs / (e.customResources + e.componentResources);
         figures.push(
             figure({
                 id: "growth-100-to-1000-services",
-                measured: "evaluation time of dev with 1,000 services",
+                measured: `evaluation time of dev with 1,000 services (best of ${GROWTH_TRIES})`,
                 value: big.evaluationMs,
                 unit: "ms",
-                baseline: "10 x evaluation time of dev with 100 services (linear growth)",
+                baseline: `10 x evaluation time of dev with 100 services (best of ${GROWTH_TRIES}; linear growth)`,
                 baselineValue: 10 * small.evaluationMs,
+                target: { text: `close to linear: at most ${GROWTH_TOLERANCE}x the linear extrapolation`, pass: big.evaluationMs <= GROWTH_TOLERANCE * 10 * small.evaluationMs },
                 note: `time(1000)/time(100) = ${round(big.evaluationMs / small.evaluationMs, 2)} (linear: 10); per registered resource ${round(perResource(small), 2)} ms -> ${round(perResource(big), 2)} ms; peak heap ${round(small.peakHeap / MiB, 0)} -> ${round(big.peakHeap / MiB, 0)} MiB`,
             }),
         );
         const at = (id: string) => figures.find((f) => f.id === id)!;
         const summary =
-            `Against the SDK floor (the same number of empty resources), the program takes ${at("dev-time").ratio}x (dev), ${at("prod-time").ratio}x (prod) and ` +
-            `${at("large-time").ratio}x (large, ${round(at("large-time").value / 1000, 1)} s, peak heap ${round(at("large-peak-heap").value, 0)} MiB, ` +
+            `Against the SDK floor (the same number of empty resources), the program takes ${round(at("dev-time").ratio, 1)}x (dev), ${round(at("prod-time").ratio, 1)}x (prod) and ` +
+            `${round(at("large-time").ratio, 1)}x (large, ${round(at("large-time").value / 1000, 1)} s, peak heap ${round(at("large-peak-heap").value, 0)} MiB, ` +
             `${round(big.retainedHeap / MiB, 0)} MiB retained for dev with 1,000 services). From 100 to 1,000 services evaluation took ` +
             `${round(big.evaluationMs / small.evaluationMs, 2)}x (linear: 10x) for ${round((big.customResources + big.componentResources) / (small.customResources + small.componentResources), 2)}x the resources.`;
         return {

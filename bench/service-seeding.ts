@@ -188,11 +188,11 @@ export const serviceSeeding: Benchmark = {
             const f = (id: string) => figures.find((x) => x.id === id);
             const summary =
                 `The provider's create registers one service per call (its own etcd connection, a read transaction, then one write transaction of 6 operations), ` +
-                `${parallel} calls at a time as the engine runs them: ${f("provider-vs-floor-1000")?.ratio}x the floor at 1,000 services ` +
-                `(target 1.5x: ${f("provider-vs-floor-1000")?.target?.pass ? "PASS" : "FAIL"}) and ${f("provider-vs-floor-10000")?.ratio}x at 10,000; ` +
+                `${parallel} calls at a time as the engine runs them: ${round(f("provider-vs-floor-1000")?.ratio ?? NaN, 1)}x the floor at 1,000 services ` +
+                `(target 1.5x: ${f("provider-vs-floor-1000")?.target?.pass ? "PASS" : "FAIL"}) and ${round(f("provider-vs-floor-10000")?.ratio ?? NaN, 1)}x at 10,000; ` +
                 `one put at a time is ${round(1 / (f("provider-vs-one-at-a-time-1000")?.ratio ?? NaN), 2)}x the provider's time at 1,000. ` +
-                (batchSeed ? `The batch function seedServices(), not used by the provider's create, is ${f("seedServices-vs-floor-1000")?.ratio}x the floor at 1,000 and ${f("seedServices-vs-floor-10000")?.ratio}x at 10,000. ` : "") +
-                `From 1,000 to 10,000 services the provider took ${f("provider-growth-1000-to-10000")?.ratio}x the linear extrapolation.`;
+                (batchSeed ? `The batch function seedServices(), not used by the provider's create, is ${round(f("seedServices-vs-floor-1000")?.ratio ?? NaN, 1)}x the floor at 1,000 and ${round(f("seedServices-vs-floor-10000")?.ratio ?? NaN, 1)}x at 10,000. ` : "") +
+                `From 1,000 to 10,000 services the provider took ${round(f("provider-growth-1000-to-10000")?.ratio ?? NaN, 2)}x the linear extrapolation.`;
             return {
                 status: "ok",
                 figures,

@@ -1,7 +1,7 @@
 // Public face of cloud-config/: config + plan in, one validated #cloud-config per machine out.
 
 import { createHash } from "crypto";
-import { ClusterConfig, ClusterPlan, MachineRole, OsFlavor } from "../model/types";
+import { ClusterConfig, ClusterPlan, ConfigValidationError, MachineRole, OsFlavor } from "../model/types";
 import { buildMachineModels } from "./build";
 import { MachineModel } from "./model";
 import { renderContainerLinux } from "./render-container-linux";
@@ -42,13 +42,23 @@ export function renderModel(model: MachineModel, flavor: OsFlavor): string {
 }
 
 /** Throws rather than hand a VM user-data that GCE would refuse or coreos-cloudinit would reject. */
-function assertDeliverable(machine: RenderedMachine): void {
+function assertDeliverable(machine: RenderedMachine, config: ClusterConfig): void {
     const bytes = Buffer.byteLength(machine.userData, "utf8");
     if (bytes > GCE_USER_DATA_LIMIT_BYTES) {
-        throw new Error(
-            `user-data of machine ${machine.name} (${machine.fileName}) is ${bytes} bytes, over GCE's limit of ` +
-                `${GCE_USER_DATA_LIMIT_BYTES} bytes (256 KiB) for one metadata value; shorten the SSH keys or fleet metadata`,
-        );
+        // Name the config values that make user-data grow, largest first, so the fix is obvious.
+        const contributors = [
+            { key: "coreos-cluster:sshAuthorizedKeys", bytes: Buffer.byteLength(config.ssh.authorizedKeys.join("\n"), "utf8") },
+            { key: "coreos-cluster:fleetMetadata", bytes: Buffer.byteLength(JSON.stringify(config.fleet.metadata), "utf8") },
+        ].sort((a, b) => b.bytes - a.bytes);
+        throw new ConfigValidationError([
+            {
+                key: contributors[0].key,
+                message:
+                    `user-data of machine ${machine.name} (${machine.fileName}) would be ${bytes} bytes, over GCE's limit of ` +
+                    `${GCE_USER_DATA_LIMIT_BYTES} bytes (256 KiB) for one metadata value; ` +
+                    contributors.map((c) => `${c.key} contributes ${c.bytes} bytes`).join(", "),
+            },
+        ]);
     }
     const { errors } = validateCloudConfig(machine.userData);
     if (errors.length > 0) {
@@ -66,6 +76,6 @@ export function renderMachines(config: ClusterConfig, plan: ClusterPlan): Render
         fileName: model.fileName,
         userData: renderModel(model, config.os.flavor),
     }));
-    machines.forEach(assertDeliverable);
+    machines.forEach((machine) => assertDeliverable(machine, config));
     return machines;
 }

@@ -3,11 +3,12 @@
 #
 #   source scripts/engine-env.sh [backend-dir]      # default: <repo>/.pulumi-local
 #
-# Settings (each kept when already set):
-#   PULUMI_BACKEND_URL         file://<backend-dir>  (the DIY backend: state in a folder, no account)
-#   PULUMI_CONFIG_PASSPHRASE   coreos-cluster-local-only (encrypts this backend's secrets; local use only,
-#                              set your own before the first run or use PULUMI_CONFIG_PASSPHRASE_FILE)
-#   PULUMI_HOME                <backend-dir>/home  (plugins and workspace settings; ~/.pulumi is untouched)
+# Settings:
+#   PULUMI_BACKEND_URL         file://<backend-dir>  (the DIY backend: state in a folder, no account;
+#                              always set, so a backend exported for other projects is never used)
+#   PULUMI_CONFIG_PASSPHRASE   coreos-cluster-local-only unless already set, or PULUMI_CONFIG_PASSPHRASE_FILE
+#                              is (encrypts this backend's secrets; local use only)
+#   PULUMI_HOME                <backend-dir>/home  (workspace settings; ~/.pulumi is untouched)
 #   PULUMI_SKIP_UPDATE_CHECK, PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION  (offline machines)
 #   COREOS_CLUSTER_ROOT        <repo>  (where the FleetUnit provider loads components/ from)
 
@@ -28,14 +29,14 @@ case ":$PATH:" in
   *) export PATH="$coreos_engine_bin:$PATH" ;;
 esac
 
-export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$coreos_backend_dir}"
+export PULUMI_BACKEND_URL="file://$coreos_backend_dir"
 if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
   export PULUMI_CONFIG_PASSPHRASE="coreos-cluster-local-only"
   export COREOS_CLUSTER_DEFAULT_PASSPHRASE=1
 fi
-export PULUMI_HOME="${PULUMI_HOME:-$coreos_backend_dir/home}"
+export PULUMI_HOME="$coreos_backend_dir/home"
 mkdir -p "$PULUMI_HOME"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
-export COREOS_CLUSTER_ROOT="${COREOS_CLUSTER_ROOT:-$coreos_repo_root}"
+export COREOS_CLUSTER_ROOT="$coreos_repo_root"

@@ -22,7 +22,7 @@ command="${1:-up}"
 [ $# -gt 0 ] && shift
 case "$command" in
   up|preview|refresh|destroy|outputs) ;;
-  -h|--help|help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help|help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) fail "unknown command '$command' (use up, preview, refresh, destroy or outputs)" ;;
 esac
 

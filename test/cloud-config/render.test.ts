@@ -258,10 +258,12 @@ describe("cloud-config rendering", () => {
         expect(userDataHash(a[0].userData)).to.not.equal(userDataHash(a[1].userData));
     });
 
-    it("refuses user-data over GCE's 256 KiB metadata limit, naming the machine and the limit", () => {
+    it("refuses user-data over GCE's 256 KiB metadata limit, naming the config key, the machine and the limit", () => {
         const key = `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5${"A".repeat(500)} user@example`;
         const config = gcpConfig({ ssh: { authorizedKeys: Array.from({ length: 600 }, () => key) } });
-        expect(() => renderMachines(config, planFor(config))).to.throw(/demo-etcd-0 \(etcd-0\.yaml\) is \d+ bytes, over GCE's limit of 262144 bytes \(256 KiB\)/);
+        expect(() => renderMachines(config, planFor(config))).to.throw(
+            /coreos-cluster:sshAuthorizedKeys: user-data of machine demo-etcd-0 \(etcd-0\.yaml\) would be \d+ bytes, over GCE's limit of 262144 bytes \(256 KiB\)/,
+        );
         expect(GCE_USER_DATA_LIMIT_BYTES).to.equal(256 * 1024);
         // Just under the limit still renders.
         const fewer = gcpConfig({ ssh: { authorizedKeys: Array.from({ length: 400 }, () => key) } });

@@ -43,6 +43,7 @@ describe("program on GCE under mocks: health gate, providers and secrets", funct
             etcdUsername: "root",
             etcdPassword: password,
             fleetEndpoint,
+            fleetRelease: { sha256: "7e57".repeat(16) },
             fleetUnits: [
                 { name: "web@.service", content: "[Service]\nExecStart=/usr/bin/sleep infinity\n", instances: [1, 2] },
                 { name: "sidekick.service", content: "[Service]\nExecStart=/usr/bin/sleep infinity\n" },

@@ -49,9 +49,17 @@ function load<T>(file: string): T {
 /** Stand-ins for values too large to keep readable in the case files. */
 function expand(value: unknown): unknown {
     if (value === "@LONG2100") return `/bin/echo ${"x".repeat(2100)}`;
-    if (value === "@MANY_SSH_KEYS") {
-        // 700 distinct, well-formed keys of ~420 bytes: ~290 KB of user-data per machine.
-        return Array.from({ length: 700 }, (_, i) => `ssh-rsa AAAAB3NzaC1yc2E${String(i).padStart(4, "0")}${"Q".repeat(380)} user${i}@example.com`);
+    const sshKeys = typeof value === "string" ? /^@SSH_KEYS_BYTES:(\d+)$/.exec(value) : null;
+    if (sshKeys) {
+        // Distinct, well-formed key lines of ~430 bytes, as many as fit in the given total (one newline each).
+        const keys: string[] = [];
+        let total = 0;
+        for (let i = 0; ; i++) {
+            const key = `ssh-rsa AAAAB3NzaC1yc2E${String(i).padStart(4, "0")}${"Q".repeat(390)} user${i}@example.com`;
+            if (total + key.length + 1 > Number(sshKeys[1])) return keys;
+            keys.push(key);
+            total += key.length + 1;
+        }
     }
     if (Array.isArray(value)) return value.map(expand);
     if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expand(v)]));

@@ -361,6 +361,9 @@ export function makeProjectCopy(opts: ProjectCopyOptions = {}): ProjectCopy {
     }
     for (const sub of opts.copyDirs ?? []) {
         fs.cpSync(path.join(source, sub), path.join(dir, sub), { recursive: true, dereference: false });
+        for (const entry of fs.readdirSync(path.join(dir, sub))) {
+            if (/^Pulumi\.(.+)\.ya?ml$/.test(entry)) rewriteStackFile(path.join(dir, sub, entry), ({ encryptionsalt: _salt, ...doc }) => doc);
+        }
     }
     return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
@@ -375,8 +378,8 @@ export function replaceInStrings<T>(value: T, from: string, to: string): T {
     return value;
 }
 
-/** Rewrites one stack file in place through the yaml lib. */
+/** Rewrites one stack file in place through the yaml lib; its encryptionsalt stays unless `rewrite` drops it. */
 export function rewriteStackFile(file: string, rewrite: (doc: Record<string, any>) => Record<string, any>): void {
-    const { encryptionsalt: _salt, ...doc } = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as Record<string, any>;
+    const doc = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as Record<string, any>;
     fs.writeFileSync(file, YAML.stringify(rewrite(doc)));
 }
