@@ -42,7 +42,7 @@ export const userDataSize: Benchmark = {
             }
         }
         const largest = figures.reduce((a, b) => (b.value > a.value ? b : a));
-        const summary = `The largest user-data is ${largest.id} at ${largest.value} bytes, ${round(largest.ratio * 100, 2)} % of GCE's 256 KiB limit: services and fleet units are not in user-data (they go to etcd and fleet), so it does not grow with them.`;
+        const summary = `The largest user-data is ${largest.id} at ${largest.value} bytes, ${round(largest.ratio * 100, 2)} % of GCE's 256 KiB limit: services and fleet units are not in user-data (they go to etcd and fleet), so it does not grow with their number (Flatcar machines only gain a fixed fleet install step once fleet units exist).`;
         return { status: "ok", figures, details: { summary, rows } };
     },
 };

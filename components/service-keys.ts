@@ -231,6 +231,20 @@ export function observedFields(root: string, ownedKeys: readonly string[], found
     return result;
 }
 
+/**
+ * The owner identity of a ServiceRegistration resource: the same for every run of the same
+ * resource (`<organization>/<project>/<stack>/<resource name>`), so a create whose result the engine
+ * lost is recognised as this resource's own when it runs again.
+ */
+export function registrationOwnerKey(parts: { organization: string; project: string; stack: string; resourceName: string }): string {
+    return [parts.organization, parts.project, parts.stack, parts.resourceName].join("/");
+}
+
+/** The resource id, also the owner written into the marker: `<prefix>/<name>@<owner key>`. */
+export function registrationId(prefix: string, service: string, ownerKey: string): string {
+    return `${serviceRoot(prefix, service)}@${ownerKey}`;
+}
+
 /** What etcd holds for one service before a write: keys under `<root>/`, the owner marker, v2 keys. */
 export interface ServiceSnapshot {
     keys: KeyValues;
@@ -284,9 +298,14 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     const desiredKeys = Object.keys(desired);
     const marker = decodeOwnerMarker(snap.markerValue);
     const markedByOther = snap.markerValue !== undefined && marker?.owner !== req.owner;
+    // A marker naming this owner is this resource's own record (e.g. a create that committed but whose
+    // result the engine never saved): the keys it lists are this resource's, so a re-run converges.
+    const ownRecord = !markedByOther && marker ? marker.keys : [];
     const isCreate = req.ownedBefore.length === 0 && marker?.owner !== req.owner;
-    const owned = new Set(req.ownedBefore);
-    const mirrored = new Set(req.mirroredBefore);
+    const ownedBefore = [...new Set([...req.ownedBefore, ...ownRecord])];
+    const mirroredBefore = [...new Set([...req.mirroredBefore, ...(req.mirrorToV2 ? ownRecord : [])])];
+    const owned = new Set(ownedBefore);
+    const mirrored = new Set(mirroredBefore);
     let refusal: string | undefined;
 
     if (!req.adopt) {
@@ -308,11 +327,11 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
         }
     }
 
-    const previouslyOwned = [...new Set([...req.ownedBefore, ...(req.adopt && marker ? marker.keys : [])])];
+    const previouslyOwned = [...new Set([...ownedBefore, ...(req.adopt && marker ? marker.keys : [])])];
     const markerValue = encodeOwnerMarker({ owner: req.owner, keys: desiredKeys });
     const v3 = [...planKeyChanges(previouslyOwned, desired), { op: "put" as const, key: markerKey, value: markerValue }];
     const v2 = req.mirrorToV2
-        ? planKeyChanges([...new Set([...req.mirroredBefore, ...(req.adopt ? previouslyOwned : [])])], desired)
+        ? planKeyChanges([...new Set([...mirroredBefore, ...(req.adopt ? previouslyOwned : [])])], desired)
         : req.mirroredBefore.map((key) => ({ op: "delete" as const, key }));
     return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys: req.mirrorToV2 ? desiredKeys : [], v3, v2, refusal };
 }

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 PULUMI_VERSION="${PULUMI_VERSION:-3.248.0}"
-repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cache_root="${COREOS_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/coreos-cluster}"
 engine_dir="$cache_root/engine/v$PULUMI_VERSION"
 bin_dir="$engine_dir/bin"

@@ -225,7 +225,7 @@ describe("local platform: bootPlan of the real renderer's output", () => {
     for (const flavor of ["container-linux", "flatcar"] as OsFlavor[]) {
         it(`${flavor}: every machine boots, members as members and workers as proxies of the planned cluster`, () => {
             const config = loadConfig(
-                { platform: "local", clusterName: "boot", localFirstAddress: "127.0.8.100", localWorkers: 2, osFlavor: flavor, osImage: "image" },
+                { platform: "local", clusterName: "boot", localFirstAddress: "127.0.8.100", localWorkers: 2, osFlavor: flavor, osImage: "image", fleetRelease: { sha256: "7e57".repeat(16) } },
                 "local",
             );
             const plan = planCluster(config);

@@ -58,7 +58,7 @@ function v2(method: "GET" | "PUT", url: string, body?: string): Promise<{ status
 /** Renders the local stack for one flavor and turns every machine into provider inputs. */
 function machineInputs(flavor: OsFlavor, firstAddress: string, root: string): LocalMachineInputs[] {
     const config = loadConfig(
-        { platform: "local", clusterName: `lm-${flavor === "flatcar" ? "fc" : "cl"}`, localFirstAddress: firstAddress, localWorkers: 2, osFlavor: flavor, osImage: "image" },
+        { platform: "local", clusterName: `lm-${flavor === "flatcar" ? "fc" : "cl"}`, localFirstAddress: firstAddress, localWorkers: 2, osFlavor: flavor, osImage: "image", fleetRelease: { sha256: "7e57".repeat(16) } },
         "local",
     );
     const plan = planCluster(config);

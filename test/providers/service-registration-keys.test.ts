@@ -13,9 +13,13 @@ import {
     ownerMarkerKey,
     planKeyChanges,
     planServiceWrite,
+    registrationId,
+    registrationOwnerKey,
     serviceDefinitionProblems,
     serviceKeyValues,
     ServiceWriteRequest,
+    KeyValues,
+    KeyOperation,
 } from "../../components/service-keys";
 import { connectionProblems, parseEndpoint, redactConnectionSecrets, classifyEtcdError } from "../../components/etcd-client";
 
@@ -160,6 +164,68 @@ describe("service keys: operation plans", () => {
         });
         expect(adopted.refusal).to.equal(undefined);
         expect(adopted.v3.filter((o) => o.op === "delete").map((o) => o.key)).to.deep.equal(["/services/web/hosts/1"]);
+    });
+
+    it("a create run again by the same owner (its first result never saved) takes the keys its marker lists as its own", () => {
+        const earlier = ["/services/web/scheme", "/services/web/hosts/0", "/services/web/hosts/1", "/services/web/hosts/2"];
+        const snap = {
+            keys: { "/services/web/scheme": "http", "/services/web/hosts/0": "a:1", "/services/web/hosts/1": "b:1", "/services/web/hosts/2": "c:1", "/services/web/weight": "3" },
+            markerValue: encodeOwnerMarker({ owner: "me", keys: earlier }),
+            markerModRevision: "9",
+        };
+        const again = planServiceWrite(request({ definition: { ...web, hosts: ["10.0.0.1:8080"] } }), snap);
+        expect(again.refusal).to.equal(undefined);
+        expect(again.v3.filter((o) => o.op === "delete").map((o) => o.key)).to.deep.equal(["/services/web/hosts/1", "/services/web/hosts/2"]);
+        expect(again.v3.map((o) => o.key)).not.to.include("/services/web/weight");
+        expect(planServiceWrite(request({ owner: "someone-else" }), snap).refusal).to.match(/already registered by another owner \(me at/);
+        // Keys its marker does not list stay another writer's, as on an update.
+        const foreign = { ...snap, markerValue: encodeOwnerMarker({ owner: "me", keys: ["/services/web/scheme", "/services/web/hosts/0"] }) };
+        expect(planServiceWrite(request(), foreign).refusal).to.match(/overwrite keys another writer added \(\/services\/web\/hosts\/1\)/);
+        // Its v2 copies too, when mirroring.
+        const mirrored = planServiceWrite(request({ mirrorToV2: true, definition: { ...web, hosts: ["10.0.0.1:8080"] } }), { ...snap, v2Keys: { "/services/web/scheme": "http", "/services/web/hosts/2": "c:1" } });
+        expect(mirrored.refusal).to.equal(undefined);
+        expect(mirrored.v2.filter((o) => o.op === "delete").map((o) => o.key)).to.deep.equal(["/services/web/hosts/1", "/services/web/hosts/2"]);
+    });
+
+    it("re-running a create by the same owner converges from whatever its earlier create wrote: exactly the declared keys, other writers' keys untouched", () => {
+        const apply = (kv: KeyValues, ops: KeyOperation[]): KeyValues => {
+            const out = { ...kv };
+            for (const o of ops) {
+                if (o.op === "put") out[o.key] = o.value;
+                else delete out[o.key];
+            }
+            return out;
+        };
+        const host = fc.tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 1, max: 65535 })).map(([o, port]) => `10.0.0.${o}:${port}`);
+        const definition = fc.record({
+            scheme: fc.constantFrom("http" as const, "tcp" as const),
+            hosts: fc.uniqueArray(host, { maxLength: 6 }),
+            hostPort: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+        });
+        fc.assert(
+            fc.property(definition, definition, (first, second) => {
+                const firstKeys = serviceKeyValues({ ...web, ...first });
+                const markerKey = ownerMarkerKey("/services", "web");
+                const etcd: KeyValues = { ...firstKeys, "/services/web/hosts/sidekick-1": "10.9.9.9:1", [markerKey]: encodeOwnerMarker({ owner: "me", keys: Object.keys(firstKeys) }) };
+                const { [markerKey]: markerValue, ...keys } = etcd;
+                const plan = planServiceWrite(request({ definition: { ...web, ...second } }), { keys, markerValue, markerModRevision: "5" });
+                expect(plan.refusal).to.equal(undefined);
+                const after = apply(etcd, plan.v3);
+                const want = serviceKeyValues({ ...web, ...second });
+                expect(after).to.deep.equal({ ...want, "/services/web/hosts/sidekick-1": "10.9.9.9:1", [markerKey]: encodeOwnerMarker({ owner: "me", keys: Object.keys(want) }) });
+            }),
+            { numRuns: 300 },
+        );
+    });
+
+    it("owner ids are the same for every run of a resource and differ between resources, stacks and services", () => {
+        const key = registrationOwnerKey({ organization: "organization", project: "shop", stack: "dev", resourceName: "billing-api" });
+        expect(key).to.equal("organization/shop/dev/billing-api");
+        expect(registrationId("/services", "billing", key)).to.equal("/services/billing@organization/shop/dev/billing-api");
+        const ids = new Set(
+            ["dev", "prod"].flatMap((stack) => ["a", "b"].flatMap((resourceName) => ["/services", "/apps"].map((prefix) => registrationId(prefix, "billing", registrationOwnerKey({ organization: "o", project: "p", stack, resourceName }))))),
+        );
+        expect(ids.size).to.equal(8);
     });
 
     it("on update, refuses to overwrite a key another writer added, and leaves unrelated keys alone", () => {

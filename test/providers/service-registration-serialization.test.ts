@@ -112,6 +112,8 @@ describe("ServiceRegistration provider through Pulumi's serialization (127.0.5.5
         expect(wire.inputs.connection).to.have.property("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270");
         expect(wire.inputs.providerVersion).to.equal(SERVICE_REGISTRATION_PROVIDER_VERSION);
         expect(wire.inputs.prefix).to.equal("/services");
+        // The owner identity is fixed per resource (organization/project/stack/name), known at preview.
+        expect(wire.inputs.ownerKey).to.equal("organization/coreos-cluster/service-registration-test/web");
         const providerText = String(wire.inputs.__provider);
         expect(providerText).to.include("exports.handler");
         expect(providerText).not.to.include(password);

@@ -229,6 +229,71 @@ describe("ServiceRegistration provider against real etcd (127.0.5.10-12)", funct
         expect(err?.message).to.match(/svc-0 is already registered by another owner[\s\S]*svc-1 is already registered/);
     });
 
+    it("a create run again by the same resource after its result was lost converges to exactly the declared keys; another resource is still refused", async () => {
+        const ownerKey = "organization/shop/dev/again";
+        const inputs = await checked("again", { ownerKey, service: "again", scheme: "http", hosts: ["10.0.14.1:80", "10.0.14.2:80", "10.0.14.3:80"], prefix: "/t13" });
+        const first = await provider.create(inputs);
+        expect(first.id).to.equal("/t13/again@organization/shop/dev/again");
+        await etcd.put("/t13/again/weight").value("3"); // another writer's key: never touched
+
+        // The engine lost `first` (killed before saving it) and runs the create again, hosts since shrunk.
+        const second = await provider.create({ ...inputs, hosts: ["10.0.14.9:80"] });
+        expect(second.id).to.equal(first.id);
+        expect(await under("/t13/")).to.deep.equal({ "/t13/again/scheme": "http", "/t13/again/hosts/0": "10.0.14.9:80", "/t13/again/weight": "3" });
+        expect(second.outs.ownedKeys).to.have.members(["/t13/again/scheme", "/t13/again/hosts/0"]);
+        expect(JSON.parse((await etcd.get("/coreos-cluster/owners/t13/again").string())!)).to.deep.equal({ owner: first.id, keys: ["/t13/again/hosts/0", "/t13/again/scheme"] });
+
+        // A different resource (another stack's) for the same service is refused and writes nothing.
+        const rival = await checked("again", { ...inputs, ownerKey: "organization/shop/prod/again" });
+        const before = await under("/");
+        let refusal: Error | undefined;
+        await provider.create(rival).catch((e) => (refusal = e));
+        expect(refusal?.message).to.include(`/t13/again is already registered by another owner (${first.id} at /coreos-cluster/owners/t13/again); set adopt: true`);
+        expect(await under("/")).to.deep.equal(before);
+
+        await provider.delete!(second.id, second.outs);
+        expect(await under("/t13/")).to.deep.equal({ "/t13/again/weight": "3" });
+        expect(await etcd.get("/coreos-cluster/owners/t13/again").string()).to.equal(null);
+        const bad = await provider.check!({}, { ...inputs, ownerKey: "" });
+        expect(bad.failures!.map((f) => f.reason)).to.deep.equal(['ServiceRegistration "again": ownerKey must be a non-empty string (the resource\'s owner identity)']);
+    });
+
+    it("read by id with only the inputs (a recovered create) owns what the marker lists, v2 copies included; update and delete then clean up", async () => {
+        const inputs = await checked("recovered", { ownerKey: "organization/shop/dev/recovered", service: "recovered", scheme: "tcp", hosts: ["10.0.15.1:80", "10.0.15.2:80"], hostPort: 6000, prefix: "/t14", mirrorToV2: true });
+        const { id, outs } = await provider.create(inputs);
+        const recovered = (await provider.read!(id, inputs)).props as Record<string, any>;
+        expect(recovered.ownedKeys).to.have.members(outs.ownedKeys);
+        expect(recovered.mirroredKeys).to.have.members(outs.mirroredKeys);
+        expect(recovered.v2InSync).to.equal(true);
+        expect((await provider.diff!(id, recovered, inputs)).changes).to.equal(false);
+
+        // Someone else's marker: read by id owns nothing.
+        const stranger = (await provider.read!("/t14/recovered@organization/shop/dev/other", inputs)).props as Record<string, any>;
+        expect(stranger.ownedKeys).to.deep.equal([]);
+
+        const shrunk = await provider.update!(id, recovered, { ...inputs, hosts: ["10.0.15.1:80"] });
+        expect(await under("/t14/")).to.deep.equal({ "/t14/recovered/scheme": "tcp", "/t14/recovered/hosts/0": "10.0.15.1:80", "/t14/recovered/host_port": "6000" });
+        expect((await v2Get("/t14/recovered/hosts/1")).status).to.equal(404);
+        await provider.delete!(id, shrunk.outs);
+        expect(await under("/t14/")).to.deep.equal({});
+        expect((await v2Get("/t14/recovered")).status).to.equal(404);
+    });
+
+    it("state written by provider 1.0.0 (random id, no ownerKey) keeps working: update keeps that owner, delete removes what the marker lists", async () => {
+        const legacyInputs = await checked("legacy-state", { service: "oldstate", scheme: "http", hosts: ["10.0.16.1:80", "10.0.16.2:80"], prefix: "/t15", providerVersion: "1.0.0" });
+        const { id, outs } = await provider.create(legacyInputs);
+        expect(id).to.match(/^\/t15\/oldstate@[0-9a-f-]{36}$/);
+        // The program now sends an ownerKey and the new provider version: an update, same id and owner.
+        const news = await checked("legacy-state", { ...legacyInputs, ownerKey: "organization/shop/dev/legacy-state", providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION });
+        expect((await provider.diff!(id, outs, news)).replaces).to.deep.equal([]);
+        const updated = await provider.update!(id, outs, news);
+        expect(JSON.parse((await etcd.get("/coreos-cluster/owners/t15/oldstate").string())!).owner).to.equal(id);
+        // A 1.0.0 refresh by id recorded no owned keys; delete still removes every key the marker lists.
+        await provider.delete!(id, { ...updated.outs, ownedKeys: [] });
+        expect(await under("/t15/")).to.deep.equal({});
+        expect(await etcd.get("/coreos-cluster/owners/t15/oldstate").string()).to.equal(null);
+    });
+
     it("when the v2 mirror fails after the v3 transaction, v3 is rolled back to exactly what it was", async () => {
         const legacy = { "/t12/legacy/scheme": "http", "/t12/legacy/hosts/0": "10.0.12.1:80", "/t12/legacy/hosts/1": "10.0.12.2:80" };
         for (const [k, v] of Object.entries(legacy)) await etcd.put(k).value(v);

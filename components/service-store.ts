@@ -1,0 +1,285 @@
+// The etcd side of service registrations, shared by the provider's create/update/delete and by bulk
+// seeding: batched snapshot reads, guarded v3 transactions, the v2 mirror with rollback.
+//
+// Serialized by value into the dynamic provider (service-registration.ts): no top-level import of an
+// npm module or client; etcd3/http are reached through etcd-client's session, required inside functions.
+import { EtcdConnectionArgs, EtcdSession, withEtcd } from "./etcd-client";
+import {
+    batchOperationGroups,
+    compensationOps,
+    decodeOwnerMarker,
+    DEFAULT_SERVICE_PREFIX,
+    KeyOperation,
+    KeyValues,
+    normalizeServiceDefinition,
+    ownerMarkerKey,
+    planServiceWrite,
+    ServiceScheme,
+    ServiceSnapshot,
+    ServiceWritePlan,
+    ServiceWriteRequest,
+    serviceRoot,
+} from "./service-keys";
+
+const PARALLEL_TXNS = 8;
+const READ_SERVICES_PER_TXN = 64;
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+    const results: R[] = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            results[i] = await fn(items[i]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return results;
+}
+
+function prefixEnd(prefix: string): Buffer {
+    const end = Buffer.from(prefix);
+    end[end.length - 1] += 1;
+    return end;
+}
+
+function toRequestOp(o: KeyOperation) {
+    return o.op === "put"
+        ? { request_put: { key: Buffer.from(o.key), value: Buffer.from(o.value) } }
+        : { request_delete_range: { key: Buffer.from(o.key) } };
+}
+
+function snapshotsFrom(defs: { prefix: string; service: string }[], kvs: { key: Buffer; value: Buffer; mod_revision: string }[]): ServiceSnapshot[] {
+    const byRoot = new Map<string, ServiceSnapshot>();
+    const byMarker = new Map<string, ServiceSnapshot>();
+    const prefixes = [...new Set(defs.map((d) => d.prefix))];
+    const result = defs.map((d) => {
+        const snap: ServiceSnapshot = { keys: {}, markerModRevision: "0" };
+        byRoot.set(`${serviceRoot(d.prefix, d.service)}/`, snap);
+        byMarker.set(ownerMarkerKey(d.prefix, d.service), snap);
+        return snap;
+    });
+    for (const kv of kvs) {
+        const key = kv.key.toString();
+        const marked = byMarker.get(key);
+        if (marked) {
+            marked.markerValue = kv.value.toString();
+            marked.markerModRevision = String(kv.mod_revision);
+            continue;
+        }
+        for (const prefix of prefixes) {
+            if (!key.startsWith(`${prefix}/`)) continue;
+            const slash = key.indexOf("/", prefix.length + 1);
+            const snap = slash === -1 ? undefined : byRoot.get(key.slice(0, slash + 1));
+            if (snap) snap.keys[key] = kv.value.toString();
+        }
+    }
+    return result;
+}
+
+/**
+ * Reads, per service, the keys under its root and its owner marker. Many services under one
+ * prefix are read with two range scans in one request (seeding); otherwise one read transaction
+ * per 64 services. Read-only transactions are served without a raft write.
+ */
+export async function readSnapshots(session: EtcdSession, defs: { prefix: string; service: string }[]): Promise<ServiceSnapshot[]> {
+    const prefixes = [...new Set(defs.map((d) => d.prefix))];
+    const range = (start: string, isPrefix: boolean) => ({ request_range: { key: Buffer.from(start), ...(isPrefix ? { range_end: prefixEnd(start) } : {}) } });
+    const collect = (res: { responses: { response_range: { kvs: any[] } }[] }) => res.responses.flatMap((r) => r.response_range.kvs);
+    if (defs.length > READ_SERVICES_PER_TXN && prefixes.length <= 8) {
+        const success = prefixes.flatMap((p) => [range(`${p}/`, true), range(`${ownerMarkerKey(p, "")}`, true)]);
+        const res = await session.run("read", (client) => client.kv.txn({ compare: [], success, failure: [] }));
+        return snapshotsFrom(defs, collect(res));
+    }
+    const chunks = batchOperationGroups(defs.map((d) => [d]), READ_SERVICES_PER_TXN).map((c) => c.map((g) => g[0]));
+    const perChunk = await mapLimit(chunks, PARALLEL_TXNS, async (chunk) => {
+        const success = chunk.flatMap((d) => [range(`${serviceRoot(d.prefix, d.service)}/`, true), range(ownerMarkerKey(d.prefix, d.service), false)]);
+        const res = await session.run("read", (client) => client.kv.txn({ compare: [], success, failure: [] }));
+        return snapshotsFrom(chunk, collect(res));
+    });
+    return perChunk.flat();
+}
+
+export async function readV2Tree(session: EtcdSession, root: string): Promise<KeyValues> {
+    const res = await session.v2("GET", root, { recursive: "true" });
+    if (res.status === 404 && res.body?.errorCode === 100) return {};
+    if (res.status === 404) throw new Error(`the v2 API answered 404 for ${root}: is etcd running with --enable-v2?`);
+    if (res.status !== 200) throw new Error(`v2 GET ${root} answered HTTP ${res.status}: ${res.body?.message ?? ""}`);
+    const found: KeyValues = {};
+    const walk = (node: any) => {
+        if (node?.dir) (node.nodes ?? []).forEach(walk);
+        else if (node?.key !== undefined) found[node.key] = node.value;
+    };
+    walk(res.body.node);
+    return found;
+}
+
+/** Applies v2 operations (16 in flight); `applied` collects those that took effect, for rollback. */
+async function applyV2(session: EtcdSession, ops: KeyOperation[], roots: string[], applied: KeyOperation[] = []): Promise<void> {
+    await mapLimit(ops, 16, async (o) => {
+        const res = o.op === "put" ? await session.v2("PUT", o.key, { value: o.value }) : await session.v2("DELETE", o.key);
+        if (res.status >= 300 && !(o.op === "delete" && res.status === 404)) {
+            throw new Error(`v2 ${o.op} ${o.key} answered HTTP ${res.status}: ${res.body?.message ?? ""}`);
+        }
+        applied.push(o);
+    });
+    // Tidy empty v2 directories left by deletes; a non-empty directory is refused and kept.
+    if (ops.some((o) => o.op === "delete")) {
+        for (const root of roots) {
+            for (const dir of [`${root}/hosts`, root]) await session.v2("DELETE", dir, { dir: "true" }).catch(() => undefined);
+        }
+    }
+}
+
+/** Runs transactions, each guarded by the owner markers' mod revisions seen when planning. */
+async function commitV3(session: EtcdSession, plans: ServiceWritePlan[], snapshots: ServiceSnapshot[], opsOf: (p: ServiceWritePlan, i: number) => KeyOperation[]): Promise<void> {
+    const groups = plans.map((p, i) => ({ i, ops: opsOf(p, i) }));
+    const batches = batchOperationGroups(groups.map((g) => g.ops.map(() => g)), 128).map((b) => b.map((g) => g[0]));
+    const failed: { roots: string[]; message: string }[] = [];
+    await mapLimit(batches, PARALLEL_TXNS, (batch) =>
+        commitBatch(batch).catch((err) => {
+            failed.push({ roots: batch.map((g) => plans[g.i].root), message: (err as Error).message });
+        }),
+    );
+    if (failed.length > 0) {
+        const failedRoots = failed.flatMap((f) => f.roots);
+        const written = batches.length > failed.length ? `; the other ${plans.length - failedRoots.length} service(s) were written` : "";
+        throw new Error(`${failed[0].message} (not written: ${failedRoots.length > 5 ? `${failedRoots.slice(0, 5).join(", ")} and ${failedRoots.length - 5} more` : failedRoots.join(", ")}${written})`);
+    }
+
+    async function commitBatch(batch: { i: number; ops: KeyOperation[] }[]): Promise<void> {
+        const res = await session.run("transaction", (client) =>
+            client.kv.txn({
+                compare: batch.map((g) => ({ key: Buffer.from(plans[g.i].markerKey), target: "Mod" as const, result: "Equal" as const, mod_revision: snapshots[g.i].markerModRevision })),
+                success: batch.flatMap((g) => g.ops.map(toRequestOp)),
+                failure: [],
+            }),
+        );
+        if (!res.succeeded) {
+            // A retried commit may already have been applied: then every marker holds what we wrote.
+            const now = await readSnapshots(session, batch.map((g) => splitRoot(plans[g.i].root)));
+            const changed = batch.filter((g, j) => now[j].markerValue !== expectedMarkerAfter(plans[g.i], opsOf(plans[g.i], g.i)));
+            if (changed.length > 0) {
+                throw new Error(`${changed.map((g) => plans[g.i].root).join(", ")} changed while being written (another writer); run again`);
+            }
+        }
+    }
+}
+
+function expectedMarkerAfter(plan: ServiceWritePlan, ops: KeyOperation[]): string | undefined {
+    const last = ops.filter((o) => o.key === plan.markerKey).pop();
+    return last === undefined ? undefined : last.op === "put" ? last.value : undefined;
+}
+function splitRoot(root: string): { prefix: string; service: string } {
+    const cut = root.lastIndexOf("/");
+    return { prefix: root.slice(0, cut), service: root.slice(cut + 1) };
+}
+
+/**
+ * Creates or updates many services: one read transaction per 64 services, then the writes packed
+ * into transactions of at most 128 operations (a service never split), then the v2 mirror. If the
+ * mirror fails, the v3 changes are rolled back. Refuses, before writing anything, services owned by
+ * another writer. The provider's create and update use this same path.
+ */
+export async function registerServices(session: EtcdSession, requests: ServiceWriteRequest[], labels?: string[]): Promise<ServiceWritePlan[]> {
+    const label = (i: number) => labels?.[i] ?? `service ${serviceRoot(requests[i].definition.prefix, requests[i].definition.service)}`;
+    const roots = requests.map((r) => serviceRoot(r.definition.prefix, r.definition.service));
+    const seen = new Set<string>();
+    const repeated = roots.filter((root) => seen.has(root) || !seen.add(root));
+    if (repeated.length > 0) throw new Error(`${[...new Set(repeated)].join(", ")} listed more than once`);
+    const snapshots = await readSnapshots(session, requests.map((r) => r.definition));
+    await mapLimit(requests.map((r, i) => i).filter((i) => requests[i].mirrorToV2), 16, async (i) => {
+        snapshots[i].v2Keys = await readV2Tree(session, serviceRoot(requests[i].definition.prefix, requests[i].definition.service));
+    });
+    const plans = requests.map((r, i) => planServiceWrite(r, snapshots[i]));
+    const refused = plans.map((p, i) => (p.refusal ? `${label(i)}: ${p.refusal}` : undefined)).filter((m): m is string => !!m);
+    if (refused.length > 0) throw new Error(refused.join("\n"));
+
+    await commitV3(session, plans, snapshots, (p) => p.v3);
+    const v2Ops = plans.flatMap((p) => p.v2);
+    if (v2Ops.length > 0) {
+        const appliedV2: KeyOperation[] = [];
+        try {
+            await applyV2(session, v2Ops, plans.map((p) => p.root), appliedV2);
+        } catch (err) {
+            const rollback = async () => {
+                const current = await readSnapshots(session, requests.map((r) => r.definition));
+                const before = (p: ServiceWritePlan, i: number): KeyValues => ({ ...snapshots[i].keys, ...(snapshots[i].markerValue !== undefined ? { [p.markerKey]: snapshots[i].markerValue! } : {}) });
+                await commitV3(session, plans, current, (p, i) => compensationOps(p.v3, before(p, i)));
+                const v2Before: KeyValues = Object.assign({}, ...snapshots.map((snap) => snap.v2Keys ?? {}));
+                const v2Restore = compensationOps(appliedV2, v2Before);
+                await applyV2(session, v2Restore, []);
+            };
+            const undone = await rollback().then(
+                () => "the changes were rolled back",
+                (undoErr) => `rolling back also failed (${(undoErr as Error).message}): check ${plans.map((p) => p.root).join(", ")} by hand`,
+            );
+            throw new Error(`mirroring to the v2 keyspace failed (${(err as Error).message}); ${undone}`);
+        }
+    }
+    return plans;
+}
+
+export interface ServiceRemoval {
+    owner: string;
+    prefix: string;
+    service: string;
+    ownedKeys: string[];
+    mirroredKeys: string[];
+}
+
+/** Deletes exactly the keys each owner wrote and its marker; services now owned by someone else are left alone. */
+export async function unregisterServices(session: EtcdSession, removals: ServiceRemoval[]): Promise<{ skipped: string[] }> {
+    const snapshots = await readSnapshots(session, removals);
+    const skipped: string[] = [];
+    const plans: ServiceWritePlan[] = [];
+    const kept: ServiceSnapshot[] = [];
+    removals.forEach((r, i) => {
+        const root = serviceRoot(r.prefix, r.service);
+        const marker = decodeOwnerMarker(snapshots[i].markerValue);
+        if (snapshots[i].markerValue !== undefined && marker?.owner !== r.owner) {
+            skipped.push(root);
+            return;
+        }
+        const markerKey = ownerMarkerKey(r.prefix, r.service);
+        // The marker lists what this owner wrote, also keys a state saved before it may lack.
+        const owned = [...new Set([...r.ownedKeys, ...(marker?.keys ?? [])])];
+        const v3: KeyOperation[] = [...owned, ...(snapshots[i].markerValue !== undefined ? [markerKey] : [])].map((key) => ({ op: "delete", key }));
+        plans.push({ root, markerKey, markerValue: "", ownedKeys: [], mirroredKeys: [], v3, v2: r.mirroredKeys.map((key) => ({ op: "delete", key })) });
+        kept.push(snapshots[i]);
+    });
+    await commitV3(session, plans, kept, (p) => p.v3);
+    const v2Ops = plans.flatMap((p) => p.v2);
+    if (v2Ops.length > 0) await applyV2(session, v2Ops, plans.map((p) => p.root));
+    return { skipped };
+}
+
+export interface SeedService {
+    service: string;
+    scheme: ServiceScheme;
+    hosts: string[];
+    hostPort?: number;
+}
+
+/**
+ * Registers many services at once (the path the provider's create takes, batched): returns the
+ * owner id of each, usable later with unregisterServices.
+ */
+export async function seedServices(
+    connection: EtcdConnectionArgs,
+    services: SeedService[],
+    prefix: string = DEFAULT_SERVICE_PREFIX,
+    options: { owner?: string; adopt?: boolean; mirrorToV2?: boolean } = {},
+): Promise<{ owner: string; ownedKeys: string[] }[]> {
+    const owner = options.owner ?? `seed-${Date.now().toString(36)}`;
+    const requests = services.map((s) => ({
+        owner: `${owner}:${s.service}`,
+        definition: normalizeServiceDefinition({ ...s, prefix }, `service "${s.service}"`),
+        ownedBefore: [],
+        mirrorToV2: options.mirrorToV2 ?? false,
+        mirroredBefore: [],
+        adopt: options.adopt ?? false,
+    }));
+    const plans = await withEtcd(connection, (session) => registerServices(session, requests));
+    return plans.map((p, i) => ({ owner: requests[i].owner, ownedKeys: p.ownedKeys }));
+}
