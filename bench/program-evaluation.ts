@@ -111,7 +111,7 @@ export const programEvaluation: Benchmark = {
                     measured: `${stack} (${what}): evaluation wall time, ${n} resources registered (project modules preloaded)`,
                     value: program.evaluationMs,
                     unit: "ms",
-                    baseline: `SDK floor: ${n} empty resources under the same mocks`,
+                    baseline: `SDK floor: ${n} single-input resources under the same mocks`,
                     baselineValue: floor.evaluationMs,
                 }),
                 figure({
@@ -154,7 +154,7 @@ export const programEvaluation: Benchmark = {
         );
         const at = (id: string) => figures.find((f) => f.id === id)!;
         const summary =
-            `Against the SDK floor (the same number of empty resources), the program takes ${round(at("dev-time").ratio, 1)}x (dev), ${round(at("prod-time").ratio, 1)}x (prod) and ` +
+            `Against the SDK floor (the same number of resources with a single input each), the program takes ${round(at("dev-time").ratio, 1)}x (dev), ${round(at("prod-time").ratio, 1)}x (prod) and ` +
             `${round(at("large-time").ratio, 1)}x (large, ${round(at("large-time").value / 1000, 1)} s, peak heap ${round(at("large-peak-heap").value, 0)} MiB, ` +
             `${round(big.retainedHeap / MiB, 0)} MiB retained for dev with 1,000 services). From 100 to 1,000 services evaluation took ` +
             `${round(big.evaluationMs / small.evaluationMs, 2)}x (linear: 10x) for ${round((big.customResources + big.componentResources) / (small.customResources + small.componentResources), 2)}x the resources.`;

@@ -218,62 +218,66 @@ export function openEtcdSession(conn: EtcdConnectionArgs): EtcdSession {
         );
     };
 
-    const run = async <T>(what: string, fn: (client: Etcd3) => Promise<T>): Promise<T> => {
-        const failures = new Map<number, { kind: FailureKind; message: string }>();
+    type Failure = { kind: FailureKind; message: string };
+    /** Answer from one endpoint, or a transient failure to record before trying the next one. */
+    type Attempt<T> = { ok: true; value: T } | { ok: false; failure: Failure };
+
+    // Every call goes round the endpoints, preferred one first, with backoff between rounds;
+    // `attempt` throws only for what no other endpoint can fix (credentials, fatal errors).
+    const withFailover = async <T>(what: string, attempt: (i: number) => Promise<Attempt<T>>): Promise<T> => {
+        const failures = new Map<number, Failure>();
         let attempts = 0;
         for (let round = 0; round <= retries; round++) {
             if (round > 0) await sleep(Math.min(100 * 2 ** (round - 1), 2000));
             for (let k = 0; k < endpoints.length; k++) {
                 const i = (preferred + k) % endpoints.length;
                 attempts++;
-                try {
-                    const result = await fn(await clientFor(i));
+                const outcome = await attempt(i);
+                if (outcome.ok) {
                     preferred = i;
-                    return result;
-                } catch (err) {
-                    const kind = classifyEtcdError(err);
-                    const message = redact(String((err as Error)?.message ?? err).split("\n")[0]);
-                    if (kind === "auth") {
-                        throw new Error(redact(`etcd at ${endpoints[i]} rejected the credentials${conn.username ? ` of user "${conn.username}"` : ""} during ${what}: ${message}`));
-                    }
-                    if (kind === "fatal") throw new Error(redact(`etcd ${what} failed at ${endpoints[i]}: ${message}`));
-                    failures.set(i, { kind, message });
+                    return outcome.value;
                 }
+                failures.set(i, outcome.failure);
             }
         }
         throw await giveUp(what, failures, attempts);
     };
 
-    const v2 = async (method: "GET" | "PUT" | "DELETE", key: string, params: Record<string, string> = {}) => {
-        const failures = new Map<number, { kind: FailureKind; message: string }>();
-        let attempts = 0;
-        for (let round = 0; round <= retries; round++) {
-            if (round > 0) await sleep(Math.min(100 * 2 ** (round - 1), 2000));
-            for (let k = 0; k < endpoints.length; k++) {
-                const i = (preferred + k) % endpoints.length;
-                attempts++;
-                try {
-                    const { host, port } = await localAddress(i);
-                    const result = await v2Http(conn, parsed[i], host, port, method, key, params, timeoutMs);
-                    // 401 is v2 auth; a 403 carries a key error (e.g. "Directory not empty") for the caller.
-                    if (result.status === 401) {
-                        throw Object.assign(new Error(`HTTP ${result.status}: ${result.body?.message ?? "unauthorized"}`), { authFailure: true });
-                    }
-                    if (result.status >= 500) {
-                        failures.set(i, { kind: "no-leader", message: `HTTP ${result.status} ${result.body?.message ?? ""}`.trim() });
-                        continue;
-                    }
-                    preferred = i;
-                    return result;
-                } catch (err) {
-                    const message = redact(String((err as Error)?.message ?? err));
-                    if ((err as { authFailure?: boolean }).authFailure) throw new Error(redact(`etcd v2 API at ${endpoints[i]} rejected the credentials during ${method} ${key}: ${message}`));
-                    failures.set(i, { kind: /timed out/.test(message) ? "timeout" : "unreachable", message });
+    const run = <T>(what: string, fn: (client: Etcd3) => Promise<T>): Promise<T> =>
+        withFailover(what, async (i): Promise<Attempt<T>> => {
+            try {
+                return { ok: true, value: await fn(await clientFor(i)) };
+            } catch (err) {
+                const kind = classifyEtcdError(err);
+                const message = redact(String((err as Error)?.message ?? err).split("\n")[0]);
+                if (kind === "auth") {
+                    throw new Error(redact(`etcd at ${endpoints[i]} rejected the credentials${conn.username ? ` of user "${conn.username}"` : ""} during ${what}: ${message}`));
                 }
+                if (kind === "fatal") throw new Error(redact(`etcd ${what} failed at ${endpoints[i]}: ${message}`));
+                return { ok: false, failure: { kind, message } };
             }
-        }
-        throw await giveUp(`v2 ${method} ${key}`, failures, attempts);
-    };
+        });
+
+    const v2 = (method: "GET" | "PUT" | "DELETE", key: string, params: Record<string, string> = {}) =>
+        withFailover(`v2 ${method} ${key}`, async (i) => {
+            let result: Awaited<ReturnType<typeof v2Http>>;
+            try {
+                const { host, port } = await localAddress(i);
+                result = await v2Http(conn, parsed[i], host, port, method, key, params, timeoutMs);
+            } catch (err) {
+                const message = redact(String((err as Error)?.message ?? err));
+                return { ok: false as const, failure: { kind: (/timed out/.test(message) ? "timeout" : "unreachable") as FailureKind, message } };
+            }
+            // 401 is v2 auth; a 403 carries a key error (e.g. "Directory not empty") for the caller.
+            if (result.status === 401) {
+                const message = redact(`HTTP ${result.status}: ${result.body?.message ?? "unauthorized"}`);
+                throw new Error(redact(`etcd v2 API at ${endpoints[i]} rejected the credentials during ${method} ${key}: ${message}`));
+            }
+            if (result.status >= 500) {
+                return { ok: false as const, failure: { kind: "no-leader" as FailureKind, message: `HTTP ${result.status} ${result.body?.message ?? ""}`.trim() } };
+            }
+            return { ok: true as const, value: result };
+        });
 
     return {
         run,
