@@ -121,6 +121,154 @@ export function classifyEtcdError(err: unknown): FailureKind {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Marks an error that concerns the whole connection (no endpoint completed the call, or the
+ * credentials were refused) rather than one request: retrying the same work per service would only
+ * fail the same way again.
+ */
+function connectionWide(err: Error): Error {
+    (err as Error & { etcdConnectionWide?: boolean }).etcdConnectionWide = true;
+    return err;
+}
+
+export function isConnectionWideError(err: unknown): boolean {
+    return !!(err as { etcdConnectionWide?: boolean } | undefined)?.etcdConnectionWide;
+}
+
+/**
+ * A fingerprint of a connection for the process-wide session cache: endpoints, username, timeouts
+ * and tunnel host in clear, every secret (password, TLS and SSH key material) only as a sha256, and
+ * the whole hashed again, so neither keys nor logs ever hold a credential.
+ */
+export function connectionFingerprint(conn: EtcdConnectionArgs): string {
+    const { createHash } = require("crypto") as typeof import("crypto");
+    const digest = (s: string | undefined) => (s === undefined ? null : createHash("sha256").update(s).digest("hex"));
+    const t = conn.sshTunnel;
+    const material = {
+        endpoints: conn.endpoints,
+        username: conn.username ?? null,
+        password: digest(conn.password),
+        tls: conn.tls ? { ca: digest(conn.tls.ca), cert: digest(conn.tls.cert), key: digest(conn.tls.key) } : null,
+        sshTunnel: t ? { host: t.host, port: t.port, username: t.username, privateKey: digest(t.privateKey) } : null,
+        timeoutMs: conn.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        retries: conn.retries ?? DEFAULT_RETRIES,
+    };
+    return createHash("sha256").update(JSON.stringify(material)).digest("hex");
+}
+
+/** How long an unused shared session stays open (its timer is unref'd: it never keeps the process alive). */
+export const SHARED_SESSION_IDLE_MS = 2000;
+
+interface SharedSessionEntry {
+    session: EtcdSession;
+    users: number;
+    /** Set after a call on it failed: it is closed once its users are done and never handed out again. */
+    retired: boolean;
+    timer?: ReturnType<typeof setTimeout>;
+}
+
+export interface SharedSessionStats {
+    /** Sessions opened (new clients/tunnels) by withSharedEtcd in this process. */
+    opened: number;
+    /** Calls served by an already open session. */
+    reused: number;
+    closed: number;
+}
+
+interface SharedSessionRegistry {
+    entries: Map<string, SharedSessionEntry>;
+    stats: SharedSessionStats;
+    idleMs: number;
+}
+
+// The registry lives on globalThis under a Symbol.for key, reached only inside functions: the
+// serialized provider captures nothing, and every copy of this code in one process (the provider
+// is deserialized per resource by the dynamic-provider host) shares the same sessions.
+function sharedSessions(): SharedSessionRegistry {
+    const key = Symbol.for("coreos-cluster.etcd-client.shared-sessions");
+    const g = globalThis as unknown as Record<symbol, SharedSessionRegistry | undefined>;
+    let registry = g[key];
+    if (!registry) {
+        registry = { entries: new Map(), stats: { opened: 0, reused: 0, closed: 0 }, idleMs: SHARED_SESSION_IDLE_MS };
+        g[key] = registry;
+    }
+    return registry;
+}
+
+/** Counters of the process-wide session cache (tests, benchmarks). */
+export function sharedSessionStats(): SharedSessionStats {
+    return { ...sharedSessions().stats };
+}
+
+/** Sets how long an unused shared session stays open (tests); returns the previous value. */
+export function setSharedSessionIdleMs(ms: number): number {
+    const registry = sharedSessions();
+    const previous = registry.idleMs;
+    registry.idleMs = ms;
+    return previous;
+}
+
+/** Closes every shared session nobody is using now (tests, shutdown). */
+export async function closeIdleSharedSessions(): Promise<void> {
+    const registry = sharedSessions();
+    const idle = [...registry.entries.entries()].filter(([, e]) => e.users === 0);
+    await Promise.all(idle.map(([fp, e]) => retireSession(registry, fp, e)));
+}
+
+async function retireSession(registry: SharedSessionRegistry, fingerprint: string, entry: SharedSessionEntry): Promise<void> {
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (registry.entries.get(fingerprint) === entry) registry.entries.delete(fingerprint);
+    registry.stats.closed++;
+    await entry.session.close().catch(() => undefined);
+}
+
+/**
+ * Like withEtcd, but on a session shared by every caller in this process with the same connection
+ * (same fingerprint): a deployment's creates reuse one client per member instead of opening one
+ * each. The session is closed after SHARED_SESSION_IDLE_MS unused, and after a call on it failed in
+ * etcd (the next caller starts from fresh clients and tunnels).
+ */
+export async function withSharedEtcd<T>(conn: EtcdConnectionArgs, fn: (session: EtcdSession) => Promise<T>): Promise<T> {
+    const registry = sharedSessions();
+    const fingerprint = connectionFingerprint(conn);
+    let entry = registry.entries.get(fingerprint);
+    if (entry && !entry.retired) {
+        registry.stats.reused++;
+    } else {
+        entry = { session: openEtcdSession(conn), users: 0, retired: false };
+        registry.entries.set(fingerprint, entry);
+        registry.stats.opened++;
+    }
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    entry.users++;
+    const current = entry;
+    try {
+        return await fn(current.session);
+    } catch (err) {
+        // A refusal or a conflict says nothing about the connection; an etcd failure might.
+        if (isConnectionWideError(err) || /^etcd /.test(String((err as Error)?.message))) {
+            current.retired = true;
+            if (registry.entries.get(fingerprint) === current) registry.entries.delete(fingerprint);
+        }
+        throw err;
+    } finally {
+        current.users--;
+        if (current.users === 0) {
+            if (current.retired) {
+                registry.stats.closed++;
+                await current.session.close().catch(() => undefined);
+            } else {
+                current.timer = setTimeout(() => {
+                    if (current.users === 0) void retireSession(registry, fingerprint, current);
+                }, registry.idleMs);
+                current.timer.unref?.();
+            }
+        }
+    }
+}
+
 /** Opens a session, runs `fn`, and always closes clients and tunnels. */
 export async function withEtcd<T>(conn: EtcdConnectionArgs, fn: (session: EtcdSession) => Promise<T>): Promise<T> {
     const session = openEtcdSession(conn);
@@ -213,8 +361,10 @@ export function openEtcdSession(conn: EtcdConnectionArgs): EtcdSession {
         } else {
             verdict = "no endpoint completed the request in time (cluster overloaded or quorum lost)";
         }
-        return new Error(
-            redact(`etcd ${what} failed after ${attempts} attempt(s) over endpoints [${endpoints.join(", ")}] with a ${timeoutMs} ms timeout per call: ${verdict}. Tried: ${details}`),
+        return connectionWide(
+            new Error(
+                redact(`etcd ${what} failed after ${attempts} attempt(s) over endpoints [${endpoints.join(", ")}] with a ${timeoutMs} ms timeout per call: ${verdict}. Tried: ${details}`),
+            ),
         );
     };
 
@@ -251,7 +401,7 @@ export function openEtcdSession(conn: EtcdConnectionArgs): EtcdSession {
                 const kind = classifyEtcdError(err);
                 const message = redact(String((err as Error)?.message ?? err).split("\n")[0]);
                 if (kind === "auth") {
-                    throw new Error(redact(`etcd at ${endpoints[i]} rejected the credentials${conn.username ? ` of user "${conn.username}"` : ""} during ${what}: ${message}`));
+                    throw connectionWide(new Error(redact(`etcd at ${endpoints[i]} rejected the credentials${conn.username ? ` of user "${conn.username}"` : ""} during ${what}: ${message}`)));
                 }
                 if (kind === "fatal") throw new Error(redact(`etcd ${what} failed at ${endpoints[i]}: ${message}`));
                 return { ok: false, failure: { kind, message } };
@@ -271,7 +421,7 @@ export function openEtcdSession(conn: EtcdConnectionArgs): EtcdSession {
             // 401 is v2 auth; a 403 carries a key error (e.g. "Directory not empty") for the caller.
             if (result.status === 401) {
                 const message = redact(`HTTP ${result.status}: ${result.body?.message ?? "unauthorized"}`);
-                throw new Error(redact(`etcd v2 API at ${endpoints[i]} rejected the credentials during ${method} ${key}: ${message}`));
+                throw connectionWide(new Error(redact(`etcd v2 API at ${endpoints[i]} rejected the credentials during ${method} ${key}: ${message}`)));
             }
             if (result.status >= 500) {
                 return { ok: false as const, failure: { kind: "no-leader" as FailureKind, message: `HTTP ${result.status} ${result.body?.message ?? ""}`.trim() } };

@@ -6,7 +6,7 @@
 // The provider object below is serialized into state by the engine: it captures no client and no
 // npm module (they are required inside functions); this repository's helpers are serialized by value.
 import * as pulumi from "@pulumi/pulumi";
-import { connectionProblems, EtcdConnectionArgs, redactConnectionSecrets, withEtcd } from "./etcd-client";
+import { connectionProblems, EtcdConnectionArgs, redactConnectionSecrets, withSharedEtcd } from "./etcd-client";
 import {
     decodeOwnerMarker,
     DEFAULT_SERVICE_PREFIX,
@@ -22,13 +22,13 @@ import {
     ServiceWriteRequest,
     serviceRoot,
 } from "./service-keys";
-import { readSnapshots, readV2Tree, registerServices, unregisterServices } from "./service-store";
+import { readSnapshots, readV2Tree, registerServiceCoalesced, unregisterServices } from "./service-store";
 
-export { readSnapshots, registerServices, seedServices, unregisterServices } from "./service-store";
+export { coalescedWriteStats, readSnapshots, registerServiceCoalesced, registerServices, seedServices, setCoalescing, unregisterServices } from "./service-store";
 export type { SeedService, ServiceRemoval } from "./service-store";
 
 /** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
-export const SERVICE_REGISTRATION_PROVIDER_VERSION = "1.1.0";
+export const SERVICE_REGISTRATION_PROVIDER_VERSION = "1.2.0";
 
 /** EtcdConnectionArgs whose fields may themselves be Outputs (secret config, stack references). */
 export type EtcdConnectionInput = pulumi.Input<{
@@ -135,7 +135,9 @@ async function write(id: string, props: Record<string, any>, before: { ownedKeys
         const problems = connectionProblems(props.connection);
         if (problems.length > 0) throw new Error(formatProblems(label, problems));
         const request: ServiceWriteRequest = { owner: id, definition: def, ownedBefore: before.ownedKeys, mirrorToV2: !!props.mirrorToV2, mirroredBefore: before.mirroredKeys, adopt: !!props.adopt };
-        const [plan] = await withEtcd(props.connection, (session) => registerServices(session, [request], [label]));
+        // Merged with the other creates/updates on this connection arriving at the same time (one
+        // batched read and <= 128-op transactions on a shared session); errors stay this resource's.
+        const plan = await registerServiceCoalesced(props.connection, request, label);
         return stateFrom(props, plan, def);
     } catch (err) {
         throw failWith(label, err, props.connection);
@@ -178,7 +180,7 @@ export const serviceRegistrationProvider: pulumi.dynamic.ResourceProvider = {
         try {
             const def = definitionOf(props);
             const root = serviceRoot(def.prefix, def.service);
-            return await withEtcd(props.connection, async (session) => {
+            return await withSharedEtcd(props.connection, async (session) => {
                 const [snap] = await readSnapshots(session, [def]);
                 const marker = decodeOwnerMarker(snap.markerValue);
                 // The marker is the record of what its owner wrote: when it names this id it is
@@ -214,7 +216,7 @@ export const serviceRegistrationProvider: pulumi.dynamic.ResourceProvider = {
         const label = labelOf(props);
         try {
             const def = definitionOf(props);
-            await withEtcd(props.connection, (session) =>
+            await withSharedEtcd(props.connection, (session) =>
                 unregisterServices(session, [{ owner: id, prefix: def.prefix, service: def.service, ownedKeys: props.ownedKeys ?? [], mirroredKeys: props.mirroredKeys ?? [] }]),
             );
         } catch (err) {
