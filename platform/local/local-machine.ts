@@ -77,12 +77,20 @@ function stateOf(inputs: LocalMachineInputs, plan: BootPlan, pid: number | undef
     };
 }
 
+const PORT_RELEASE_GRACE_MS = 5000;
+
 /** Starts the machine's etcd and waits for it to come up; on failure stops exactly that pid again. */
 async function boot(inputs: LocalMachineInputs, plan: BootPlan): Promise<number> {
     const urls = [plan.env.ETCD_LISTEN_CLIENT_URLS, plan.env.ETCD_LISTEN_PEER_URLS].filter(Boolean).join(",").split(",");
+    // A process that just died (crash, SIGKILL) gives up its memory before its sockets, so its
+    // ports can stay taken for a moment after it stops looking like etcd: wait that out, bounded.
+    const deadline = Date.now() + PORT_RELEASE_GRACE_MS;
     for (const url of urls) {
-        if (await listening(url)) {
-            throw new Error(`machine ${inputs.name}: ${url} is already in use by another process (another machine on ${inputs.address}?); nothing was started`);
+        while (await listening(url)) {
+            if (Date.now() >= deadline) {
+                throw new Error(`machine ${inputs.name}: ${url} is already in use by another process (another machine on ${inputs.address}?); nothing was started`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 200));
         }
     }
     prepareRoot(plan);
