@@ -1,17 +1,10 @@
 import { expect } from "chai";
 import { FleetApiError, FleetClient, observedState, parseFleetEndpoint, withFleetClient } from "../../components/fleet-client";
 import { FleetConformanceServer } from "../support/fleet-conformance-server";
+import { failureOf } from "../support/failure-of";
 
 const options = [{ section: "Service", name: "ExecStart", value: "/bin/sleep infinity" }];
 
-async function failureOf(p: Promise<unknown>): Promise<Error> {
-    try {
-        await p;
-    } catch (e) {
-        return e as Error;
-    }
-    throw new Error("expected a failure");
-}
 
 describe("fleet client against the conformance server", () => {
     let server: FleetConformanceServer;

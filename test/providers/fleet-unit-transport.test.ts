@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { FleetUnit, FleetUnitProvider, FleetUnitState } from "../../components/fleet-unit";
 import { FleetConformanceServer } from "../support/fleet-conformance-server";
 import { startSshd, TestSshd } from "../support/sshd";
+import { failureOf } from "../support/failure-of";
 
 const content = "[Service]\nExecStart=/usr/bin/docker run --rm api\n[X-Fleet]\nMachineMetadata=role=worker\n";
 const fast = { pollIntervalMs: 10, retryDelayMs: 5, retries: 1, requestTimeoutMs: 3000, waitTimeoutSeconds: 10 };
@@ -27,14 +28,6 @@ async function lifecycle(provider: pulumi.dynamic.ResourceProvider, news: Record
     expect(server.unitNames()).to.deep.equal([]);
 }
 
-async function failureOf(p: Promise<unknown>): Promise<Error> {
-    try {
-        await p;
-    } catch (e) {
-        return e as Error;
-    }
-    throw new Error("expected a failure");
-}
 
 describe("FleetUnit transports", () => {
     let dir: string;

@@ -2,18 +2,11 @@
 import { expect } from "chai";
 import { FleetUnitProvider, FleetUnitState } from "../../components/fleet-unit";
 import { FleetConformanceServer } from "../support/fleet-conformance-server";
+import { failureOf } from "../support/failure-of";
 
 const content = "[Unit]\nDescription=web\n\n[Service]\nExecStart=/usr/bin/docker run --rm web\n\n[X-Fleet]\nConflicts=web@*.service\n";
 const provider = new FleetUnitProvider();
 
-async function failureOf(p: Promise<unknown>): Promise<Error> {
-    try {
-        await p;
-    } catch (e) {
-        return e as Error;
-    }
-    throw new Error("expected a failure");
-}
 
 describe("FleetUnit provider against the fleet API conformance server", () => {
     let server: FleetConformanceServer;
