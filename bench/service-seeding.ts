@@ -14,7 +14,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Etcd3 } from "etcd3";
 import { coalescedWriteStats, SERVICE_REGISTRATION_PROVIDER_VERSION, serviceRegistrationProvider } from "../components/service-registration";
-import { sharedSessionStats } from "../components/etcd-client";
+import { sharedSessionStats } from "../components/etcd-shared-sessions";
 import * as registration from "../components/service-registration";
 import { MAX_TXN_OPS, serviceKeyValues } from "../components/service-keys";
 import { requireEtcdBinaries, startEtcdCluster, EtcdTestCluster } from "../test/support/etcd-cluster";

@@ -6,7 +6,8 @@
 // The provider object below is serialized into state by the engine: it captures no client and no
 // npm module (they are required inside functions); this repository's helpers are serialized by value.
 import * as pulumi from "@pulumi/pulumi";
-import { connectionProblems, EtcdConnectionArgs, redactConnectionSecrets, withSharedEtcd } from "./etcd-client";
+import { connectionProblems, EtcdConnectionArgs, redactConnectionSecrets } from "./etcd-client";
+import { withSharedEtcd } from "./etcd-shared-sessions";
 import {
     decodeOwnerMarker,
     DEFAULT_SERVICE_PREFIX,

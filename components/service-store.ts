@@ -3,7 +3,8 @@
 //
 // Serialized by value into the dynamic provider (service-registration.ts): no top-level import of an
 // npm module or client; etcd3/http are reached through etcd-client's session, required inside functions.
-import { connectionFingerprint, EtcdConnectionArgs, EtcdSession, isConnectionWideError, withEtcd, withSharedEtcd } from "./etcd-client";
+import { EtcdConnectionArgs, EtcdSession, isConnectionWideError, withEtcd } from "./etcd-client";
+import { connectionFingerprint, withSharedEtcd } from "./etcd-shared-sessions";
 import {
     batchOperationGroups,
     compensationOps,

@@ -6,7 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { Etcd3 } from "etcd3";
 import { startEtcdCluster, EtcdTestCluster } from "../support/etcd-cluster";
 import { coalescedWriteStats, serviceRegistrationProvider as provider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/service-registration";
-import { closeIdleSharedSessions, connectionFingerprint, EtcdConnectionArgs, setSharedSessionIdleMs, sharedSessionStats, withSharedEtcd } from "../../components/etcd-client";
+import { EtcdConnectionArgs } from "../../components/etcd-client";
+import { closeIdleSharedSessions, connectionFingerprint, setSharedSessionIdleMs, sharedSessionStats, withSharedEtcd } from "../../components/etcd-shared-sessions";
 
 const requireFromString: (code: string) => any = require(require.resolve("require-from-string", { paths: [require.resolve("@pulumi/pulumi")] }));
 
