@@ -42,11 +42,6 @@ describe("cloud-config golden files", () => {
     for (const stack of ["dev", "prod", "local"]) {
         for (const flavor of FLAVORS) {
             it(`stack ${stack}, ${flavor}: rendered user-data equals test/golden`, function () {
-                const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
-                if (!fs.existsSync(file)) {
-                    // Pending, not passed: the stack file is another engineer's and may not exist yet.
-                    this.skip();
-                }
                 const config = loadConfig(readStackFile(stack, ROOT), stack);
                 const folder = config.os.flavor === flavor ? stack : `${stack}.${flavor}`;
                 const rendered = withFlavor(config, flavor);

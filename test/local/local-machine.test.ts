@@ -17,6 +17,7 @@ import { LocalMachineInputs, LocalMachineState, localMachineProvider as provider
 import { isMachineEtcd, memberHealthy } from "../../platform/local/processes";
 import { cleanupLocalMachines } from "../../platform/local/cleanup";
 import { requireEtcdBinaries } from "../support/etcd-cluster";
+import { localAddresses } from "../../platform/local/local-cluster";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,10 +63,9 @@ function machineInputs(flavor: OsFlavor, firstAddress: string, root: string): Lo
         "local",
     );
     const plan = planCluster(config);
-    const address: Record<string, string> = {};
-    plan.members.forEach((m) => (address[m.name] = m.privateIp));
-    plan.workers.forEach((w) => (address[w.name] = w.privateIp!));
-    return renderMachines(config, plan).map((m) => ({
+    const machines = renderMachines(config, plan);
+    const address = localAddresses(plan, machines);
+    return machines.map((m) => ({
         name: m.name,
         role: m.role,
         address: address[m.name],

@@ -24,6 +24,7 @@ import { loadConfig } from "../../model/validate";
 import { waitClusterReady } from "../../platform/local/cluster-readiness";
 import { LocalMachineInputs, LocalMachineState, localMachineProvider } from "../../platform/local/local-machine";
 import { isMachineEtcd } from "../../platform/local/processes";
+import { localAddresses } from "../../platform/local/local-cluster";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -215,10 +216,9 @@ describe("reliability: a killed worker proxy on the local platform (127.0.13.50-
     function inputsFor(): LocalMachineInputs[] {
         const config = loadConfig({ platform: "local", clusterName: "rel", localFirstAddress: "127.0.13.50", localWorkers: 1, osImage: "image" }, "local");
         const plan = planCluster(config);
-        const address: Record<string, string> = {};
-        plan.members.forEach((m) => (address[m.name] = m.privateIp));
-        plan.workers.forEach((w) => (address[w.name] = w.privateIp!));
-        return renderMachines(config, plan).map((m) => ({
+        const machines = renderMachines(config, plan);
+        const address = localAddresses(plan, machines);
+        return machines.map((m) => ({
             name: m.name,
             role: m.role,
             address: address[m.name],
