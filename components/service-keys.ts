@@ -245,6 +245,17 @@ export function registrationId(prefix: string, service: string, ownerKey: string
     return `${serviceRoot(prefix, service)}@${ownerKey}`;
 }
 
+/**
+ * The keys a registration owns, as refresh sees them: its marker, when it names `id`, is the record
+ * (also when the state lacks the keys: a create recovered by id); a marker of another owner means
+ * nothing is owned any more; with no marker, the state's list (markers came with provider 1.1.0).
+ */
+export function ownedKeysSeen(markerValue: string | undefined, id: string, ownedInState: readonly string[] | undefined): string[] {
+    const marker = decodeOwnerMarker(markerValue);
+    if (marker === undefined) return [...(ownedInState ?? [])];
+    return marker.owner === id ? marker.keys : [];
+}
+
 /** What etcd holds for one service before a write: keys under `<root>/`, the owner marker, v2 keys. */
 export interface ServiceSnapshot {
     keys: KeyValues;
@@ -265,6 +276,8 @@ export interface ServiceWriteRequest {
     /** v2 keys this resource wrote before. */
     mirroredBefore: string[];
     adopt: boolean;
+    /** Owners whose registration of this service is taken over rather than refused (a hand-over within one stack). */
+    adoptFrom?: string[];
 }
 
 export interface ServiceWritePlan {
@@ -287,7 +300,7 @@ function listKeys(keys: string[]): string {
 
 /**
  * Decides a create/update of one service from what etcd holds. Refuses to take over keys of
- * another writer unless `adopt`; with `adopt`, the keys the previous owner recorded in its marker
+ * another writer unless `adopt` (or its marker names one of `adoptFrom`); then the keys the previous owner recorded in its marker
  * become this resource's (so stale ones are removed), keys of unknown writers are only overwritten.
  */
 export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot): ServiceWritePlan {
@@ -298,6 +311,7 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     const desiredKeys = Object.keys(desired);
     const marker = decodeOwnerMarker(snap.markerValue);
     const markedByOther = snap.markerValue !== undefined && marker?.owner !== req.owner;
+    const adopt = req.adopt || (markedByOther && marker !== undefined && (req.adoptFrom ?? []).includes(marker.owner));
     // A marker naming this owner is this resource's own record (e.g. a create that committed but whose
     // result the engine never saved): the keys it lists are this resource's, so a re-run converges.
     const ownRecord = !markedByOther && marker ? marker.keys : [];
@@ -308,7 +322,7 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     const mirrored = new Set(mirroredBefore);
     let refusal: string | undefined;
 
-    if (!req.adopt) {
+    if (!adopt) {
         const existing = Object.keys(snap.keys);
         const existingV2 = req.mirrorToV2 ? Object.keys(snap.v2Keys ?? {}) : [];
         const hint = "set adopt: true to take it over";
@@ -327,11 +341,11 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
         }
     }
 
-    const previouslyOwned = [...new Set([...ownedBefore, ...(req.adopt && marker ? marker.keys : [])])];
+    const previouslyOwned = [...new Set([...ownedBefore, ...(adopt && marker ? marker.keys : [])])];
     const markerValue = encodeOwnerMarker({ owner: req.owner, keys: desiredKeys });
     const v3 = [...planKeyChanges(previouslyOwned, desired), { op: "put" as const, key: markerKey, value: markerValue }];
     const v2 = req.mirrorToV2
-        ? planKeyChanges([...new Set([...mirroredBefore, ...(req.adopt ? previouslyOwned : [])])], desired)
+        ? planKeyChanges([...new Set([...mirroredBefore, ...(adopt ? previouslyOwned : [])])], desired)
         : req.mirroredBefore.map((key) => ({ op: "delete" as const, key }));
     return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys: req.mirrorToV2 ? desiredKeys : [], v3, v2, refusal };
 }

@@ -7,15 +7,15 @@
 // npm module (they are required inside functions); this repository's helpers are serialized by value.
 import * as pulumi from "@pulumi/pulumi";
 import { connectionProblems, EtcdConnectionArgs, redactConnectionSecrets } from "./etcd-client";
+import { EtcdConnectionInput, failWith, isUnknown, sameJson, stackOwnerKey } from "./service-registration-common";
 import { withSharedEtcd } from "./etcd-shared-sessions";
 import {
-    decodeOwnerMarker,
     DEFAULT_SERVICE_PREFIX,
     formatProblems,
     normalizeServiceDefinition,
     observedFields,
+    ownedKeysSeen,
     registrationId,
-    registrationOwnerKey,
     ServiceDefinition,
     serviceDefinitionProblems,
     serviceKeyValues,
@@ -27,20 +27,10 @@ import { readSnapshots, readV2Tree, registerServiceCoalesced, unregisterServices
 
 export { coalescedWriteStats, readSnapshots, registerServiceCoalesced, registerServices, seedServices, setCoalescing, unregisterServices } from "./service-store";
 export type { SeedService, ServiceRemoval } from "./service-store";
+export type { EtcdConnectionInput } from "./service-registration-common";
 
 /** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
 export const SERVICE_REGISTRATION_PROVIDER_VERSION = "1.2.0";
-
-/** EtcdConnectionArgs whose fields may themselves be Outputs (secret config, stack references). */
-export type EtcdConnectionInput = pulumi.Input<{
-    endpoints: pulumi.Input<pulumi.Input<string>[]>;
-    username?: pulumi.Input<string>;
-    password?: pulumi.Input<string>;
-    tls?: pulumi.Input<{ ca?: pulumi.Input<string>; cert?: pulumi.Input<string>; key?: pulumi.Input<string> }>;
-    sshTunnel?: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; username: pulumi.Input<string>; privateKey: pulumi.Input<string> }>;
-    timeoutMs?: pulumi.Input<number>;
-    retries?: pulumi.Input<number>;
-}>;
 
 export interface ServiceRegistrationArgs {
     connection: EtcdConnectionInput;
@@ -74,28 +64,12 @@ export interface ServiceRegistrationState {
     v2InSync: boolean;
 }
 
-/** A preview placeholder for a value not known yet (the engine's sentinel). */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-
-function isUnknown(value: unknown): boolean {
-    return value === UNKNOWN;
-}
-
 function labelOf(props: { resourceName?: unknown; service?: unknown }): string {
     return `ServiceRegistration "${String(props.resourceName ?? props.service ?? "?")}"`;
 }
 
-function failWith(label: string, err: unknown, conn: Partial<EtcdConnectionArgs> | undefined): Error {
-    const message = err instanceof Error ? err.message : String(err);
-    return new Error(redactConnectionSecrets(message.startsWith(label) ? message : `${label}: ${message}`, conn));
-}
-
 function definitionOf(props: Record<string, any>): ServiceDefinition {
     return normalizeServiceDefinition(props, labelOf(props));
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-    return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
 function stateFrom(props: Record<string, any>, plan: { ownedKeys: string[]; mirroredKeys: string[] }, def: ServiceDefinition): ServiceRegistrationState {
@@ -183,10 +157,7 @@ export const serviceRegistrationProvider: pulumi.dynamic.ResourceProvider = {
             const root = serviceRoot(def.prefix, def.service);
             return await withSharedEtcd(props.connection, async (session) => {
                 const [snap] = await readSnapshots(session, [def]);
-                const marker = decodeOwnerMarker(snap.markerValue);
-                // The marker is the record of what its owner wrote: when it names this id it is
-                // authoritative, also when the state lacks the keys (a create recovered by id).
-                const owned: string[] = marker === undefined ? props.ownedKeys ?? [] : marker.owner === id ? marker.keys : [];
+                const owned = ownedKeysSeen(snap.markerValue, id, props.ownedKeys);
                 if (snap.markerValue === undefined && owned.every((k) => !(k in snap.keys))) return { id: "", props: {} };
                 const seen = observedFields(root, owned, snap.keys);
                 const state: Record<string, any> = { ...props, scheme: seen.scheme ?? "", hosts: seen.hosts, ownedKeys: owned, v2InSync: props.v2InSync ?? true };
@@ -226,15 +197,6 @@ export const serviceRegistrationProvider: pulumi.dynamic.ResourceProvider = {
     },
 };
 
-/** The Pulumi organization; the DIY backend's (and the SDK mocks') fixed name when there is none. */
-function organizationName(): string {
-    try {
-        return (pulumi as { getOrganization?: () => string }).getOrganization?.() || "organization";
-    } catch {
-        return "organization";
-    }
-}
-
 /** Registers one service's keys in etcd; see docs/service-registration.md. */
 export class ServiceRegistration extends pulumi.dynamic.Resource {
     declare readonly service: pulumi.Output<string>;
@@ -253,7 +215,7 @@ export class ServiceRegistration extends pulumi.dynamic.Resource {
             name,
             {
                 resourceName: name,
-                ownerKey: registrationOwnerKey({ organization: organizationName(), project: pulumi.getProject(), stack: pulumi.getStack(), resourceName: name }),
+                ownerKey: stackOwnerKey(name),
                 // Credentials live in the connection: the whole value is a secret in inputs and outputs.
                 connection: pulumi.secret(args.connection),
                 service: args.service,

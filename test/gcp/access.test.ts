@@ -71,26 +71,25 @@ describe("program on GCE under mocks: health gate, providers and secrets", funct
         expect(sentAnywhere(wire.object, privateKey), "the key is sent, as a secret").to.equal(true);
     });
 
-    it("registers each service after the cluster, connecting to the planned client URLs", () => {
-        const registrations = run.options.filter((o) => o.name.startsWith(`${clusterName}-service-`));
-        expect(registrations.map((o) => o.name).sort()).to.deep.equal([`${clusterName}-service-redis`, `${clusterName}-service-web`]);
+    it("registers the config's services as one set after the cluster, connecting to the planned client URLs", () => {
+        const registration = one(run.options.filter((o) => o.name === `${clusterName}-services`));
         const cluster = one(run.options.filter((o) => o.type === "coreos-cluster:index:GcpCluster")).resource;
-        for (const registration of registrations) {
-            expect(registration.dependsOn).to.include(cluster);
-            const inputs = one(run.resources.filter((r) => r.name === registration.name)).inputs;
-            expect(inputs.connection.endpoints).to.deep.equal(plan.clientUrls);
-            expect(inputs.connection.username).to.equal("root");
-            expect(inputs.connection.password).to.equal(password);
-            expect(inputs.prefix).to.equal("/services");
-        }
+        expect(registration.dependsOn).to.include(cluster);
+        const inputs = one(run.resources.filter((r) => r.name === registration.name)).inputs;
+        expect(inputs.services.map((s: { service: string }) => s.service).sort()).to.deep.equal(["redis", "web"]);
+        expect(inputs.connection.endpoints).to.deep.equal(plan.clientUrls);
+        expect(inputs.connection.username).to.equal("root");
+        expect(inputs.connection.password).to.equal(password);
+        expect(inputs.prefix).to.equal("/services");
+        expect(inputs.takeOverFrom, "hands over the per-service resources of earlier versions of this stack").to.have.length(2);
     });
 
     it("makes the engine wait for the health gate and every member before any provider runs", async () => {
         const gateUrn = await urnOf(one(run.options.filter((o) => o.type === "command:remote:Command")).resource);
         const memberUrns = await Promise.all(run.options.filter((o) => o.type === GCE.instance).map((o) => urnOf(o.resource)));
         expect(memberUrns).to.have.length(plan.members.length);
-        const providers = run.wire.filter((w) => w.name.startsWith(`${clusterName}-service-`) || w.name.startsWith(`${clusterName}-unit-`));
-        expect(providers).to.have.length(4);
+        const providers = run.wire.filter((w) => w.name === `${clusterName}-services` || w.name.startsWith(`${clusterName}-unit-`));
+        expect(providers).to.have.length(3);
         for (const provider of providers) {
             expect(provider.dependencies, provider.name).to.include(gateUrn);
             expect(provider.dependencies, provider.name).to.include.members(memberUrns);

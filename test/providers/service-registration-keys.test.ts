@@ -166,6 +166,15 @@ describe("service keys: operation plans", () => {
         expect(adopted.v3.filter((o) => o.op === "delete").map((o) => o.key)).to.deep.equal(["/services/web/hosts/1"]);
     });
 
+    it("adoptFrom takes over only a marker naming one of the listed owners, with that owner's keys", () => {
+        const marker = (owner: string) => ({ keys: { "/services/web/scheme": "http", "/services/web/hosts/1": "b:1" }, markerValue: encodeOwnerMarker({ owner, keys: ["/services/web/scheme", "/services/web/hosts/1"] }), markerModRevision: "3" });
+        const handedOver = planServiceWrite(request({ adoptFrom: ["old-resource"], definition: { ...web, hosts: ["10.0.0.1:8080"] } }), marker("old-resource"));
+        expect(handedOver.refusal).to.equal(undefined);
+        expect(handedOver.v3.filter((o) => o.op === "delete").map((o) => o.key), "the old owner's stale host goes").to.deep.equal(["/services/web/hosts/1"]);
+        expect(planServiceWrite(request({ adoptFrom: ["old-resource"] }), marker("stranger")).refusal).to.match(/already registered by another owner \(stranger/);
+        expect(planServiceWrite(request({ adoptFrom: ["old-resource"] }), { keys: { "/services/web/hosts/0": "1.2.3.4:5" }, markerModRevision: "0" }).refusal, "unmarked keys are still refused").to.match(/no owner marker/);
+    });
+
     it("a create run again by the same owner (its first result never saved) takes the keys its marker lists as its own", () => {
         const earlier = ["/services/web/scheme", "/services/web/hosts/0", "/services/web/hosts/1", "/services/web/hosts/2"];
         const snap = {
