@@ -9,7 +9,7 @@ import { renderMachines, userDataHash } from "./cloud-config";
 import { ClusterConfig, MachineRole } from "./model/types";
 import { GcpCluster } from "./components/gcp-cluster";
 import { LocalCluster } from "./platform/local/local-cluster";
-import { ServiceRegistration } from "./components/service-registration";
+import { ServiceRegistrationSet } from "./components/service-registration-set";
 import { EtcdConnectionArgs } from "./components/etcd-client";
 import { FleetUnit } from "./components/fleet-unit";
 import { LocalFleetUnit } from "./platform/local/local-fleet-unit";
@@ -39,18 +39,17 @@ function etcdConnection(c: ClusterConfig): pulumi.Output<EtcdConnectionArgs> {
     });
 }
 
-const connection = etcdConnection(config);
-for (const service of config.services) {
-    new ServiceRegistration(
-        `${config.name}-service-${service.name}`,
+// All the config's services as one resource: one read and <= 128-op transactions for the lot.
+if (config.services.length > 0) {
+    new ServiceRegistrationSet(
+        `${config.name}-services`,
         {
-            connection,
-            service: service.name,
-            scheme: service.scheme,
-            hosts: service.hosts,
-            hostPort: service.hostPort,
+            connection: etcdConnection(config),
+            services: config.services.map((s) => ({ service: s.name, scheme: s.scheme, hosts: s.hosts, hostPort: s.hostPort })),
             prefix: config.servicesPrefix,
             mirrorToV2: config.access.mirrorToV2,
+            // Stacks deployed before the set registered each service as `<cluster>-service-<name>`.
+            takeOverFrom: config.services.map((s) => `${config.name}-service-${s.name}`),
         },
         afterCluster,
     );
