@@ -16,7 +16,6 @@ import {
     DEFAULT_SERVICE_PREFIX,
     FieldProblem,
     formatProblems,
-    normalizeServiceDefinition,
     observedFields,
     ownedKeysSeen,
     prefixProblem,
@@ -29,7 +28,7 @@ import {
     serviceRoot,
 } from "./service-keys";
 import { readSnapshots, readV2Tree, registerServices, ServiceRemoval, unregisterServices } from "./service-store";
-import { EtcdConnectionInput, failWith, isUnknown, sameJson, stackOwnerKey, UNKNOWN } from "./service-registration-common";
+import { EtcdConnectionInput, failWith, isUnknown, sameJson, stackOwnerKey } from "./service-registration-common";
 
 /** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
 export const SERVICE_REGISTRATION_SET_PROVIDER_VERSION = "1.0.0";
@@ -84,8 +83,13 @@ function serviceOwner(props: { prefix: string; ownerKey: string }, service: stri
     return registrationId(props.prefix, service, `set:${props.ownerKey}`);
 }
 
-function definitionOf(props: { prefix: string }, s: RegisteredService, label: string): ServiceDefinition {
-    return normalizeServiceDefinition({ ...s, prefix: props.prefix }, `${label}: service "${s.service}"`);
+/**
+ * A service of checked inputs or of state as a definition. Not validated again: check() validated
+ * every entry before create or update sees it, and re-running the checks on thousands of services
+ * (through the serialized closures) is most of a large create's own time.
+ */
+function definitionOf(props: { prefix: string }, s: RegisteredService): ServiceDefinition {
+    return { service: s.service, scheme: s.scheme, hosts: [...s.hosts], hostPort: s.hostPort ?? undefined, prefix: props.prefix };
 }
 
 function serviceProblems(services: unknown): FieldProblem[] {
@@ -105,12 +109,16 @@ function serviceProblems(services: unknown): FieldProblem[] {
     });
 }
 
+function hasUnknown(s: any): boolean {
+    return isUnknown(s) || isUnknown(s?.service) || isUnknown(s?.scheme) || isUnknown(s?.hostPort) || isUnknown(s?.hosts) || (Array.isArray(s?.hosts) && s.hosts.some(isUnknown));
+}
+
 /**
  * The list as state keeps it: plain { service, scheme, hosts, hostPort? } entries sorted by name, so
- * reordering the list is not a change. Left as given while any part is unknown (preview) or invalid.
+ * reordering the list is not a change. Only for a valid list; left as given while any part is unknown (preview).
  */
-function canonicalServices(services: unknown): unknown {
-    if (!Array.isArray(services) || serviceProblems(services).length > 0 || JSON.stringify(services).includes(UNKNOWN)) return services;
+function canonicalServices(services: any[]): unknown {
+    if (services.some(hasUnknown)) return services;
     return services
         .map((s) => ({ service: s.service, scheme: s.scheme, hosts: [...s.hosts], ...(s.hostPort === undefined || s.hostPort === null ? {} : { hostPort: s.hostPort }) }))
         .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
@@ -136,7 +144,7 @@ async function apply(props: ServiceRegistrationSetState, before: Partial<Service
     const label = labelOf(props);
     const problems = connectionProblems(props.connection);
     if (problems.length > 0) throw new Error(formatProblems(label, problems));
-    const defs = props.services.filter((s) => changed.has(s.service)).map((s) => definitionOf(props, s, label));
+    const defs = props.services.filter((s) => changed.has(s.service)).map((s) => definitionOf(props, s));
     const ownedKeys: Record<string, string[]> = {};
     const mirroredKeys: Record<string, string[]> = {};
     for (const s of props.services) {
@@ -166,15 +174,16 @@ async function apply(props: ServiceRegistrationSetState, before: Partial<Service
 export const serviceRegistrationSetProvider: pulumi.dynamic.ResourceProvider = {
     async check(olds: any, news: any) {
         const label = labelOf(news);
+        const listProblems = serviceProblems(news.services);
         const inputs = {
             ...news,
             prefix: news.prefix ?? DEFAULT_SERVICE_PREFIX,
             mirrorToV2: news.mirrorToV2 ?? false,
             adopt: news.adopt ?? false,
             takeOverFrom: news.takeOverFrom ?? [],
-            services: canonicalServices(news.services),
+            services: listProblems.length === 0 && Array.isArray(news.services) ? canonicalServices(news.services) : news.services,
         };
-        const problems = [...serviceProblems(news.services), ...connectionProblems(inputs.connection, isUnknown)];
+        const problems = [...listProblems, ...connectionProblems(inputs.connection, isUnknown)];
         const badPrefix = isUnknown(inputs.prefix) ? undefined : prefixProblem(inputs.prefix);
         if (badPrefix) problems.push({ field: "prefix", message: badPrefix });
         for (const flag of ["mirrorToV2", "adopt"]) {
@@ -216,7 +225,7 @@ export const serviceRegistrationSetProvider: pulumi.dynamic.ResourceProvider = {
         try {
             const services: RegisteredService[] = props.services ?? [];
             return await withSharedEtcd(props.connection, async (session) => {
-                const defs = services.map((s) => definitionOf(props, s, label));
+                const defs = services.map((s) => definitionOf(props, s));
                 const snapshots = await readSnapshots(session, defs);
                 const seen: RegisteredService[] = [];
                 const ownedKeys: Record<string, string[]> = {};
