@@ -83,11 +83,7 @@ function serviceOwner(props: { prefix: string; ownerKey: string }, service: stri
     return registrationId(props.prefix, service, `set:${props.ownerKey}`);
 }
 
-/**
- * A service of checked inputs or of state as a definition. Not validated again: check() validated
- * every entry before create or update sees it, and re-running the checks on thousands of services
- * (through the serialized closures) is most of a large create's own time.
- */
+/** A service of checked inputs or of state as a definition. */
 function definitionOf(props: { prefix: string }, s: RegisteredService): ServiceDefinition {
     return { service: s.service, scheme: s.scheme, hosts: [...s.hosts], hostPort: s.hostPort ?? undefined, prefix: props.prefix };
 }
@@ -142,7 +138,9 @@ function requestFor(props: ServiceRegistrationSetState, def: ServiceDefinition, 
  */
 async function apply(props: ServiceRegistrationSetState, before: Partial<ServiceRegistrationSetState>, changed: Set<string>, removed: RegisteredService[]): Promise<ServiceRegistrationSetState> {
     const label = labelOf(props);
-    const problems = connectionProblems(props.connection);
+    // check() refused these already when the engine runs it; a direct caller gets the same refusal.
+    const badPrefix = prefixProblem(props.prefix);
+    const problems = [...serviceProblems(props.services), ...(badPrefix ? [{ field: "prefix", message: badPrefix }] : []), ...connectionProblems(props.connection)];
     if (problems.length > 0) throw new Error(formatProblems(label, problems));
     const defs = props.services.filter((s) => changed.has(s.service)).map((s) => definitionOf(props, s));
     const ownedKeys: Record<string, string[]> = {};

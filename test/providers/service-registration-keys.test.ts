@@ -92,6 +92,22 @@ describe("service keys: input checks", () => {
         );
     });
 
+    it("the plain-ipv4 shortcut in definition checks gives the same verdict as the full host parser", () => {
+        const hostText = fc.oneof(
+            fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 70000 })).map(([ip, port]) => `${ip}:${port}`),
+            fc.tuple(fc.ipV4Extended(), fc.stringMatching(/^\d{1,6}$/)).map(([ip, port]) => `${ip}:${port}`),
+            fc.tuple(fc.array(fc.stringMatching(/^\d{1,4}$/), { minLength: 3, maxLength: 5 }), fc.stringMatching(/^0?\d{1,5}$/)).map(([octets, port]) => `${octets.join(".")}:${port}`),
+            fc.string(),
+        );
+        fc.assert(
+            fc.property(hostText, (host) => {
+                const viaDefinition = serviceDefinitionProblems({ service: "web", scheme: "http", hosts: [host] }).some((p) => p.field === "hosts[0]");
+                expect(viaDefinition, host).to.equal(hostProblem(host) !== undefined);
+            }),
+            { numRuns: 2000 },
+        );
+    });
+
     it("checks connections: endpoints, paired credentials, tunnel fields", () => {
         expect(connectionProblems({ endpoints: ["http://10.0.0.2:2379", "10.0.0.3:2379"] })).to.deep.equal([]);
         expect(connectionProblems({ endpoints: [] }).map((p) => p.field)).to.deep.equal(["connection.endpoints"]);

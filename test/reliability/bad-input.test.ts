@@ -16,6 +16,7 @@ import { validateConfig } from "../../model/validate";
 import { runFailingProgram, REPO_ROOT } from "../support/mocks";
 import { startEtcdCluster, EtcdTestCluster } from "../support/etcd-cluster";
 import { FleetConformanceServer } from "../support/fleet-conformance-server";
+import { serviceRegistrationSetProvider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../components/service-registration-set";
 import { serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/service-registration";
 import { checkFleetUnit, createFleetUnit } from "../../components/fleet-unit";
 
@@ -164,6 +165,33 @@ describe("reliability: bad resource inputs are refused by the providers, changin
             await serviceRegistrationProvider.create(checked.inputs).catch((e) => (err = e));
             expect(err, "create must refuse too").to.be.instanceOf(Error);
             expect(err!.message).to.contain(c.field ?? c.property);
+            expect(await etcd.getAll().prefix("/").strings(), "etcd is unchanged").to.deep.equal(before);
+        });
+    }
+
+    // The same cases as one entry of a ServiceRegistrationSet (how the program registers its config's services).
+    for (const c of cases.services) {
+        const perService = !["prefix", "connection"].includes(c.property);
+        const property = perService ? "services" : c.property;
+        const field = perService ? `services[0].${c.field ?? c.property}` : c.field ?? c.property;
+        it(`ServiceRegistrationSet refuses ${c.title} (${field})`, async () => {
+            const before = await etcd.getAll().prefix("/").strings();
+            const { service, scheme, hosts, hostPort, prefix, connection: given } = expand(c.inputs) as Record<string, any>;
+            const connection = given
+                ? { ...given, endpoints: given.endpoints.map((e: string) => (e === "@CLUSTER" ? cluster.endpoints[0] : e)) }
+                : { endpoints: cluster.endpoints, timeoutMs: 2000, retries: 0 };
+            const news = { resourceName: "bad-input", providerVersion: SERVICE_REGISTRATION_SET_PROVIDER_VERSION, services: [{ service, scheme, hosts, hostPort }], prefix, connection };
+            const checked = await serviceRegistrationSetProvider.check!({}, news);
+            const failures = checked.failures ?? [];
+            expect(failures.map((f) => f.property), JSON.stringify(failures)).to.include(property);
+            const reason = failures.find((f) => f.property === property)!.reason;
+            expect(reason).to.contain('ServiceRegistrationSet "bad-input"');
+            expect(reason).to.contain(field);
+
+            let err: Error | undefined;
+            await serviceRegistrationSetProvider.create(checked.inputs).catch((e) => (err = e));
+            expect(err, "create must refuse too").to.be.instanceOf(Error);
+            expect(err!.message).to.contain(field);
             expect(await etcd.getAll().prefix("/").strings(), "etcd is unchanged").to.deep.equal(before);
         });
     }
