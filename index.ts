@@ -7,7 +7,7 @@ import { loadConfig } from "./model/validate";
 import { planCluster } from "./model/plan";
 import { renderMachines, userDataHash } from "./cloud-config";
 import { ClusterConfig, MachineRole } from "./model/types";
-import { GcpCluster } from "./components/gcp-cluster";
+import type * as gcpPlatform from "./components/gcp-cluster";
 import { LocalCluster } from "./platform/local/local-cluster";
 import { ServiceRegistrationSet } from "./components/service-registration-set";
 import { EtcdConnectionArgs } from "./components/etcd-client";
@@ -21,6 +21,12 @@ const machines = renderMachines(config, plan);
 
 // Registered first: refuses a deployed member-count change quorum cannot survive.
 const memberCountGuard = new MemberCountGuard(`${config.name}-etcd-member-count`, { memberCount: config.etcd.count, isDev: config.isDev });
+// The GCE component, and with it @pulumi/gcp, is loaded only on platform gcp; on other platforms
+// GcpCluster is a class no cluster is an instance of.
+const GcpCluster: typeof gcpPlatform.GcpCluster =
+    config.platform === "gcp"
+        ? (require("./components/gcp-cluster") as typeof gcpPlatform).GcpCluster
+        : (class NotOnThisPlatform {} as unknown as typeof gcpPlatform.GcpCluster);
 const cluster =
     config.platform === "gcp"
         ? new GcpCluster(config.name, { config, plan, machines }, { dependsOn: [memberCountGuard] })

@@ -1,0 +1,19 @@
+"use strict";
+// The dynamic-provider plugin (`pulumi-resource-pulumi-nodejs <engine-address>`): runs
+// @pulumi/pulumi/cmd/dynamic-provider from the program's own SDK (the engine starts plugins in the
+// program directory), or from this repo's when the program has none, in this same node process.
+// This process only deserializes providers and runs their check/diff/create/read/update/delete,
+// so the SDK modules it would load at start for serializing and packaging functions are deferred
+// until used (lazy-sdk-modules.js): about half of its start-up time.
+const path = require("path");
+
+const ENTRY = "@pulumi/pulumi/cmd/dynamic-provider";
+let script;
+try {
+    script = require.resolve(ENTRY, { paths: [process.cwd()] });
+} catch {
+    script = require.resolve(ENTRY, { paths: [path.resolve(__dirname, "..", "..")] });
+}
+require("./lazy-sdk-modules").install({ typescript: true });
+// The provider reads its arguments from process.argv.slice(2), which are this script's.
+require(script);

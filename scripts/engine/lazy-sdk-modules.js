@@ -1,0 +1,81 @@
+"use strict";
+// Defers two heavy dependencies that @pulumi/pulumi loads when it starts but that a no-op
+// deployment never calls, until the first time they are actually used:
+//
+//   @npmcli/arborist   required by runtime/closure/codePaths.js for runtime.computeCodePaths()
+//                      (packaging a function with its node_modules, e.g. for a cloud function);
+//                      ~0.3-0.5 s of module loading in every program and dynamic-provider process.
+//   typescript         required through typescript-shim.js by the closure serializer
+//                      (runtime.serializeFunction). The program runner needs it anyway (ts-node,
+//                      serializing dynamic providers), so it is deferred only where asked: the
+//                      dynamic-provider process, which deserializes providers and never serializes.
+//
+// Only these exact requests from these exact SDK files are deferred: everything else, and every
+// require of a deserialized provider, loads as usual. A deferred module is a proxy that loads the
+// real one (with the same parent, so it resolves exactly as before) on the first property access,
+// so a process that does call computeCodePaths or serializeFunction behaves exactly as without it.
+const Module = require("module");
+const path = require("path");
+
+const SEP = path.sep;
+const sdkFile = (relative) => `${SEP}@pulumi${SEP}pulumi${SEP}${relative.split("/").join(SEP)}`;
+
+/** [the SDK file that requires it, the request] */
+const ARBORIST = [sdkFile("runtime/closure/codePaths.js"), "@npmcli/arborist"];
+const TYPESCRIPT = [sdkFile("typescript-shim.js"), "typescript"];
+
+function lazyModule(load) {
+    let real;
+    let loaded = false;
+    const target = () => {
+        if (!loaded) {
+            real = load();
+            loaded = true;
+        }
+        return real;
+    };
+    return new Proxy(
+        {},
+        {
+            // TypeScript's __importStar returns a module marked __esModule as is instead of copying
+            // its properties (which would load it); the SDK only reads named exports of these.
+            get: (_t, key) => (key === "__esModule" ? true : Reflect.get(target(), key)),
+            has: (_t, key) => key === "__esModule" || Reflect.has(target(), key),
+            set: (_t, key, value) => Reflect.set(target(), key, value),
+            ownKeys: () => Reflect.ownKeys(target()),
+            getOwnPropertyDescriptor: (_t, key) => {
+                const descriptor = Reflect.getOwnPropertyDescriptor(target(), key);
+                // A proxy may not report a non-configurable property its (empty) target lacks.
+                return descriptor === undefined ? undefined : { ...descriptor, configurable: true };
+            },
+            defineProperty: (_t, key, descriptor) => Reflect.defineProperty(target(), key, descriptor),
+            deleteProperty: (_t, key) => Reflect.deleteProperty(target(), key),
+            getPrototypeOf: () => Reflect.getPrototypeOf(target()),
+        },
+    );
+}
+
+let installed = false;
+
+/**
+ * Installs the deferral for this process. `typescript: true` also defers the closure serializer's
+ * TypeScript (only for processes that do not run TypeScript through ts-node).
+ */
+function install(options = {}) {
+    if (installed || process.env.COREOS_CLUSTER_LAZY_SDK_MODULES === "0") return;
+    installed = true;
+    const deferred = [ARBORIST, ...(options.typescript ? [TYPESCRIPT] : [])];
+    const originalLoad = Module._load;
+    Module._load = function (request, parent, isMain) {
+        if (parent && typeof parent.filename === "string") {
+            for (const [file, name] of deferred) {
+                if (request === name && parent.filename.endsWith(file)) {
+                    return lazyModule(() => originalLoad.call(Module, request, parent, isMain));
+                }
+            }
+        }
+        return originalLoad.apply(this, arguments);
+    };
+}
+
+module.exports = { install };

@@ -1,0 +1,120 @@
+// The start-up shortcuts of our engine plugins (scripts/engine/), each in a fresh node process as the
+// engine starts them, without running the engine: deferred SDK modules still work when used
+// (lazy-sdk-modules.js), the transpile cache returns exactly what ts-node produces and is really read
+// (ts-transpile-cache.js), the dynamic-provider plugin answers with its port, and the language host
+// preloads both into the program runner except for ES module programs.
+import { expect } from "chai";
+import * as childProcess from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { REPO_ROOT } from "../support/engine";
+
+const ENGINE_SCRIPTS = path.join(REPO_ROOT, "scripts", "engine");
+const SDK_RUNNER_DIR = path.join(path.dirname(require.resolve("@pulumi/pulumi/package.json", { paths: [REPO_ROOT] })), "cmd", "run");
+
+/** Runs `body` (CommonJS) in a fresh node in the repo; returns its stdout parsed as JSON. */
+function runNode(body: string, env: Record<string, string> = {}): any {
+    const res = childProcess.spawnSync(process.execPath, ["-e", body], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60000, env: { ...process.env, ...env } });
+    if (res.status !== 0) throw new Error(`node exited ${res.status}:\n${res.stderr}`);
+    return JSON.parse(res.stdout.trim().split("\n").pop()!);
+}
+
+/** ts-node registered the way the SDK's runner registers it for this repo's tsconfig, transpile-only. */
+function compileWithTsNode(file: string, cacheRoot: string | undefined): string {
+    const install = cacheRoot ? `require(${JSON.stringify(path.join(ENGINE_SCRIPTS, "ts-transpile-cache.js"))}).install(${JSON.stringify(SDK_RUNNER_DIR)});` : "";
+    return runNode(
+        `${install}
+const tsn = require(require.resolve("ts-node", { paths: [${JSON.stringify(SDK_RUNNER_DIR)}] }));
+const service = tsn.create({ transpileOnly: true, project: "tsconfig.json", compilerOptions: { target: "ES2020", module: "commonjs", moduleResolution: "node", sourceMap: "true" } });
+const file = ${JSON.stringify(file)};
+console.log(JSON.stringify(service.compile(require("fs").readFileSync(file, "utf8"), file)));`,
+        cacheRoot ? { COREOS_CLUSTER_CACHE: cacheRoot } : { COREOS_CLUSTER_TS_CACHE: "0" },
+    );
+}
+
+describe("engine plugins: start-up shortcuts (scripts/engine/)", function () {
+    this.timeout(120000);
+    let tmp: string;
+
+    beforeEach(() => {
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-engine-startup-"));
+    });
+    afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    it("defers @npmcli/arborist and (for providers) typescript, and both still work when used", () => {
+        const result = runNode(`
+require(${JSON.stringify(path.join(ENGINE_SCRIPTS, "lazy-sdk-modules.js"))}).install({ typescript: true });
+const loaded = (re) => Object.keys(require.cache).some((f) => re.test(f));
+const pulumi = require("@pulumi/pulumi");
+const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//) };
+(async () => {
+    const captured = 41;
+    const sf = await pulumi.runtime.serializeFunction(() => captured + 1);
+    const codePaths = await pulumi.runtime.computeCodePaths({ extraIncludePackages: ["yaml"] });
+    console.log(JSON.stringify({ atStart, serialized: sf.text.includes("41"), codePaths: [...codePaths.keys()].some((p) => p.includes("node_modules/yaml")),
+        atEnd: { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//) } }));
+})();`);
+        expect(result).to.deep.equal({
+            atStart: { arborist: false, typescript: false },
+            serialized: true,
+            codePaths: true,
+            atEnd: { arborist: true, typescript: true },
+        });
+    });
+
+    it("returns exactly ts-node's transpile-only output, and reads it back from the cache on the next run", () => {
+        const file = path.join(REPO_ROOT, "platform", "local", "local-machine.ts");
+        const cacheRoot = path.join(tmp, "cache");
+        const plain = compileWithTsNode(file, undefined);
+        const first = compileWithTsNode(file, cacheRoot);
+        expect(first).to.equal(plain);
+        const entries = fs.readdirSync(path.join(cacheRoot, "ts-transpile")).filter((f) => f.endsWith(".json"));
+        expect(entries).to.have.length(1);
+        expect(compileWithTsNode(file, cacheRoot)).to.equal(plain);
+
+        // Proof that the second run read the entry: an entry changed behind the cache's back is what comes out.
+        const entryFile = path.join(cacheRoot, "ts-transpile", entries[0]);
+        const entry = JSON.parse(fs.readFileSync(entryFile, "utf8"));
+        fs.writeFileSync(entryFile, JSON.stringify({ ...entry, outputText: entry.outputText.replace("LOCAL_MACHINE_PROVIDER_VERSION", "FROM_THE_CACHE") }));
+        expect(compileWithTsNode(file, cacheRoot)).to.include("FROM_THE_CACHE");
+    });
+
+    it("keys the cache by the file's text: an edited file is transpiled again", () => {
+        const cacheRoot = path.join(tmp, "cache");
+        const file = path.join(tmp, "edited.ts");
+        fs.writeFileSync(file, "export const answer: number = 1;\n");
+        expect(compileWithTsNode(file, cacheRoot)).to.include("exports.answer = 1");
+        fs.writeFileSync(file, "export const answer: number = 2;\n");
+        expect(compileWithTsNode(file, cacheRoot)).to.include("exports.answer = 2");
+        expect(fs.readdirSync(path.join(cacheRoot, "ts-transpile")).filter((f) => f.endsWith(".json"))).to.have.length(2);
+    });
+
+    it("starts the dynamic-provider plugin, which prints the port it serves on", async () => {
+        const child = childProcess.spawn(path.join(ENGINE_SCRIPTS, "pulumi-resource-pulumi-nodejs"), ["127.0.0.1:1"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        try {
+            const firstLine = await new Promise<string>((resolve, reject) => {
+                let out = "";
+                let err = "";
+                child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+                    out += chunk;
+                    if (out.includes("\n")) resolve(out.split("\n")[0]);
+                });
+                child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+                child.on("exit", (code) => reject(new Error(`exited ${code} before printing a port:\n${err}`)));
+            });
+            expect(firstLine).to.match(/^\d+$/);
+        } finally {
+            child.kill("SIGKILL");
+        }
+    });
+
+    it("preloads the start-up shortcuts into the program runner, except for ES module programs", () => {
+        fs.mkdirSync(path.join(tmp, "esm"));
+        fs.writeFileSync(path.join(tmp, "esm", "package.json"), JSON.stringify({ type: "module" }));
+        const result = runNode(`
+const { runnerPreload } = require(${JSON.stringify(path.join(ENGINE_SCRIPTS, "language-host.js"))});
+console.log(JSON.stringify({ commonjs: runnerPreload(${JSON.stringify(REPO_ROOT)}), esm: runnerPreload(${JSON.stringify(path.join(tmp, "esm"))}) }));`);
+        expect(result).to.deep.equal({ commonjs: ["--require", path.join(ENGINE_SCRIPTS, "program-preload.js")], esm: [] });
+    });
+});
