@@ -1,7 +1,8 @@
 // ServiceRegistration: a dynamic resource that registers one service in etcd under the schema
 // confd/haproxy read (see service-keys.ts), through etcd v3 (etcd3) and optionally mirrored into
 // the v2 keyspace. It owns only what it wrote, recorded in an owner marker outside that schema.
-// The etcd reads and writes themselves are in service-store.ts (shared with bulk seeding).
+// The etcd reads and writes themselves are in service-store.ts (shared with ServiceRegistrationSet
+// and bulk seeding); concurrent creates are merged by service-write-coalescer.ts.
 //
 // The provider object below is serialized into state by the engine: it captures no client and no
 // npm module (they are required inside functions); this repository's helpers are serialized by value.
@@ -23,9 +24,11 @@ import {
     ServiceWriteRequest,
     serviceRoot,
 } from "./service-keys";
-import { readSnapshots, readV2Tree, registerServiceCoalesced, unregisterServices } from "./service-store";
+import { readSnapshots, readV2Tree, unregisterServices } from "./service-store";
+import { registerServiceCoalesced } from "./service-write-coalescer";
 
-export { coalescedWriteStats, readSnapshots, registerServiceCoalesced, registerServices, seedServices, setCoalescing, unregisterServices } from "./service-store";
+export { readSnapshots, registerServices, seedServices, unregisterServices } from "./service-store";
+export { coalescedWriteStats, registerServiceCoalesced, setCoalescing } from "./service-write-coalescer";
 export type { SeedService, ServiceRemoval } from "./service-store";
 export type { EtcdConnectionInput } from "./service-registration-common";
 
