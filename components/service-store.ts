@@ -11,6 +11,7 @@ import {
     DEFAULT_SERVICE_PREFIX,
     KeyOperation,
     KeyValues,
+    MAX_TXN_OPS,
     normalizeServiceDefinition,
     ownerMarkerKey,
     planServiceWrite,
@@ -134,39 +135,82 @@ async function applyV2(session: EtcdSession, ops: KeyOperation[], roots: string[
     }
 }
 
-/** Runs transactions, each guarded by the owner markers' mod revisions seen when planning. */
-async function commitV3(session: EtcdSession, plans: ServiceWritePlan[], snapshots: ServiceSnapshot[], opsOf: (p: ServiceWritePlan, i: number) => KeyOperation[]): Promise<void> {
-    const groups = plans.map((p, i) => ({ i, ops: opsOf(p, i) }));
-    const batches = batchOperationGroups(groups.map((g) => g.ops.map(() => g)), 128).map((b) => b.map((g) => g[0]));
+type OpGroup = { i: number; ops: KeyOperation[] };
+
+/**
+ * Runs transactions of at most 128 operations (a service never split), PARALLEL_TXNS in flight,
+ * each guarded by the owner markers' mod revisions seen when planning. Batches are packed when a
+ * transaction slot frees up, so plans that `planAt` computes on first use overlap the commits
+ * already in flight. A service needing more than 128 operations must be refused by the caller first.
+ */
+async function commitV3(
+    session: EtcdSession,
+    count: number,
+    planAt: (i: number) => ServiceWritePlan,
+    snapshots: ServiceSnapshot[],
+    opsOf: (p: ServiceWritePlan, i: number) => KeyOperation[],
+): Promise<void> {
     const failed: { roots: string[]; message: string }[] = [];
-    await mapLimit(batches, PARALLEL_TXNS, (batch) =>
-        commitBatch(batch).catch((err) => {
-            failed.push({ roots: batch.map((g) => plans[g.i].root), message: (err as Error).message });
-        }),
-    );
+    let next = 0;
+    let carried: OpGroup | undefined;
+    let sent = 0;
+    const takeBatch = (): OpGroup[] => {
+        const batch: OpGroup[] = [];
+        let size = 0;
+        for (;;) {
+            let group = carried;
+            carried = undefined;
+            if (!group) {
+                if (next >= count) break;
+                const i = next++;
+                group = { i, ops: opsOf(planAt(i), i) };
+            }
+            if (size + group.ops.length > MAX_TXN_OPS && batch.length > 0) {
+                carried = group;
+                break;
+            }
+            batch.push(group);
+            size += group.ops.length;
+        }
+        return batch;
+    };
+    const worker = async () => {
+        for (let batch = takeBatch(); batch.length > 0; batch = takeBatch()) {
+            sent++;
+            await commitBatch(batch).catch((err) => {
+                failed.push({ roots: batch.map((g) => planAt(g.i).root), message: (err as Error).message });
+            });
+        }
+    };
+    await Promise.all(Array.from({ length: PARALLEL_TXNS }, worker));
     if (failed.length > 0) {
         const failedRoots = failed.flatMap((f) => f.roots);
-        const written = batches.length > failed.length ? `; the other ${plans.length - failedRoots.length} service(s) were written` : "";
+        const written = sent > failed.length ? `; the other ${count - failedRoots.length} service(s) were written` : "";
         throw new Error(`${failed[0].message} (not written: ${failedRoots.length > 5 ? `${failedRoots.slice(0, 5).join(", ")} and ${failedRoots.length - 5} more` : failedRoots.join(", ")}${written})`);
     }
 
-    async function commitBatch(batch: { i: number; ops: KeyOperation[] }[]): Promise<void> {
+    async function commitBatch(batch: OpGroup[]): Promise<void> {
         const res = await session.run("transaction", (client) =>
             client.kv.txn({
-                compare: batch.map((g) => ({ key: Buffer.from(plans[g.i].markerKey), target: "Mod" as const, result: "Equal" as const, mod_revision: snapshots[g.i].markerModRevision })),
+                compare: batch.map((g) => ({ key: Buffer.from(planAt(g.i).markerKey), target: "Mod" as const, result: "Equal" as const, mod_revision: snapshots[g.i].markerModRevision })),
                 success: toRequestOps(batch),
                 failure: [],
             }),
         );
         if (!res.succeeded) {
             // A retried commit may already have been applied: then every marker holds what we wrote.
-            const now = await readSnapshots(session, batch.map((g) => splitRoot(plans[g.i].root)));
-            const changed = batch.filter((g, j) => now[j].markerValue !== expectedMarkerAfter(plans[g.i], opsOf(plans[g.i], g.i)));
+            const now = await readSnapshots(session, batch.map((g) => splitRoot(planAt(g.i).root)));
+            const changed = batch.filter((g, j) => now[j].markerValue !== expectedMarkerAfter(planAt(g.i), g.ops));
             if (changed.length > 0) {
-                throw new Error(`${changed.map((g) => plans[g.i].root).join(", ")} changed while being written (another writer); run again`);
+                throw new Error(`${changed.map((g) => planAt(g.i).root).join(", ")} changed while being written (another writer); run again`);
             }
         }
     }
+}
+
+function isEmpty(keys: KeyValues | undefined): boolean {
+    for (const _ in keys ?? {}) return false;
+    return true;
 }
 
 function expectedMarkerAfter(plan: ServiceWritePlan, ops: KeyOperation[]): string | undefined {
@@ -194,11 +238,25 @@ export async function registerServices(session: EtcdSession, requests: ServiceWr
     await mapLimit(requests.map((r, i) => i).filter((i) => requests[i].mirrorToV2), 16, async (i) => {
         snapshots[i].v2Keys = await readV2Tree(session, serviceRoot(requests[i].definition.prefix, requests[i].definition.service));
     });
-    const plans = requests.map((r, i) => planServiceWrite(r, snapshots[i]));
-    const refused = plans.map((p, i) => (p.refusal ? `${label(i)}: ${p.refusal}` : undefined)).filter((m): m is string => !!m);
+    // A service etcd holds nothing of cannot be refused: it is planned when its batch is packed, while
+    // earlier batches commit. Every other service is planned, and refused, before anything is written.
+    const untouched = (i: number) => {
+        const snap = snapshots[i];
+        const r = requests[i];
+        return snap.markerValue === undefined && isEmpty(snap.keys) && isEmpty(snap.v2Keys) && r.ownedBefore.length === 0 && r.mirroredBefore.length === 0;
+    };
+    const planned: Array<ServiceWritePlan | undefined> = requests.map((r, i) => (untouched(i) ? undefined : planServiceWrite(r, snapshots[i])));
+    const refused = planned.map((p, i) => (p?.refusal ? `${label(i)}: ${p.refusal}` : undefined)).filter((m): m is string => !!m);
     if (refused.length > 0) throw new Error(refused.join("\n"));
+    requests.forEach((r, i) => {
+        // Keys, one owner marker; what planServiceWrite would give an untouched service.
+        const ops = planned[i]?.v3.length ?? 2 + r.definition.hosts.length + (r.definition.hostPort === undefined ? 0 : 1);
+        if (ops > MAX_TXN_OPS) throw new Error(`${label(i)}: needs ${ops} operations, more than etcd's ${MAX_TXN_OPS}-operation transaction limit (too many hosts)`);
+    });
+    const planAt = (i: number): ServiceWritePlan => (planned[i] ??= planServiceWrite(requests[i], snapshots[i]));
 
-    await commitV3(session, plans, snapshots, (p) => p.v3);
+    await commitV3(session, requests.length, planAt, snapshots, (p) => p.v3);
+    const plans = requests.map((r, i) => planAt(i));
     const v2Ops = plans.flatMap((p) => p.v2);
     if (v2Ops.length > 0) {
         const appliedV2: KeyOperation[] = [];
@@ -208,7 +266,7 @@ export async function registerServices(session: EtcdSession, requests: ServiceWr
             const rollback = async () => {
                 const current = await readSnapshots(session, requests.map((r) => r.definition));
                 const before = (p: ServiceWritePlan, i: number): KeyValues => ({ ...snapshots[i].keys, ...(snapshots[i].markerValue !== undefined ? { [p.markerKey]: snapshots[i].markerValue! } : {}) });
-                await commitV3(session, plans, current, (p, i) => compensationOps(p.v3, before(p, i)));
+                await commitV3(session, plans.length, (i) => plans[i], current, (p, i) => compensationOps(p.v3, before(p, i)));
                 const v2Before: KeyValues = Object.assign({}, ...snapshots.map((snap) => snap.v2Keys ?? {}));
                 const v2Restore = compensationOps(appliedV2, v2Before);
                 await applyV2(session, v2Restore, []);
@@ -251,7 +309,7 @@ export async function unregisterServices(session: EtcdSession, removals: Service
         plans.push({ root, markerKey, markerValue: "", ownedKeys: [], mirroredKeys: [], v3, v2: r.mirroredKeys.map((key) => ({ op: "delete", key })) });
         kept.push(snapshots[i]);
     });
-    await commitV3(session, plans, kept, (p) => p.v3);
+    await commitV3(session, plans.length, (i) => plans[i], kept, (p) => p.v3);
     const v2Ops = plans.flatMap((p) => p.v2);
     if (v2Ops.length > 0) await applyV2(session, v2Ops, plans.map((p) => p.root));
     return { skipped };

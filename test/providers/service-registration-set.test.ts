@@ -85,6 +85,14 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         expect(await under("/coreos-cluster/owners/s2/")).to.deep.equal({});
     });
 
+    it("refuses, before writing any service, one that needs more than etcd's 128 operations per transaction", async () => {
+        const crowded = { service: "crowded", scheme: "http", hosts: Array.from({ length: 127 }, (_, i) => `10.6.${i >> 8}.${i & 255}:80`) };
+        const err = await failureOf(provider.create(await checked("crowded", { services: [web, db, crowded], prefix: "/s11" })));
+        expect(err.message).to.match(/service "crowded": needs 129 operations, more than etcd's 128-operation transaction limit/);
+        expect(await under("/s11/")).to.deep.equal({});
+        expect(await under("/coreos-cluster/owners/s11/")).to.deep.equal({});
+    });
+
     it("an update writes only the services that changed, removes the ones dropped, and a prefix change replaces", async () => {
         const inputs = await checked("upd", { services: [web, db], prefix: "/s3" });
         const { id, outs } = await provider.create(inputs);
