@@ -38,6 +38,12 @@ export function localAddresses(plan: ClusterPlan, machines: LocalRenderedMachine
     return addresses;
 }
 
+/** The plain inputs of each machine's LocalMachine: its planned address, its user-data, its folder under `dataRoot`. */
+export function localMachineSpecs(config: ClusterConfig, plan: ClusterPlan, machines: LocalRenderedMachine[], dataRoot: string) {
+    const addresses = localAddresses(plan, machines);
+    return machines.map((m) => ({ name: m.name, role: m.role, address: addresses[m.name], userData: m.userData, root: path.join(dataRoot, m.name), flavor: config.os.flavor }));
+}
+
 export class LocalCluster extends pulumi.ComponentResource {
     public readonly memberNames: pulumi.Output<string[]>;
     public readonly memberIps: pulumi.Output<string[]>;
@@ -52,22 +58,15 @@ export class LocalCluster extends pulumi.ComponentResource {
     constructor(name: string, args: LocalClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("coreos-cluster:index:LocalCluster", name, {}, opts);
         const { config, plan } = args;
-        const addresses = localAddresses(plan, args.machines);
-        const dataRoot = path.resolve(config.local.dataDir);
+        const specs = new Map(localMachineSpecs(config, plan, args.machines, path.resolve(config.local.dataDir)).map((spec) => [spec.name, spec]));
 
         const boot = (machine: LocalRenderedMachine, extra: pulumi.CustomResourceOptions) => {
             // Secrets rendered into user-data (etcd passwords) stay secret in state, with what is derived from it.
             const secret = /password/i.test(machine.userData);
+            const spec = specs.get(machine.name)!;
             return new LocalMachine(
                 machine.name,
-                {
-                    name: machine.name,
-                    role: machine.role,
-                    address: addresses[machine.name],
-                    userData: secret ? pulumi.secret(machine.userData) : machine.userData,
-                    root: path.join(dataRoot, machine.name),
-                    flavor: config.os.flavor,
-                },
+                { ...spec, userData: secret ? pulumi.secret(spec.userData) : spec.userData },
                 { parent: this, ...(secret ? { additionalSecretOutputs: ["ignored"] } : {}), ...extra },
             );
         };

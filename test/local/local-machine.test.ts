@@ -17,7 +17,7 @@ import { LocalMachineInputs, LocalMachineState, localMachineProvider as provider
 import { isMachineEtcd, memberHealthy } from "../../platform/local/processes";
 import { cleanupLocalMachines } from "../../platform/local/cleanup";
 import { requireEtcdBinaries } from "../support/etcd-cluster";
-import { localAddresses } from "../../platform/local/local-cluster";
+import { localMachineSpecs } from "../../platform/local/local-cluster";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -63,17 +63,7 @@ function machineInputs(flavor: OsFlavor, firstAddress: string, root: string): Lo
         "local",
     );
     const plan = planCluster(config);
-    const machines = renderMachines(config, plan);
-    const address = localAddresses(plan, machines);
-    return machines.map((m) => ({
-        name: m.name,
-        role: m.role,
-        address: address[m.name],
-        userData: m.userData,
-        root: path.join(root, m.name),
-        flavor,
-        providerVersion: "test",
-    }));
+    return localMachineSpecs(config, plan, renderMachines(config, plan), root).map((spec) => ({ ...spec, providerVersion: "test" }));
 }
 
 async function create(inputs: LocalMachineInputs): Promise<LocalMachineState> {

@@ -24,7 +24,7 @@ import { loadConfig } from "../../model/validate";
 import { waitClusterReady } from "../../platform/local/cluster-readiness";
 import { LocalMachineInputs, LocalMachineState, localMachineProvider } from "../../platform/local/local-machine";
 import { isMachineEtcd } from "../../platform/local/processes";
-import { localAddresses } from "../../platform/local/local-cluster";
+import { localMachineSpecs } from "../../platform/local/local-cluster";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -216,17 +216,7 @@ describe("reliability: a killed worker proxy on the local platform (127.0.13.50-
     function inputsFor(): LocalMachineInputs[] {
         const config = loadConfig({ platform: "local", clusterName: "rel", localFirstAddress: "127.0.13.50", localWorkers: 1, osImage: "image" }, "local");
         const plan = planCluster(config);
-        const machines = renderMachines(config, plan);
-        const address = localAddresses(plan, machines);
-        return machines.map((m) => ({
-            name: m.name,
-            role: m.role,
-            address: address[m.name],
-            userData: m.userData,
-            root: path.join(root, m.name),
-            flavor: config.os.flavor,
-            providerVersion: "test",
-        }));
+        return localMachineSpecs(config, plan, renderMachines(config, plan), root).map((spec) => ({ ...spec, providerVersion: "test" }));
     }
 
     function v2Get(url: string): Promise<number> {
