@@ -95,10 +95,25 @@ export function prefixProblem(prefix: unknown): string | undefined {
  * Problems of a raw (possibly partial) definition. Values for which `isUnknown` is true (preview
  * placeholders) are not judged.
  */
-export function serviceDefinitionProblems(raw: Record<string, unknown>, isUnknown: (v: unknown) => boolean = () => false): FieldProblem[] {
+export function serviceDefinitionProblems(raw: Record<string, unknown>, isUnknown?: (v: unknown) => boolean): FieldProblem[] {
+    const problems = serviceFieldProblems(raw, isUnknown);
+    const prefix = raw.prefix;
+    if (prefix !== undefined && prefix !== null && !isUnknown?.(prefix)) {
+        const problem = prefixProblem(prefix);
+        if (problem) problems.push({ field: "prefix", message: problem });
+    }
+    return problems;
+}
+
+/**
+ * Problems of the fields of one service (service, scheme, hosts, hostPort), without its prefix: what
+ * each entry of a set is checked against. Runs for every service of a set in the serialized provider,
+ * where each call of another module-level function costs a closure, hence the plain loops.
+ */
+export function serviceFieldProblems(raw: Record<string, unknown>, isUnknown?: (v: unknown) => boolean): FieldProblem[] {
     const problems: FieldProblem[] = [];
-    const known = (v: unknown) => !isUnknown(v);
-    const { service, scheme, hosts, hostPort, prefix } = raw;
+    const known = (v: unknown) => isUnknown === undefined || !isUnknown(v);
+    const { service, scheme, hosts, hostPort } = raw;
     if (known(service)) {
         if (typeof service !== "string" || !SERVICE_NAME.test(service)) {
             problems.push({ field: "service", message: `"${String(service)}" is not a valid service name (letters, digits, - and _, at most 63 characters, no /)` });
@@ -111,15 +126,14 @@ export function serviceDefinitionProblems(raw: Record<string, unknown>, isUnknow
         if (!Array.isArray(hosts)) {
             problems.push({ field: "hosts", message: "must be a list of ip:port strings" });
         } else {
-            const seen = new Set<string>();
-            hosts.forEach((host, i) => {
-                if (!known(host)) return;
+            for (let i = 0; i < hosts.length; i++) {
+                const host = hosts[i];
+                if (!known(host)) continue;
                 // Most hosts are plain ipv4:port: one regex instead of the full parser (seeding thousands).
                 const problem = typeof host === "string" && PLAIN_IPV4_HOST.test(host) ? undefined : hostProblem(host);
                 if (problem) problems.push({ field: `hosts[${i}]`, message: problem });
-                else if (seen.has(host as string)) problems.push({ field: `hosts[${i}]`, message: `"${host}" is listed twice` });
-                seen.add(host as string);
-            });
+                else if (hosts.indexOf(host) < i) problems.push({ field: `hosts[${i}]`, message: `"${host}" is listed twice` });
+            }
         }
     }
     if (known(hostPort) && hostPort !== undefined && hostPort !== null) {
@@ -128,10 +142,6 @@ export function serviceDefinitionProblems(raw: Record<string, unknown>, isUnknow
         }
     } else if (known(hostPort) && scheme === "tcp") {
         problems.push({ field: "hostPort", message: "is required when scheme is tcp (the port the service is published on)" });
-    }
-    if (known(prefix) && prefix !== undefined && prefix !== null) {
-        const problem = prefixProblem(prefix);
-        if (problem) problems.push({ field: "prefix", message: problem });
     }
     return problems;
 }
@@ -153,13 +163,18 @@ export function formatProblems(label: string, problems: FieldProblem[]): string 
     return `${label}: ${problems.map((p) => `${p.field} ${p.message}`).join("; ")}`;
 }
 
-/** The keys and values one service writes. */
-export function serviceKeyValues(def: ServiceDefinition): KeyValues {
+/** The keys and values one service writes, in schema order: scheme, hosts/0.., host_port. */
+export function serviceKeyEntries(def: ServiceDefinition): Array<[string, string]> {
     const root = serviceRoot(def.prefix, def.service);
-    const keys: KeyValues = { [`${root}/scheme`]: def.scheme };
-    def.hosts.forEach((host, i) => (keys[`${root}/hosts/${i}`] = host));
-    if (def.hostPort !== undefined) keys[`${root}/host_port`] = String(def.hostPort);
-    return keys;
+    const entries: Array<[string, string]> = [[`${root}/scheme`, def.scheme]];
+    for (let i = 0; i < def.hosts.length; i++) entries.push([`${root}/hosts/${i}`, def.hosts[i]]);
+    if (def.hostPort !== undefined) entries.push([`${root}/host_port`, String(def.hostPort)]);
+    return entries;
+}
+
+/** The keys and values one service writes, as a record. */
+export function serviceKeyValues(def: ServiceDefinition): KeyValues {
+    return Object.fromEntries(serviceKeyEntries(def));
 }
 
 /**
@@ -168,9 +183,10 @@ export function serviceKeyValues(def: ServiceDefinition): KeyValues {
  * longer wants are deleted; keys of other writers are never touched.
  */
 export function planKeyChanges(ownedBefore: readonly string[], desired: KeyValues): KeyOperation[] {
-    const puts: KeyOperation[] = Object.entries(desired).map(([key, value]) => ({ op: "put", key, value }));
-    const deletes: KeyOperation[] = ownedBefore.filter((key) => !(key in desired)).map((key) => ({ op: "delete", key }));
-    return [...puts, ...deletes];
+    const ops: KeyOperation[] = [];
+    for (const key in desired) ops.push({ op: "put", key, value: desired[key] });
+    for (const key of ownedBefore) if (!(key in desired)) ops.push({ op: "delete", key });
+    return ops;
 }
 
 /**
@@ -310,8 +326,22 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     const def = req.definition;
     const root = serviceRoot(def.prefix, def.service);
     const markerKey = ownerMarkerKey(def.prefix, def.service);
-    const desired = serviceKeyValues(def);
-    const desiredKeys = Object.keys(desired);
+    const entries = serviceKeyEntries(def);
+    const desiredKeys = entries.map((e) => e[0]);
+    const markerValue = encodeOwnerMarker({ owner: req.owner, keys: desiredKeys });
+    const markerPut: KeyOperation = { op: "put", key: markerKey, value: markerValue };
+    const plan = { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys: req.mirrorToV2 ? desiredKeys : [] };
+    // Nothing in etcd and nothing written before (a first registration, e.g. seeding): nothing to
+    // refuse, merge or delete, and no record of keys needed. Seeding plans thousands of these in the
+    // serialized provider, where objects keyed by thousands of distinct key names are slow to build.
+    if (snap.markerValue === undefined && req.ownedBefore.length === 0 && req.mirroredBefore.length === 0 && isEmptyRecord(snap.keys) && isEmptyRecord(snap.v2Keys)) {
+        const puts = (): KeyOperation[] => entries.map(([key, value]) => ({ op: "put", key, value }));
+        const v3 = puts();
+        v3.push(markerPut);
+        return { ...plan, v3, v2: req.mirrorToV2 ? puts() : [] };
+    }
+    const desired: KeyValues = Object.fromEntries(entries);
+
     const marker = decodeOwnerMarker(snap.markerValue);
     const markedByOther = snap.markerValue !== undefined && marker?.owner !== req.owner;
     const adopt = req.adopt || (markedByOther && marker !== undefined && (req.adoptFrom ?? []).includes(marker.owner));
@@ -345,12 +375,16 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     }
 
     const previouslyOwned = [...new Set([...ownedBefore, ...(adopt && marker ? marker.keys : [])])];
-    const markerValue = encodeOwnerMarker({ owner: req.owner, keys: desiredKeys });
-    const v3 = [...planKeyChanges(previouslyOwned, desired), { op: "put" as const, key: markerKey, value: markerValue }];
+    const v3 = [...planKeyChanges(previouslyOwned, desired), markerPut];
     const v2 = req.mirrorToV2
         ? planKeyChanges([...new Set([...mirroredBefore, ...(adopt ? previouslyOwned : [])])], desired)
         : req.mirroredBefore.map((key) => ({ op: "delete" as const, key }));
-    return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys: req.mirrorToV2 ? desiredKeys : [], v3, v2, refusal };
+    return { ...plan, v3, v2, refusal };
+}
+
+export function isEmptyRecord(record: Record<string, unknown> | undefined): boolean {
+    for (const _ in record ?? {}) return false;
+    return true;
 }
 
 /** Operations that put back what the snapshot held for every key the plan touched (rollback). */

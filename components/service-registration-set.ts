@@ -21,17 +21,17 @@ import {
     prefixProblem,
     registrationId,
     ServiceDefinition,
-    serviceDefinitionProblems,
+    serviceFieldProblems,
     serviceKeyValues,
     ServiceScheme,
     ServiceWriteRequest,
     serviceRoot,
 } from "./service-keys";
 import { readSnapshots, readV2Tree, registerServices, ServiceRemoval, unregisterServices } from "./service-store";
-import { EtcdConnectionInput, failWith, isUnknown, sameJson, stackOwnerKey } from "./service-registration-common";
+import { EtcdConnectionInput, failWith, isUnknown, sameJson, stackOwnerKey, UNKNOWN } from "./service-registration-common";
 
 /** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
-export const SERVICE_REGISTRATION_SET_PROVIDER_VERSION = "1.0.0";
+export const SERVICE_REGISTRATION_SET_PROVIDER_VERSION = "1.1.0";
 
 /** One service of a set: the fields of ServiceRegistration, without connection and prefix. */
 export interface RegisteredService {
@@ -88,33 +88,43 @@ function definitionOf(props: { prefix: string }, s: RegisteredService): ServiceD
     return { service: s.service, scheme: s.scheme, hosts: [...s.hosts], hostPort: s.hostPort ?? undefined, prefix: props.prefix };
 }
 
+/**
+ * Problems of the list; entries are judged field by field, skipping preview placeholders. Plain
+ * loops and one scan for placeholders: this runs for every service, twice per create (check, create).
+ */
 function serviceProblems(services: unknown): FieldProblem[] {
     if (isUnknown(services)) return [];
     if (!Array.isArray(services)) return [{ field: "services", message: "must be a list of { service, scheme, hosts, hostPort }" }];
+    const judge = containsUnknown(services) ? isUnknown : undefined;
     const firstIndex = new Map<string, number>();
-    return services.flatMap((s, i) => {
-        if (isUnknown(s)) return [];
-        if (typeof s !== "object" || s === null) return [{ field: `services[${i}]`, message: "must be { service, scheme, hosts, hostPort }" }];
-        const own = serviceDefinitionProblems({ ...s, prefix: undefined }, isUnknown).map((p) => ({ field: `services[${i}].${p.field}`, message: p.message }));
-        const name = (s as { service?: unknown }).service;
-        if (typeof name === "string" && !isUnknown(name)) {
-            if (firstIndex.has(name)) own.push({ field: `services[${i}].service`, message: `"${name}" is listed twice (also services[${firstIndex.get(name)}])` });
+    const problems: FieldProblem[] = [];
+    for (let i = 0; i < services.length; i++) {
+        const s = services[i];
+        if (judge?.(s)) continue;
+        if (typeof s !== "object" || s === null || Array.isArray(s)) {
+            problems.push({ field: `services[${i}]`, message: "must be { service, scheme, hosts, hostPort }" });
+            continue;
+        }
+        for (const p of serviceFieldProblems(s, judge)) problems.push({ field: `services[${i}].${p.field}`, message: p.message });
+        const name = s.service;
+        if (typeof name === "string" && !judge?.(name)) {
+            if (firstIndex.has(name)) problems.push({ field: `services[${i}].service`, message: `"${name}" is listed twice (also services[${firstIndex.get(name)}])` });
             else firstIndex.set(name, i);
         }
-        return own;
-    });
+    }
+    return problems;
 }
 
-function hasUnknown(s: any): boolean {
-    return isUnknown(s) || isUnknown(s?.service) || isUnknown(s?.scheme) || isUnknown(s?.hostPort) || isUnknown(s?.hosts) || (Array.isArray(s?.hosts) && s.hosts.some(isUnknown));
+/** Whether a preview placeholder sits anywhere in the list (one scan of its JSON). */
+function containsUnknown(services: unknown[]): boolean {
+    return JSON.stringify(services).includes(UNKNOWN);
 }
 
 /**
  * The list as state keeps it: plain { service, scheme, hosts, hostPort? } entries sorted by name, so
- * reordering the list is not a change. Only for a valid list; left as given while any part is unknown (preview).
+ * reordering the list is not a change. Only for a valid list with no preview placeholder.
  */
-function canonicalServices(services: any[]): unknown {
-    if (services.some(hasUnknown)) return services;
+function canonicalServices(services: any[]): RegisteredService[] {
     return services
         .map((s) => ({ service: s.service, scheme: s.scheme, hosts: [...s.hosts], ...(s.hostPort === undefined || s.hostPort === null ? {} : { hostPort: s.hostPort }) }))
         .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
@@ -152,7 +162,7 @@ async function apply(props: ServiceRegistrationSetState, before: Partial<Service
     }
     await withSharedEtcd(props.connection, async (session) => {
         const requests = defs.map((def) => requestFor(props, def, { owned: before.ownedKeys?.[def.service], mirrored: before.mirroredKeys?.[def.service] }));
-        const plans = await registerServices(session, requests, defs.map((d) => `${label}: service "${d.service}"`));
+        const plans = await registerServices(session, requests, (i) => `${label}: service "${defs[i].service}"`);
         plans.forEach((plan, i) => {
             ownedKeys[defs[i].service] = plan.ownedKeys;
             mirroredKeys[defs[i].service] = plan.mirroredKeys;
@@ -179,7 +189,8 @@ export const serviceRegistrationSetProvider: pulumi.dynamic.ResourceProvider = {
             mirrorToV2: news.mirrorToV2 ?? false,
             adopt: news.adopt ?? false,
             takeOverFrom: news.takeOverFrom ?? [],
-            services: listProblems.length === 0 && Array.isArray(news.services) ? canonicalServices(news.services) : news.services,
+            // Left as given while any part is unknown (preview).
+            services: listProblems.length === 0 && Array.isArray(news.services) && !containsUnknown(news.services) ? canonicalServices(news.services) : news.services,
         };
         const problems = [...listProblems, ...connectionProblems(inputs.connection, isUnknown)];
         const badPrefix = isUnknown(inputs.prefix) ? undefined : prefixProblem(inputs.prefix);

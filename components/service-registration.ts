@@ -33,7 +33,7 @@ export type { SeedService, ServiceRemoval } from "./service-store";
 export type { EtcdConnectionInput } from "./service-registration-common";
 
 /** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
-export const SERVICE_REGISTRATION_PROVIDER_VERSION = "1.2.0";
+export const SERVICE_REGISTRATION_PROVIDER_VERSION = "1.3.0";
 
 export interface ServiceRegistrationArgs {
     connection: EtcdConnectionInput;

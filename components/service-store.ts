@@ -9,6 +9,7 @@ import {
     compensationOps,
     decodeOwnerMarker,
     DEFAULT_SERVICE_PREFIX,
+    isEmptyRecord,
     KeyOperation,
     KeyValues,
     MAX_TXN_OPS,
@@ -54,14 +55,15 @@ function toRequestOps(groups: { ops: KeyOperation[] }[]) {
 }
 
 function snapshotsFrom(defs: { prefix: string; service: string }[], kvs: { key: Buffer; value: Buffer; mod_revision: string }[]): ServiceSnapshot[] {
+    const result = defs.map((): ServiceSnapshot => ({ keys: {}, markerModRevision: "0" }));
+    // Nothing there yet (seeding a fresh keyspace): no need to index thousands of services.
+    if (kvs.length === 0) return result;
     const byRoot = new Map<string, ServiceSnapshot>();
     const byMarker = new Map<string, ServiceSnapshot>();
     const prefixes = [...new Set(defs.map((d) => d.prefix))];
-    const result = defs.map((d) => {
-        const snap: ServiceSnapshot = { keys: {}, markerModRevision: "0" };
-        byRoot.set(`${serviceRoot(d.prefix, d.service)}/`, snap);
-        byMarker.set(ownerMarkerKey(d.prefix, d.service), snap);
-        return snap;
+    defs.forEach((d, i) => {
+        byRoot.set(`${serviceRoot(d.prefix, d.service)}/`, result[i]);
+        byMarker.set(ownerMarkerKey(d.prefix, d.service), result[i]);
     });
     for (const kv of kvs) {
         const key = kv.key.toString();
@@ -139,13 +141,14 @@ type OpGroup = { i: number; ops: KeyOperation[] };
 
 /**
  * Runs transactions of at most 128 operations (a service never split), PARALLEL_TXNS in flight,
- * each guarded by the owner markers' mod revisions seen when planning. Batches are packed when a
+ * taking the services in `order`, each guarded by the owner markers' mod revisions seen when
+ * planning (one range guard for a batch whose markers were all absent). Batches are packed when a
  * transaction slot frees up, so plans that `planAt` computes on first use overlap the commits
  * already in flight. A service needing more than 128 operations must be refused by the caller first.
  */
 async function commitV3(
     session: EtcdSession,
-    count: number,
+    order: number[],
     planAt: (i: number) => ServiceWritePlan,
     snapshots: ServiceSnapshot[],
     opsOf: (p: ServiceWritePlan, i: number) => KeyOperation[],
@@ -161,8 +164,8 @@ async function commitV3(
             let group = carried;
             carried = undefined;
             if (!group) {
-                if (next >= count) break;
-                const i = next++;
+                if (next >= order.length) break;
+                const i = order[next++];
                 group = { i, ops: opsOf(planAt(i), i) };
             }
             if (size + group.ops.length > MAX_TXN_OPS && batch.length > 0) {
@@ -185,32 +188,50 @@ async function commitV3(
     await Promise.all(Array.from({ length: PARALLEL_TXNS }, worker));
     if (failed.length > 0) {
         const failedRoots = failed.flatMap((f) => f.roots);
-        const written = sent > failed.length ? `; the other ${count - failedRoots.length} service(s) were written` : "";
+        const written = sent > failed.length ? `; the other ${order.length - failedRoots.length} service(s) were written` : "";
         throw new Error(`${failed[0].message} (not written: ${failedRoots.length > 5 ? `${failedRoots.slice(0, 5).join(", ")} and ${failedRoots.length - 5} more` : failedRoots.join(", ")}${written})`);
     }
 
-    async function commitBatch(batch: OpGroup[]): Promise<void> {
+    async function commitBatch(batch: OpGroup[], rangeGuard = batch.length > 1 && batch.every((g) => snapshots[g.i].markerModRevision === "0")): Promise<void> {
         const res = await session.run("transaction", (client) =>
-            client.kv.txn({
-                compare: batch.map((g) => ({ key: Buffer.from(planAt(g.i).markerKey), target: "Mod" as const, result: "Equal" as const, mod_revision: snapshots[g.i].markerModRevision })),
-                success: toRequestOps(batch),
-                failure: [],
-            }),
+            client.kv.txn({ compare: rangeGuard ? absentMarkersGuard(batch.map((g) => planAt(g.i).markerKey)) : markerGuards(batch), success: toRequestOps(batch), failure: [] }),
         );
         if (!res.succeeded) {
             // A retried commit may already have been applied: then every marker holds what we wrote.
             const now = await readSnapshots(session, batch.map((g) => splitRoot(planAt(g.i).root)));
+            // The range guard also covers markers of services not in this batch: if none of ours
+            // appeared, one of those did, which is no conflict; the per-service guards decide then.
+            if (rangeGuard && now.every((snap) => snap.markerValue === undefined)) return commitBatch(batch, false);
             const changed = batch.filter((g, j) => now[j].markerValue !== expectedMarkerAfter(planAt(g.i), g.ops));
             if (changed.length > 0) {
                 throw new Error(`${changed.map((g) => planAt(g.i).root).join(", ")} changed while being written (another writer); run again`);
             }
         }
     }
+
+    /** One guard per service: its marker's mod revision is still the one seen when planning. */
+    function markerGuards(batch: OpGroup[]) {
+        return batch.map((g) => ({ key: Buffer.from(planAt(g.i).markerKey), target: "Mod" as const, result: "Equal" as const, mod_revision: snapshots[g.i].markerModRevision }));
+    }
 }
 
-function isEmpty(keys: KeyValues | undefined): boolean {
-    for (const _ in keys ?? {}) return false;
-    return true;
+/**
+ * One guard for a batch of services that had no marker when planned: no marker exists anywhere
+ * from the first of theirs to the last. etcd checks each compare against its index, so this one
+ * range compare costs a fraction of a compare per service (a quarter of a fresh seeding's time).
+ */
+function absentMarkersGuard(markerKeys: string[]) {
+    let first = markerKeys[0];
+    let last = markerKeys[0];
+    for (const key of markerKeys) {
+        if (key < first) first = key;
+        if (key > last) last = key;
+    }
+    return [{ key: Buffer.from(first), range_end: Buffer.from(`${last}\0`), target: "Mod" as const, result: "Equal" as const, mod_revision: "0" }];
+}
+
+function indices(count: number): number[] {
+    return Array.from({ length: count }, (_, i) => i);
 }
 
 function expectedMarkerAfter(plan: ServiceWritePlan, ops: KeyOperation[]): string | undefined {
@@ -228,8 +249,8 @@ function splitRoot(root: string): { prefix: string; service: string } {
  * mirror fails, the v3 changes are rolled back. Refuses, before writing anything, services owned by
  * another writer. The provider's create and update use this same path.
  */
-export async function registerServices(session: EtcdSession, requests: ServiceWriteRequest[], labels?: string[]): Promise<ServiceWritePlan[]> {
-    const label = (i: number) => labels?.[i] ?? `service ${serviceRoot(requests[i].definition.prefix, requests[i].definition.service)}`;
+export async function registerServices(session: EtcdSession, requests: ServiceWriteRequest[], labelOf?: (i: number) => string): Promise<ServiceWritePlan[]> {
+    const label = (i: number) => labelOf?.(i) ?? `service ${serviceRoot(requests[i].definition.prefix, requests[i].definition.service)}`;
     const roots = requests.map((r) => serviceRoot(r.definition.prefix, r.definition.service));
     const seen = new Set<string>();
     const repeated = roots.filter((root) => seen.has(root) || !seen.add(root));
@@ -243,7 +264,7 @@ export async function registerServices(session: EtcdSession, requests: ServiceWr
     const untouched = (i: number) => {
         const snap = snapshots[i];
         const r = requests[i];
-        return snap.markerValue === undefined && isEmpty(snap.keys) && isEmpty(snap.v2Keys) && r.ownedBefore.length === 0 && r.mirroredBefore.length === 0;
+        return snap.markerValue === undefined && r.ownedBefore.length === 0 && r.mirroredBefore.length === 0 && isEmptyRecord(snap.keys) && isEmptyRecord(snap.v2Keys);
     };
     const planned: Array<ServiceWritePlan | undefined> = requests.map((r, i) => (untouched(i) ? undefined : planServiceWrite(r, snapshots[i])));
     const refused = planned.map((p, i) => (p?.refusal ? `${label(i)}: ${p.refusal}` : undefined)).filter((m): m is string => !!m);
@@ -255,7 +276,9 @@ export async function registerServices(session: EtcdSession, requests: ServiceWr
     });
     const planAt = (i: number): ServiceWritePlan => (planned[i] ??= planServiceWrite(requests[i], snapshots[i]));
 
-    await commitV3(session, requests.length, planAt, snapshots, (p) => p.v3);
+    // In key order, so each batch's markers form a range no other batch of this write falls in.
+    const keyOrder = roots.map((_, i) => i).sort((a, b) => (roots[a] < roots[b] ? -1 : roots[a] > roots[b] ? 1 : 0));
+    await commitV3(session, keyOrder, planAt, snapshots, (p) => p.v3);
     const plans = requests.map((r, i) => planAt(i));
     const v2Ops = plans.flatMap((p) => p.v2);
     if (v2Ops.length > 0) {
@@ -266,7 +289,7 @@ export async function registerServices(session: EtcdSession, requests: ServiceWr
             const rollback = async () => {
                 const current = await readSnapshots(session, requests.map((r) => r.definition));
                 const before = (p: ServiceWritePlan, i: number): KeyValues => ({ ...snapshots[i].keys, ...(snapshots[i].markerValue !== undefined ? { [p.markerKey]: snapshots[i].markerValue! } : {}) });
-                await commitV3(session, plans.length, (i) => plans[i], current, (p, i) => compensationOps(p.v3, before(p, i)));
+                await commitV3(session, indices(plans.length), (i) => plans[i], current, (p, i) => compensationOps(p.v3, before(p, i)));
                 const v2Before: KeyValues = Object.assign({}, ...snapshots.map((snap) => snap.v2Keys ?? {}));
                 const v2Restore = compensationOps(appliedV2, v2Before);
                 await applyV2(session, v2Restore, []);
@@ -309,7 +332,7 @@ export async function unregisterServices(session: EtcdSession, removals: Service
         plans.push({ root, markerKey, markerValue: "", ownedKeys: [], mirroredKeys: [], v3, v2: r.mirroredKeys.map((key) => ({ op: "delete", key })) });
         kept.push(snapshots[i]);
     });
-    await commitV3(session, plans.length, (i) => plans[i], kept, (p) => p.v3);
+    await commitV3(session, indices(plans.length), (i) => plans[i], kept, (p) => p.v3);
     const v2Ops = plans.flatMap((p) => p.v2);
     if (v2Ops.length > 0) await applyV2(session, v2Ops, plans.map((p) => p.root));
     return { skipped };

@@ -114,7 +114,7 @@ function flushWriteQueue(all: WriteQueues, fingerprint: string, queue: WriteQueu
 
 async function writeBatch(all: WriteQueues, connection: EtcdConnectionArgs, batch: PendingWrite[]): Promise<void> {
     const one = (p: PendingWrite) =>
-        withSharedEtcd(connection, (session) => registerServices(session, [p.request], [p.label])).then(
+        withSharedEtcd(connection, (session) => registerServices(session, [p.request], () => p.label)).then(
             ([plan]) => p.resolve(plan),
             (err) => p.reject(err),
         );
@@ -127,7 +127,7 @@ async function writeBatch(all: WriteQueues, connection: EtcdConnectionArgs, batc
             registerServices(
                 session,
                 batch.map((p) => p.request),
-                batch.map((p) => p.label),
+                (i) => batch[i].label,
             ),
         );
     } catch (err) {

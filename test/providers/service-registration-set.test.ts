@@ -199,6 +199,55 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         expect((await fetch(`${cluster.endpoints[0]}/v2/keys/s7/db/host_port`)).status).to.equal(404);
     });
 
+    it("one range guard per batch of fresh services: another owner's service sorted between them is no conflict, and is left alone", async () => {
+        const other = await serviceRegistrationProvider.check!({}, { resourceName: "between", ownerKey: ownerKeyOf("between"), connection, service: "m-middle", scheme: "http", hosts: ["10.9.0.1:80"], prefix: "/s12", providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION });
+        await serviceRegistrationProvider.create(other.inputs);
+        const theirs = await under("/s12/m-middle/");
+        const services = ["a-first", "z-last", ...Array.from({ length: 70 }, (_, i) => `n-${String(i).padStart(2, "0")}`)].map((service, i) => ({ service, scheme: "http", hosts: [`10.2.${i >> 8}.${i & 255}:80`] }));
+        const { id, outs } = await provider.create(await checked("around", { services, prefix: "/s12" }));
+        expect(Object.keys(outs.ownedKeys)).to.have.length(72);
+        expect(Object.keys(await under("/coreos-cluster/owners/s12/")), "72 markers and the other owner's").to.have.length(73);
+        expect(await under("/s12/m-middle/"), "the other owner's service is untouched").to.deep.equal(theirs);
+        await provider.delete(id, outs);
+        expect(Object.keys(await under("/s12/")), "only the other owner's keys remain").to.deep.equal(Object.keys(theirs));
+    });
+
+    it("a service taken by another writer between the read and the commit is not overwritten: the create fails naming it", async () => {
+        const { withEtcd } = await import("../../components/etcd-client");
+        const { registerServices } = await import("../../components/service-store");
+        const { encodeOwnerMarker } = await import("../../components/service-keys");
+        const requests = ["p-one", "p-two", "p-three"].map((service) => ({
+            owner: `/s13/${service}@set:race`,
+            definition: { service, scheme: "http" as const, hosts: ["10.3.0.1:80"], prefix: "/s13" },
+            ownedBefore: [],
+            mirrorToV2: false,
+            mirroredBefore: [],
+            adopt: false,
+        }));
+        const intruder = encodeOwnerMarker({ owner: "/s13/p-two@someone-else", keys: ["/s13/p-two/scheme"] });
+        const err = await failureOf(
+            withEtcd(connection, (session) => {
+                let raced = false;
+                // Another writer registers p-two just before this write's first transaction.
+                const racing = {
+                    ...session,
+                    run: async <T>(what: string, fn: (client: Etcd3) => Promise<T>): Promise<T> => {
+                        if (what === "transaction" && !raced) {
+                            raced = true;
+                            await etcd.put("/coreos-cluster/owners/s13/p-two").value(intruder);
+                            await etcd.put("/s13/p-two/scheme").value("tcp");
+                        }
+                        return session.run(what, fn);
+                    },
+                };
+                return registerServices(racing, requests);
+            }),
+        );
+        expect(err.message).to.match(/\/s13\/p-two changed while being written \(another writer\)/);
+        expect(await under("/s13/"), "the other writer's key stands").to.deep.equal({ "/s13/p-two/scheme": "tcp" });
+        expect(await under("/coreos-cluster/owners/s13/")).to.deep.equal({ "/coreos-cluster/owners/s13/p-two": intruder });
+    });
+
     it("check names the resource and the field of bad input (malformed host, duplicate name, tcp without host_port)", async () => {
         const result = await provider.check!({}, {
             resourceName: "bad",
