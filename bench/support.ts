@@ -109,10 +109,11 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
     return results;
 }
 
-export function figure(f: Omit<Figure, "ratio" | "value" | "baselineValue"> & { value: number; baselineValue: number; digits?: number }): Figure {
+/** A figure; its ratio is value / baseline unless given (e.g. a median of paired per-round ratios, said in its note). */
+export function figure(f: Omit<Figure, "ratio" | "value" | "baselineValue"> & { value: number; baselineValue: number; ratio?: number; digits?: number }): Figure {
     const digits = f.digits ?? 1;
-    const { digits: _ignored, ...rest } = f;
-    return { ...rest, value: round(f.value, digits), baselineValue: round(f.baselineValue, digits), ratio: round(f.value / f.baselineValue, 3) };
+    const { digits: _ignored, ratio, ...rest } = f;
+    return { ...rest, value: round(f.value, digits), baselineValue: round(f.baselineValue, digits), ratio: round(ratio ?? f.value / f.baselineValue, 3) };
 }
 
 export function errorMessage(err: unknown): string {

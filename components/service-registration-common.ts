@@ -1,9 +1,8 @@
 // What the two service-registration resources share: the connection input type, the engine's
-// preview placeholder, secret-safe errors and the owner identity of a resource in this stack.
-// Serialized by value with the providers: no top-level import of an npm module.
-import * as pulumi from "@pulumi/pulumi";
+// preview placeholder and secret-safe errors. Bundled with the providers (bundled-provider.ts):
+// no runtime import of an npm module.
+import type * as pulumi from "@pulumi/pulumi";
 import { EtcdConnectionArgs, redactConnectionSecrets } from "./etcd-client";
-import { registrationOwnerKey } from "./service-keys";
 
 /** EtcdConnectionArgs whose fields may themselves be Outputs (secret config, stack references). */
 export type EtcdConnectionInput = pulumi.Input<{
@@ -31,18 +30,4 @@ export function failWith(label: string, err: unknown, conn: Partial<EtcdConnecti
 
 export function sameJson(a: unknown, b: unknown): boolean {
     return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-}
-
-/** The Pulumi organization; the DIY backend's (and the SDK mocks') fixed name when there is none. */
-function organizationName(): string {
-    try {
-        return (pulumi as { getOrganization?: () => string }).getOrganization?.() || "organization";
-    } catch {
-        return "organization";
-    }
-}
-
-/** The owner identity of the resource named `resourceName` in the running stack (see registrationOwnerKey). */
-export function stackOwnerKey(resourceName: string): string {
-    return registrationOwnerKey({ organization: organizationName(), project: pulumi.getProject(), stack: pulumi.getStack(), resourceName });
 }

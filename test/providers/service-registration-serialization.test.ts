@@ -1,11 +1,13 @@
 // The provider as the engine sees it: serialized with the SDK's closure serializer (as
 // pulumi.dynamic.Resource does), loaded back with require-from-string (as the dynamic-provider
-// host does), then run against real etcd (127.0.5.50-52). A captured module or client would
-// break or bloat this text, and is caught here rather than on a user's `pulumi up`.
+// host does), then run against real etcd (127.0.5.50-52). The serialized shim carries the
+// provider's bundle (bundled-provider.ts). A captured module or client would break or bloat this
+// text, and is caught here rather than on a user's `pulumi up`.
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { Etcd3 } from "etcd3";
 import { startEtcdCluster, EtcdTestCluster } from "../support/etcd-cluster";
+import { bundleOf } from "../../components/bundled-provider";
 import { ServiceRegistration, serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/service-registration";
 
 // The same loader the dynamic-provider host uses (a dependency of @pulumi/pulumi).
@@ -30,14 +32,19 @@ describe("ServiceRegistration provider through Pulumi's serialization (127.0.5.5
         await cluster?.stop();
     });
 
-    it("captures no module or client instance: npm and Node modules are only required inside function bodies", () => {
+    it("captures no module or client instance: the shim carries the provider's bundle, which requires npm modules only inside functions", () => {
         const topLevelRequires = text.split("\n").filter((line) => /^\S.*\brequire\(/.test(line));
         expect(topLevelRequires, "module captured at top level").to.deep.equal([]);
         for (const captured of ["__etcd3", "__ssh2", "__grpc", "__pulumi", "__http", "__net", "__fs"]) expect(text).not.to.include(`var ${captured}`);
         // Library internals would show up if a client or module object were serialized by value.
         for (const internal of ["ConnectionPool", "class Etcd3", "grpc.credentials", "ChannelCredentials", "class Client extends"]) expect(text).not.to.include(internal);
-        expect(text).to.include('require("etcd3")');
-        expect(text).to.include('require("ssh2")');
+        const bundle = bundleOf(require.resolve("../../components/service-registration-provider"));
+        expect(text, "the bundle travels in the serialized text").to.include(JSON.stringify(bundle).slice(1, -1));
+        const bundleTopLevelRequires = bundle.split("\n").filter((line) => /^\S.*\brequire\(/.test(line));
+        expect(bundleTopLevelRequires, "a module required when the bundle loads").to.deep.equal([]);
+        expect(bundle).to.include('require("etcd3")');
+        expect(bundle).to.include('require("ssh2")');
+        expect(bundle, "the SDK stays out of the provider's bundle").not.to.include('require("@pulumi/pulumi")');
         expect(containsSecrets).to.equal(false);
         expect(text.length, "serialized provider size").to.be.below(150_000);
     });
