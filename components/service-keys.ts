@@ -10,7 +10,8 @@ export const DEFAULT_SERVICE_PREFIX = "/services";
 export const MAX_TXN_OPS = 128;
 /**
  * Ownership markers live outside the confd-visible schema, so readers of `<prefix>/` never see them:
- * `<OWNER_NAMESPACE><prefix>/<name>` holds JSON `{ owner: <resource id>, keys: [...] }`.
+ * `<OWNER_NAMESPACE><prefix>/<name>` holds JSON `{ owner: <resource id>, relativeKeys: [...] }`, the
+ * keys written, relative to `<prefix>/<name>/` (providers up to 1.2.0 wrote absolute `keys`: read too).
  */
 export const OWNER_NAMESPACE = "/coreos-cluster/owners";
 
@@ -213,18 +214,32 @@ export function batchOperationGroups<T>(groups: readonly T[][], maxOps = MAX_TXN
     return batches;
 }
 
-export function encodeOwnerMarker(marker: OwnerMarker): string {
-    return JSON.stringify({ owner: marker.owner, keys: [...marker.keys].sort() });
+/**
+ * The marker's JSON. Keys are stored relative to the service's root: a marker is about a third the
+ * size with absolute keys, and 1,000 services write 1,000 of them. Every key must be under `root`.
+ */
+export function encodeOwnerMarker(marker: OwnerMarker, root: string): string {
+    const under = `${root}/`;
+    const relativeKeys = marker.keys.map((key) => {
+        if (!key.startsWith(under)) throw new Error(`owner marker of ${root}: key ${key} is not under it`);
+        return key.slice(under.length);
+    });
+    return JSON.stringify({ owner: marker.owner, relativeKeys: relativeKeys.sort() });
 }
 
-/** undefined when the value is not a marker this product wrote. */
-export function decodeOwnerMarker(value: string | undefined): OwnerMarker | undefined {
+/**
+ * The marker of the service at `root`; undefined when the value is not a marker this product wrote.
+ * Markers of providers up to 1.2.0 (ServiceRegistrationSet 1.0.0) list absolute `keys`: read as such.
+ * Those providers, in turn, see a `relativeKeys` marker as someone else's and leave it alone.
+ */
+export function decodeOwnerMarker(value: string | undefined, root: string): OwnerMarker | undefined {
     if (value === undefined) return undefined;
+    const strings = (list: unknown): list is string[] => Array.isArray(list) && list.every((k) => typeof k === "string");
     try {
         const parsed = JSON.parse(value);
-        if (typeof parsed?.owner === "string" && Array.isArray(parsed.keys) && parsed.keys.every((k: unknown) => typeof k === "string")) {
-            return { owner: parsed.owner, keys: parsed.keys };
-        }
+        if (typeof parsed?.owner !== "string") return undefined;
+        if (strings(parsed.relativeKeys)) return { owner: parsed.owner, keys: parsed.relativeKeys.map((k: string) => `${root}/${k}`) };
+        if (strings(parsed.keys)) return { owner: parsed.owner, keys: parsed.keys };
     } catch {
         /* not ours */
     }
@@ -269,8 +284,8 @@ export function registrationId(prefix: string, service: string, ownerKey: string
  * (also when the state lacks the keys: a create recovered by id); a marker of another owner means
  * nothing is owned any more; with no marker, the state's list (markers came with provider 1.1.0).
  */
-export function ownedKeysSeen(markerValue: string | undefined, id: string, ownedInState: readonly string[] | undefined): string[] {
-    const marker = decodeOwnerMarker(markerValue);
+export function ownedKeysSeen(root: string, markerValue: string | undefined, id: string, ownedInState: readonly string[] | undefined): string[] {
+    const marker = decodeOwnerMarker(markerValue, root);
     if (marker === undefined) return [...(ownedInState ?? [])];
     return marker.owner === id ? marker.keys : [];
 }
@@ -328,7 +343,7 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     const markerKey = ownerMarkerKey(def.prefix, def.service);
     const entries = serviceKeyEntries(def);
     const desiredKeys = entries.map((e) => e[0]);
-    const markerValue = encodeOwnerMarker({ owner: req.owner, keys: desiredKeys });
+    const markerValue = encodeOwnerMarker({ owner: req.owner, keys: desiredKeys }, root);
     const markerPut: KeyOperation = { op: "put", key: markerKey, value: markerValue };
     const plan = { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys: req.mirrorToV2 ? desiredKeys : [] };
     // Nothing in etcd and nothing written before (a first registration, e.g. seeding): nothing to
@@ -342,7 +357,7 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     }
     const desired: KeyValues = Object.fromEntries(entries);
 
-    const marker = decodeOwnerMarker(snap.markerValue);
+    const marker = decodeOwnerMarker(snap.markerValue, root);
     const markedByOther = snap.markerValue !== undefined && marker?.owner !== req.owner;
     const adopt = req.adopt || (markedByOther && marker !== undefined && (req.adoptFrom ?? []).includes(marker.owner));
     // A marker naming this owner is this resource's own record (e.g. a create that committed but whose

@@ -139,7 +139,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
             const root = serviceRoot(def.prefix, def.service);
             return await withSharedEtcd(props.connection, async (session) => {
                 const [snap] = await readSnapshots(session, [def]);
-                const owned = ownedKeysSeen(snap.markerValue, id, props.ownedKeys);
+                const owned = ownedKeysSeen(root, snap.markerValue, id, props.ownedKeys);
                 if (snap.markerValue === undefined && owned.every((k) => !(k in snap.keys))) return { id: "", props: {} };
                 const seen = observedFields(root, owned, snap.keys);
                 const state: Record<string, any> = { ...props, scheme: seen.scheme ?? "", hosts: seen.hosts, ownedKeys: owned, v2InSync: props.v2InSync ?? true };

@@ -217,7 +217,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
                 const ownedKeys: Record<string, string[]> = {};
                 const mirroredKeys: Record<string, string[]> = {};
                 const present = defs.filter((def, i) => {
-                    const owned = ownedKeysSeen(snapshots[i].markerValue, serviceOwner(props, def.service), props.ownedKeys?.[def.service]);
+                    const owned = ownedKeysSeen(serviceRoot(def.prefix, def.service), snapshots[i].markerValue, serviceOwner(props, def.service), props.ownedKeys?.[def.service]);
                     // A service whose keys and marker were all removed by hand is gone from the set (drift).
                     if (snapshots[i].markerValue === undefined && owned.every((k) => !(k in snapshots[i].keys))) return false;
                     const fields = observedFields(serviceRoot(def.prefix, def.service), owned, snapshots[i].keys);

@@ -320,7 +320,7 @@ export async function unregisterServices(session: EtcdSession, removals: Service
     const kept: ServiceSnapshot[] = [];
     removals.forEach((r, i) => {
         const root = serviceRoot(r.prefix, r.service);
-        const marker = decodeOwnerMarker(snapshots[i].markerValue);
+        const marker = decodeOwnerMarker(snapshots[i].markerValue, root);
         if (snapshots[i].markerValue !== undefined && marker?.owner !== r.owner) {
             skipped.push(root);
             return;

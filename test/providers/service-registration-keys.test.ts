@@ -161,29 +161,40 @@ describe("service keys: operation plans", () => {
     });
     const empty = { keys: {}, markerModRevision: "0" };
 
+    it("owner markers store keys relative to the service root, and read the absolute keys older providers wrote", () => {
+        const keys = ["/services/web/scheme", "/services/web/hosts/0", "/services/web/host_port"];
+        const value = encodeOwnerMarker({ owner: "me", keys }, "/services/web");
+        expect(JSON.parse(value)).to.deep.equal({ owner: "me", relativeKeys: ["host_port", "hosts/0", "scheme"] });
+        expect(decodeOwnerMarker(value, "/services/web")).to.deep.equal({ owner: "me", keys: ["/services/web/host_port", "/services/web/hosts/0", "/services/web/scheme"] });
+        expect(decodeOwnerMarker(JSON.stringify({ owner: "old", keys }), "/services/web"), "format of providers up to 1.2.0").to.deep.equal({ owner: "old", keys });
+        expect(decodeOwnerMarker("not json", "/services/web")).to.equal(undefined);
+        expect(decodeOwnerMarker(JSON.stringify({ owner: "x", relativeKeys: [1] }), "/services/web")).to.equal(undefined);
+        expect(() => encodeOwnerMarker({ owner: "me", keys: ["/services/other/scheme"] }, "/services/web")).to.throw(/not under it/);
+    });
+
     it("creates into an empty service: v3 ops end with the owner marker", () => {
         const plan = planServiceWrite(request(), empty);
         expect(plan.refusal).to.equal(undefined);
         expect(plan.v3[plan.v3.length - 1]).to.deep.equal({ op: "put", key: "/coreos-cluster/owners/services/web", value: plan.markerValue });
-        expect(decodeOwnerMarker(plan.markerValue)).to.deep.equal({ owner: "me", keys: plan.ownedKeys.slice().sort() });
+        expect(decodeOwnerMarker(plan.markerValue, "/services/web")).to.deep.equal({ owner: "me", keys: plan.ownedKeys.slice().sort() });
         expect(plan.v2).to.deep.equal([]);
     });
 
     it("refuses a service marked by another owner, or with unmarked keys, unless adopting", () => {
-        const marked = { keys: { "/services/web/scheme": "http" }, markerValue: encodeOwnerMarker({ owner: "other", keys: ["/services/web/scheme"] }), markerModRevision: "7" };
+        const marked = { keys: { "/services/web/scheme": "http" }, markerValue: encodeOwnerMarker({ owner: "other", keys: ["/services/web/scheme"] }, "/services/web"), markerModRevision: "7" };
         expect(planServiceWrite(request(), marked).refusal).to.match(/already registered by another owner \(other/);
         expect(planServiceWrite(request(), { keys: { "/services/web/hosts/0": "1.2.3.4:5" }, markerModRevision: "0" }).refusal).to.match(/no owner marker/);
         expect(planServiceWrite(request({ mirrorToV2: true }), { ...empty, v2Keys: { "/services/web/scheme": "tcp" } }).refusal).to.match(/v2 keyspace/);
         const adopted = planServiceWrite(request({ adopt: true, definition: { ...web, hosts: ["10.0.0.1:8080"] } }), {
             ...marked,
-            markerValue: encodeOwnerMarker({ owner: "other", keys: ["/services/web/scheme", "/services/web/hosts/0", "/services/web/hosts/1"] }),
+            markerValue: encodeOwnerMarker({ owner: "other", keys: ["/services/web/scheme", "/services/web/hosts/0", "/services/web/hosts/1"] }, "/services/web"),
         });
         expect(adopted.refusal).to.equal(undefined);
         expect(adopted.v3.filter((o) => o.op === "delete").map((o) => o.key)).to.deep.equal(["/services/web/hosts/1"]);
     });
 
     it("adoptFrom takes over only a marker naming one of the listed owners, with that owner's keys", () => {
-        const marker = (owner: string) => ({ keys: { "/services/web/scheme": "http", "/services/web/hosts/1": "b:1" }, markerValue: encodeOwnerMarker({ owner, keys: ["/services/web/scheme", "/services/web/hosts/1"] }), markerModRevision: "3" });
+        const marker = (owner: string) => ({ keys: { "/services/web/scheme": "http", "/services/web/hosts/1": "b:1" }, markerValue: encodeOwnerMarker({ owner, keys: ["/services/web/scheme", "/services/web/hosts/1"] }, "/services/web"), markerModRevision: "3" });
         const handedOver = planServiceWrite(request({ adoptFrom: ["old-resource"], definition: { ...web, hosts: ["10.0.0.1:8080"] } }), marker("old-resource"));
         expect(handedOver.refusal).to.equal(undefined);
         expect(handedOver.v3.filter((o) => o.op === "delete").map((o) => o.key), "the old owner's stale host goes").to.deep.equal(["/services/web/hosts/1"]);
@@ -195,7 +206,7 @@ describe("service keys: operation plans", () => {
         const earlier = ["/services/web/scheme", "/services/web/hosts/0", "/services/web/hosts/1", "/services/web/hosts/2"];
         const snap = {
             keys: { "/services/web/scheme": "http", "/services/web/hosts/0": "a:1", "/services/web/hosts/1": "b:1", "/services/web/hosts/2": "c:1", "/services/web/weight": "3" },
-            markerValue: encodeOwnerMarker({ owner: "me", keys: earlier }),
+            markerValue: encodeOwnerMarker({ owner: "me", keys: earlier }, "/services/web"),
             markerModRevision: "9",
         };
         const again = planServiceWrite(request({ definition: { ...web, hosts: ["10.0.0.1:8080"] } }), snap);
@@ -204,7 +215,7 @@ describe("service keys: operation plans", () => {
         expect(again.v3.map((o) => o.key)).not.to.include("/services/web/weight");
         expect(planServiceWrite(request({ owner: "someone-else" }), snap).refusal).to.match(/already registered by another owner \(me at/);
         // Keys its marker does not list stay another writer's, as on an update.
-        const foreign = { ...snap, markerValue: encodeOwnerMarker({ owner: "me", keys: ["/services/web/scheme", "/services/web/hosts/0"] }) };
+        const foreign = { ...snap, markerValue: encodeOwnerMarker({ owner: "me", keys: ["/services/web/scheme", "/services/web/hosts/0"] }, "/services/web") };
         expect(planServiceWrite(request(), foreign).refusal).to.match(/overwrite keys another writer added \(\/services\/web\/hosts\/1\)/);
         // Its v2 copies too, when mirroring.
         const mirrored = planServiceWrite(request({ mirrorToV2: true, definition: { ...web, hosts: ["10.0.0.1:8080"] } }), { ...snap, v2Keys: { "/services/web/scheme": "http", "/services/web/hosts/2": "c:1" } });
@@ -231,13 +242,13 @@ describe("service keys: operation plans", () => {
             fc.property(definition, definition, (first, second) => {
                 const firstKeys = serviceKeyValues({ ...web, ...first });
                 const markerKey = ownerMarkerKey("/services", "web");
-                const etcd: KeyValues = { ...firstKeys, "/services/web/hosts/sidekick-1": "10.9.9.9:1", [markerKey]: encodeOwnerMarker({ owner: "me", keys: Object.keys(firstKeys) }) };
+                const etcd: KeyValues = { ...firstKeys, "/services/web/hosts/sidekick-1": "10.9.9.9:1", [markerKey]: encodeOwnerMarker({ owner: "me", keys: Object.keys(firstKeys) }, "/services/web") };
                 const { [markerKey]: markerValue, ...keys } = etcd;
                 const plan = planServiceWrite(request({ definition: { ...web, ...second } }), { keys, markerValue, markerModRevision: "5" });
                 expect(plan.refusal).to.equal(undefined);
                 const after = apply(etcd, plan.v3);
                 const want = serviceKeyValues({ ...web, ...second });
-                expect(after).to.deep.equal({ ...want, "/services/web/hosts/sidekick-1": "10.9.9.9:1", [markerKey]: encodeOwnerMarker({ owner: "me", keys: Object.keys(want) }) });
+                expect(after).to.deep.equal({ ...want, "/services/web/hosts/sidekick-1": "10.9.9.9:1", [markerKey]: encodeOwnerMarker({ owner: "me", keys: Object.keys(want) }, "/services/web") });
             }),
             { numRuns: 300 },
         );
@@ -256,7 +267,7 @@ describe("service keys: operation plans", () => {
     it("on update, refuses to overwrite a key another writer added, and leaves unrelated keys alone", () => {
         const owned = ["/services/web/scheme", "/services/web/hosts/0"];
         const snap = { keys: { "/services/web/scheme": "http", "/services/web/hosts/0": "a", "/services/web/hosts/1": "sidekick:1", "/services/web/extra": "x" }, markerModRevision: "3" };
-        expect(planServiceWrite(request({ ownedBefore: owned }), { ...snap, markerValue: encodeOwnerMarker({ owner: "me", keys: owned }) }).refusal).to.match(/hosts\/1/);
+        expect(planServiceWrite(request({ ownedBefore: owned }), { ...snap, markerValue: encodeOwnerMarker({ owner: "me", keys: owned }, "/services/web") }).refusal).to.match(/hosts\/1/);
         const shrink = planServiceWrite(request({ ownedBefore: owned, definition: { ...web, hosts: ["10.0.0.1:8080"] } }), snap);
         expect(shrink.refusal).to.equal(undefined);
         expect(shrink.v3.map((o) => o.key)).not.to.include("/services/web/extra");

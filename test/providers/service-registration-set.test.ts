@@ -224,7 +224,7 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
             mirroredBefore: [],
             adopt: false,
         }));
-        const intruder = encodeOwnerMarker({ owner: "/s13/p-two@someone-else", keys: ["/s13/p-two/scheme"] });
+        const intruder = encodeOwnerMarker({ owner: "/s13/p-two@someone-else", keys: ["/s13/p-two/scheme"] }, "/s13/p-two");
         const err = await failureOf(
             withEtcd(connection, (session) => {
                 let raced = false;

@@ -241,7 +241,7 @@ describe("ServiceRegistration provider against real etcd (127.0.5.10-12)", funct
         expect(second.id).to.equal(first.id);
         expect(await under("/t13/")).to.deep.equal({ "/t13/again/scheme": "http", "/t13/again/hosts/0": "10.0.14.9:80", "/t13/again/weight": "3" });
         expect(second.outs.ownedKeys).to.have.members(["/t13/again/scheme", "/t13/again/hosts/0"]);
-        expect(JSON.parse((await etcd.get("/coreos-cluster/owners/t13/again").string())!)).to.deep.equal({ owner: first.id, keys: ["/t13/again/hosts/0", "/t13/again/scheme"] });
+        expect(JSON.parse((await etcd.get("/coreos-cluster/owners/t13/again").string())!)).to.deep.equal({ owner: first.id, relativeKeys: ["hosts/0", "scheme"] });
 
         // A different resource (another stack's) for the same service is refused and writes nothing.
         const rival = await checked("again", { ...inputs, ownerKey: "organization/shop/prod/again" });
@@ -292,6 +292,20 @@ describe("ServiceRegistration provider against real etcd (127.0.5.10-12)", funct
         await provider.delete!(id, { ...updated.outs, ownedKeys: [] });
         expect(await under("/t15/")).to.deep.equal({});
         expect(await etcd.get("/coreos-cluster/owners/t15/oldstate").string()).to.equal(null);
+    });
+
+    it("a marker in the format of providers up to 1.2.0 (absolute keys) is still its owner's record: refresh, update and delete use it", async () => {
+        const inputs = await checked("old-marker", { service: "oldmarker", scheme: "http", hosts: ["10.0.17.1:80", "10.0.17.2:80"], prefix: "/t16" });
+        const { id, outs } = await provider.create(inputs);
+        // As provider 1.2.0 wrote it: the same owner, absolute keys.
+        await etcd.put("/coreos-cluster/owners/t16/oldmarker").value(JSON.stringify({ owner: id, keys: ["/t16/oldmarker/hosts/0", "/t16/oldmarker/hosts/1", "/t16/oldmarker/scheme"] }));
+        const read = (await provider.read!(id, { ...outs, ownedKeys: [] })).props as Record<string, any>;
+        expect(read.ownedKeys, "ownership comes back from the old marker").to.have.members(["/t16/oldmarker/scheme", "/t16/oldmarker/hosts/0", "/t16/oldmarker/hosts/1"]);
+        const updated = await provider.update!(id, read, { ...inputs, hosts: ["10.0.17.1:80"] });
+        expect(await under("/t16/"), "the host dropped is removed").to.deep.equal({ "/t16/oldmarker/scheme": "http", "/t16/oldmarker/hosts/0": "10.0.17.1:80" });
+        expect(JSON.parse((await etcd.get("/coreos-cluster/owners/t16/oldmarker").string())!), "rewritten in the current format").to.deep.equal({ owner: id, relativeKeys: ["hosts/0", "scheme"] });
+        await provider.delete!(id, updated.outs);
+        expect(await under("/t16/")).to.deep.equal({});
     });
 
     it("when the v2 mirror fails after the v3 transaction, v3 is rolled back to exactly what it was", async () => {
