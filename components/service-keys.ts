@@ -215,8 +215,8 @@ export function batchOperationGroups<T>(groups: readonly T[][], maxOps = MAX_TXN
 }
 
 /**
- * The marker's JSON. Keys are stored relative to the service's root: a marker is about a third the
- * size with absolute keys, and 1,000 services write 1,000 of them. Every key must be under `root`.
+ * The marker's JSON. Keys are stored relative to the service's root: 150 bytes instead of 245 for a
+ * service with 3 hosts, and seeding 1,000 services writes 1,000 markers. Every key must be under `root`.
  */
 export function encodeOwnerMarker(marker: OwnerMarker, root: string): string {
     const under = `${root}/`;
