@@ -159,7 +159,7 @@ export const serviceSeeding: Benchmark = {
                 // rounds has been seen), and samples taken minutes apart would compare two machines. The
                 // floor is the strategy (1, 8 or 16 in flight) with the lowest median; taking the fastest
                 // of the three in each round instead would pick the luckiest sample and bias the floor low.
-                const rounds = count <= 1000 ? 9 : 5;
+                const rounds = count <= 1000 ? 15 : 5;
                 const samples: Record<string, number[]> = { txnSequentialMs: [], txnParallelMs: [], txnParallelWideMs: [], setCreateMs: [] };
                 const revision = async () => Number((await etcd!.get("/").exec()).header.revision);
                 // One round first, not counted, so both sides are measured warm (JIT, connections); the
