@@ -342,18 +342,20 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     const root = serviceRoot(def.prefix, def.service);
     const markerKey = ownerMarkerKey(def.prefix, def.service);
     const entries = serviceKeyEntries(def);
-    const desiredKeys = entries.map((e) => e[0]);
+    const desiredKeys: string[] = [];
+    const puts: KeyOperation[] = [];
+    for (const [key, value] of entries) {
+        desiredKeys.push(key);
+        puts.push({ op: "put", key, value });
+    }
     const markerValue = encodeOwnerMarker({ owner: req.owner, keys: desiredKeys }, root);
     const markerPut: KeyOperation = { op: "put", key: markerKey, value: markerValue };
-    const plan = { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys: req.mirrorToV2 ? desiredKeys : [] };
+    const mirroredKeys = req.mirrorToV2 ? desiredKeys : [];
     // Nothing in etcd and nothing written before (a first registration, e.g. seeding): nothing to
-    // refuse, merge or delete, and no record of keys needed. Seeding plans thousands of these in the
-    // serialized provider, where objects keyed by thousands of distinct key names are slow to build.
+    // refuse, merge or delete. Seeding plans thousands of these, one per service, so this path
+    // builds no record keyed by key names (slow to build with thousands of distinct names).
     if (snap.markerValue === undefined && req.ownedBefore.length === 0 && req.mirroredBefore.length === 0 && isEmptyRecord(snap.keys) && isEmptyRecord(snap.v2Keys)) {
-        const puts = (): KeyOperation[] => entries.map(([key, value]) => ({ op: "put", key, value }));
-        const v3 = puts();
-        v3.push(markerPut);
-        return { ...plan, v3, v2: req.mirrorToV2 ? puts() : [] };
+        return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys, v3: [...puts, markerPut], v2: req.mirrorToV2 ? puts : [] };
     }
     const desired: KeyValues = Object.fromEntries(entries);
 
@@ -394,7 +396,7 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     const v2 = req.mirrorToV2
         ? planKeyChanges([...new Set([...mirroredBefore, ...(adopt ? previouslyOwned : [])])], desired)
         : req.mirroredBefore.map((key) => ({ op: "delete" as const, key }));
-    return { ...plan, v3, v2, refusal };
+    return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys, v3, v2, refusal };
 }
 
 export function isEmptyRecord(record: Record<string, unknown> | undefined): boolean {

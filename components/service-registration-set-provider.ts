@@ -20,7 +20,7 @@ import {
     serviceRoot,
 } from "./service-keys";
 import { readSnapshots, readV2Tree, registerServices, ServiceRemoval, unregisterServices } from "./service-store";
-import { failWith, isUnknown, sameJson, UNKNOWN } from "./service-registration-common";
+import { failWith, isUnknown, sameJson } from "./service-registration-common";
 
 /** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
 export const SERVICE_REGISTRATION_SET_PROVIDER_VERSION = "1.1.0";
@@ -92,9 +92,16 @@ function serviceProblems(services: unknown): FieldProblem[] {
     return problems;
 }
 
-/** Whether a preview placeholder sits anywhere in the list (one scan of its JSON). */
+/** Whether a preview placeholder sits anywhere in the list: an entry, a field or a host. */
 function containsUnknown(services: unknown[]): boolean {
-    return JSON.stringify(services).includes(UNKNOWN);
+    for (const s of services) {
+        if (isUnknown(s)) return true;
+        if (typeof s !== "object" || s === null) continue;
+        const { service, scheme, hosts, hostPort } = s as Record<string, unknown>;
+        if (isUnknown(service) || isUnknown(scheme) || isUnknown(hostPort) || isUnknown(hosts)) return true;
+        if (Array.isArray(hosts) && hosts.some(isUnknown)) return true;
+    }
+    return false;
 }
 
 /**
