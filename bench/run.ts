@@ -1,6 +1,7 @@
 // `npm run bench`: runs every benchmark, writes bench/results.json and prints a short table.
 //   npm run bench -- --only service-seeding,fleet-push   run some (their results replace those in results.json)
 //   npm run bench -- --write-docs                        also rewrite docs/performance.md from the results
+//   npm run bench -- --docs-only                         only rewrite docs/performance.md from bench/results.json
 // Benchmarks never fail the run on speed: targets are recorded as pass/fail in the results.
 import * as fs from "fs";
 import * as path from "path";
@@ -26,6 +27,7 @@ export interface ResultsFile {
 }
 
 function parseArgs(argv: string[]): { only?: string[]; writeDocs: boolean } {
+    if (argv.includes("--docs-only")) return { only: [], writeDocs: true };
     const onlyAt = argv.indexOf("--only");
     const only = onlyAt >= 0 ? argv[onlyAt + 1]?.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
     const unknown = only?.filter((n) => !BENCHMARKS.some((b) => b.name === n)) ?? [];
