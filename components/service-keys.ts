@@ -108,8 +108,7 @@ export function serviceDefinitionProblems(raw: Record<string, unknown>, isUnknow
 
 /**
  * Problems of the fields of one service (service, scheme, hosts, hostPort), without its prefix: what
- * each entry of a set is checked against. Runs for every service of a set in the serialized provider,
- * where each call of another module-level function costs a closure, hence the plain loops.
+ * each entry of a set is checked against, for every service of the set in check() and in create().
  */
 export function serviceFieldProblems(raw: Record<string, unknown>, isUnknown?: (v: unknown) => boolean): FieldProblem[] {
     const problems: FieldProblem[] = [];

