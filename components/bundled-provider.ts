@@ -28,7 +28,8 @@ const bundles = new Map<string, string>();
  */
 export function bundledProvider(entryFile: string): ProviderOperations {
     const code = bundleOf(entryFile);
-    const key = `${entryFile.split(/[\\/]/).pop()}#${code.length}#${checksum(code)}`;
+    const digest = (require("crypto") as typeof import("crypto")).createHash("sha256").update(code).digest("hex").slice(0, 16);
+    const key = `${entryFile.split(/[\\/]/).pop()}#${digest}`;
     const load = (): ProviderOperations => loadBundledProvider(key, code);
     return {
         check: async (olds, news) => load().check(olds, news),
@@ -62,13 +63,6 @@ export function bundleOf(entryFile: string): string {
         bundles.set(entryFile, code);
     }
     return code;
-}
-
-/** FNV-1a of the text: tells bundles apart within one provider process (not a security measure). */
-function checksum(text: string): string {
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
-    return hash.toString(16);
 }
 
 /**
