@@ -7,13 +7,13 @@ import { loadConfig } from "./model/validate";
 import { planCluster } from "./model/plan";
 import { renderMachines, userDataHash } from "./cloud-config";
 import { ClusterConfig, MachineRole } from "./model/types";
-import type * as gcpPlatform from "./components/gcp-cluster";
-import { LocalCluster } from "./platform/local/local-cluster";
-import { ServiceRegistrationSet } from "./components/service-registration-set";
-import { EtcdConnectionArgs } from "./components/etcd-client";
-import { FleetUnit } from "./components/fleet-unit";
-import { LocalFleetUnit } from "./platform/local/local-fleet-unit";
-import { MemberCountGuard } from "./components/member-count-guard";
+import type * as gcpPlatform from "./components/gcp/gcp-cluster";
+import { LocalCluster } from "./components/local/local-cluster";
+import { ServiceRegistrationSet } from "./components/services/service-registration-set";
+import { EtcdConnectionArgs } from "./components/etcd/etcd-client";
+import { FleetUnit } from "./components/fleet/fleet-unit";
+import { LocalFleetUnit } from "./components/local/local-fleet-unit";
+import { MemberCountGuard } from "./components/guards/member-count-guard";
 
 const config = loadConfig(readPulumiConfig(), pulumi.getStack());
 const plan = planCluster(config);
@@ -25,7 +25,7 @@ const memberCountGuard = new MemberCountGuard(`${config.name}-etcd-member-count`
 // GcpCluster is a class no cluster is an instance of.
 const GcpCluster: typeof gcpPlatform.GcpCluster =
     config.platform === "gcp"
-        ? (require("./components/gcp-cluster") as typeof gcpPlatform).GcpCluster
+        ? (require("./components/gcp/gcp-cluster") as typeof gcpPlatform).GcpCluster
         : (class NotOnThisPlatform {} as unknown as typeof gcpPlatform.GcpCluster);
 const cluster =
     config.platform === "gcp"

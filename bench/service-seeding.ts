@@ -13,10 +13,10 @@
 //   services / parallel commits one after the other. Reported beside it, without a target.
 import * as pulumi from "@pulumi/pulumi";
 import type { Etcd3 } from "etcd3";
-import { coalescedWriteStats, SERVICE_REGISTRATION_PROVIDER_VERSION, serviceRegistrationProvider } from "../components/service-registration";
-import { SERVICE_REGISTRATION_SET_PROVIDER_VERSION, serviceRegistrationSetProvider } from "../components/service-registration-set";
-import { sharedSessionStats } from "../components/etcd-shared-sessions";
-import { MAX_TXN_OPS, serviceKeyValues } from "../components/service-keys";
+import { coalescedWriteStats, SERVICE_REGISTRATION_PROVIDER_VERSION, serviceRegistrationProvider } from "../components/services/service-registration";
+import { SERVICE_REGISTRATION_SET_PROVIDER_VERSION, serviceRegistrationSetProvider } from "../components/services/service-registration-set";
+import { sharedSessionStats } from "../components/etcd/etcd-shared-sessions";
+import { MAX_TXN_OPS, serviceKeyValues } from "../components/services/service-keys";
 import { requireEtcdBinaries, startEtcdCluster, EtcdTestCluster } from "../test/support/etcd-cluster";
 import { BenchService, benchServices } from "./configs";
 import { Benchmark, engineDefaultParallelism, errorMessage, figure, Figure, mapLimit, round, timed } from "./support";

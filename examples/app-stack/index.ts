@@ -2,7 +2,7 @@
 // StackReference and registers its own service in the cluster's etcd with ServiceRegistration.
 // The cluster stack is not modified; deleting this stack removes exactly the keys it wrote.
 import * as pulumi from "@pulumi/pulumi";
-import { ServiceRegistration } from "../../components/service-registration";
+import { ServiceRegistration } from "../../components/services/service-registration";
 
 const config = new pulumi.Config();
 const clusterStack = config.get("clusterStack") ?? "organization/coreos-cluster/local";

@@ -1,6 +1,6 @@
 // The project's default compute service account usually holds Editor on the whole
 // project: any process on a VM running as it can change the project. Cluster VMs run as
-// their own per-role accounts that may only write logs and metrics (components/labels.ts).
+// their own per-role accounts that may only write logs and metrics (components/gcp/labels.ts).
 import { PlainResource, describe, isRecord, isVm } from "./resource-data";
 
 const DEFAULT_COMPUTE_ACCOUNT = /^\d+-compute@developer\.gserviceaccount\.com$/;

@@ -42,18 +42,18 @@ export const VM_TYPES: readonly string[] = [TYPES.instance, TYPES.instanceTempla
 
 export const GROUP_MANAGER_TYPES: readonly string[] = [TYPES.regionInstanceGroupManager, TYPES.instanceGroupManager];
 
-/** The labels every cluster VM carries (components/labels.ts sets them). */
+/** The labels every cluster VM carries (components/gcp/labels.ts sets them). */
 export const CLUSTER_LABELS = ["cluster", "environment", "role"] as const;
 
 export function isVm(resource: PlainResource): boolean {
     return VM_TYPES.includes(resource.type);
 }
 
-/** Dynamic resources all share this type token; platform/local's LocalMachine is one. */
+/** Dynamic resources all share this type token; components/local's LocalMachine is one. */
 export const DYNAMIC_RESOURCE_TYPE = "pulumi-nodejs:dynamic:Resource";
 
 /**
- * A machine of the local platform (platform/local/local-machine.ts): a dynamic resource
+ * A machine of the local platform (components/local/local-machine.ts): a dynamic resource
  * whose inputs are a machine name, an etcd/worker role, an address and its user-data.
  */
 export function isLocalMachine(resource: PlainResource): boolean {

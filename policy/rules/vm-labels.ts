@@ -9,6 +9,6 @@ export function vmLabelViolations(resource: PlainResource): string[] {
     if (missing.length === 0) return [];
     return [
         `${describe(resource)} lacks the cluster label${missing.length === 1 ? "" : "s"} ${missing.join(", ")}; ` +
-            `every VM and instance template carries cluster, environment and role (components/labels.ts resourceLabels).`,
+            `every VM and instance template carries cluster, environment and role (components/gcp/labels.ts resourceLabels).`,
     ];
 }

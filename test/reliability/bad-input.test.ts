@@ -16,9 +16,9 @@ import { validateConfig } from "../../model/validate";
 import { runFailingProgram, REPO_ROOT } from "../support/mocks";
 import { startEtcdCluster, EtcdTestCluster } from "../support/etcd-cluster";
 import { FleetConformanceServer } from "../support/fleet-conformance-server";
-import { serviceRegistrationSetProvider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../components/service-registration-set";
-import { serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/service-registration";
-import { checkFleetUnit, createFleetUnit } from "../../components/fleet-unit";
+import { serviceRegistrationSetProvider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../components/services/service-registration-set";
+import { serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/services/service-registration";
+import { checkFleetUnit, createFleetUnit } from "../../components/fleet/fleet-unit";
 
 const CASES = path.join(__dirname, "cases");
 

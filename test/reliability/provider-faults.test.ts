@@ -2,7 +2,7 @@
 //   - etcd (127.0.13.40-42): one member down for a whole create/update/delete cycle; quorum lost
 //     during an update and a create: the error says so and names every endpoint, existing keys
 //     keep their old values, nothing new appears, and the very same operation converges once the
-//     members return (no manual step). (test/providers/etcd-client.test.ts covers the basic
+//     members return (no manual step). (test/components/etcd/etcd-client.test.ts covers the basic
 //     failover and quorum messages; this adds updates, retries after recovery and full listings.)
 //   - fleet (conformance server, 127.0.13.31): 503s and hangs are retried a bounded number of
 //     times, then create fails clearly, and the server holds no unit (nothing half-created).
@@ -15,16 +15,16 @@ import * as path from "path";
 import { Etcd3 } from "etcd3";
 import { startEtcdCluster, EtcdTestCluster } from "../support/etcd-cluster";
 import { FleetConformanceServer } from "../support/fleet-conformance-server";
-import { EtcdConnectionArgs } from "../../components/etcd-client";
-import { serviceRegistrationProvider as provider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/service-registration";
-import { checkFleetUnit, createFleetUnit, FleetUnitState } from "../../components/fleet-unit";
+import { EtcdConnectionArgs } from "../../components/etcd/etcd-client";
+import { serviceRegistrationProvider as provider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/services/service-registration";
+import { checkFleetUnit, createFleetUnit, FleetUnitState } from "../../components/fleet/fleet-unit";
 import { renderMachines } from "../../cloud-config";
 import { planCluster } from "../../model/plan";
 import { loadConfig } from "../../model/validate";
-import { waitClusterReady } from "../../platform/local/cluster-readiness";
-import { LocalMachineInputs, LocalMachineState, localMachineProvider } from "../../platform/local/local-machine";
-import { isMachineEtcd } from "../../platform/local/processes";
-import { localMachineSpecs } from "../../platform/local/local-cluster";
+import { waitClusterReady } from "../../components/local/cluster-readiness";
+import { LocalMachineInputs, LocalMachineState, localMachineProvider } from "../../components/local/local-machine";
+import { isMachineEtcd } from "../../components/local/processes";
+import { localMachineSpecs } from "../../components/local/local-cluster";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

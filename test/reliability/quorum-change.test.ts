@@ -5,7 +5,7 @@
 // (memberCountChangeProblems, applied by validateConfig when given the deployed count); this test
 // checks that the program applies it to a deployed stack. Only `pulumi preview` runs after the
 // first `up`, so a failure here changes nothing. The members' cloud-config/image changes are
-// covered under mocks by test/gcp/quorum-safety.test.ts (ignoreChanges, protect).
+// covered under mocks by test/components/gcp/quorum-safety.test.ts (ignoreChanges, protect).
 import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";

@@ -15,7 +15,7 @@ import * as YAML from "yaml";
 import { startEtcdCluster, EtcdTestCluster } from "../support/etcd-cluster";
 import { startSshd, TestSshd } from "../support/sshd";
 import { engineTestsDisabled, findEngine, PulumiStack, REPO_ROOT, RunResult } from "../support/engine";
-import { serviceRegistrationProvider as provider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/service-registration";
+import { serviceRegistrationProvider as provider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/services/service-registration";
 
 const PROGRAM = path.join(__dirname, "cases", "seed-program");
 

@@ -2,8 +2,8 @@
 // Config (namespace reliability-seed): endpoints (list), count, prefix, hostsVariant (changes every
 // host), timeoutMs, retries; optional etcdUsername + etcdPassword (secret) and sshTunnel (secret object).
 import * as pulumi from "@pulumi/pulumi";
-import { ServiceRegistration } from "../../../../components/service-registration";
-import type { EtcdConnectionArgs } from "../../../../components/etcd-client";
+import { ServiceRegistration } from "../../../../components/services/service-registration";
+import type { EtcdConnectionArgs } from "../../../../components/etcd/etcd-client";
 import type { SshTunnelSpec } from "../../../../model/types";
 
 const config = new pulumi.Config();

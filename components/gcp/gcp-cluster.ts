@@ -1,0 +1,108 @@
+// The whole cluster on GCE: network, firewall, etcd members, workers and ingress, plus the
+// health gate the providers wait on when the cluster is reachable over SSH.
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterConfig, ClusterPlan } from "../../model/types";
+import { RenderedMachine } from "../../cloud-config";
+import { firewallMatrix } from "../../model/firewall";
+import { Network } from "./network";
+import { Firewall } from "./firewall";
+import { EtcdCentralServices } from "./etcd-central-services";
+import { WorkerPool } from "./worker-pool";
+import { LoadBalancer } from "./load-balancer";
+import { ClusterHealthGate } from "./cluster-health-gate";
+
+export interface GcpClusterArgs {
+    config: ClusterConfig;
+    plan: ClusterPlan;
+    machines: RenderedMachine[];
+}
+
+export class GcpCluster extends pulumi.ComponentResource {
+    public readonly network: Network;
+    public readonly firewall: Firewall;
+    public readonly etcd: EtcdCentralServices;
+    public readonly workers: WorkerPool;
+    public readonly loadBalancer: LoadBalancer;
+    /** Only when config.access.sshTunnel gives a way into the VPC. */
+    public readonly healthGate?: ClusterHealthGate;
+
+    public readonly memberNames: pulumi.Output<string[]>;
+    public readonly memberIps: pulumi.Output<string[]>;
+    public readonly clientUrls: pulumi.Output<string[]>;
+    public readonly peerUrls: pulumi.Output<string[]>;
+    public readonly workerInstanceGroup: pulumi.Output<string>;
+    public readonly loadBalancerIp: pulumi.Output<string>;
+    public readonly networkSelfLink: pulumi.Output<string>;
+    public readonly subnetSelfLink: pulumi.Output<string>;
+    /**
+     * True when the members exist and, with an SSH tunnel configured, answered healthy.
+     * Without a tunnel nothing here can reach the private members to check.
+     */
+    public readonly ready: pulumi.Output<boolean>;
+
+    constructor(name: string, args: GcpClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("coreos-cluster:index:GcpCluster", name, {}, opts);
+        const { config, plan, machines } = args;
+        const child = { parent: this };
+
+        const workerMachine = machines.find((m) => m.role === "worker");
+        if (!workerMachine) throw new Error("no rendered worker cloud-config (worker.yaml) for the worker template");
+
+        this.network = new Network(`${name}-network`, { config }, child);
+        this.firewall = new Firewall(
+            `${name}-firewall`,
+            { project: config.gcp.project, network: this.network.networkSelfLink, rules: firewallMatrix(config, plan) },
+            child,
+        );
+        this.etcd = new EtcdCentralServices(
+            `${name}-etcd`,
+            { config, plan, machines, subnetwork: this.network.subnetSelfLink },
+            child,
+        );
+        this.workers = new WorkerPool(
+            `${name}-workers`,
+            { config, plan, machine: workerMachine, subnetwork: this.network.subnetSelfLink },
+            // Workers proxy to etcd from their first boot.
+            { parent: this, dependsOn: [this.etcd] },
+        );
+        this.loadBalancer = new LoadBalancer(
+            `${name}-ingress`,
+            { config, instanceGroup: this.workers.instanceGroup },
+            child,
+        );
+
+        if (config.access.sshTunnel) {
+            this.healthGate = new ClusterHealthGate(
+                `${name}-etcd-health`,
+                {
+                    clientUrls: this.etcd.clientUrls,
+                    sshTunnel: config.access.sshTunnel,
+                    dependsOn: [this.etcd, this.firewall],
+                },
+                child,
+            );
+        }
+
+        this.memberNames = this.etcd.memberNames;
+        this.memberIps = this.etcd.memberIps;
+        this.clientUrls = this.etcd.clientUrls;
+        this.peerUrls = this.etcd.peerUrls;
+        this.workerInstanceGroup = this.workers.instanceGroup;
+        this.loadBalancerIp = this.loadBalancer.ip;
+        this.networkSelfLink = this.network.networkSelfLink;
+        this.subnetSelfLink = this.network.subnetSelfLink;
+        this.ready = this.healthGate ? this.healthGate.ready : this.etcd.memberIps.apply(() => true);
+
+        this.registerOutputs({
+            memberNames: this.memberNames,
+            memberIps: this.memberIps,
+            clientUrls: this.clientUrls,
+            peerUrls: this.peerUrls,
+            workerInstanceGroup: this.workerInstanceGroup,
+            loadBalancerIp: this.loadBalancerIp,
+            networkSelfLink: this.networkSelfLink,
+            subnetSelfLink: this.subnetSelfLink,
+            ready: this.ready,
+        });
+    }
+}

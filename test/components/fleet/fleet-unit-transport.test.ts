@@ -1,0 +1,170 @@
+// FleetUnit over a unix socket, through a real sshd tunnel, from the provider as the engine
+// serializes it, and with its secrets marked as the engine receives them.
+import { expect } from "chai";
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { FleetUnit, FleetUnitProvider, FleetUnitState } from "../../../components/fleet/fleet-unit";
+import { FleetConformanceServer } from "../../support/fleet-conformance-server";
+import { startSshd, TestSshd } from "../../support/sshd";
+import { failureOf } from "../../support/failure-of";
+
+const content = "[Service]\nExecStart=/usr/bin/docker run --rm api\n[X-Fleet]\nMachineMetadata=role=worker\n";
+const fast = { pollIntervalMs: 10, retryDelayMs: 5, retries: 1, requestTimeoutMs: 3000, waitTimeoutSeconds: 10 };
+
+async function lifecycle(provider: pulumi.dynamic.ResourceProvider, news: Record<string, unknown>, server: FleetConformanceServer): Promise<void> {
+    const checked = await provider.check!({}, { ...fast, ...news });
+    expect(checked.failures).to.deep.equal([]);
+    const inputs = checked.inputs as FleetUnitState;
+    const created = await provider.create(inputs);
+    const running = (created.outs.unitNames as string[]).filter((u) => !u.includes("@."));
+    expect(running.length).to.be.greaterThan(0);
+    for (const u of running) expect(server.unit(u)).to.deep.include({ currentState: "launched" });
+    const read = await provider.read!(created.id, created.outs);
+    expect(read.props.options).to.deep.equal(inputs.options);
+    await provider.delete!(created.id, created.outs);
+    expect(server.unitNames()).to.deep.equal([]);
+}
+
+
+describe("FleetUnit transports", () => {
+    let dir: string;
+    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-unit-")); });
+    afterEach(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+
+    it("talks to fleet over a unix socket endpoint", async () => {
+        const server = await FleetConformanceServer.start({ socketPath: path.join(dir, "fleet.sock"), tickMs: 5 });
+        try {
+            await lifecycle(new FleetUnitProvider(), { endpoint: server.endpoint, name: "api.service", content }, server);
+        } finally {
+            await server.close();
+        }
+    });
+
+    describe("through a real sshd tunnel", function () {
+        this.timeout(60000);
+        let sshd: TestSshd;
+        before(async () => { sshd = await startSshd({ host: "127.0.6.10" }); });
+        after(async () => { if (sshd) await sshd.stop(); });
+        const tunnel = () => ({ host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey });
+
+        it("reaches a TCP endpoint that only the bastion can see", async () => {
+            const server = await FleetConformanceServer.start({ host: "127.0.6.11", tickMs: 5 });
+            try {
+                await lifecycle(new FleetUnitProvider(), { endpoint: server.endpoint, sshTunnel: tunnel(), name: "api.service", content }, server);
+            } finally {
+                await server.close();
+            }
+        });
+
+        it("reaches fleet's unix socket on the bastion (direct-streamlocal)", async () => {
+            const server = await FleetConformanceServer.start({ socketPath: path.join(dir, "fleet.sock"), tickMs: 5 });
+            try {
+                await lifecycle(new FleetUnitProvider(), { endpoint: server.endpoint, sshTunnel: tunnel(), name: "api.service", content }, server);
+            } finally {
+                await server.close();
+            }
+        });
+
+        it("keeps the tunnelled endpoint, the bastion and the key out of errors", async () => {
+            const server = await FleetConformanceServer.start({ host: "127.0.6.12", tickMs: 5 });
+            const endpoint = server.endpoint;
+            const provider = new FleetUnitProvider();
+            const inputs = (await provider.check!({}, { ...fast, endpoint, sshTunnel: tunnel(), name: "api.service", content })).inputs as FleetUnitState;
+            const secrets = [endpoint, endpoint.replace("http://", ""), sshd.host, ...sshd.privateKey.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----"))];
+            try {
+                const wrongKey = await failureOf(provider.create({ ...inputs, sshTunnel: { ...tunnel(), privateKey: sshd.unauthorizedPrivateKey } }));
+                expect(wrongKey.message).to.match(/^fleet unit "api.service": create failed: fleet API \(through SSH tunnel\): could not open the SSH tunnel/);
+                for (const s of [...secrets, ...sshd.unauthorizedPrivateKey.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----"))]) {
+                    expect(wrongKey.message).to.not.include(s);
+                }
+                expect(server.requests).to.deep.equal([]);
+            } finally {
+                await server.close();
+            }
+            const unreachable = await failureOf(provider.create(inputs)); // fleet gone behind a working tunnel
+            expect(unreachable.message).to.match(/fleet API \(through SSH tunnel\): GET \/units\/api.service failed after 2 attempts/);
+            for (const s of secrets) expect(unreachable.message).to.not.include(s);
+        });
+    });
+
+    it("works from the provider as the engine serializes it, with nothing captured", async () => {
+        const provider = new FleetUnitProvider();
+        const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+        // The only captured value is the provider object itself; methods see just `this`/`arguments`.
+        const environments = [...serialized.text.matchAll(/with\(\{([^}]*)\}\)/g)].map((m) => m[1].split(",").map((kv) => kv.split(":")[0].trim()));
+        expect(environments.length).to.be.greaterThan(6);
+        for (const keys of environments) expect(["this", "arguments", "provider"]).to.include.members(keys);
+        const topLevel = [...serialized.text.matchAll(/^var (\w+)/gm)].map((m) => m[1]);
+        expect(topLevel).to.have.members(["__provider_proto", "__provider"]);
+        expect(serialized.text).to.not.match(/fleet-client|ssh2|@pulumi|FleetClient/);
+        expect(serialized.containsSecrets).to.equal(false);
+
+        const requireFromString = require("require-from-string");
+        const deserialized = requireFromString(serialized.text).handler() as pulumi.dynamic.ResourceProvider;
+        expect(deserialized).to.not.equal(provider);
+        const server = await FleetConformanceServer.start({ host: "127.0.6.13", tickMs: 5 });
+        try {
+            await lifecycle(deserialized, { endpoint: server.endpoint, name: "api@.service", content, instances: ["a", "b"] }, server);
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("runs create/read/delete from the serialized text in a fresh node process, as the engine's provider host does", async function () {
+        this.timeout(60000);
+        const provider = new FleetUnitProvider();
+        const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+        const providerFile = path.join(dir, "provider.js");
+        fs.writeFileSync(providerFile, serialized.text);
+        const server = await FleetConformanceServer.start({ host: "127.0.6.14", tickMs: 5 });
+        // No ts-node preloaded, cwd = the project, provider text loaded with require-from-string: the host's situation.
+        const script = `
+            const provider = require("require-from-string")(require("fs").readFileSync(${JSON.stringify(providerFile)}, "utf8")).handler();
+            (async () => {
+                const { inputs, failures } = await provider.check({}, ${JSON.stringify({ ...fast, endpoint: server.endpoint, name: "api.service", content })});
+                if (failures.length) throw new Error(JSON.stringify(failures));
+                const created = await provider.create(inputs);
+                const read = await provider.read(created.id, created.outs);
+                await provider.delete(created.id, read.props);
+                console.log(JSON.stringify({ id: created.id, unitNames: created.outs.unitNames, readId: read.id }));
+            })().catch((e) => { console.error(e.message); process.exit(1); });`;
+        const child = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+            const p = spawn(process.execPath, ["-e", script], { cwd: path.resolve(__dirname, "..", ".."), env: { ...process.env, NODE_OPTIONS: "" } });
+            let out = "", err = "";
+            p.stdout.on("data", (c: Buffer) => (out += c));
+            p.stderr.on("data", (c: Buffer) => (err += c));
+            p.on("exit", (code: number | null) => resolve({ code, out, err }));
+        });
+        try {
+            expect(child.code, child.err).to.equal(0);
+            expect(JSON.parse(child.out.trim().split("\n").pop()!)).to.deep.equal({ id: "api.service", unitNames: ["api.service"], readId: "api.service" });
+            expect(server.requests.filter((r) => r.method === "PUT").map((r) => r.path)).to.deep.equal(["/fleet/v1/units/api.service"]);
+            expect(server.unitNames()).to.deep.equal([]);
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("marks a tunnelled endpoint and the SSH tunnel secret on the resource", async () => {
+        await pulumi.runtime.setMocks({
+            newResource: (args) => { registered.push(args); return { id: `${args.name}-id`, state: args.inputs }; },
+            call: () => ({}),
+        }, "coreos-cluster", "fleet-test", false);
+        const registered: pulumi.runtime.MockResourceArgs[] = [];
+        const seenOptions: pulumi.CustomResourceOptions[] = [];
+        const capture = (a: pulumi.ResourceTransformationArgs) => { seenOptions.push(a.opts as pulumi.CustomResourceOptions); return undefined; };
+        const tunnelled = new FleetUnit("tunnelled", { endpoint: "unix:///var/run/fleet.sock", sshTunnel: { host: "bastion", port: 22, username: "core", privateKey: "KEY" }, name: "a.service", content }, { transformations: [capture] });
+        const direct = new FleetUnit("direct", { endpoint: "http://127.0.0.1:49153", name: "b.service", content }, { transformations: [capture] });
+        await new Promise<void>((resolve) => pulumi.all([tunnelled.urn, direct.urn]).apply(() => resolve()));
+        const byName = (n: string) => registered.find((r) => r.name === n)!;
+        expect(pulumi.runtime.isRpcSecret(byName("tunnelled").inputs.endpoint)).to.equal(true);
+        expect(pulumi.runtime.isRpcSecret(byName("tunnelled").inputs.sshTunnel)).to.equal(true);
+        expect(pulumi.runtime.isRpcSecret(byName("direct").inputs.endpoint)).to.equal(false);
+        expect(byName("direct").inputs.providerVersion).to.be.a("string");
+        expect(seenOptions[0].additionalSecretOutputs).to.include.members(["endpoint", "sshTunnel"]);
+        expect(seenOptions[1].additionalSecretOutputs).to.not.include("endpoint");
+    });
+});

@@ -1,0 +1,57 @@
+// The bundles the service-registration providers reach state as (components/services/bundled-provider.ts):
+// deterministic text with no path of this checkout, no module loaded when the bundle loads, one
+// compile per provider process however many deserialized shims call it, and the shim running the
+// bundled code rather than the modules this process loaded. No etcd needed: check() does no I/O.
+import { expect } from "chai";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { bundledProvider, bundleOf } from "../../../components/services/bundled-provider";
+import { serviceRegistrationSetProvider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../../components/services/service-registration-set";
+
+const requireFromString: (code: string) => any = require("require-from-string");
+const SET_ENTRY = require.resolve("../../../components/services/service-registration-set-provider");
+const REGISTRY = "__coreosClusterBundledProviders";
+
+describe("bundled providers", function () {
+    this.timeout(30000);
+
+    it("bundle the same text every time, naming no path of this checkout and loading no module up front", () => {
+        const first = bundleOf(SET_ENTRY);
+        expect(bundleOf(SET_ENTRY)).to.equal(first);
+        const checkout = path.resolve(__dirname, "..", "..");
+        expect(first).not.to.include(checkout);
+        expect(first, "the repository's modules are inside").to.include("components/services/service-store.ts");
+        expect(first.split("\n").filter((line) => /^\S.*\brequire\(/.test(line)), "modules required at load").to.deep.equal([]);
+    });
+
+    it("compile once per process, however many deserialized copies of the shim call them", async () => {
+        const text = (await pulumi.runtime.serializeFunction(() => serviceRegistrationSetProvider, { allowSecrets: true })).text;
+        const registry = () => ((globalThis as any)[REGISTRY] as Map<string, unknown> | undefined) ?? new Map();
+        const news = { resourceName: "twice", services: [{ service: "web", scheme: "http", hosts: ["10.0.0.1:80"] }], connection: { endpoints: ["http://127.0.0.1:2379"] }, providerVersion: SERVICE_REGISTRATION_SET_PROVIDER_VERSION };
+        await requireFromString(text).handler().check({}, news);
+        const loaded = [...registry().values()];
+        await requireFromString(text).handler().check({}, news);
+        await serviceRegistrationSetProvider.check({}, news);
+        expect([...registry().values()]).to.deep.equal(loaded);
+        expect(loaded.some((p) => typeof (p as { create?: unknown }).create === "function")).to.equal(true);
+    });
+
+    it("run the bundled code: its refusals name the resource and field, like the module's", async () => {
+        const shim = bundledProvider(SET_ENTRY);
+        const { provider: moduleProvider } = await import("../../../components/services/service-registration-set-provider");
+        const news = { resourceName: "bad", services: [{ service: "web", scheme: "udp", hosts: ["10.0.0.1"] }], connection: { endpoints: ["http://127.0.0.1:2379"] } };
+        const fromBundle = await shim.check({}, news);
+        expect(fromBundle.failures?.map((f) => f.reason)).to.deep.equal((await moduleProvider.check!({}, news)).failures?.map((f) => f.reason));
+        expect(fromBundle.failures?.[0].reason).to.match(/^ServiceRegistrationSet "bad": services\[0\]\.scheme/);
+        // The shim's operations are the bundle's, not this process's modules.
+        expect(shim.check).not.to.equal(moduleProvider.check);
+    });
+
+    it("say which bundle is broken when it exports no provider", () => {
+        const broken = bundledProvider(require.resolve("../../../components/services/service-keys"));
+        return broken.check({}, {}).then(
+            () => expect.fail("a bundle without a provider export must be refused"),
+            (err: Error) => expect(err.message).to.match(/bundled provider service-keys\.ts exports no "provider"/),
+        );
+    });
+});
