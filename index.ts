@@ -1,18 +1,14 @@
 // coreos-cluster: stack config -> validate -> plan -> render -> platform -> providers -> outputs.
 // Everything before the platform is pure; nothing is registered until the whole config is valid.
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { readPulumiConfig } from "./model/stack-config";
 import { loadConfig } from "./model/validate";
 import { planCluster } from "./model/plan";
 import { renderMachines, userDataHash } from "./cloud-config";
 import { ClusterConfig, MachineRole } from "./model/types";
-import type * as gcpPlatform from "./components/gcp/gcp-cluster";
-import { LocalCluster } from "./components/local/local-cluster";
+import { platformFor } from "./components/platform";
 import { ServiceRegistrationSet } from "./components/services/service-registration-set";
 import { EtcdConnectionArgs } from "./components/etcd/etcd-client";
-import { FleetUnit } from "./components/fleet/fleet-unit";
-import { LocalFleetUnit } from "./components/local/local-fleet-unit";
 import { MemberCountGuard } from "./components/guards/member-count-guard";
 
 const config = loadConfig(readPulumiConfig(), pulumi.getStack());
@@ -21,16 +17,10 @@ const machines = renderMachines(config, plan);
 
 // Registered first: refuses a deployed member-count change quorum cannot survive.
 const memberCountGuard = new MemberCountGuard(`${config.name}-etcd-member-count`, { memberCount: config.etcd.count, isDev: config.isDev });
-// The GCE component, and with it @pulumi/gcp, is loaded only on platform gcp; on other platforms
-// GcpCluster is a class no cluster is an instance of.
-const GcpCluster: typeof gcpPlatform.GcpCluster =
-    config.platform === "gcp"
-        ? (require("./components/gcp/gcp-cluster") as typeof gcpPlatform).GcpCluster
-        : (class NotOnThisPlatform {} as unknown as typeof gcpPlatform.GcpCluster);
-const cluster =
-    config.platform === "gcp"
-        ? new GcpCluster(config.name, { config, plan, machines }, { dependsOn: [memberCountGuard] })
-        : new LocalCluster(config.name, { config, plan, machines }, { dependsOn: [memberCountGuard] });
+// GCE or this machine: the platform builds the cluster and pushes its fleet units; its module
+// (and with it @pulumi/gcp) loads only when chosen.
+const clusterPlatform = platformFor(config);
+const cluster = clusterPlatform.buildCluster(config.name, { config, plan, machines }, { dependsOn: [memberCountGuard] });
 // The providers wait for the cluster (and its health gate) to be up.
 const afterCluster: pulumi.CustomResourceOptions = { dependsOn: [cluster] };
 
@@ -62,36 +52,14 @@ if (config.services.length > 0) {
 }
 
 for (const unit of config.fleetUnits) {
-    const unitArgs = {
-        name: unit.name,
-        content: unit.content,
-        options: unit.options,
-        desiredState: unit.desiredState,
-        instances: unit.instances,
-    };
-    if (config.platform === "gcp") {
-        // Through a tunnel the endpoint names a host inside the VPC: kept secret with the key.
-        const tunnel = config.access.sshTunnel;
-        const endpoint = config.fleet.endpoint ?? "unix:///var/run/fleet.sock";
-        new FleetUnit(
-            `${config.name}-unit-${unit.name}`,
-            { ...unitArgs, endpoint: tunnel ? pulumi.secret(endpoint) : endpoint, sshTunnel: tunnel && pulumi.secret(tunnel) },
-            afterCluster,
-        );
-    } else {
-        new LocalFleetUnit(
-            `${config.name}-unit-${unit.name}`,
-            { ...unitArgs, directory: path.join(config.local.dataDir, "fleet-units") },
-            afterCluster,
-        );
-    }
+    const { name, content, options, desiredState, instances } = unit;
+    clusterPlatform.fleetUnit(`${config.name}-unit-${unit.name}`, { name, content, options, desiredState, instances }, config, afterCluster);
 }
 
 function hashesByRole(role: MachineRole): Record<string, string> {
     return Object.fromEntries(machines.filter((m) => m.role === role).map((m) => [m.fileName, userDataHash(m.userData)]));
 }
 
-const gcp = cluster instanceof GcpCluster ? cluster : undefined;
 export const platform = config.platform;
 export const etcdMemberNames = cluster.memberNames;
 export const etcdMemberIps = cluster.memberIps;
@@ -100,7 +68,7 @@ export const etcdPeerUrls = cluster.peerUrls;
 export const servicesPrefix = config.servicesPrefix;
 export const userDataHashes = { etcd: hashesByRole("etcd"), worker: hashesByRole("worker") };
 // GCE only; null on the local platform (it has no group, balancer or VPC).
-export const workerInstanceGroup = gcp ? gcp.workerInstanceGroup : null;
-export const loadBalancerIp = gcp ? gcp.loadBalancerIp : null;
-export const networkSelfLink = gcp ? gcp.networkSelfLink : null;
-export const subnetSelfLink = gcp ? gcp.subnetSelfLink : null;
+export const workerInstanceGroup = cluster.workerInstanceGroup;
+export const loadBalancerIp = cluster.loadBalancerIp;
+export const networkSelfLink = cluster.networkSelfLink;
+export const subnetSelfLink = cluster.subnetSelfLink;

@@ -14,8 +14,9 @@ import {
     xFleetProblems,
 } from "./fleet-rules";
 
-/** DNS-label style, so `/services/<name>` is a safe etcd key segment and a host name. */
-export const SERVICE_NAME = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+import { SERVICE_NAME, serviceNameProblem } from "./service-naming";
+
+export { SERVICE_NAME };
 const SERVICE_FIELDS = ["name", "scheme", "hosts", "host_port"] as const;
 const UNIT_FIELDS = ["name", "content", "options", "desiredState", "instances"] as const;
 const OPTION_FIELDS = ["section", "name", "value"] as const;
@@ -42,10 +43,7 @@ export function validateServices(items: Array<Record<string, unknown> | undefine
         if (typeof name !== "string") {
             problems.add(`${path}.name`, `is required and must be a string, got ${describeValue(name)}`);
         } else if (!SERVICE_NAME.test(name)) {
-            problems.add(
-                `${path}.name`,
-                `"${name}" is not a valid service name: 1-63 of a-z 0-9 and "-", starting with a letter and not ending with "-" (it becomes the etcd key /services/<name> and a DNS label)`,
-            );
+            problems.add(`${path}.name`, serviceNameProblem(name)!);
         } else if (firstIndexByName.has(name)) {
             problems.add(`${path}.name`, `duplicate service name "${name}" (also services[${firstIndexByName.get(name)}])`);
         } else {

@@ -9,6 +9,7 @@ import { LAST_LOOPBACK_HOST, LOOPBACK, cidrContains, cidrsOverlap, formatIpv4, g
 import { failureTolerance, memberCountChangeProblems, memberCountProblem } from "./quorum";
 import { checkServicePorts, portProblem, validateFleetUnits, validateServices } from "./validate-workloads";
 import { diskSize, escapeRegExp, fleetEndpointProblem, fleetMetadata, fleetRelease, isHttpUrl, machineType, portList, sshTunnel } from "./validate-fields";
+import { servicesPrefixProblem } from "./service-naming";
 
 export { memberCountChangeProblems, faultToleranceTable } from "./quorum";
 export { isEncryptedValue } from "./config-reader";
@@ -226,8 +227,9 @@ export function validateConfig(
     const services = serviceItems ? validateServices(serviceItems, problems) : [];
     if (serviceItems) checkServicePorts(serviceItems, lbHttpPorts ?? [], lbTcpPorts ?? [], healthCheckPort, problems);
     const servicesPrefix = r.string("servicesPrefix");
-    if (servicesPrefix !== undefined && !/^(?:\/[A-Za-z0-9_.-]+)+$/.test(servicesPrefix)) {
-        problems.add("servicesPrefix", `"${servicesPrefix}" must be an etcd key path like /services: starts with "/", no trailing "/", segments of A-Z a-z 0-9 _ . -`);
+    const prefixProblem = servicesPrefix === undefined ? undefined : servicesPrefixProblem(servicesPrefix);
+    if (prefixProblem) {
+        problems.add("servicesPrefix", prefixProblem);
     }
     const unitItems = r.objectList("fleetUnits");
     const fleetUnits = unitItems ? validateFleetUnits(unitItems, problems) : [];

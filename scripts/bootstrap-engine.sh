@@ -14,6 +14,11 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cache_root="${COREOS_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/coreos-cluster}"
 engine_dir="$cache_root/engine/v$PULUMI_VERSION"
 bin_dir="$engine_dir/bin"
+# The shared cache holds only what is immutable: the built CLI. The launchers (language host,
+# dynamic-provider and policy plugins) run this checkout's scripts/engine/, so they live in a
+# folder of this checkout, beside a link to the shared CLI: another checkout, deleted or running
+# at the same time, can never swap or break them.
+checkout_bin="$repo_root/.engine/bin"
 
 say() { echo "bootstrap-engine: $*" >&2; }
 fail() {
@@ -26,23 +31,27 @@ fail() {
 # The Node.js language host and the dynamic-provider launcher always come from
 # this repo (scripts/engine/): the CLI finds plugins on PATH.
 link_launchers() {
-  mkdir -p "$bin_dir"
+  mkdir -p "$checkout_bin"
   for launcher in pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-analyzer-policy; do
-    ln -sf "$repo_root/scripts/engine/$launcher" "$bin_dir/$launcher"
+    # Earlier versions of this script linked launchers into the shared cache: never use those.
+    rm -f "$bin_dir/$launcher"
+    [ "$(readlink "$checkout_bin/$launcher" 2>/dev/null)" = "../../scripts/engine/$launcher" ] \
+      || ln -sfn "../../scripts/engine/$launcher" "$checkout_bin/$launcher"
   done
+  [ "$(readlink "$checkout_bin/pulumi" 2>/dev/null)" = "$bin_dir/pulumi" ] || ln -sfn "$bin_dir/pulumi" "$checkout_bin/pulumi"
 }
 
 if [ "${COREOS_CLUSTER_FORCE_BUILD:-}" != "1" ] && existing="$(command -v pulumi 2>/dev/null)" \
-   && [ "$existing" != "$bin_dir/pulumi" ]; then
+   && [ "$existing" != "$bin_dir/pulumi" ] && [ "$existing" != "$checkout_bin/pulumi" ]; then
   say "using installed pulumi at $existing ($("$existing" version 2>/dev/null || echo unknown version))"
   dirname "$existing"
   exit 0
 fi
 
 if [ -x "$bin_dir/pulumi" ] && "$bin_dir/pulumi" version >/dev/null 2>&1; then
-  say "using cached pulumi v$PULUMI_VERSION from $bin_dir"
+  say "using cached pulumi v$PULUMI_VERSION from $bin_dir (launchers of this checkout in $checkout_bin)"
   link_launchers
-  echo "$bin_dir"
+  echo "$checkout_bin"
   exit 0
 fi
 
@@ -71,4 +80,4 @@ go build -trimpath \
 mv "$bin_dir/pulumi.tmp" "$bin_dir/pulumi"
 link_launchers
 say "built $("$bin_dir/pulumi" version)"
-echo "$bin_dir"
+echo "$checkout_bin"

@@ -50,6 +50,11 @@ export class LocalCluster extends pulumi.ComponentResource {
     public readonly clientUrls: pulumi.Output<string[]>;
     public readonly peerUrls: pulumi.Output<string[]>;
     public readonly workerProxyUrls: pulumi.Output<string[]>;
+    // GCE-only outputs: this platform has no instance group, load balancer or VPC.
+    public readonly workerInstanceGroup = null;
+    public readonly loadBalancerIp = null;
+    public readonly networkSelfLink = null;
+    public readonly subnetSelfLink = null;
     public readonly ready: pulumi.Output<boolean>;
     /** Per machine: the parts of its cloud-config with no local counterpart (fleet, locksmith, ...). */
     public readonly notAppliedLocally: pulumi.Output<Record<string, string[]>>;

@@ -3,7 +3,10 @@
 //   <prefix>/<name>/hosts/<n>   ip:port, n = 0..
 //   <prefix>/<name>/host_port   optional, required for tcp
 // Pure functions only: validation, key/value maps, operation plans and transaction batching.
-// No top-level imports: the dynamic provider serializes these functions by value.
+// Imports only Pulumi-free modules: the providers bundle this file (bundled-provider.ts).
+import { OWNER_NAMESPACE, serviceNameProblem, servicesPrefixProblem } from "../../model/service-naming";
+
+export { OWNER_NAMESPACE };
 
 export const DEFAULT_SERVICE_PREFIX = "/services";
 /** etcd's default --max-txn-ops. */
@@ -13,7 +16,6 @@ export const MAX_TXN_OPS = 128;
  * `<OWNER_NAMESPACE><prefix>/<name>` holds JSON `{ owner: <resource id>, relativeKeys: [...] }`, the
  * keys written, relative to `<prefix>/<name>/` (providers up to 1.2.0 wrote absolute `keys`: read too).
  */
-export const OWNER_NAMESPACE = "/coreos-cluster/owners";
 
 export type ServiceScheme = "http" | "tcp";
 
@@ -39,8 +41,6 @@ export interface OwnerMarker {
     keys: string[];
 }
 
-const SERVICE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$/;
-const PREFIX_SEGMENT = /^[A-Za-z0-9._-]+$/;
 /** A subset of what hostProblem accepts: canonical a.b.c.d:port, port 1-65535. */
 const PLAIN_IPV4_HOST = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d):(?:[1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/;
 
@@ -79,17 +79,9 @@ function ipv6Valid(text: string): boolean {
     return halves.length === 2 ? groups.length < 8 : groups.length === 8;
 }
 
+/** The services-prefix rule the stack config uses too (model/service-naming.ts). */
 export function prefixProblem(prefix: unknown): string | undefined {
-    if (typeof prefix !== "string") return "must be a string such as /services";
-    if (!prefix.startsWith("/")) return `"${prefix}" must be absolute (start with /)`;
-    if (prefix.length > 1 && prefix.endsWith("/")) return `"${prefix}" must not end with /`;
-    if (prefix === "/") return `"/" is not allowed: use a folder such as /services`;
-    const segments = prefix.slice(1).split("/");
-    if (segments.some((s) => !PREFIX_SEGMENT.test(s))) return `"${prefix}" has an empty or invalid path segment (allowed: letters, digits, . _ -)`;
-    if (prefix === OWNER_NAMESPACE || prefix.startsWith(`${OWNER_NAMESPACE}/`) || OWNER_NAMESPACE.startsWith(`${prefix}/`)) {
-        return `"${prefix}" overlaps the ownership namespace ${OWNER_NAMESPACE}`;
-    }
-    return undefined;
+    return servicesPrefixProblem(prefix);
 }
 
 /**
@@ -115,9 +107,8 @@ export function serviceFieldProblems(raw: Record<string, unknown>, isUnknown?: (
     const known = (v: unknown) => isUnknown === undefined || !isUnknown(v);
     const { service, scheme, hosts, hostPort } = raw;
     if (known(service)) {
-        if (typeof service !== "string" || !SERVICE_NAME.test(service)) {
-            problems.push({ field: "service", message: `"${String(service)}" is not a valid service name (letters, digits, - and _, at most 63 characters, no /)` });
-        }
+        const problem = serviceNameProblem(service);
+        if (problem) problems.push({ field: "service", message: problem });
     }
     if (known(scheme) && scheme !== "http" && scheme !== "tcp") {
         problems.push({ field: "scheme", message: `"${String(scheme)}" must be "http" or "tcp"` });

@@ -64,7 +64,7 @@ const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/no
     });
 
     it("returns exactly ts-node's transpile-only output, and reads it back from the cache on the next run", () => {
-        const file = path.join(REPO_ROOT, "platform", "local", "local-machine.ts");
+        const file = path.join(REPO_ROOT, "components", "local", "local-machine.ts");
         const cacheRoot = path.join(tmp, "cache");
         const plain = compileWithTsNode(file, undefined);
         const first = compileWithTsNode(file, cacheRoot);

@@ -96,6 +96,11 @@ const cases: RejectCase[] = [
     { what: "a misspelt service field", raw: gcpRaw({ services: [{ name: "a", scheme: "tcp", hosts: ["10.0.0.1:1"], hostPort: 9000 }] }), key: "services[0].hostPort", message: /did you mean "host_port"/ },
     { what: "a service that is not an object", raw: gcpRaw({ services: ["web"] }), key: "services[0]", message: /must be an object/ },
     { what: "a bad services prefix", raw: gcpRaw({ servicesPrefix: "services/" }), key: "servicesPrefix", message: /must be an etcd key path/ },
+    { what: "a services prefix that climbs out with ..", raw: gcpRaw({ servicesPrefix: "/services/../etc" }), key: "servicesPrefix", message: /no "\." or "\.\." segment/ },
+    { what: "a services prefix with a . segment", raw: gcpRaw({ servicesPrefix: "/services/./x" }), key: "servicesPrefix", message: /no "\." or "\.\." segment/ },
+    { what: "a services prefix with an empty segment", raw: gcpRaw({ servicesPrefix: "/services//x" }), key: "servicesPrefix", message: /no empty segment/ },
+    { what: "a services prefix with a trailing /", raw: gcpRaw({ servicesPrefix: "/services/" }), key: "servicesPrefix", message: /no trailing "\/"/ },
+    { what: "a services prefix inside the ownership namespace", raw: gcpRaw({ servicesPrefix: "/coreos-cluster/owners/x" }), key: "servicesPrefix", message: /overlaps the ownership namespace/ },
     // ports
     { what: "an LB port out of range", raw: gcpRaw({ lbTcpPorts: [0] }), key: "lbTcpPorts[0]", message: /outside 1-65535/ },
     { what: "an LB port that is SSH", raw: gcpRaw({ lbTcpPorts: [22] }), key: "lbTcpPorts[0]", message: /SSH/ },

@@ -52,6 +52,11 @@ function cacheBinDir(): string {
     return path.join(cacheRoot, "engine", `v${process.env.PULUMI_VERSION ?? ENGINE_VERSION}`, "bin");
 }
 
+/** This checkout's engine folder: a link to the shared CLI and this checkout's own launchers. */
+function checkoutBinDir(): string {
+    return path.join(REPO_ROOT, ".engine", "bin");
+}
+
 /** A bin dir is usable when it has the CLI and a Node.js language plugin (the official bundle and ours both do). */
 function usable(binDir: string): boolean {
     return isExecutable(path.join(binDir, "pulumi")) && isExecutable(path.join(binDir, "pulumi-language-nodejs"));
@@ -73,13 +78,14 @@ export function findEngine(): Engine {
     }
     looked.push("pulumi + pulumi-language-nodejs on PATH");
     const cached = cacheBinDir();
-    looked.push(cached);
+    const own = checkoutBinDir();
+    looked.push(`${own} (-> ${cached}/pulumi)`);
     if (isExecutable(path.join(cached, "pulumi"))) {
-        if (!usable(cached)) {
-            // The binary is cached; the script only links this repo's launchers next to it.
+        if (!usable(own)) {
+            // The CLI is cached; the script only links it and this checkout's launchers into .engine/bin.
             childProcess.execFileSync("bash", [path.join(REPO_ROOT, "scripts", "bootstrap-engine.sh")], { stdio: ["ignore", "ignore", "inherit"] });
         }
-        if (usable(cached)) return { binDir: cached, pulumi: path.join(cached, "pulumi"), source: "cache" };
+        if (usable(own)) return { binDir: own, pulumi: path.join(own, "pulumi"), source: "cache" };
     }
     throw new EngineMissingError(looked);
 }

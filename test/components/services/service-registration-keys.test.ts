@@ -21,6 +21,8 @@ import {
     KeyValues,
     KeyOperation,
 } from "../../../components/services/service-keys";
+import { validateConfig } from "../../../model/validate";
+import { gcpRaw } from "../../model/raw-configs";
 import { connectionProblems, parseEndpoint, redactConnectionSecrets, classifyEtcdError } from "../../../components/etcd/etcd-client";
 
 const web = { service: "web", scheme: "http" as const, hosts: ["10.0.0.1:8080", "10.0.0.2:8080"], prefix: "/services" };
@@ -50,6 +52,7 @@ describe("service keys: layout", () => {
 });
 
 describe("service keys: input checks", () => {
+    const problemKeysOf = (overrides: Record<string, unknown>) => validateConfig(gcpRaw(overrides), "dev").problems.map((p) => p.key);
     const problemsOf = (overrides: Record<string, unknown>) => serviceDefinitionProblems({ ...web, ...overrides }).map((p) => p.field);
 
     it("accepts a valid http and tcp service", () => {
@@ -70,6 +73,36 @@ describe("service keys: input checks", () => {
         expect(problemsOf({ prefix: "/services/" })).to.deep.equal(["prefix"]);
         expect(problemsOf({ prefix: "/coreos-cluster/owners" })).to.deep.equal(["prefix"]);
         expect(problemsOf({ prefix: "/coreos-cluster" })).to.deep.equal(["prefix"]);
+        // etcd's v2 API cleans key paths: these would make the v2 mirror write somewhere else.
+        for (const prefix of ["/services/../etc", "/services/./x", "/..", "/services//x", "//services"]) {
+            expect(problemsOf({ prefix }), prefix).to.deep.equal(["prefix"]);
+        }
+    });
+
+    it("a service name is a DNS label: capitals and _ are refused, as by the stack config", () => {
+        for (const service of ["Web", "web_app", "-web", "web-", "1web", "a".repeat(64)]) {
+            expect(problemsOf({ service }), service).to.deep.equal(["service"]);
+        }
+        expect(problemsOf({ service: "a".repeat(63) })).to.deep.equal([]);
+    });
+
+    it("the provider and the stack config judge service names and prefixes by the same rule", () => {
+        const nameChars = fc.constantFrom(..."abzAZ09-_./".split(""));
+        fc.assert(
+            fc.property(fc.string({ unit: nameChars, maxLength: 70 }), (name) => {
+                const byProvider = problemsOf({ service: name }).includes("service");
+                const byConfig = problemKeysOf({ services: [{ name, scheme: "http", hosts: ["10.0.0.1:80"] }] }).includes("coreos-cluster:services[0].name");
+                expect(byProvider, JSON.stringify(name)).to.equal(byConfig);
+            }),
+        );
+        const prefixChars = fc.constantFrom(..."/ab._-".split(""));
+        fc.assert(
+            fc.property(fc.string({ unit: prefixChars, maxLength: 20 }), (prefix) => {
+                const byProvider = problemsOf({ prefix }).includes("prefix");
+                const byConfig = problemKeysOf({ servicesPrefix: prefix }).includes("coreos-cluster:servicesPrefix");
+                expect(byProvider, JSON.stringify(prefix)).to.equal(byConfig);
+            }),
+        );
     });
 
     it("skips values not known yet (preview)", () => {
