@@ -53,6 +53,16 @@ export function firewallMatrix(config: ClusterConfig, _plan: ClusterPlan): Firew
             allow: [{ protocol: "tcp", ports: [String(ETCD_PEER_PORT)] }],
         },
         {
+            // An etcd v2 proxy learns the client URLs from `<peerURL>/members` on the peer port
+            // (etcd 3.x startProxy -> GetClusterFromRemotePeers); without this it has zero endpoints.
+            name: `${cluster}-etcd-peer-proxies`,
+            description: `workers' etcd proxies read the member list from the peer port (${ETCD_PEER_PORT})`,
+            direction: "INGRESS",
+            sourceTags: [worker],
+            targetTags: [etcd],
+            allow: [{ protocol: "tcp", ports: [String(ETCD_PEER_PORT)] }],
+        },
+        {
             name: `${cluster}-etcd-client`,
             description: `etcd clients (${ETCD_CLIENT_PORT}): workers' proxies, fleet and locksmith, and members themselves`,
             direction: "INGRESS",

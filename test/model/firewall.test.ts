@@ -27,7 +27,7 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
     const byName = new Map(rules.map((r) => [r.name, r]));
 
     it("has exactly these rules, named <cluster>-<purpose>", () => {
-        expect(rules.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-client", "demo-ssh", "demo-ingress", "demo-health-check"]);
+        expect(rules.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-peer-proxies", "demo-etcd-client", "demo-ssh", "demo-ingress", "demo-health-check"]);
         for (const r of rules) expect(r.direction).to.equal("INGRESS");
     });
 
@@ -38,6 +38,15 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
             allow: [{ protocol: "tcp", ports: ["2380"] }],
         });
         expect(byName.get("demo-etcd-peer")!.sourceRanges).to.equal(undefined);
+    });
+
+    it("admits workers' proxies to the members' peer port, where they read the member list", () => {
+        expect(byName.get("demo-etcd-peer-proxies")).to.deep.include({
+            sourceTags: ["demo-worker"],
+            targetTags: ["demo-etcd"],
+            allow: [{ protocol: "tcp", ports: ["2380"] }],
+        });
+        expect(byName.get("demo-etcd-peer-proxies")!.sourceRanges).to.equal(undefined);
     });
 
     it("allows the etcd client port only from workers and members, to members", () => {
@@ -77,7 +86,7 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
 
     it("targets members only with etcd and SSH rules, nothing load-balanced", () => {
         const toMembers = rules.filter((r) => r.targetTags.includes("demo-etcd"));
-        expect(toMembers.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-client", "demo-ssh"]);
+        expect(toMembers.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-peer-proxies", "demo-etcd-client", "demo-ssh"]);
     });
 
     it("never opens 2379, 2380 or 22 to 0.0.0.0/0 in any shipped stack or by default", () => {
@@ -102,7 +111,7 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
 
     it("drops the SSH rule when no source range is configured, and the ingress rule when no port is balanced", () => {
         const closed = loadConfig(gcpRaw({ sshSourceRanges: [], lbHttpPorts: [], services: [] }), "dev");
-        expect(matrixFor(closed).map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-client", "demo-health-check"]);
+        expect(matrixFor(closed).map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-peer-proxies", "demo-etcd-client", "demo-health-check"]);
     });
 
     it("opens SSH to the world only when sshAllowWorld says so", () => {

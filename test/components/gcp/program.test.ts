@@ -94,6 +94,8 @@ for (const stack of ["dev", "prod"]) {
             const etcdTag = `${config.name}-etcd`;
             const workerTag = `${config.name}-worker`;
             const rules = of(GCE.firewall).map((r) => r.inputs);
+            const peerSources = rules.filter((r) => portsOf(r.allows).includes(ETCD_PEER_PORT)).map((r) => r.sourceTags[0]).sort();
+            expect(peerSources, "2380: members from members, members from workers' proxies").to.deep.equal([etcdTag, workerTag].sort());
             for (const rule of rules) {
                 expect(rule.targetTags, `${rule.name} applies to tagged VMs only`).to.not.be.empty;
                 const ports = portsOf(rule.allows);
@@ -107,8 +109,9 @@ for (const stack of ["dev", "prod"]) {
                     expect(ports.sort((a, b) => a - b)).to.deep.equal(ingressPorts(config).map((p) => p.port).sort((a, b) => a - b));
                 }
                 if (ports.includes(ETCD_PEER_PORT)) {
+                    // Members peer with members; workers' v2 proxies read the member list there.
                     expect(rule.sourceRanges ?? []).to.deep.equal([]);
-                    expect(rule.sourceTags).to.deep.equal([etcdTag]);
+                    expect([JSON.stringify([etcdTag]), JSON.stringify([workerTag])]).to.include(JSON.stringify(rule.sourceTags));
                     expect(rule.targetTags).to.deep.equal([etcdTag]);
                 }
                 if (ports.includes(ETCD_CLIENT_PORT)) {
