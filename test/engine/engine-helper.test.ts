@@ -9,6 +9,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import {
     DEFAULT_LOCAL_PASSPHRASE,
+    ENGINE_VERSION,
     EngineMissingError,
     findEngine,
     makeProjectCopy,
@@ -51,6 +52,46 @@ describe("engine helper (test/support/engine.ts) and scripts/engine-env.sh", fun
         process.env.PATH = `${dir}${path.delimiter}/usr/bin:/bin`;
         delete process.env.COREOS_CLUSTER_ENGINE_BIN;
         expect(findEngine()).to.deep.equal({ binDir: dir, pulumi: path.join(dir, "pulumi"), source: "PATH" });
+    });
+
+    it("two checkouts share only the built CLI: each links its own launchers, and deleting one leaves the other whole", () => {
+        // A cache holding a built CLI, as bootstrap-engine.sh leaves it, plus a launcher link an
+        // earlier version of the script put there (pointing into a checkout that is gone).
+        const cache = path.join(tmp, "cache");
+        const sharedBin = path.join(cache, "engine", `v${ENGINE_VERSION}`, "bin");
+        fs.mkdirSync(sharedBin, { recursive: true });
+        fs.writeFileSync(path.join(sharedBin, "pulumi"), `#!/bin/sh\necho v${ENGINE_VERSION}\n`, { mode: 0o755 });
+        fs.symlinkSync(path.join(tmp, "gone", "scripts", "engine", "pulumi-language-nodejs"), path.join(sharedBin, "pulumi-language-nodejs"));
+        const checkout = (name: string) => {
+            const root = path.join(tmp, name);
+            fs.cpSync(path.join(REPO_ROOT, "scripts"), path.join(root, "scripts"), { recursive: true });
+            return root;
+        };
+        const bootstrap = (root: string) =>
+            childProcess
+                .execFileSync("bash", [path.join(root, "scripts", "bootstrap-engine.sh")], {
+                    env: { PATH: "/usr/bin:/bin", HOME: tmp, COREOS_CLUSTER_CACHE: cache, PULUMI_VERSION: ENGINE_VERSION },
+                    stdio: ["ignore", "pipe", "ignore"],
+                })
+                .toString()
+                .trim()
+                .split("\n")
+                .pop()!;
+        const first = checkout("first");
+        const second = checkout("second");
+        expect(bootstrap(first)).to.equal(path.join(first, ".engine", "bin"));
+        expect(bootstrap(second)).to.equal(path.join(second, ".engine", "bin"));
+
+        expect(fs.readdirSync(sharedBin), "the shared cache keeps only the CLI").to.deep.equal(["pulumi"]);
+        fs.rmSync(second, { recursive: true, force: true });
+        const bin = path.join(first, ".engine", "bin");
+        for (const launcher of ["pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs", "pulumi-analyzer-policy"]) {
+            expect(fs.realpathSync(path.join(bin, launcher)), launcher).to.equal(fs.realpathSync(path.join(first, "scripts", "engine", launcher)));
+        }
+        expect(childProcess.execFileSync(path.join(bin, "pulumi"), ["version"]).toString().trim()).to.equal(`v${ENGINE_VERSION}`);
+        // A moved checkout keeps working: its launcher links are relative to the checkout.
+        fs.renameSync(first, path.join(tmp, "moved"));
+        expect(fs.existsSync(path.join(tmp, "moved", ".engine", "bin", "pulumi-language-nodejs"))).to.equal(true);
     });
 
     it("runs pulumi against the given DIY backend with the fixed local passphrase, never the caller's backend or token", () => {
