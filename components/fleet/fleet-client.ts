@@ -164,7 +164,8 @@ export class FleetClient {
 
     private expect(r: { status: number; json: any }, ok: number[], method: string, what: string): void {
         if (ok.includes(r.status)) return;
-        const message = r.json?.error?.message ?? "no error message";
+        // fleetd's 404s and 500s carry an empty message
+        const message = r.json?.error?.message || (r.status >= 500 ? "fleetd failed internally (no error message)" : "no error message");
         throw new FleetApiError(makeRedactor(this.args)(`${describeFleet(this.args)} refused ${method} ${what} (HTTP ${r.status}): ${message}`), r.status);
     }
 
