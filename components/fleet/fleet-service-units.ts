@@ -121,3 +121,15 @@ export function execArgv(value: string, instance: string): string[] {
     for (let m = re.exec(value); m; m = re.exec(value)) words.push(m[1] ?? m[2]);
     return words.map((w) => w.replace(/%%|%i|\$\$/g, (t) => (t === "%%" ? "%" : t === "%i" ? instance : "$")));
 }
+
+/**
+ * The FleetService as plain fleet unit declarations (both templates, instances 1..count), for a
+ * platform without fleetd: the local platform writes them as files and says nothing runs them.
+ */
+export function fleetServiceDeclarations(spec: FleetServiceSpec, count: number): Array<{ name: string; options: FleetUnitOption[]; instances: string[] }> {
+    const instances = Array.from({ length: count }, (_, i) => String(i + 1));
+    return [
+        { name: templateName(spec.service), options: serviceTemplateOptions(spec), instances },
+        { name: sidekickTemplateName(spec.service), options: sidekickTemplateOptions(spec), instances },
+    ];
+}
