@@ -282,6 +282,20 @@ describe("fleet API v1 conformance server (the test double itself)", () => {
             expect(states.filter((s) => s.name === "g.service")).to.have.length(3);
         });
 
+        it("slows transitions with ticksPerStep (systemd's share of fleet's 2-18 s)", async () => {
+            const slow = await FleetConformanceServer.start({ host: "127.0.6.3", tickMs: 0, ticksPerStep: 3 });
+            try {
+                await request(slow.endpoint, "PUT", "/fleet/v1/units/a.service", { options, desiredState: "loaded" });
+                slow.tick();
+                slow.tick();
+                expect(slow.states()).to.deep.equal([]);
+                slow.tick();
+                expect(slow.states().map((st) => st.systemdActiveState)).to.deep.equal(["inactive"]);
+            } finally {
+                await slow.close();
+            }
+        });
+
         it("injects 503, hangs, errors and resets, then recovers", async () => {
             server.faults.push({ kind: "unavailable", times: 1 });
             expect((await call("GET", "/units")).status).to.equal(503);
