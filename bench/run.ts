@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { fleetPush } from "./fleet-push";
+import { fleetRollingUpdate } from "./fleet-rolling-update";
 import { localStack } from "./local-stack";
 import { programEvaluation } from "./program-evaluation";
 import { keptNotesOf, renderPerformanceDoc, renderTable } from "./report";
@@ -17,7 +18,7 @@ const REPO_ROOT = path.resolve(__dirname, "..");
 const RESULTS_FILE = path.join(__dirname, "results.json");
 const DOC_FILE = path.join(REPO_ROOT, "docs", "performance.md");
 
-export const BENCHMARKS: Benchmark[] = [userDataSize, programEvaluation, serviceSeeding, fleetPush, localStack];
+export const BENCHMARKS: Benchmark[] = [userDataSize, programEvaluation, serviceSeeding, fleetPush, fleetRollingUpdate, localStack];
 
 export interface ResultsFile {
     command: string;

@@ -32,7 +32,12 @@ export interface FleetUnitState {
     systemdSubState?: string;
 }
 export interface FleetMachine { id: string; primaryIP?: string; metadata?: Record<string, string> }
-export interface WaitOptions { timeoutMs: number; pollMs?: number }
+export interface WaitOptions {
+    timeoutMs: number;
+    pollMs?: number;
+    /** Only states of this unit file (fleet's hash) count; see waitForState. */
+    hash?: string;
+}
 
 export class FleetApiError extends Error {
     constructor(message: string, public readonly status?: number) {
@@ -129,21 +134,50 @@ export class FleetClient {
         return this.listAll(`/state${q.size ? `?${q}` : ""}`, "states");
     }
 
-    /** Polls /state until the unit reaches `desired`; fails naming the unit, the goal and what it saw last. */
+    /**
+     * Polls /state until the unit reaches `desired`; fails naming the unit, the goal and what it saw last.
+     * With `hash` (fleetUnitHash of the unit file just pushed), only states of that unit file count, and
+     * fleet's own record of the unit must agree: after a delete and re-create, /state keeps the deleted
+     * unit's entry (old hash, still active) for a while, and a name-only wait would take it for the new one.
+     */
     async waitForState(name: string, desired: FleetDesiredState, opts: WaitOptions): Promise<void> {
         const deadline = Date.now() + opts.timeoutMs;
         const pollMs = opts.pollMs ?? 500;
         let last: FleetUnitState[] = [];
+        let others: FleetUnitState[] = [];
         for (;;) {
-            last = await this.listStates({ unitName: name });
-            last = last.filter((s) => s.name === name);
-            if (observedState(last) === desired) return;
+            const all = (await this.listStates({ unitName: name })).filter((s) => s.name === name);
+            last = opts.hash === undefined || desired === "inactive" ? all : all.filter((s) => s.hash === opts.hash);
+            others = all.filter((s) => !last.includes(s));
+            if (observedState(last) === desired && (desired === "inactive" || opts.hash === undefined || (await this.unitAgrees(name, desired)))) return;
             if (Date.now() + pollMs > deadline) break;
             await sleep(pollMs);
         }
+        const stale = others.length ? `; /state also holds ${others.length} entr${others.length === 1 ? "y" : "ies"} of another unit file (hash ${others[0].hash?.slice(0, 7) ?? "?"}, ${others[0].systemdActiveState ?? "?"}), e.g. a deleted predecessor` : "";
+        const why = last.length === 0 && desired !== "inactive" ? await this.whyUnscheduled(name) : undefined;
         throw new FleetApiError(
-            `fleet unit "${name}" did not reach desired state "${desired}" within ${opts.timeoutMs >= 1000 ? `${opts.timeoutMs / 1000} s` : `${opts.timeoutMs} ms`}; last seen: ${describeStates(last)}`,
+            `fleet unit "${name}" did not reach desired state "${desired}" within ${opts.timeoutMs >= 1000 ? `${opts.timeoutMs / 1000} s` : `${opts.timeoutMs} ms`}; last seen: ${describeStates(last)}${stale}${why ? `; ${why}` : ""}`,
         );
+    }
+
+    /** fleet's record of the unit (its currentState) says it reached `desired`; Global units have none. */
+    private async unitAgrees(name: string, desired: FleetDesiredState): Promise<boolean> {
+        const unit = await this.getUnit(name);
+        return unit !== undefined && (unit.currentState === undefined || unit.currentState === desired);
+    }
+
+    /** Why fleet has not scheduled the unit, when its X-Fleet requirements explain it. */
+    private async whyUnscheduled(name: string): Promise<string | undefined> {
+        try {
+            const { unschedulableReason } = require("./fleet-scheduling") as typeof import("./fleet-scheduling");
+            const [units, machines] = await Promise.all([this.listUnits(), this.listMachines()]);
+            const unit = units.find((u) => u.name === name);
+            if (!unit) return undefined;
+            const reason = unschedulableReason(unit, units, machines);
+            return reason && `fleet has not scheduled it: ${reason}`;
+        } catch {
+            return undefined; // the diagnosis is a courtesy; the timeout is the error
+        }
     }
 
     private async listAll<T>(path: string, key: string): Promise<T[]> {
@@ -164,7 +198,8 @@ export class FleetClient {
 
     private expect(r: { status: number; json: any }, ok: number[], method: string, what: string): void {
         if (ok.includes(r.status)) return;
-        const message = r.json?.error?.message ?? "no error message";
+        // fleetd's 404s and 500s carry an empty message
+        const message = r.json?.error?.message || (r.status >= 500 ? "fleetd failed internally (no error message)" : "no error message");
         throw new FleetApiError(makeRedactor(this.args)(`${describeFleet(this.args)} refused ${method} ${what} (HTTP ${r.status}): ${message}`), r.status);
     }
 

@@ -8,9 +8,10 @@ import * as pulumi from "@pulumi/pulumi";
 import type { FleetDesiredState, FleetUnitOption, SshTunnelSpec } from "../../model/types";
 import { fleetUnitSpecProblems, instanceName, isTemplateName, resolveUnitOptions, sameOptions } from "../../model/fleet-rules";
 import { FleetClient, FleetConnectionArgs, parseFleetEndpoint, withFleetClient } from "./fleet-client";
+import { fleetUnitHash, valueRewriteProblems } from "./fleet-scheduling";
 
 /** Bump when the stored state or the provider's behaviour changes. */
-export const FLEET_UNIT_PROVIDER_VERSION = "1.0.0";
+export const FLEET_UNIT_PROVIDER_VERSION = "1.1.0"; // 1.1.0: waits for the pushed unit file's hash
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // the engine's marker for values unknown during preview
 
 export interface FleetUnitArgs {
@@ -68,6 +69,7 @@ export function checkFleetUnit(_olds: Record<string, any>, news: Record<string, 
             fail(property, problem);
         }
         inputs.options = resolveUnitOptions({ content: news.content, options: news.options }).options;
+        for (const problem of valueRewriteProblems(inputs.options)) fail(news.content !== undefined ? "content" : "options", problem);
         inputs.instances = Array.isArray(instances) ? instances.map(String) : instances;
         const template = typeof news.name === "string" && isTemplateName(news.name);
         inputs.desiredState = news.desiredState ?? (template && inputs.instances.length === 0 ? "inactive" : "launched");
@@ -121,7 +123,8 @@ const stateOf = (s: FleetUnitState, unit: string): FleetDesiredState => (isTempl
 async function pushAndWait(client: FleetClient, s: FleetUnitState, units: string[]): Promise<void> {
     for (const unit of units) await client.putUnit(unit, { options: s.options, desiredState: stateOf(s, unit) });
     const waitFor = units.filter((u) => !isTemplateName(u));
-    await Promise.all(waitFor.map((u) => client.waitForState(u, s.desiredState, { timeoutMs: s.waitTimeoutSeconds * 1000, pollMs: s.pollIntervalMs ?? 1000 })));
+    const hash = fleetUnitHash(s.options);
+    await Promise.all(waitFor.map((u) => client.waitForState(u, s.desiredState, { timeoutMs: s.waitTimeoutSeconds * 1000, pollMs: s.pollIntervalMs ?? 1000, hash })));
 }
 
 /** Deletes what this operation created; returns the units it could not remove. */

@@ -60,13 +60,18 @@ function writeUnits(inputs: LocalFleetUnitInputs, previous: string[]): LocalFlee
     files.forEach((f, i) => fs.writeFileSync(paths[i], f.text.endsWith("\n") ? f.text : f.text + "\n"));
     for (const stale of previous.filter((p) => !paths.includes(p))) fs.rmSync(stale, { force: true });
     const state = effectiveState(inputs);
+    // a FleetService's units (components/fleet/fleet-service-units.ts) carry this [Unit] key
+    const fleetService = resolveUnitOptions(inputs).options.find((o) => o.section === "Unit" && o.name === "X-FleetService")?.value;
+    const serviceNote = fleetService
+        ? `; it belongs to the FleetService ${fleetService}: its rolling update and its presence sidekicks' etcd registration do not run locally either (tested against the fleet conformance server and real etcd instead)`
+        : "";
     return {
         ...inputs,
         paths,
         effectiveState: state,
         note:
             `written to ${inputs.directory}: there is no fleetd on the local platform, so nothing schedules or runs ` +
-            `${inputs.name} (desired state ${state} is recorded, not applied)`,
+            `${inputs.name} (desired state ${state} is recorded, not applied)${serviceNote}`,
     };
 }
 

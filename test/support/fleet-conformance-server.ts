@@ -1,105 +1,50 @@
-// A fleet API v1 conformance server: an in-test HTTP server that enforces the rules of
-// shared/reference/fleet-api.md, so fleet clients can be tested where fleetd cannot run.
-// It is NOT fleet: it keeps units in memory and simulates scheduling with a tick.
-// Its rules are written from the reference on purpose, independently of model/fleet-rules.ts,
-// so a bug shared by the client's validation and the server cannot hide.
-import * as crypto from "crypto";
+// A fleet API v1 conformance server: an in-test HTTP server that answers as real fleetd v1.0.0
+// does (shared/reference/fleet-api.md, including "Observed behaviour of real fleetd"), so fleet
+// clients can be tested where fleetd cannot run. It is NOT fleet: units live in memory and a
+// simulated cluster (fleet-conformance-cluster.ts) schedules them on a tick. Where fleetd crashes
+// (a handler panic resets the connection) or answers 500, this server does the same.
 import * as http from "http";
 import type { AddressInfo } from "net";
+import { ClusterOptions, ConformanceMachine, SimulatedCluster, StoredUnit } from "./fleet-conformance-cluster";
+import {
+    combinationError, ConformanceState, ConformanceUnitOption, decodeOptions, decodePageToken, encodePageToken, HttpError,
+    isTemplate, lineError, nameError, requirements, STATES, storedOptions,
+} from "./fleet-conformance-rules";
+import { DISCOVERY_DOCUMENT } from "./fleet-conformance-discovery";
 
-export interface ConformanceUnitOption { section: string; name: string; value: string }
-export type ConformanceState = "inactive" | "loaded" | "launched";
-export interface ConformanceMachine { id: string; primaryIP: string; metadata?: Record<string, string> }
-export interface StoredUnit {
-    name: string;
-    options: ConformanceUnitOption[];
-    desiredState: ConformanceState;
-    currentState: ConformanceState;
-    machineIDs: string[];
-}
+export type { ConformanceMachine, StoredUnit } from "./fleet-conformance-cluster";
+export type { ConformanceState, ConformanceUnitOption } from "./fleet-conformance-rules";
 export interface RecordedRequest { method: string; path: string; contentType?: string; body: string }
 /** Injected fault: answers matching requests `times` times (default: until cleared). */
 export interface Fault {
-    kind: "unavailable" | "hang" | "error";
+    kind: "unavailable" | "hang" | "error" | "reset";
     method?: string;
     /** Matches the path (after /fleet/v1), e.g. /units/web.service, or a RegExp. */
     path?: string | RegExp;
     times?: number;
     status?: number;
 }
-export interface ConformanceServerOptions {
+export interface ConformanceServerOptions extends ClusterOptions {
     host?: string;
     port?: number;
     /** Listen on a unix socket instead of TCP. */
     socketPath?: string;
     version?: string;
     pageSize?: number;
-    /** Milliseconds between scheduling steps; 0 = only explicit tick() calls. */
+    /** Milliseconds between reconcile ticks (fleet: ~2 s); 0 = only explicit tick() calls. Default 20. */
     tickMs?: number;
-    machines?: ConformanceMachine[];
-}
-
-const STATES: ConformanceState[] = ["inactive", "loaded", "launched"];
-const SUFFIXES = ["automount", "busname", "device", "mount", "path", "scope", "service", "slice", "snapshot", "socket", "swap", "target", "timer"];
-const TEMPLATE_SUFFIXES = ["path", "service", "socket", "target", "timer"];
-const TRUE_VALUES = ["true", "yes", "1", "on", "t"];
-
-class HttpError extends Error {
-    constructor(public readonly status: number, message: string) { super(message); }
-}
-
-export function conformanceNameError(name: string): string | undefined {
-    if (name.length === 0) return "unit name cannot be empty";
-    if (name.length > 256) return "unit name exceeds maximum length (256)";
-    if (/[^A-Za-z0-9:_.@-]/.test(name)) return "invalid character in unit name";
-    if (name[0] === "@") return `unit name cannot start in "@"`;
-    const dot = name.lastIndexOf(".");
-    if (dot <= 0 || !SUFFIXES.includes(name.slice(dot + 1))) return `invalid unit type in "${name}"`;
-    if (name[dot - 1] === "@" && !TEMPLATE_SUFFIXES.includes(name.slice(dot + 1))) return `invalid template unit type in "${name}"`;
-    return undefined;
-}
-
-const isTemplate = (name: string) => /^[^@]+@\.[a-z]+$/.test(name);
-
-export function conformanceOptionsError(options: unknown): string | undefined {
-    if (!Array.isArray(options)) return "options must be a list";
-    for (const o of options) {
-        if (typeof o !== "object" || o === null || ["section", "name", "value"].some((k) => typeof (o as Record<string, unknown>)[k] !== "string")) {
-            return "each option needs string section, name and value";
-        }
-        if (Buffer.byteLength(`${o.name}=${o.value}`) >= 2048) return `option line ${o.section}.${o.name} too long (max 2047 bytes)`;
-    }
-    const fleet = (options as ConformanceUnitOption[]).filter((o) => o.section === "X-Fleet");
-    const present = (key: string) => fleet.some((o) => o.name === key && o.value.trim() !== "");
-    const globals = fleet.filter((o) => o.name === "Global");
-    const global = globals.length > 0 && TRUE_VALUES.includes(globals[globals.length - 1].value.trim().toLowerCase());
-    const rules: Array<[boolean, string]> = [
-        [present("MachineID") && present("MachineOf"), "MachineID cannot be used with MachineOf"],
-        [present("MachineID") && present("Conflicts"), "MachineID cannot be used with Conflicts"],
-        [present("MachineID") && global, "MachineID cannot be used with Global"],
-        [present("MachineID") && present("Replaces"), "MachineID cannot be used with Replaces"],
-        [global && present("MachineOf"), "Global cannot be used with MachineOf"],
-        [global && present("Replaces"), "Global cannot be used with Replaces"],
-        [present("Conflicts") && present("Replaces"), "Conflicts cannot be used with Replaces"],
-    ];
-    return rules.find(([bad]) => bad)?.[1];
 }
 
 export class FleetConformanceServer {
     readonly requests: RecordedRequest[] = [];
     readonly faults: Fault[] = [];
-    /** Units whose state never moves (simulates a unit that cannot start). */
-    readonly stuckUnits = new Set<string>();
-    neverConverge = false;
     endpoint = "";
-    private readonly units = new Map<string, StoredUnit>();
-    private readonly machines: ConformanceMachine[];
+    readonly cluster: SimulatedCluster;
     private readonly server: http.Server;
     private timer?: NodeJS.Timeout;
-    private readonly nonce = crypto.randomBytes(4).toString("hex");
 
     private constructor(private readonly opts: ConformanceServerOptions) {
-        this.machines = opts.machines ?? [1, 2, 3].map((n) => ({ id: `m${n}${"0".repeat(30)}`, primaryIP: `10.0.0.${n}`, metadata: { role: "worker", zone: `z${n}` } }));
+        this.cluster = new SimulatedCluster(opts);
         this.server = http.createServer((req, res) => this.handle(req, res));
     }
 
@@ -123,48 +68,26 @@ export class FleetConformanceServer {
         await new Promise<void>((resolve) => this.server.close(() => resolve()));
     }
 
+    get stuckUnits(): Set<string> { return this.cluster.stuckUnits; }
+    get neverConverge(): boolean { return this.cluster.neverConverge; }
+    set neverConverge(v: boolean) { this.cluster.neverConverge = v; }
+    get machines(): ConformanceMachine[] { return this.cluster.machines; }
+    tick(): void { this.cluster.tick(); }
+
     unit(name: string): StoredUnit | undefined {
-        const u = this.units.get(name);
+        const u = this.cluster.units.get(name);
         return u && JSON.parse(JSON.stringify(u));
     }
-    unitNames(): string[] { return [...this.units.keys()].sort(); }
-    /** Requests that reached unit, state or machine endpoints (not faults' victims excluded). */
+    unitNames(): string[] { return [...this.cluster.units.keys()].sort(); }
+    /** What GET /state would answer now (all pages). */
+    states() { return this.cluster.states(); }
+    /** Requests that reached unit, state or machine endpoints. */
     apiRequests(): RecordedRequest[] { return this.requests.filter((r) => /\/(units|state|machines)/.test(r.path)); }
 
     /** Drift helpers: what an operator does with fleetctl behind the provider's back. */
-    putByHand(name: string, options: ConformanceUnitOption[], desiredState: ConformanceState = "launched"): void {
-        this.units.set(name, { name, options, desiredState, currentState: "inactive", machineIDs: [] });
-    }
-    setDesiredStateByHand(name: string, desiredState: ConformanceState): void { this.units.get(name)!.desiredState = desiredState; }
-    removeByHand(name: string): void { this.units.delete(name); }
-
-    /** One scheduling step: every unit moves one state towards its desired state. */
-    tick(): void {
-        if (this.neverConverge) return;
-        for (const u of this.units.values()) {
-            if (this.stuckUnits.has(u.name) || isTemplate(u.name)) continue;
-            const cur = STATES.indexOf(u.currentState);
-            const want = STATES.indexOf(u.desiredState);
-            if (cur === want) continue;
-            if (cur < want && u.currentState === "inactive") {
-                u.machineIDs = this.placement(u);
-                if (u.machineIDs.length === 0) continue; // nowhere to run: stays inactive, as fleet would
-            }
-            u.currentState = STATES[cur + Math.sign(want - cur)];
-            if (u.currentState === "inactive") u.machineIDs = [];
-        }
-    }
-
-    private placement(u: StoredUnit): string[] {
-        const xf = u.options.filter((o) => o.section === "X-Fleet");
-        const wanted = xf.filter((o) => o.name === "MachineMetadata").flatMap((o) => o.value.split(/\s+/)).filter(Boolean).map((kv) => kv.replace(/"/g, "").split("="));
-        const machineID = xf.find((o) => o.name === "MachineID")?.value.trim();
-        const eligible = this.machines.filter((m) => (!machineID || m.id === machineID) && wanted.every(([k, v]) => m.metadata?.[k] === v));
-        const globals = xf.filter((o) => o.name === "Global");
-        if (globals.length && TRUE_VALUES.includes(globals[globals.length - 1].value.trim().toLowerCase())) return eligible.map((m) => m.id);
-        const load = (id: string) => [...this.units.values()].filter((x) => x.machineIDs.includes(id)).length;
-        return eligible.length ? [eligible.reduce((a, b) => (load(b.id) < load(a.id) ? b : a)).id] : [];
-    }
+    putByHand(name: string, options: ConformanceUnitOption[], desiredState: ConformanceState = "launched"): void { this.cluster.put(name, options, desiredState); }
+    setDesiredStateByHand(name: string, desiredState: ConformanceState): void { this.cluster.units.get(name)!.desiredState = desiredState; }
+    removeByHand(name: string): void { this.cluster.delete(name); }
 
     private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
         const chunks: Buffer[] = [];
@@ -173,117 +96,113 @@ export class FleetConformanceServer {
             const url = new URL(req.url ?? "/", "http://conformance");
             const body = Buffer.concat(chunks).toString("utf8");
             this.requests.push({ method: req.method ?? "", path: url.pathname + url.search, contentType: req.headers["content-type"], body });
-            res.setHeader("Server", `fleetd/${this.opts.version ?? "1.0.0"}`);
-            const apiPath = url.pathname.replace(/^\/fleet\/v1(?=\/)|^\/v1-alpha(?=\/)/, "");
+            res.setHeader("Server", `fleetd/${this.opts.version ?? "v1.0.0"}`);
+            const apiPath = url.pathname.replace(/^\/fleet\/v1(?=\/|$)|^\/v1-alpha(?=\/|$)/, "");
             const fault = this.faults.find((f) => (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && matches(f.path, safeDecode(apiPath)));
             if (fault) {
                 if (fault.times !== undefined) fault.times--;
                 if (fault.kind === "hang") return; // never answered; the client must time out
+                if (fault.kind === "reset") return void req.socket.destroy();
                 return sendError(res, fault.kind === "unavailable" ? 503 : fault.status ?? 500, fault.kind === "unavailable" ? "fleetd cannot reach etcd" : "injected failure");
             }
             try {
-                if (apiPath === url.pathname) throw new HttpError(404, "not found");
-                this.route(req.method ?? "", apiPath, url.searchParams, req.headers["content-type"], body, res);
+                // fleetd's root handler answers 405 to "/" and to the bare API prefix
+                if (apiPath === "" || apiPath === "/" || url.pathname === "/") throw new HttpError(405, "");
+                if (apiPath === url.pathname) throw new HttpError(404, "");
+                this.route(req.method ?? "", apiPath, url.searchParams, req, body, res);
             } catch (e) {
+                if (e instanceof PanicReset) return void req.socket.destroy();
                 if (e instanceof HttpError) sendError(res, e.status, e.message);
                 else sendError(res, 500, String(e));
             }
         });
     }
 
-    private route(method: string, path: string, query: URLSearchParams, contentType: string | undefined, body: string, res: http.ServerResponse): void {
-        const allow = (methods: string[]) => {
-            if (!methods.includes(method)) { res.setHeader("Allow", methods.join(", ")); throw new HttpError(405, `only ${methods.join(", ")} supported against this resource`); }
-        };
+    private route(method: string, path: string, query: URLSearchParams, req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
+        // fleetd sends no Allow header with its 405s
+        const allow = (methods: string[], message: string) => { if (!methods.includes(method)) throw new HttpError(405, message); };
         const item = /^\/units\/([^/]+)$/.exec(path);
-        if (path === "/units") { allow(["GET"]); return sendJson(res, 200, this.page("units", [...this.units.values()].sort(byName).map(unitJson), query)); }
+        const units = () => [...this.cluster.units.values()].sort(byName);
+        if (path === "/units") {
+            allow(["GET"], "only GET supported");
+            const all = units();
+            if (all.some(bogus)) throw new HttpError(500, "");
+            return sendJson(res, 200, this.page("units", all.map(unitJson), query));
+        }
         if (item) {
-            allow(["GET", "PUT", "DELETE"]);
-            const name = decodeURIComponent(item[1]);
-            if (method === "GET") {
-                const u = this.units.get(name);
-                if (!u) throw new HttpError(404, "unit does not exist");
-                return sendJson(res, 200, unitJson(u));
-            }
-            if (method === "DELETE") {
-                if (!this.units.delete(name)) throw new HttpError(404, "unit does not exist");
-                res.writeHead(204).end();
-                return;
-            }
-            res.writeHead(this.put(name, contentType, body)).end();
-            return;
+            allow(["GET", "PUT", "DELETE"], "only GET, PUT and DELETE supported");
+            const name = safeDecode(item[1]);
+            if (method === "PUT") return void res.writeHead(this.put(name, req.headers["content-type"], body)).end();
+            const u = this.cluster.units.get(name);
+            if (!u) throw new HttpError(404, "");
+            if (bogus(u)) throw new HttpError(500, ""); // fleetd cannot decode the stored desired state any more
+            if (method === "GET") return sendJson(res, 200, unitJson(u));
+            this.cluster.delete(name);
+            return void res.writeHead(204).end();
+        }
+        const one = /^\/state\/([^/]+)$/.exec(path);
+        if (one) {
+            allow(["GET"], "only GET supported");
+            const state = this.cluster.states().find((s) => s.name === safeDecode(one[1]));
+            if (!state) throw new PanicReset(); // fleetd's handler dereferences a nil state
+            return sendJson(res, 200, state);
         }
         if (path === "/state") {
-            allow(["GET"]);
-            const states = [...this.units.values()].sort(byName)
-                .filter((u) => u.currentState !== "inactive" && (!query.get("unitName") || u.name === query.get("unitName")))
-                .flatMap((u) => u.machineIDs.filter((m) => !query.get("machineID") || m === query.get("machineID")).map((machineID) => ({
-                    name: u.name, hash: hashOf(u.options), machineID, systemdLoadState: "loaded",
-                    systemdActiveState: u.currentState === "launched" ? "active" : "inactive",
-                    systemdSubState: u.currentState === "launched" ? "running" : "dead",
-                })));
+            allow(["GET"], "only GET supported");
+            const states = this.cluster.states().filter((s) => (!query.get("unitName") || s.name === query.get("unitName")) && (!query.get("machineID") || s.machineID === query.get("machineID")));
             return sendJson(res, 200, this.page("states", states, query));
         }
-        if (path === "/machines") { allow(["GET"]); return sendJson(res, 200, this.page("machines", this.machines, query)); }
-        if (path === "/discovery") {
-            allow(["GET"]);
-            return sendJson(res, 200, { kind: "discovery#restDescription", name: "fleet", version: "v1", resources: { Units: {}, UnitState: {}, Machines: {} } });
-        }
-        throw new HttpError(404, "not found");
+        if (path === "/machines") { allow(["GET"], "only GET supported"); return sendJson(res, 200, this.page("machines", this.cluster.machines, query)); }
+        if (path === "/discovery") { allow(["GET"], "only GET supported"); return sendJson(res, 200, DISCOVERY_DOCUMENT); }
+        throw new HttpError(404, "");
     }
 
     private put(name: string, contentType: string | undefined, body: string): number {
-        if ((contentType ?? "").split(";")[0].trim().toLowerCase() !== "application/json") throw new HttpError(415, "expected Content-Type application/json");
-        let su: Record<string, unknown>;
+        if (contentType === undefined) throw new HttpError(415, "expected 1 Content-Type, got 0");
+        if (contentType.split(";")[0].trim().toLowerCase() !== "application/json") throw new HttpError(415, `expected Content-Type "application/json", got "${contentType}"`);
+        let su: Record<string, unknown> | null;
         try { su = JSON.parse(body); } catch (e) { throw new HttpError(400, `unable to decode body: ${(e as Error).message}`); }
-        if (typeof su !== "object" || su === null || Array.isArray(su)) throw new HttpError(400, "unable to decode body: not an object");
-        const bodyName = su.name ?? name;
-        if (bodyName !== name) throw new HttpError(400, `name in URL "${name}" differs from unit name in request body "${String(bodyName)}"`);
-        const nameError = conformanceNameError(name);
-        if (nameError) throw new HttpError(400, nameError);
-        const desired = su.desiredState as ConformanceState | undefined;
-        if (desired !== undefined && !STATES.includes(desired)) throw new HttpError(400, `invalid desiredState "${String(desired)}"`);
-        const options = su.options as ConformanceUnitOption[] | undefined;
-        if (options !== undefined && options !== null && !Array.isArray(options)) throw new HttpError(400, "options must be a list");
-        const hasOptions = Array.isArray(options) ? options.length > 0 : options !== undefined && options !== null;
-        const existing = this.units.get(name);
-        const refuseTemplateState = (state: ConformanceState | undefined) => {
-            if (isTemplate(name) && state !== undefined && state !== "inactive") throw new HttpError(400, `template unit ${name} can only be inactive`);
-        };
-        if (!existing || (hasOptions && !sameOptions(existing.options, options!))) {
-            if (!hasOptions) throw new HttpError(409, "unit does not exist and options field empty");
-            const optionsError = conformanceOptionsError(options);
-            if (optionsError) throw new HttpError(400, optionsError);
-            refuseTemplateState(desired);
-            this.units.set(name, { name, options: options!.map((o) => ({ section: o.section, name: o.name, value: o.value })), desiredState: desired ?? "inactive", currentState: "inactive", machineIDs: [] });
+        if (su !== null && (typeof su !== "object" || Array.isArray(su))) throw new HttpError(400, "unable to decode body: not an object");
+        su = su ?? {}; // a JSON null body decodes to an empty unit: 409 below
+        if (su.name !== undefined && su.name !== name) throw new HttpError(400, `name in URL "${name}" differs from unit name in request body "${String(su.name)}"`);
+        const problem = nameError(name);
+        if (problem) throw new HttpError(400, problem);
+        const desired = su.desiredState as string | undefined;
+        const options = su.options === undefined || su.options === null ? undefined : decodeOptions(su.options);
+        const existing = this.cluster.units.get(name);
+        if (!existing || (options && options.length > 0 && !sameOptions(existing.options, storedOptions(options)))) {
+            if (!options || options.length === 0) throw new HttpError(409, "unit does not exist and options field empty");
+            const tooLong = lineError(options);
+            if (tooLong) throw new HttpError(400, tooLong);
+            if (!existing) {
+                const combination = combinationError(name, options);
+                if (combination) throw new HttpError(400, combination);
+                if (desired !== undefined && !STATES.includes(desired as ConformanceState)) throw new HttpError(500, ""); // fleetd: no check, an internal error
+            }
+            // A new template may even be created launched (fleetd stores it so); only updates are refused.
+            this.cluster.put(name, storedOptions(options), desired ?? "inactive");
             return 201;
         }
         if (desired === undefined) throw new HttpError(409, "must provide DesiredState to update existing unit");
-        refuseTemplateState(desired);
-        existing.desiredState = desired;
+        if (isTemplate(name) && desired !== "inactive") throw new HttpError(400, `cannot activate template "${name}"`);
+        existing.desiredState = desired; // a bogus value is stored (204); the unit then answers 500
         return 204;
     }
 
     private page(kind: string, items: unknown[], query: URLSearchParams): Record<string, unknown> {
-        const limit = this.opts.pageSize ?? 100;
-        let offset = 0;
         const token = query.get("nextPageToken");
-        if (token !== null) {
-            try {
-                const t = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-                if (t.k !== kind || t.n !== this.nonce || !Number.isInteger(t.o) || t.o < 0) throw new Error("foreign token");
-                offset = t.o;
-            } catch { throw new HttpError(400, "invalid nextPageToken"); }
-        }
+        const { limit, page } = token === null ? { limit: this.opts.pageSize ?? 100, page: 1 } : decodePageToken(token);
         const out: Record<string, unknown> = {};
-        const pageItems = items.slice(offset, offset + limit);
+        const pageItems = items.slice((page - 1) * limit, page * limit);
         if (pageItems.length > 0) out[kind] = pageItems;
-        // fleet hands out a token whenever the page is full, even if nothing follows: clients must cope with an empty last page
-        if (offset + limit <= items.length) out.nextPageToken = Buffer.from(JSON.stringify({ k: kind, o: offset + limit, n: this.nonce })).toString("base64url");
+        // fleet hands out a token whenever the page is full, even if nothing follows
+        if (pageItems.length === limit) out.nextPageToken = encodePageToken(limit, page + 1);
         return out;
     }
 }
 
+class PanicReset extends Error {}
+const bogus = (u: StoredUnit) => !STATES.includes(u.desiredState as ConformanceState);
 function safeDecode(p: string): string {
     try { return decodeURIComponent(p); } catch { return p; }
 }
@@ -292,14 +211,14 @@ function matches(pattern: string | RegExp | undefined, path: string): boolean {
     return typeof pattern === "string" ? path === pattern : pattern.test(path);
 }
 function sameOptions(a: ConformanceUnitOption[], b: ConformanceUnitOption[]): boolean {
-    return JSON.stringify(a.map((o) => [o.section, o.name, o.value])) === JSON.stringify(b.map((o) => [o?.section, o?.name, o?.value]));
-}
-function hashOf(options: ConformanceUnitOption[]): string {
-    return crypto.createHash("sha1").update(options.map((o) => `${o.section}\u0000${o.name}\u0000${o.value}`).join("\n")).digest("hex");
+    return JSON.stringify(a.map((o) => [o.section, o.name, o.value])) === JSON.stringify(b.map((o) => [o.section, o.name, o.value]));
 }
 function byName(a: { name: string }, b: { name: string }): number { return a.name < b.name ? -1 : a.name > b.name ? 1 : 0; }
 function unitJson(u: StoredUnit): Record<string, unknown> {
-    const out: Record<string, unknown> = { name: u.name, options: u.options, desiredState: u.desiredState, currentState: u.currentState };
+    const out: Record<string, unknown> = { name: u.name, options: u.options, desiredState: u.desiredState };
+    // a Global unit has no single machine: fleetd reports neither currentState nor machineID
+    if (requirements(u.name, u.options).global) return out;
+    out.currentState = u.currentState;
     if (u.machineIDs.length === 1) out.machineID = u.machineIDs[0];
     return out;
 }

@@ -95,6 +95,19 @@ describe("fleet client against the conformance server", () => {
         expect(refused.message).to.match(/refused PUT @bad.service \(HTTP 400\)/);
     });
 
+    it("reports fleetd's 500s (a unit stored with a bogus desired state) and connection resets clearly", async () => {
+        await withFleetClient({ endpoint: server.endpoint, retries: 1, retryDelayMs: 5 }, async (c) => {
+            await c.putUnit("a.service", { options });
+            await c.putUnit("a.service", { desiredState: "running" as never }); // fleetd takes it (204)...
+            const got = await failureOf(c.getUnit("a.service")); // ...and can no longer read it back
+            expect((got as FleetApiError).status).to.equal(500);
+            expect(got.message).to.match(/refused GET a.service \(HTTP 500\): fleetd failed internally/);
+            server.faults.push({ kind: "reset", path: "/units" });
+            const reset = await failureOf(c.listUnits());
+            expect(reset.message).to.match(/GET \/units failed after 2 attempts.*(ECONNRESET|socket hang up)/);
+        });
+    });
+
     it("gives up on an unreachable endpoint within its retries", async () => {
         const err = await failureOf(FleetClient.open({ endpoint: "http://127.0.6.5:9", retries: 1, retryDelayMs: 5 }).then((c) => c.listUnits()));
         expect(err.message).to.match(/fleet API at http:\/\/127.0.6.5:9: GET \/units failed after 2 attempts.*ECONNREFUSED/);

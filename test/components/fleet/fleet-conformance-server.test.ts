@@ -1,6 +1,7 @@
-// The conformance server checked against shared/reference/fleet-api.md with raw HTTP, so the
-// client tests that rely on it rest on rules that were themselves tested.
+// The conformance server checked with raw HTTP: one row per line of "Observed behaviour of real
+// fleetd" in shared/reference/fleet-api.md (first table), then the documented rules it also follows.
 import { expect } from "chai";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
@@ -9,11 +10,12 @@ import { FleetConformanceServer } from "../../support/fleet-conformance-server";
 
 interface Answer { status: number; headers: http.IncomingHttpHeaders; body: string; json: any }
 
-function request(endpoint: string, method: string, urlPath: string, body?: unknown, contentType = "application/json", timeoutMs = 2000): Promise<Answer> {
+function request(endpoint: string, method: string, urlPath: string, body?: unknown, contentType: string | null = "application/json", timeoutMs = 2000): Promise<Answer> {
     const target = endpoint.startsWith("unix://") ? { socketPath: endpoint.slice("unix://".length) } : { host: new URL(endpoint).hostname, port: Number(new URL(endpoint).port) };
     const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+    const headers: Record<string, string> = payload !== undefined && contentType !== null ? { "Content-Type": contentType } : {};
     return new Promise((resolve, reject) => {
-        const req = http.request({ ...target, method, path: urlPath, timeout: timeoutMs, headers: payload === undefined ? {} : { "Content-Type": contentType } }, (res) => {
+        const req = http.request({ ...target, method, path: urlPath, timeout: timeoutMs, headers }, (res) => {
             let text = "";
             res.on("data", (c) => (text += c));
             res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: text, json: text ? JSON.parse(text) : undefined }));
@@ -28,166 +30,293 @@ const options = [
     { section: "Unit", name: "Description", value: "web" },
     { section: "Service", name: "ExecStart", value: "/bin/true" },
 ];
+const xf = (name: string, value: string) => ({ section: "X-Fleet", name, value });
+const sha1 = (text: string) => crypto.createHash("sha1").update(text).digest("hex");
+
+interface Ctx {
+    server: FleetConformanceServer;
+    call: (method: string, p: string, body?: unknown, ct?: string | null) => Promise<Answer>;
+    ticks: (n: number) => void;
+}
+type Row = [behaviour: string, check: (ctx: Ctx) => Promise<void>, machines?: number];
+
+const observed: Row[] = [
+    ["GET /state/<unit>: 200 with the state; a unit with no state resets the connection (fleetd panics)", async ({ call, ticks }) => {
+        await call("PUT", "/units/a.service", { options, desiredState: "launched" });
+        const err = await call("GET", "/state/a.service").then(() => undefined, (e: NodeJS.ErrnoException) => e);
+        expect(err?.code ?? err?.message).to.match(/ECONNRESET|socket hang up/);
+        ticks(2);
+        const r = await call("GET", "/state/a.service");
+        expect(r.status).to.equal(200);
+        expect(r.json).to.deep.include({ name: "a.service", systemdActiveState: "active", systemdSubState: "running" });
+    }],
+    ["hash in UnitState is the sha1 of the unit file text (what fleetctl list-unit-files shows)", async ({ call, ticks }) => {
+        await call("PUT", "/units/a.service", { options, desiredState: "loaded" });
+        ticks(1);
+        const [state] = (await call("GET", "/state")).json.states;
+        expect(state.hash).to.equal(sha1("[Unit]\nDescription=web\n\n[Service]\nExecStart=/bin/true\n"));
+    }],
+    ["/state lags /units: after a stop it still says active running until the next reconcile", async ({ call, ticks }) => {
+        await call("PUT", "/units/a.service", { options, desiredState: "launched" });
+        ticks(2);
+        expect((await call("PUT", "/units/a.service", { desiredState: "loaded" })).status).to.equal(204);
+        expect((await call("GET", "/units/a.service")).json).to.deep.include({ desiredState: "loaded", currentState: "launched" });
+        expect((await call("GET", "/state")).json.states[0]).to.deep.include({ systemdActiveState: "active", systemdSubState: "running" });
+        ticks(1);
+        expect((await call("GET", "/state")).json.states[0]).to.deep.include({ systemdActiveState: "inactive", systemdSubState: "dead" });
+    }],
+    ["a name with a backslash (p\\x2d1.service) is accepted", async ({ call }) => {
+        expect((await call("PUT", `/units/${encodeURIComponent("p\\x2d1.service")}`, { options })).status).to.equal(201);
+    }],
+    ["an instance is checked against template types: a@b.mount is 400 invalid unit type for template", async ({ call }) => {
+        const r = await call("PUT", "/units/a%40b.mount", { options });
+        expect(r.status).to.equal(400);
+        expect(r.json.error.message).to.equal(`invalid unit type for template: "mount"`);
+    }],
+    ["MachineOf of a unit its own Conflicts glob matches: 400 unresolvable requirements", async ({ call }) => {
+        const r = await call("PUT", "/units/api.service", { options: [...options, xf("MachineOf", "web.service"), xf("Conflicts", "web*")] });
+        expect(r.status).to.equal(400);
+        expect(r.json.error.message).to.equal(`unresolvable requirements: peer "web.service" matches conflict "web*"`);
+    }],
+    ["an option without value is accepted with an empty value", async ({ call }) => {
+        expect((await call("PUT", "/units/a.service", { options: [{ section: "Service", name: "ExecStart" }] })).status).to.equal(201);
+        expect((await call("GET", "/units/a.service")).json.options).to.deep.equal([{ section: "Service", name: "ExecStart", value: "" }]);
+    }],
+    ["an option value containing \\n is split into two options at the newline", async ({ call }) => {
+        await call("PUT", "/units/a.service", { options: [{ section: "Service", name: "ExecStart", value: "/bin/a\nExecStop=/bin/b" }] });
+        expect((await call("GET", "/units/a.service")).json.options).to.deep.equal([
+            { section: "Service", name: "ExecStart", value: "/bin/a" }, { section: "Service", name: "ExecStop", value: "/bin/b" }]);
+    }],
+    ["a new template created with desiredState launched: 201, stored as launched (and never scheduled)", async ({ call, ticks }) => {
+        expect((await call("PUT", "/units/t%40.service", { options, desiredState: "launched" })).status).to.equal(201);
+        ticks(3);
+        expect((await call("GET", "/units/t%40.service")).json).to.deep.include({ desiredState: "launched", currentState: "inactive" });
+        expect((await call("PUT", "/units/t%40.service", { desiredState: "loaded" })).status).to.equal(400); // updates are refused
+    }],
+    ["replacing an existing unit with MachineID + Conflicts: 201 (combination rules on create only)", async ({ call }) => {
+        await call("PUT", "/units/a.service", { options });
+        const combo = [...options, xf("MachineID", "m1"), xf("Conflicts", "b*")];
+        expect((await call("PUT", "/units/a.service", { options: combo })).status).to.equal(201);
+        expect((await call("PUT", "/units/b.service", { options: combo })).status).to.equal(400);
+    }],
+    ["bogus desiredState on create: 500", async ({ call, server }) => {
+        expect((await call("PUT", "/units/a.service", { options, desiredState: "running" })).status).to.equal(500);
+        expect(server.unitNames()).to.deep.equal([]);
+    }],
+    ["bogus desiredState on an existing unit: 204, then GET and DELETE of it answer 500", async ({ call }) => {
+        await call("PUT", "/units/a.service", { options });
+        expect((await call("PUT", "/units/a.service", { desiredState: "running" })).status).to.equal(204);
+        expect((await call("GET", "/units/a.service")).status).to.equal(500);
+        expect((await call("DELETE", "/units/a.service")).status).to.equal(500);
+    }],
+    ["a 405 carries no Allow header", async ({ call }) => {
+        const r = await call("POST", "/units/a.service", {});
+        expect(r.status).to.equal(405);
+        expect(r.headers.allow).to.equal(undefined);
+        expect(r.json.error.message).to.equal("only GET, PUT and DELETE supported");
+    }],
+    ["/discovery serves the full discovery document", async ({ call }) => {
+        const r = await call("GET", "/discovery");
+        expect(r.json.kind).to.equal("discovery#restDescription");
+        expect(Object.keys(r.json.resources)).to.have.members(["Machines", "Units", "UnitState"]);
+        expect(Object.keys(r.json.resources.Units.methods)).to.have.members(["List", "Get", "Delete", "Set"]);
+        expect(Object.keys(r.json.schemas)).to.include.members(["Unit", "UnitOption", "UnitState", "Machine", "UnitPage"]);
+    }],
+    ["a 404 body has an empty message", async ({ call }) => {
+        expect((await call("GET", "/units/nope.service")).json).to.deep.equal({ error: { code: 404, message: "" } });
+    }],
+    ["messages verbatim: no dot, 405, no Content-Type, long line, Global with MachineOf", async ({ call }) => {
+        const msg = async (r: Promise<Answer>) => (await r).json.error.message;
+        expect(await msg(call("PUT", "/units/nodot", { options }))).to.equal(`unit name must contain "."`);
+        expect(await msg(call("PATCH", "/units/a.service", {}))).to.equal("only GET, PUT and DELETE supported");
+        expect(await msg(call("PUT", "/units/a.service", { options }, null))).to.equal("expected 1 Content-Type, got 0");
+        expect(await msg(call("PUT", "/units/a.service", { options: [{ section: "Service", name: "ExecStart", value: "x".repeat(2048) }] }))).to.equal("line too long (max 2048 bytes)");
+        expect(await msg(call("PUT", "/units/a.service", { options: [...options, xf("Global", "true"), xf("MachineOf", "b.service")] }))).to.equal("Global cannot be used with Peers");
+    }],
+    ["GET / and GET /fleet/v1 answer 405", async ({ server }) => {
+        expect((await request(server.endpoint, "GET", "/")).status).to.equal(405);
+        expect((await request(server.endpoint, "GET", "/fleet/v1")).status).to.equal(405);
+    }],
+    ["a JSON null body on PUT: 409", async ({ call }) => {
+        expect((await call("PUT", "/units/a.service", "null")).status).to.equal(409);
+    }],
+    ["a valid page token past the end (ZAACAA==, limit 100 page 2): 200 {}", async ({ call }) => {
+        const r = await call("GET", "/units?nextPageToken=ZAACAA%3D%3D");
+        expect(r.status).to.equal(200);
+        expect(r.json).to.deep.equal({});
+    }],
+    ["an option value ending in \\ joins the next option", async ({ call }) => {
+        await call("PUT", "/units/a.service", { options: [{ section: "Service", name: "ExecStart", value: "/bin/a \\" }, { section: "Service", name: "ExecStop", value: "/bin/b" }] });
+        expect((await call("GET", "/units/a.service")).json.options).to.deep.equal([{ section: "Service", name: "ExecStart", value: "/bin/a  ExecStop=/bin/b" }]);
+    }],
+    ["GET /units/<global unit> has no currentState and no machineID", async ({ call, ticks }) => {
+        await call("PUT", "/units/g.service", { options: [...options, xf("Global", "true")], desiredState: "launched" });
+        ticks(2);
+        const r = await call("GET", "/units/g.service");
+        expect(r.json).to.not.have.any.keys("currentState", "machineID");
+        expect((await call("GET", "/state?unitName=g.service")).json.states).to.have.length(3);
+    }],
+    ["a deleted unit created again (a replace): /state keeps the old entry (old hash, active) for a while", async ({ call, ticks }) => {
+        await call("PUT", "/units/a.service", { options, desiredState: "launched" });
+        ticks(2);
+        const old = (await call("GET", "/state")).json.states[0];
+        expect((await call("DELETE", "/units/a.service")).status).to.equal(204);
+        const changed = [...options, { section: "Service", name: "Restart", value: "always" }];
+        expect((await call("PUT", "/units/a.service", { options: changed, desiredState: "launched" })).status).to.equal(201);
+        expect((await call("GET", "/state?unitName=a.service")).json.states).to.deep.equal([old]);
+        expect(old).to.deep.include({ systemdActiveState: "active" });
+        ticks(2);
+        const now = (await call("GET", "/state?unitName=a.service")).json.states;
+        expect(now.some((s: any) => s.hash === sha1("[Unit]\nDescription=web\n\n[Service]\nExecStart=/bin/true\nRestart=always\n") && s.systemdActiveState === "active")).to.equal(true);
+        ticks(3);
+        expect((await call("GET", "/state?unitName=a.service")).json.states.map((s: any) => s.hash)).to.not.include(old.hash);
+    }],
+    ["two instances whose Conflicts= exclude each other on one machine: the second is never scheduled", async ({ call, ticks }) => {
+        const conflicting = [...options, xf("Conflicts", "web@*.service")];
+        for (const n of [1, 2]) await call("PUT", `/units/web%40${n}.service`, { options: conflicting, desiredState: "launched" });
+        ticks(10);
+        expect((await call("GET", "/units/web%401.service")).json).to.deep.include({ currentState: "launched" });
+        expect((await call("GET", "/units/web%402.service")).json).to.deep.include({ currentState: "inactive" });
+        expect((await call("GET", "/state?unitName=web%402.service")).json).to.deep.equal({});
+    }, 1],
+    ["state transitions take reconcile ticks (configurable), one state step at a time", async ({ call, ticks }) => {
+        await call("PUT", "/units/a.service", { options, desiredState: "launched" });
+        expect((await call("GET", "/state")).json).to.deep.equal({});
+        ticks(1);
+        expect((await call("GET", "/state")).json.states[0]).to.deep.include({ systemdActiveState: "inactive" });
+        ticks(1);
+        expect((await call("GET", "/state")).json.states[0]).to.deep.include({ systemdActiveState: "active" });
+    }],
+];
 
 describe("fleet API v1 conformance server (the test double itself)", () => {
     let server: FleetConformanceServer;
-    const call = (method: string, p: string, body?: unknown, ct?: string) => request(server.endpoint, method, `/fleet/v1${p}`, body, ct);
-
-    beforeEach(async () => { server = await FleetConformanceServer.start({ host: "127.0.6.2", tickMs: 0, pageSize: 2 }); });
-    afterEach(async () => { await server.close(); });
-
-    it("serves /fleet/v1 and /v1-alpha with a fleetd Server header, and JSON errors elsewhere", async () => {
-        const a = await call("GET", "/units");
-        expect(a.status).to.equal(200);
-        expect(a.headers.server).to.match(/^fleetd\/\d/);
-        expect(a.json).to.deep.equal({}); // empty lists come back as {}
-        expect((await request(server.endpoint, "GET", "/v1-alpha/machines")).status).to.equal(200);
-        const missing = await request(server.endpoint, "GET", "/fleet/v2/units");
-        expect(missing.status).to.equal(404);
-        expect(missing.json).to.deep.equal({ error: { code: 404, message: "not found" } });
+    const context = (s: FleetConformanceServer): Ctx => ({
+        server: s,
+        call: (method, p, body, ct) => request(s.endpoint, method, `/fleet/v1${p}`, body, ct === undefined ? "application/json" : ct),
+        ticks: (n) => { for (let i = 0; i < n; i++) s.tick(); },
     });
+    afterEach(async () => { if (server) await server.close(); });
 
-    it("answers 405 to methods a path does not allow", async () => {
-        expect((await call("POST", "/units", {})).status).to.equal(405);
-        expect((await call("PUT", "/state", {})).status).to.equal(405);
-        expect((await call("DELETE", "/machines")).status).to.equal(405);
-        const r = await call("POST", "/units/a.service", {});
-        expect(r.status).to.equal(405);
-        expect(r.json.error.code).to.equal(405);
-    });
-
-    it("creates with 201 (desiredState defaults to inactive), 409 without options, 415 without JSON, 400 on bad JSON", async () => {
-        expect((await call("PUT", "/units/a.service", { name: "a.service", desiredState: "launched" })).status).to.equal(409);
-        expect((await call("PUT", "/units/a.service", JSON.stringify({ options }), "text/plain")).status).to.equal(415);
-        expect((await call("PUT", "/units/a.service", "{not json")).status).to.equal(400);
-        expect((await call("PUT", "/units/a.service", { name: "b.service", options })).status).to.equal(400);
-        expect(server.unitNames()).to.deep.equal([]);
-        expect((await call("PUT", "/units/a.service", { options }, "application/json; charset=utf-8")).status).to.equal(201);
-        const got = await call("GET", "/units/a.service");
-        expect(got.json).to.deep.include({ name: "a.service", desiredState: "inactive", currentState: "inactive" });
-        expect(got.json.options).to.deep.equal(options);
-    });
-
-    it("refuses invalid names, X-Fleet combinations and option lines of 2048 bytes or more with 400", async () => {
-        for (const bad of ["@a.service", "a.conf", "a b.service", `${"a".repeat(250)}.service`, "a@.mount"]) {
-            const r = await call("PUT", `/units/${encodeURIComponent(bad)}`, { options });
-            expect(r.status, bad).to.equal(400);
+    describe("observed behaviour of real fleetd", () => {
+        for (const [behaviour, check, machines] of observed) {
+            it(behaviour, async () => {
+                server = await FleetConformanceServer.start({ host: "127.0.6.2", tickMs: 0, machines: machines === undefined ? undefined : Array.from({ length: machines }, (_, i) => ({ id: `m${i}`, primaryIP: `10.0.0.${i + 1}` })) });
+                expect((await context(server).call("GET", "/units")).headers.server).to.match(/^fleetd\/v?\d/);
+                await check(context(server));
+            });
         }
-        const combos = [[["MachineID", "m1"], ["Conflicts", "x*"]], [["Global", "yes"], ["Replaces", "b.service"]], [["Conflicts", "x*"], ["Replaces", "b.service"]], [["Global", "on"], ["MachineOf", "b.service"]]];
-        for (const c of combos) {
-            const r = await call("PUT", "/units/c.service", { options: [...options, ...c.map(([name, value]) => ({ section: "X-Fleet", name, value }))] });
-            expect(r.status, JSON.stringify(c)).to.equal(400);
-        }
-        const line = (n: number) => [{ section: "Service", name: "ExecStart", value: "x".repeat(n - 10) }];
-        expect((await call("PUT", "/units/long.service", { options: line(2048) })).status).to.equal(400);
-        expect((await call("PUT", "/units/long.service", { options: line(2047) })).status).to.equal(201);
     });
 
-    it("updates desiredState with 204, requires it (409), and replaces on different options (201, state reset)", async () => {
-        await call("PUT", "/units/a.service", { options, desiredState: "launched" });
-        expect((await call("PUT", "/units/a.service", { options })).status).to.equal(409);
-        expect((await call("PUT", "/units/a.service", {})).status).to.equal(409);
-        expect((await call("PUT", "/units/a.service", { desiredState: "loaded" })).status).to.equal(204);
-        expect((await call("PUT", "/units/a.service", { options, desiredState: "launched" })).status).to.equal(204);
-        expect((await call("PUT", "/units/a.service", { desiredState: "running" })).status).to.equal(400);
-        const changed = [...options, { section: "Service", name: "Restart", value: "always" }];
-        expect((await call("PUT", "/units/a.service", { options: changed })).status).to.equal(201);
-        expect(server.unit("a.service")).to.deep.include({ desiredState: "inactive", options: changed });
-    });
+    describe("documented rules", () => {
+        beforeEach(async () => { server = await FleetConformanceServer.start({ host: "127.0.6.2", tickMs: 0, pageSize: 2 }); });
+        const call = (method: string, p: string, body?: unknown, ct?: string) => context(server).call(method, p, body, ct);
 
-    it("never lets a template be anything but inactive", async () => {
-        expect((await call("PUT", "/units/t@.service", { options, desiredState: "launched" })).status).to.equal(400);
-        expect((await call("PUT", "/units/t@.service", { options, desiredState: "inactive" })).status).to.equal(201);
-        expect((await call("PUT", "/units/t@.service", { desiredState: "loaded" })).status).to.equal(400);
-        expect((await call("PUT", "/units/t@1.service", { options, desiredState: "launched" })).status).to.equal(201);
-    });
+        it("serves /fleet/v1 and /v1-alpha; empty lists come back as {}", async () => {
+            expect((await call("GET", "/units")).json).to.deep.equal({});
+            expect((await request(server.endpoint, "GET", "/v1-alpha/machines")).status).to.equal(200);
+            expect((await request(server.endpoint, "GET", "/fleet/v2/units")).status).to.equal(404);
+        });
 
-    it("deletes with 204 and 404, and GET of a missing unit is 404", async () => {
-        await call("PUT", "/units/a.service", { options });
-        expect((await call("DELETE", "/units/a.service")).status).to.equal(204);
-        expect((await call("DELETE", "/units/a.service")).status).to.equal(404);
-        const r = await call("GET", "/units/a.service");
-        expect(r.status).to.equal(404);
-        expect(r.json.error.message).to.be.a("string");
-    });
+        it("creates with 201 (inactive by default), 409 without options, 415 without JSON, 400 on bad JSON or a differing name", async () => {
+            expect((await call("PUT", "/units/a.service", { name: "a.service", desiredState: "launched" })).status).to.equal(409);
+            expect((await call("PUT", "/units/a.service", JSON.stringify({ options }), "text/plain")).status).to.equal(415);
+            expect((await call("PUT", "/units/a.service", "{not json")).status).to.equal(400);
+            expect((await call("PUT", "/units/a.service", { name: "b.service", options })).status).to.equal(400);
+            expect((await call("PUT", "/units/a.service", { options }, "application/json; charset=utf-8")).status).to.equal(201);
+            expect((await call("GET", "/units/a.service")).json).to.deep.include({ name: "a.service", desiredState: "inactive", currentState: "inactive", options });
+        });
 
-    it("paginates with opaque tokens, including an empty last page when the previous one was full", async () => {
-        for (const n of [1, 2, 3, 4]) await call("PUT", `/units/u${n}.service`, { options });
-        const names: string[] = [];
-        let token: string | undefined;
-        let pages = 0;
-        do {
-            const r = await call("GET", `/units${token ? `?nextPageToken=${encodeURIComponent(token)}` : ""}`);
-            expect(r.status).to.equal(200);
-            names.push(...(r.json.units ?? []).map((u: { name: string }) => u.name));
-            token = r.json.nextPageToken;
-            pages++;
-        } while (token);
-        expect(names).to.deep.equal(["u1.service", "u2.service", "u3.service", "u4.service"]);
-        expect(pages).to.equal(3);
-        expect((await call("GET", "/units?nextPageToken=bogus")).status).to.equal(400);
-    });
+        it("refuses invalid names and X-Fleet combinations with 400; 2047-byte lines pass", async () => {
+            for (const bad of ["@a.service", "a.conf", "a b.service", `${"a".repeat(250)}.service`, "a@.mount"]) {
+                expect((await call("PUT", `/units/${encodeURIComponent(bad)}`, { options })).status, bad).to.equal(400);
+            }
+            for (const c of [[xf("MachineID", "m1"), xf("Conflicts", "x*")], [xf("Global", "yes"), xf("Replaces", "b.service")], [xf("Conflicts", "x*"), xf("Replaces", "b.service")]]) {
+                expect((await call("PUT", "/units/c.service", { options: [...options, ...c] })).status, JSON.stringify(c)).to.equal(400);
+            }
+            expect((await call("PUT", "/units/long.service", { options: [{ section: "Service", name: "ExecStart", value: "x".repeat(2047 - 10) }] })).status).to.equal(201);
+        });
 
-    it("walks one state per tick towards desiredState and reports it in /state with filters", async () => {
-        await call("PUT", "/units/a.service", { options, desiredState: "launched" });
-        expect((await call("GET", "/state")).json).to.deep.equal({});
-        server.tick();
-        let states = (await call("GET", "/state")).json.states;
-        expect(states).to.have.length(1);
-        expect(states[0]).to.deep.include({ name: "a.service", systemdLoadState: "loaded", systemdActiveState: "inactive" });
-        server.tick();
-        states = (await call("GET", "/state?unitName=a.service")).json.states;
-        expect(states[0]).to.deep.include({ systemdActiveState: "active", systemdSubState: "running" });
-        expect((await call("GET", `/state?machineID=${states[0].machineID}`)).json.states).to.have.length(1);
-        expect((await call("GET", "/state?machineID=nope")).json).to.deep.equal({});
-        expect((await call("GET", "/units/a.service")).json).to.deep.include({ currentState: "launched", machineID: states[0].machineID });
-        server.neverConverge = true; // fault knob: nothing moves any more
-        await call("PUT", "/units/a.service", { desiredState: "inactive" });
-        server.tick();
-        expect((await call("GET", "/state")).json.states).to.have.length(1);
-        server.neverConverge = false;
-        server.tick();
-        server.tick();
-        expect((await call("GET", "/state")).json).to.deep.equal({});
-    });
+        it("updates desiredState with 204, requires it (409), and replaces on different options (201, state reset)", async () => {
+            await call("PUT", "/units/a.service", { options, desiredState: "launched" });
+            expect((await call("PUT", "/units/a.service", { options })).status).to.equal(409);
+            expect((await call("PUT", "/units/a.service", { desiredState: "loaded" })).status).to.equal(204);
+            expect((await call("PUT", "/units/a.service", { options, desiredState: "launched" })).status).to.equal(204);
+            const changed = [...options, { section: "Service", name: "Restart", value: "always" }];
+            expect((await call("PUT", "/units/a.service", { options: changed })).status).to.equal(201);
+            expect(server.unit("a.service")).to.deep.include({ desiredState: "inactive", options: changed });
+        });
 
-    it("runs a Global unit on every machine and honours MachineMetadata (a unit with no eligible machine never starts)", async () => {
-        await call("PUT", "/units/g.service", { options: [...options, { section: "X-Fleet", name: "Global", value: "true" }], desiredState: "loaded" });
-        await call("PUT", "/units/n.service", { options: [...options, { section: "X-Fleet", name: "MachineMetadata", value: "role=db" }], desiredState: "loaded" });
-        server.tick();
-        const all: any[] = [];
-        let token = "";
-        do {
-            const r = await call("GET", `/state${token ? `?nextPageToken=${token}` : ""}`);
-            all.push(...(r.json.states ?? []));
-            token = r.json.nextPageToken ?? "";
-        } while (token);
-        expect(all.filter((s) => s.name === "g.service")).to.have.length(3);
-        expect(all.filter((s) => s.name === "n.service")).to.have.length(0);
-    });
+        it("deletes with 204 and 404", async () => {
+            await call("PUT", "/units/a.service", { options });
+            expect((await call("DELETE", "/units/a.service")).status).to.equal(204);
+            expect((await call("DELETE", "/units/a.service")).status).to.equal(404);
+        });
 
-    it("injects 503, hangs and errors, then recovers", async () => {
-        server.faults.push({ kind: "unavailable", times: 1 });
-        const r = await call("GET", "/units");
-        expect(r.status).to.equal(503);
-        expect(r.json.error.code).to.equal(503);
-        expect((await call("GET", "/units")).status).to.equal(200);
-        server.faults.push({ kind: "hang", times: 1, path: "/machines" });
-        let err: Error | undefined;
-        await request(server.endpoint, "GET", "/fleet/v1/machines", undefined, undefined, 300).catch((e) => (err = e));
-        expect(err?.message).to.match(/timed out/);
-        expect((await call("GET", "/machines")).json.machines).to.have.length(2); // page size 2 of 3
-    });
+        it("paginates with fleet's tokens, with a token after every full page", async () => {
+            for (const n of [1, 2, 3, 4]) await call("PUT", `/units/u${n}.service`, { options });
+            const names: string[] = [];
+            const tokens: string[] = [];
+            let token: string | undefined;
+            do {
+                const r = await call("GET", `/units${token ? `?nextPageToken=${encodeURIComponent(token)}` : ""}`);
+                names.push(...(r.json.units ?? []).map((u: { name: string }) => u.name));
+                token = r.json.nextPageToken;
+                if (token) tokens.push(token);
+            } while (token);
+            expect(names).to.deep.equal(["u1.service", "u2.service", "u3.service", "u4.service"]);
+            expect(tokens).to.deep.equal(["AgACAA==", "AgADAA=="]); // limit 2, pages 2 and 3
+            expect((await call("GET", "/units?nextPageToken=bogus")).status).to.equal(400);
+        });
 
-    it("listens on a unix socket", async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-conf-"));
-        const sock = await FleetConformanceServer.start({ socketPath: path.join(dir, "fleet.sock"), tickMs: 0 });
-        try {
-            expect(sock.endpoint).to.equal(`unix://${path.join(dir, "fleet.sock")}`);
-            expect((await request(sock.endpoint, "PUT", "/fleet/v1/units/s.service", { options })).status).to.equal(201);
-        } finally {
-            await sock.close();
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
+        it("schedules MachineOf next to its peer, MachineMetadata on matching machines, Global everywhere", async () => {
+            await call("PUT", "/units/db.service", { options, desiredState: "loaded" });
+            await call("PUT", "/units/db-side.service", { options: [...options, xf("MachineOf", "db.service")], desiredState: "loaded" });
+            await call("PUT", "/units/n.service", { options: [...options, xf("MachineMetadata", "role=db")], desiredState: "loaded" });
+            await call("PUT", "/units/g.service", { options: [...options, xf("Global", "true")], desiredState: "loaded" });
+            server.tick();
+            server.tick();
+            const states = server.states();
+            expect(states.find((s) => s.name === "db-side.service")?.machineID).to.equal(states.find((s) => s.name === "db.service")?.machineID);
+            expect(states.filter((s) => s.name === "n.service")).to.have.length(0);
+            expect(states.filter((s) => s.name === "g.service")).to.have.length(3);
+        });
+
+        it("slows transitions with ticksPerStep (systemd's share of fleet's 2-18 s)", async () => {
+            const slow = await FleetConformanceServer.start({ host: "127.0.6.3", tickMs: 0, ticksPerStep: 3 });
+            try {
+                await request(slow.endpoint, "PUT", "/fleet/v1/units/a.service", { options, desiredState: "loaded" });
+                slow.tick();
+                slow.tick();
+                expect(slow.states()).to.deep.equal([]);
+                slow.tick();
+                expect(slow.states().map((st) => st.systemdActiveState)).to.deep.equal(["inactive"]);
+            } finally {
+                await slow.close();
+            }
+        });
+
+        it("injects 503, hangs, errors and resets, then recovers", async () => {
+            server.faults.push({ kind: "unavailable", times: 1 });
+            expect((await call("GET", "/units")).status).to.equal(503);
+            expect((await call("GET", "/units")).status).to.equal(200);
+            server.faults.push({ kind: "hang", times: 1, path: "/machines" });
+            const hung = await request(server.endpoint, "GET", "/fleet/v1/machines", undefined, undefined, 300).then(() => undefined, (e: Error) => e);
+            expect(hung?.message).to.match(/timed out/);
+            server.faults.push({ kind: "reset", times: 1 });
+            expect(await call("GET", "/units").then(() => "answered", () => "reset")).to.equal("reset");
+            expect((await call("GET", "/machines")).json.machines).to.have.length(2); // page size 2 of 3
+        });
+
+        it("listens on a unix socket", async () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-conf-"));
+            const sock = await FleetConformanceServer.start({ socketPath: path.join(dir, "fleet.sock"), tickMs: 0 });
+            try {
+                expect((await request(sock.endpoint, "PUT", "/fleet/v1/units/s.service", { options })).status).to.equal(201);
+            } finally {
+                await sock.close();
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
     });
 });
