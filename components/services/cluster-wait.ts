@@ -4,7 +4,8 @@
 // shorter than that. So before their first write the providers probe the cluster with
 // exponential backoff, up to a stated bound, and fail after it naming what they waited for.
 // Bundled with the providers (bundled-provider.ts): npm modules are required inside functions.
-import type { EtcdConnectionArgs } from "../etcd/etcd-client";
+import { EtcdConnectionArgs, redactConnectionSecrets, withEtcd } from "../etcd/etcd-client";
+import { connectionFingerprint } from "../etcd/etcd-shared-sessions";
 
 export interface ClusterWaitOptions {
     /** The bound: no probe starts after it (seconds; 0 = a single probe). */
@@ -30,13 +31,20 @@ export function clusterWaitProblem(value: unknown): string | undefined {
     return undefined;
 }
 
-/** The pauses between probes (pure): doubling from the first, capped, never past the bound. */
+/**
+ * The pauses between probes (pure): doubling from the first, capped, the last one cut so that
+ * the final probe starts at the bound and none after it.
+ */
 export function backoffSchedule(options: ClusterWaitOptions): number[] {
     const bound = options.timeoutSeconds * 1000;
-    let delay = options.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS;
+    let delay = Math.max(1, options.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS);
     const max = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
     const delays: number[] = [];
-    for (let elapsed = 0; elapsed + delay <= bound && delay > 0; elapsed += delay, delay = Math.min(delay * 2, max)) delays.push(delay);
+    for (let elapsed = 0; elapsed < bound; delay = Math.min(delay * 2, max)) {
+        const pause = Math.min(delay, bound - elapsed);
+        delays.push(pause);
+        elapsed += pause;
+    }
     return delays;
 }
 
@@ -54,6 +62,7 @@ export class PermanentProbeError extends Error {}
  */
 export async function waitUntil<T>(what: string, options: ClusterWaitOptions, probe: () => Promise<T>): Promise<T> {
     const started = Date.now();
+    const deadline = started + options.timeoutSeconds * 1000;
     const delays = backoffSchedule(options);
     let attempts = 0;
     let last = "";
@@ -65,9 +74,10 @@ export async function waitUntil<T>(what: string, options: ClusterWaitOptions, pr
             last = String((err as Error)?.message ?? err);
             if (err instanceof PermanentProbeError) throw new Error(last);
         }
-        const elapsed = Date.now() - started;
-        if (i >= delays.length || elapsed + delays[i] > options.timeoutSeconds * 1000) break;
-        await new Promise((r) => setTimeout(r, delays[i]));
+        // A probe takes time of its own (timeouts): the pause never runs past the bound.
+        const pause = Math.min(delays[i] ?? 0, deadline - Date.now());
+        if (pause <= 0) break;
+        await new Promise((r) => setTimeout(r, pause));
     }
     const waited = Math.round((Date.now() - started) / 1000);
     throw new Error(
@@ -87,8 +97,6 @@ function readyConnections(): Set<string> {
  * the tunnel when there is one; refused etcd credentials end the wait at once.
  */
 export async function waitForEtcd(conn: EtcdConnectionArgs, options: ClusterWaitOptions): Promise<void> {
-    const { connectionFingerprint } = require("../etcd/etcd-shared-sessions") as typeof import("../etcd/etcd-shared-sessions");
-    const { withEtcd, redactConnectionSecrets } = require("../etcd/etcd-client") as typeof import("../etcd/etcd-client");
     const fingerprint = connectionFingerprint(conn);
     if (readyConnections().has(fingerprint)) return;
     const what = `etcd at [${conn.endpoints.join(", ")}]${conn.sshTunnel ? " (through the SSH tunnel)" : ""}`;
