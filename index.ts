@@ -11,7 +11,8 @@ import { ServiceRegistrationSet } from "./components/services/service-registrati
 import { EtcdConnectionArgs } from "./components/etcd/etcd-client";
 import { MemberCountGuard } from "./components/guards/member-count-guard";
 
-const config = loadConfig(readPulumiConfig(), pulumi.getStack());
+// The environment: a stack may take its SSH tunnel key from a variable (sshTunnel.privateKeyEnv, CI).
+const config = loadConfig(readPulumiConfig(), pulumi.getStack(), { env: process.env });
 const plan = planCluster(config);
 const machines = renderMachines(config, plan);
 
@@ -44,6 +45,8 @@ if (config.services.length > 0) {
             services: config.services.map((s) => ({ service: s.name, scheme: s.scheme, hosts: s.hosts, hostPort: s.hostPort })),
             prefix: config.servicesPrefix,
             mirrorToV2: config.access.mirrorToV2,
+            // A fresh cluster is still booting when Pulumi gets here: wait for it, bounded.
+            clusterWaitSeconds: config.access.clusterWaitSeconds,
             // Stacks deployed before the set registered each service as `<cluster>-service-<name>`.
             takeOverFrom: config.services.map((s) => `${config.name}-service-${s.name}`),
         },

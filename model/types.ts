@@ -154,6 +154,11 @@ export interface ClusterConfig {
         sshTunnel?: SshTunnelSpec;
         /** Also mirror service keys into the etcd v2 keyspace (fleet-era readers, confd v2). */
         mirrorToV2: boolean;
+        /**
+         * How long the providers wait (bounded, exponential backoff) for a booting cluster to
+         * answer before their first write; 0: no wait beyond the connection's own retries.
+         */
+        clusterWaitSeconds?: number;
     };
 
     local: {

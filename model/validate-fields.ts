@@ -6,7 +6,8 @@ import { ConfigReader, ENCRYPTED_WHOLE, checkFields, describeValue, isEncryptedV
 import { LOOPBACK, cidrContains, parseIpv4 } from "./ipv4";
 import { portProblem } from "./validate-workloads";
 
-const SSH_TUNNEL_FIELDS = ["host", "port", "username", "privateKey"];
+const SSH_TUNNEL_FIELDS = ["host", "port", "username", "privateKey", "privateKeyEnv"];
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const PROGRAM_METADATA = ["role", "zone", "region", "cluster"];
 const METADATA_PART = /^[A-Za-z0-9_.:/-]+$/;
 const PRIVATE_KEY = /^-----BEGIN (?:OPENSSH|RSA|EC|DSA|ENCRYPTED)? ?PRIVATE KEY-----[\s\S]+-----END (?:OPENSSH|RSA|EC|DSA|ENCRYPTED)? ?PRIVATE KEY-----\s*$/;
@@ -50,8 +51,13 @@ export function fleetMetadata(r: ConfigReader): Record<string, string> | undefin
     return out;
 }
 
-/** The SSH tunnel object; "encrypted" when its key is an encrypted stack-file value (unreadable offline). */
-export function sshTunnel(r: ConfigReader): SshTunnelSpec | "encrypted" | undefined {
+/**
+ * The SSH tunnel object; "encrypted" when its key is an encrypted stack-file value, or the name of an
+ * environment variable (`privateKeyEnv`) read offline (`env` undefined): unreadable there either way.
+ * With `env`, a `privateKeyEnv` key comes from that variable (CI: a secret in the job's environment),
+ * so no key is ever written to a stack file.
+ */
+export function sshTunnel(r: ConfigReader, env?: Record<string, string | undefined>): SshTunnelSpec | "encrypted" | undefined {
     const value = r.object("sshTunnel");
     if (value === undefined || Object.keys(value).length === 0) return undefined;
     if (value[ENCRYPTED_WHOLE]) return "encrypted";
@@ -62,6 +68,21 @@ export function sshTunnel(r: ConfigReader): SshTunnelSpec | "encrypted" | undefi
     const port = value.port ?? 22;
     if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) p.add("sshTunnel.port", `must be a port 1-65535, got ${describeValue(port)}`);
     if (typeof value.username !== "string" || value.username === "") p.add("sshTunnel.username", `must be a non-empty string, got ${describeValue(value.username)}`);
+    if (value.privateKeyEnv !== undefined) {
+        const name = value.privateKeyEnv;
+        if (value.privateKey !== undefined) p.add("sshTunnel.privateKeyEnv", "give one of privateKey (a secret config value) and privateKeyEnv (an environment variable holding the key), not both");
+        else if (typeof name !== "string" || !ENV_NAME.test(name)) p.add("sshTunnel.privateKeyEnv", `must name an environment variable (A-Z 0-9 _), got ${describeValue(name)}`);
+        if (p.count > before) return undefined;
+        if (env === undefined) return "encrypted";
+        const key = env[name as string];
+        if (key === undefined || key.trim() === "") {
+            p.add("sshTunnel.privateKeyEnv", `environment variable ${name} is not set; it must hold the tunnel's private key (in CI: a secret passed in the job's env)`);
+        } else if (!PRIVATE_KEY.test(key.trim())) {
+            p.add("sshTunnel.privateKeyEnv", `environment variable ${name} does not hold a PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----)`);
+        }
+        if (p.count > before) return undefined;
+        return { host: value.host as string, port: port as number, username: value.username as string, privateKey: key as string };
+    }
     if (isEncryptedValue(value.privateKey)) return p.count === before ? "encrypted" : undefined;
     if (typeof value.privateKey !== "string") p.add("sshTunnel.privateKey", `must be a private key (PEM or OpenSSH text), got ${describeValue(value.privateKey, true)}`);
     else if (!PRIVATE_KEY.test(value.privateKey.trim())) p.add("sshTunnel.privateKey", "is not a PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----)");

@@ -4,7 +4,7 @@
 
 import { ClusterConfig, ConfigProblem, ConfigValidationError, OsFlavor, Platform, RebootStrategy } from "./types";
 import { CONFIG_KEY_NAMES, FLATCAR_STABLE_IMAGE } from "./defaults";
-import { ConfigReader, Problems, describeValue, plaintextSecretsOf, unknownNameMessage } from "./config-reader";
+import { ConfigReader, Problems, describeValue, isPlainObject, plaintextSecretsOf, unknownNameMessage } from "./config-reader";
 import { LAST_LOOPBACK_HOST, LOOPBACK, cidrContains, cidrsOverlap, formatIpv4, gceUsableRange, parseCidr, parseIpv4 } from "./ipv4";
 import { failureTolerance, memberCountChangeProblems, memberCountProblem } from "./quorum";
 import { checkServicePorts, portProblem, validateFleetUnits, validateServices } from "./validate-workloads";
@@ -17,6 +17,11 @@ export { isEncryptedValue } from "./config-reader";
 export interface ValidationContext {
     /** etcd member count of the deployed stack, when known: count changes quorum cannot survive are refused. */
     deployedMemberCount?: number;
+    /**
+     * The process environment, inside the Pulumi program: `sshTunnel.privateKeyEnv` is read from it.
+     * Offline (absent) such a key is accepted unread, like an encrypted value.
+     */
+    env?: Record<string, string | undefined>;
 }
 
 /** GCE's limit for one metadata value (user-data); the renderer checks the full text, this catches the keys alone. */
@@ -40,7 +45,9 @@ export function validateConfig(
     const r = new ConfigReader(raw, problems);
 
     for (const key of r.unknownKeys()) problems.add(key, unknownNameMessage("config key", key, CONFIG_KEY_NAMES));
-    for (const key of plaintextSecretsOf(raw)) {
+    // A tunnel whose key comes from the environment holds no secret in the config itself.
+    const keyFromEnv = (key: string) => key === "sshTunnel" && isPlainObject(raw.sshTunnel) && raw.sshTunnel.privateKey === undefined && raw.sshTunnel.privateKeyEnv !== undefined;
+    for (const key of plaintextSecretsOf(raw).filter((k) => !keyFromEnv(k))) {
         problems.add(key, `is stored in plaintext; it is a secret: set it with \`pulumi config set --secret ${key === "sshTunnel" ? "--path sshTunnel.privateKey" : key}\``);
     }
 
@@ -201,7 +208,7 @@ export function validateConfig(
     // fleet.
     const metadata = fleetMetadata(r);
     const fleetEndpoint = r.string("fleetEndpoint") || undefined;
-    const tunnel = sshTunnel(r);
+    const tunnel = sshTunnel(r, context.env);
     if (fleetEndpoint) {
         const problem = fleetEndpointProblem(fleetEndpoint, tunnel !== undefined);
         if (problem) problems.add("fleetEndpoint", problem);
@@ -256,6 +263,29 @@ export function validateConfig(
         problems.add("etcdPassword", "is required when etcdUsername is set (use `pulumi config set --secret etcdPassword`)");
     }
     const mirrorToV2 = r.boolean("mirrorToV2");
+    const clusterWaitSeconds = r.integer("clusterWaitSeconds");
+    if (clusterWaitSeconds !== undefined && (clusterWaitSeconds < 0 || clusterWaitSeconds > 3600)) {
+        problems.add("clusterWaitSeconds", `${clusterWaitSeconds} is outside 0-3600 (seconds the providers wait for a booting cluster)`);
+    }
+    // On GCE the members' client URLs are private addresses: the providers, running wherever
+    // Pulumi runs, reach them only through a tunnel into the VPC or endpoints the stack names.
+    const tunnelGiven = tunnel !== undefined || (isPlainObject(raw.sshTunnel) && Object.keys(raw.sshTunnel).length > 0);
+    const serviceCount = serviceItems?.length ?? 0;
+    const unitCount = unitItems?.length ?? 0;
+    if (onGcp && !tunnelGiven) {
+        if (serviceCount > 0 && !(etcdEndpoints && etcdEndpoints.length > 0)) {
+            problems.add(
+                "sshTunnel",
+                `the stack declares ${serviceCount} service(s) but gives the providers no way into the VPC: the members' client URLs are private. Set coreos-cluster:sshTunnel (e.g. to the local end of \`gcloud compute start-iap-tunnel <member> 22 --local-host-port=localhost:2222\`, docs/delivery.md) or coreos-cluster:etcdEndpoints reachable from where Pulumi runs`,
+            );
+        }
+        if (unitCount > 0) {
+            problems.add(
+                "sshTunnel",
+                `the stack declares ${unitCount} fleet unit(s) but gives the provider no way to fleet's API on the members: set coreos-cluster:sshTunnel (fleet has no authentication and is reached only through SSH; docs/delivery.md)`,
+            );
+        }
+    }
 
     // Local platform.
     const localFirstAddress = r.string("localFirstAddress");
@@ -300,6 +330,7 @@ export function validateConfig(
             etcdPassword: typeof etcdPassword === "string" ? etcdPassword : undefined,
             sshTunnel: tunnel === "encrypted" ? undefined : tunnel,
             mirrorToV2: mirrorToV2!,
+            clusterWaitSeconds: clusterWaitSeconds!,
         },
         local: { firstAddress: localFirstAddress!, workers: localWorkers!, dataDir: localDataDir! },
     };

@@ -7,11 +7,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { FleetDesiredState, FleetUnitOption, SshTunnelSpec } from "../../model/types";
 import { fleetUnitSpecProblems, instanceName, isTemplateName, resolveUnitOptions, sameOptions } from "../../model/fleet-rules";
-import { FleetClient, FleetConnectionArgs, parseFleetEndpoint, withFleetClient } from "./fleet-client";
+import { FleetClient, FleetConnectionArgs, describeFleet, makeRedactor, parseFleetEndpoint, withFleetClient } from "./fleet-client";
 import { fleetUnitHash, valueRewriteProblems } from "./fleet-scheduling";
+import { clusterWaitProblem, waitUntil } from "../services/cluster-wait";
 
 /** Bump when the stored state or the provider's behaviour changes. */
-export const FLEET_UNIT_PROVIDER_VERSION = "1.1.0"; // 1.1.0: waits for the pushed unit file's hash
+export const FLEET_UNIT_PROVIDER_VERSION = "1.2.0"; // 1.1.0: waits for the pushed unit file's hash; 1.2.0: bounded wait for a booting cluster
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // the engine's marker for values unknown during preview
 
 export interface FleetUnitArgs {
@@ -31,6 +32,12 @@ export interface FleetUnitArgs {
     requestTimeoutMs?: pulumi.Input<number>;
     retries?: pulumi.Input<number>;
     retryDelayMs?: pulumi.Input<number>;
+    /**
+     * Seconds to wait for a booting cluster's fleet API before the first write: probes with
+     * exponential backoff (1 s doubling to 30 s) until fleet answers, then fails naming the
+     * endpoint (or the tunnel, never a tunnelled endpoint) and the bound. Default 0: no wait.
+     */
+    clusterWaitSeconds?: pulumi.Input<number>;
 }
 
 /** The resource's state: its normalized inputs plus the fleet units it manages. */
@@ -47,6 +54,7 @@ export interface FleetUnitState {
     requestTimeoutMs?: number;
     retries?: number;
     retryDelayMs?: number;
+    clusterWaitSeconds?: number;
     providerVersion: string;
     unitNames?: string[];
 }
@@ -91,6 +99,8 @@ export function checkFleetUnit(_olds: Record<string, any>, news: Record<string, 
         const v = news[k];
         if (v !== undefined && !isUnknown(v) && (typeof v !== "number" || !(v >= 0) || (v === 0 && !["retries", "retryDelayMs"].includes(k)))) fail(k, `${k} must be a positive number`);
     }
+    const waitProblem = isUnknown(news.clusterWaitSeconds) ? undefined : clusterWaitProblem(news.clusterWaitSeconds);
+    if (waitProblem) fail("clusterWaitSeconds", `clusterWaitSeconds ${waitProblem}`);
     inputs.waitTimeoutSeconds = news.waitTimeoutSeconds ?? 120;
     inputs.providerVersion = news.providerVersion ?? FLEET_UNIT_PROVIDER_VERSION;
     return { inputs, failures };
@@ -119,6 +129,18 @@ export function managedUnitNames(s: Pick<FleetUnitState, "name" | "instances">):
     return isTemplateName(s.name) ? [s.name, ...(s.instances ?? []).map((i) => instanceName(s.name, i))] : [s.name];
 }
 const stateOf = (s: FleetUnitState, unit: string): FleetDesiredState => (isTemplateName(unit) ? "inactive" : s.desiredState);
+
+/**
+ * Until fleet's API answers (any HTTP answer but a 503, which fleetd gives while it cannot reach
+ * etcd), for at most `clusterWaitSeconds`; each probe opens its own connection (and tunnel).
+ */
+async function waitForFleet(s: FleetUnitState): Promise<void> {
+    if (!s.clusterWaitSeconds) return;
+    const args = { ...connection(s), retries: 0 };
+    await waitUntil(describeFleet(args), { timeoutSeconds: s.clusterWaitSeconds }, () =>
+        withFleetClient(args, (client) => client.listMachines()),
+    ).catch((e) => { throw new Error(makeRedactor(args)((e as Error).message)); });
+}
 
 async function pushAndWait(client: FleetClient, s: FleetUnitState, units: string[]): Promise<void> {
     for (const unit of units) await client.putUnit(unit, { options: s.options, desiredState: stateOf(s, unit) });
@@ -150,6 +172,7 @@ function failure(s: FleetUnitState, action: string, cause: unknown, left: string
 
 export async function createFleetUnit(s: FleetUnitState): Promise<pulumi.dynamic.CreateResult> {
     const units = managedUnitNames(s);
+    await waitForFleet(s).catch((e) => { throw failure(s, "create", e); });
     await withFleetClient(connection(s), async (client) => {
         const created: string[] = [];
         try {
@@ -194,6 +217,7 @@ export async function readFleetUnit(id: string, s: FleetUnitState): Promise<pulu
 export async function updateFleetUnit(_id: string, olds: FleetUnitState, news: FleetUnitState): Promise<pulumi.dynamic.UpdateResult> {
     const units = managedUnitNames(news);
     const removed = managedUnitNames(olds).filter((u) => !units.includes(u));
+    await waitForFleet(news).catch((e) => { throw failure(news, "update", e); });
     await withFleetClient(connection(news), async (client) => {
         const added: string[] = [];
         for (const unit of units) if (!(await client.getUnit(unit))) added.push(unit);

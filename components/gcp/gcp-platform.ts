@@ -12,6 +12,10 @@ export const gcpPlatform: Platform = {
         // Through a tunnel the endpoint names a host inside the VPC: kept secret with the key.
         const tunnel = config.access.sshTunnel;
         const endpoint = config.fleet.endpoint ?? "unix:///var/run/fleet.sock";
-        return new FleetUnit(name, { ...unit, endpoint: tunnel ? pulumi.secret(endpoint) : endpoint, sshTunnel: tunnel && pulumi.secret(tunnel) }, opts);
+        return new FleetUnit(
+            name,
+            { ...unit, endpoint: tunnel ? pulumi.secret(endpoint) : endpoint, sshTunnel: tunnel && pulumi.secret(tunnel), clusterWaitSeconds: config.access.clusterWaitSeconds },
+            opts,
+        );
     },
 };

@@ -22,9 +22,10 @@ import {
 } from "./service-keys";
 import { readSnapshots, readV2Tree, unregisterServices } from "./service-store";
 import { registerServiceCoalesced } from "./service-write-coalescer";
+import { clusterWaitProblem, waitForEtcd } from "./cluster-wait";
 
 /** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
-export const SERVICE_REGISTRATION_PROVIDER_VERSION = "1.3.0";
+export const SERVICE_REGISTRATION_PROVIDER_VERSION = "1.4.0";
 
 /** Full state of one registration (inputs after check, plus what it wrote). */
 export interface ServiceRegistrationState {
@@ -39,6 +40,8 @@ export interface ServiceRegistrationState {
     prefix: string;
     mirrorToV2: boolean;
     adopt: boolean;
+    /** Seconds to wait (bounded, exponential backoff) for a booting cluster before writing; 0/absent: none. */
+    clusterWaitSeconds?: number;
     providerVersion: string;
     ownedKeys: string[];
     mirroredKeys: string[];
@@ -70,6 +73,7 @@ function stateFrom(props: Record<string, any>, plan: { ownedKeys: string[]; mirr
         v2InSync: true,
     };
     if (typeof props.ownerKey === "string") state.ownerKey = props.ownerKey;
+    if (typeof props.clusterWaitSeconds === "number") state.clusterWaitSeconds = props.clusterWaitSeconds;
     if (def.hostPort !== undefined) state.hostPort = def.hostPort;
     return state;
 }
@@ -91,6 +95,7 @@ async function write(id: string, props: Record<string, any>, before: { ownedKeys
         const def = definitionOf(props);
         const problems = connectionProblems(props.connection);
         if (problems.length > 0) throw new Error(formatProblems(label, problems));
+        if (props.clusterWaitSeconds) await waitForEtcd(props.connection, { timeoutSeconds: props.clusterWaitSeconds });
         const request: ServiceWriteRequest = { owner: id, definition: def, ownedBefore: before.ownedKeys, mirrorToV2: !!props.mirrorToV2, mirroredBefore: before.mirroredKeys, adopt: !!props.adopt };
         // Merged with the other creates/updates on this connection arriving at the same time (one
         // batched read and <= 128-op transactions on a shared session); errors stay this resource's.
@@ -112,6 +117,8 @@ export const provider: pulumi.dynamic.ResourceProvider = {
         if (inputs.ownerKey !== undefined && !isUnknown(inputs.ownerKey) && (typeof inputs.ownerKey !== "string" || inputs.ownerKey === "")) {
             problems.push({ field: "ownerKey", message: "must be a non-empty string (the resource's owner identity)" });
         }
+        const waitProblem = isUnknown(inputs.clusterWaitSeconds) ? undefined : clusterWaitProblem(inputs.clusterWaitSeconds);
+        if (waitProblem) problems.push({ field: "clusterWaitSeconds", message: waitProblem });
         const failures = problems.map((p) => ({ property: p.field.split(/[.[]/)[0], reason: redactConnectionSecrets(`${label}: ${p.field} ${p.message}`, news.connection) }));
         return { inputs, failures };
     },

@@ -21,9 +21,10 @@ import {
 } from "./service-keys";
 import { readSnapshots, readV2Tree, registerServices, ServiceRemoval, unregisterServices } from "./service-store";
 import { failWith, isUnknown, sameJson } from "./service-registration-common";
+import { clusterWaitProblem, waitForEtcd } from "./cluster-wait";
 
 /** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
-export const SERVICE_REGISTRATION_SET_PROVIDER_VERSION = "1.1.0";
+export const SERVICE_REGISTRATION_SET_PROVIDER_VERSION = "1.2.0";
 
 /** One service of a set: the fields of ServiceRegistration, without connection and prefix. */
 export interface RegisteredService {
@@ -45,6 +46,8 @@ export interface ServiceRegistrationSetState {
     adopt: boolean;
     /** Owner keys (see registrationOwnerKey) of the registrations this set takes over. */
     takeOverFrom: string[];
+    /** Seconds to wait (bounded, exponential backoff) for a booting cluster before writing; 0/absent: none. */
+    clusterWaitSeconds?: number;
     providerVersion: string;
     ownedKeys: Record<string, string[]>;
     mirroredKeys: Record<string, string[]>;
@@ -144,6 +147,7 @@ async function apply(props: ServiceRegistrationSetState, before: Partial<Service
         ownedKeys[s.service] = before.ownedKeys?.[s.service] ?? [];
         mirroredKeys[s.service] = before.mirroredKeys?.[s.service] ?? [];
     }
+    if (props.clusterWaitSeconds) await waitForEtcd(props.connection, { timeoutSeconds: props.clusterWaitSeconds });
     await withSharedEtcd(props.connection, async (session) => {
         const requests = defs.map((def) => requestFor(props, def, { owned: before.ownedKeys?.[def.service], mirrored: before.mirroredKeys?.[def.service] }));
         const plans = await registerServices(session, requests, (i) => `${label}: service "${defs[i].service}"`);
@@ -188,11 +192,14 @@ export const provider: pulumi.dynamic.ResourceProvider = {
         if (inputs.ownerKey !== undefined && !isUnknown(inputs.ownerKey) && (typeof inputs.ownerKey !== "string" || inputs.ownerKey === "")) {
             problems.push({ field: "ownerKey", message: "must be a non-empty string (the resource's owner identity)" });
         }
+        const waitProblem = isUnknown(inputs.clusterWaitSeconds) ? undefined : clusterWaitProblem(inputs.clusterWaitSeconds);
+        if (waitProblem) problems.push({ field: "clusterWaitSeconds", message: waitProblem });
         const failures = problems.map((p) => ({ property: p.field.split(/[.[]/)[0], reason: redactConnectionSecrets(`${label}: ${p.field} ${p.message}`, news.connection) }));
         return { inputs, failures };
     },
 
     async diff(id: string, olds: any, news: any) {
+        // clusterWaitSeconds is not compared: how long to wait for the cluster changes nothing in etcd.
         const replaces = (olds.prefix ?? DEFAULT_SERVICE_PREFIX) !== (news.prefix ?? DEFAULT_SERVICE_PREFIX) ? ["prefix"] : [];
         // ownerKey is not compared: the owner is fixed at create (a renamed stack keeps it).
         const updated = ["services", "mirrorToV2", "adopt", "takeOverFrom", "connection", "providerVersion"].filter((k) => !sameJson(olds[k], news[k]));

@@ -35,6 +35,13 @@ export interface ServiceRegistrationSetArgs {
      * delete then leaves the services alone. Nobody else's services are taken.
      */
     takeOverFrom?: string[];
+    /**
+     * Seconds to wait for a booting cluster before the first write: probes with exponential backoff
+     * (1 s doubling to 30 s) until etcd answers with a leader, then fails naming the endpoints and
+     * the bound. Default 0: no wait beyond the connection's own retries (the program passes its
+     * `clusterWaitSeconds`, default 600).
+     */
+    clusterWaitSeconds?: pulumi.Input<number>;
     providerVersion?: pulumi.Input<string>;
 }
 
@@ -60,6 +67,7 @@ export class ServiceRegistrationSet extends pulumi.dynamic.Resource {
                 prefix: args.prefix ?? DEFAULT_SERVICE_PREFIX,
                 mirrorToV2: args.mirrorToV2 ?? false,
                 adopt: args.adopt ?? false,
+                ...(args.clusterWaitSeconds !== undefined ? { clusterWaitSeconds: args.clusterWaitSeconds } : {}),
                 takeOverFrom: (args.takeOverFrom ?? []).map(stackOwnerKey),
                 providerVersion: args.providerVersion ?? SERVICE_REGISTRATION_SET_PROVIDER_VERSION,
                 ownedKeys: undefined,

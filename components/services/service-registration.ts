@@ -32,6 +32,13 @@ export interface ServiceRegistrationArgs {
     prefix?: pulumi.Input<string>;
     mirrorToV2?: pulumi.Input<boolean>;
     adopt?: pulumi.Input<boolean>;
+    /**
+     * Seconds to wait for a booting cluster before the first write: probes with exponential backoff
+     * (1 s doubling to 30 s) until etcd answers with a leader, then fails naming the endpoints and
+     * the bound. Default 0: no wait beyond the connection's own retries (the program passes its
+     * `clusterWaitSeconds`, default 600).
+     */
+    clusterWaitSeconds?: pulumi.Input<number>;
     providerVersion?: pulumi.Input<string>;
 }
 
@@ -63,6 +70,7 @@ export class ServiceRegistration extends pulumi.dynamic.Resource {
                 prefix: args.prefix ?? DEFAULT_SERVICE_PREFIX,
                 mirrorToV2: args.mirrorToV2 ?? false,
                 adopt: args.adopt ?? false,
+                ...(args.clusterWaitSeconds !== undefined ? { clusterWaitSeconds: args.clusterWaitSeconds } : {}),
                 providerVersion: args.providerVersion ?? SERVICE_REGISTRATION_PROVIDER_VERSION,
                 ownedKeys: undefined,
                 mirroredKeys: undefined,

@@ -34,6 +34,8 @@ export function gcpRaw(overrides: Record<string, unknown> = {}): Record<string, 
         ],
         // Test data: Flatcar machines need a pinned fleet release when units are pushed.
         fleetRelease: { sha256: "7e57".repeat(16) },
+        // The way in that services and fleet units need on GCE (the key from the environment, unread offline).
+        sshTunnel: { host: "localhost", port: 2222, username: "core", privateKeyEnv: "COREOS_CLUSTER_SSH_KEY" },
         ...overrides,
     };
 }

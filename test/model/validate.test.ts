@@ -145,7 +145,7 @@ const cases: RejectCase[] = [
     // fleet metadata and endpoint
     { what: "a fleet metadata key the program owns", raw: gcpRaw({ fleetMetadata: { role: "db" } }), key: "fleetMetadata.role", message: /set by the program/ },
     { what: "a fleet metadata value with a comma", raw: gcpRaw({ fleetMetadata: { tier: "a,b" } }), key: "fleetMetadata.tier", message: /no ","/ },
-    { what: "a fleet endpoint across the network without a tunnel", raw: gcpRaw({ fleetEndpoint: "http://10.10.0.2:49153" }), key: "fleetEndpoint", message: /no authentication and no TLS/ },
+    { what: "a fleet endpoint across the network without a tunnel", raw: gcpRaw({ fleetEndpoint: "http://10.10.0.2:49153", sshTunnel: {} }), key: "fleetEndpoint", message: /no authentication and no TLS/ },
     { what: "a malformed fleet endpoint", raw: gcpRaw({ fleetEndpoint: "fleet.sock" }), key: "fleetEndpoint", message: /unix:\/\/\// },
     // access
     { what: "an etcd endpoint that is not a URL", raw: gcpRaw({ etcdEndpoints: ["10.10.0.2:2379"] }), key: "etcdEndpoints[0]", message: /etcd client URL/ },
@@ -270,7 +270,7 @@ describe("model/validate: mapping onto ClusterConfig", () => {
         expect(config.services[1]).to.deep.equal({ name: "redis", scheme: "tcp", hosts: ["10.10.0.22:6379"], hostPort: 6379 });
         expect(config.fleetUnits[0].instances).to.deep.equal([1, 2]);
         expect(config.servicesPrefix).to.equal("/services");
-        expect(config.access).to.deep.equal({ etcdEndpoints: undefined, etcdUsername: undefined, etcdPassword: undefined, sshTunnel: undefined, mirrorToV2: false });
+        expect(config.access).to.deep.equal({ etcdEndpoints: undefined, etcdUsername: undefined, etcdPassword: undefined, sshTunnel: undefined, mirrorToV2: false, clusterWaitSeconds: 600 });
         expect(config.local).to.deep.equal({ firstAddress: "127.0.10.10", workers: 2, dataDir: ".local-machines" });
     });
 

@@ -214,7 +214,19 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
     return withFreshModules(opts.fresh, opts.programPath, () => runProgramNow(opts));
 }
 
+/**
+ * The shipped dev and prod stacks take their SSH tunnel key from this variable (sshTunnel.privateKeyEnv),
+ * as CI does from a secret; under the mocks a throwaway key, made once per process, stands in.
+ */
+export const TUNNEL_KEY_ENV = "COREOS_CLUSTER_SSH_KEY";
+function provideTunnelKey(): void {
+    if (process.env[TUNNEL_KEY_ENV]) return;
+    const { generateKeyPairSync } = require("crypto") as typeof import("crypto");
+    process.env[TUNNEL_KEY_ENV] = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+}
+
 async function runProgramNow(opts: RunOptions): Promise<ProgramRun> {
+    provideTunnelKey();
     const mocks = new GceMocks();
     await pulumi.runtime.setMocks(mocks, PROJECT, opts.stack, opts.preview ?? false);
     pulumi.runtime.setAllConfig(toPulumiConfig(opts.config), SECRET_KEYS);
@@ -261,6 +273,7 @@ export async function runFailingProgram(opts: RunOptions): Promise<FailedRun> {
 }
 
 async function runFailingProgramNow(opts: RunOptions): Promise<FailedRun> {
+    provideTunnelKey();
     const mocks = new GceMocks();
     await pulumi.runtime.setMocks(mocks, PROJECT, opts.stack, opts.preview ?? false);
     pulumi.runtime.setAllConfig(toPulumiConfig(opts.config), SECRET_KEYS);

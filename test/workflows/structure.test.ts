@@ -10,7 +10,8 @@ type Json = Record<string, any>;
 
 const workflowDir = path.resolve(__dirname, "../../.github/workflows");
 const STACKS = ["dev", "prod"];
-const ALLOWED_SECRETS = ["PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "GITHUB_TOKEN"];
+// CLUSTER_SSH_PRIVATE_KEY: the SSH key of the IAP tunnel into the VPC (docs/delivery.md); no cloud credential.
+const ALLOWED_SECRETS = ["PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "GITHUB_TOKEN", "CLUSTER_SSH_PRIVATE_KEY"];
 
 function load(file: string): Json {
     return parse(fs.readFileSync(path.join(workflowDir, file), "utf8"));

@@ -38,7 +38,8 @@ describe("program on GCE under mocks: health gate, providers and secrets", funct
         // Loading and running the whole program under mocks takes a while on a busy machine.
         this.timeout(300_000);
         const raw = {
-            ...readStackFile("dev", REPO_ROOT),
+            // Plain entries: the stack reader's plaintext-secret mark (for its env-keyed tunnel) is not carried over.
+            ...Object.fromEntries(Object.entries(readStackFile("dev", REPO_ROOT))),
             sshTunnel: tunnel,
             etcdUsername: "root",
             etcdPassword: password,
@@ -110,6 +111,14 @@ describe("program on GCE under mocks: health gate, providers and secrets", funct
         }
     });
 
+    it("gives the providers the stack's bounded wait for a booting cluster (clusterWaitSeconds, default 600)", () => {
+        const set = one(run.resources.filter((r) => r.name === `${clusterName}-services`)).inputs;
+        expect(set.clusterWaitSeconds).to.equal(600);
+        const units = run.resources.filter((r) => r.name.startsWith(`${clusterName}-unit-`));
+        expect(units).to.have.length(2);
+        for (const unit of units) expect(unit.inputs.clusterWaitSeconds, unit.name).to.equal(600);
+    });
+
     it("never sends the SSH key, the etcd password or the tunnelled fleet endpoint in plaintext", () => {
         for (const secret of [privateKey, password, fleetEndpoint]) {
             const leaks = run.wire.flatMap((w) => plaintextPaths(w.object, secret).map((p) => `${w.type} ${w.name}${p}`));
@@ -119,5 +128,34 @@ describe("program on GCE under mocks: health gate, providers and secrets", funct
         const outputs = JSON.stringify(run.outputs);
         expect(outputs).to.not.contain(password);
         expect(outputs).to.not.contain(privateKey.split("\n")[1]);
+    });
+});
+
+describe("program on GCE under mocks: the shipped dev stack reaches its members through the IAP tunnel's local end", function () {
+    let run: ProgramRun;
+    const key = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    let saved: string | undefined;
+
+    before(async function () {
+        this.timeout(300_000);
+        saved = process.env.COREOS_CLUSTER_SSH_KEY;
+        process.env.COREOS_CLUSTER_SSH_KEY = key;
+        run = await runProgram({ stack: "dev", config: readStackFile("dev", REPO_ROOT) });
+    });
+    after(() => {
+        if (saved === undefined) delete process.env.COREOS_CLUSTER_SSH_KEY;
+        else process.env.COREOS_CLUSTER_SSH_KEY = saved;
+    });
+
+    it("gates on etcd health over localhost:2222 with the key from COREOS_CLUSTER_SSH_KEY, sent only as a secret", () => {
+        const gate = one(run.resources.filter((r) => r.type === "command:remote:Command"));
+        expect(gate.inputs.connection).to.include({ host: "localhost", port: 2222, user: "core" });
+        expect(gate.inputs.connection.privateKey).to.equal(key);
+        for (const w of run.wire) expect(plaintextPaths(w.object, key), `${w.type} ${w.name}`).to.deep.equal([]);
+    });
+
+    it("registers the services through the same tunnel", () => {
+        const set = one(run.resources.filter((r) => r.name === "coreos-dev-services")).inputs;
+        expect(set.connection.sshTunnel).to.deep.equal({ host: "localhost", port: 2222, username: "core", privateKey: key });
     });
 });
