@@ -1,5 +1,5 @@
 // The router end to end, all real: Debian's etcd (member + the worker's v2 proxy), the bundled
-// watcher the user-data ships, started by the local platform's spawnRouterProcess, Debian's
+// watcher the user-data ships, started by the local platform's spawnMachineProcess, Debian's
 // HAProxy, real HTTP/TCP backends, and DNS queries through the router's resolver.
 // Addresses: 127.0.14.x (this suite's range).
 import { expect } from "chai";

@@ -9,7 +9,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { routerScript } from "../../router/bundle";
-import { runningRouterPid, spawnRouterProcess, stopRouterProcess } from "../../components/local/router-process";
+import { runningProcessPid, spawnMachineProcess, stopMachineProcess } from "../../components/local/machine-process";
 import { EtcdTestCluster, startEtcdCluster } from "./etcd-cluster";
 
 export interface RouterHarness {
@@ -155,12 +155,12 @@ export async function startRouterHarness(opts: RouterHarnessOptions): Promise<Ro
         address: opts.address,
         root,
         env,
-        supervisorPid: () => runningRouterPid(root, pid),
+        supervisorPid: () => runningProcessPid(root, "router", pid),
         start() {
-            pid = spawnRouterProcess({ machine: "test-worker", root, argv: [process.execPath, script], env });
+            pid = spawnMachineProcess({ machine: "test-worker", root, name: "router", argv: [process.execPath, script], env });
         },
         async stop() {
-            await stopRouterProcess(runningRouterPid(root, pid), root);
+            await stopMachineProcess(runningProcessPid(root, "router", pid), root, "router");
         },
         startProxy,
         stopProxy,
