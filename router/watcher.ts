@@ -3,6 +3,7 @@
 // node runtime inside the pinned HAProxy image on GCE and by this machine's node locally.
 import * as fs from "fs";
 import * as http from "http";
+import * as net from "net";
 import * as path from "path";
 import { proxyAnswers, rangePrefix, watchPrefix, WatchHandle } from "./etcd-gateway";
 import { renderHaproxyConfig, RoutedService } from "./haproxy-config";
@@ -192,7 +193,22 @@ export class Router {
         }
     }
 
-    /** 200 only with a loaded config, a running HAProxy and etcd answering through the worker's proxy. */
+    /** True when HAProxy accepts connections on the first HTTP port (a live master alone may still be starting). */
+    private serving(): Promise<boolean> {
+        const host = this.s.bindAddress === "0.0.0.0" ? "127.0.0.1" : this.s.bindAddress;
+        return new Promise((resolve) => {
+            const socket = net.connect({ host, port: this.s.httpPorts[0] });
+            const done = (ok: boolean) => {
+                socket.destroy();
+                resolve(ok);
+            };
+            socket.setTimeout(1000, () => done(false));
+            socket.once("connect", () => done(true));
+            socket.once("error", () => done(false));
+        });
+    }
+
+    /** 200 only with a loaded config, HAProxy serving it, and etcd answering through the worker's proxy. */
     private serveHealth(): http.Server {
         const server = http.createServer(async (req, res) => {
             const url = (req.url ?? "/").split("?")[0];
@@ -200,11 +216,11 @@ export class Router {
                 res.writeHead(404, { "content-type": "text/plain" }).end(`not found; the health check is ${this.s.healthPath}\n`);
                 return;
             }
-            const etcd = await proxyAnswers(this.s.etcdProxy);
+            const [etcd, serving] = await Promise.all([proxyAnswers(this.s.etcdProxy), this.serving()]);
             const status = this.status();
-            const healthy = status.config.loaded && status.haproxy.running && etcd;
+            const healthy = status.config.loaded && status.haproxy.running && serving && etcd;
             res.writeHead(healthy ? 200 : 503, { "content-type": "application/json" });
-            res.end(JSON.stringify({ healthy, etcdProxy: { url: this.s.etcdProxy, answers: etcd }, ...status }) + "\n");
+            res.end(JSON.stringify({ healthy, etcdProxy: { url: this.s.etcdProxy, answers: etcd }, ...status, haproxy: { ...status.haproxy, serving } }) + "\n");
         });
         server.on("error", (err) => this.log(`health on ${this.s.healthBind}:${this.s.healthPort}: ${err.message}`));
         server.listen(this.s.healthPort, this.s.healthBind);
