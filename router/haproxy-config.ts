@@ -5,6 +5,7 @@
 //   <prefix>/<name>/scheme      http | tcp
 //   <prefix>/<name>/hosts/<n>   ip:port
 //   <prefix>/<name>/host_port   optional; a TCP frontend on that port
+import { createHash } from "crypto";
 import { hostProblem } from "../components/services/service-keys";
 import { serviceNameProblem } from "../model/service-naming";
 
@@ -30,7 +31,7 @@ export interface RoutedService {
 }
 
 export type RouterConfigResult =
-    | { ok: true; text: string; services: RoutedService[] }
+    | { ok: true; text: string; services: RoutedService[]; /** In the text as `node cfg-<id>`: HAProxy's `show info` tells which config serves. */ id: string }
     | { ok: false; problems: string[]; services: RoutedService[] };
 
 const HOST_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -184,5 +185,7 @@ export function renderHaproxyConfig(keys: Record<string, string>, options: Route
         ...http.map(httpBackend),
         ...parsed.services.filter((s) => s.hostPort !== undefined).map((s) => tcpSection(s, options)),
     ];
-    return { ok: true, text: sections.map((lines) => lines.join("\n")).join("\n\n") + "\n", services: parsed.services };
+    const body = sections.map((lines) => lines.join("\n")).join("\n\n") + "\n";
+    const id = createHash("sha256").update(body).digest("hex").slice(0, 16);
+    return { ok: true, text: body.replace("\nglobal\n", `\nglobal\n    node cfg-${id}\n`), services: parsed.services, id };
 }

@@ -5,6 +5,7 @@
 // watcher is adopted by pid (checked against /proc), not started twice.
 import * as childProcess from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 
 export interface HaproxyPaths {
     binary: string;
@@ -36,6 +37,19 @@ export function isOurHaproxy(pid: number | undefined, configFile: string): boole
     } catch {
         return false;
     }
+}
+
+/** The `node` of the config the running workers serve (`show info` on the admin socket), or undefined. */
+export function servingConfigId(statsSocket: string, timeoutMs = 1000): Promise<string | undefined> {
+    return new Promise((resolve) => {
+        const socket = net.connect(statsSocket);
+        let data = "";
+        socket.setTimeout(timeoutMs, () => socket.destroy());
+        socket.on("data", (c) => (data += c));
+        socket.on("close", () => resolve(/^node: cfg-([0-9a-f]+)$/m.exec(data)?.[1]));
+        socket.on("error", () => undefined);
+        socket.write("show info\n");
+    });
 }
 
 export class HaproxyMaster {

@@ -7,7 +7,7 @@ import * as net from "net";
 import * as path from "path";
 import { proxyAnswers, rangePrefix, watchPrefix, WatchHandle } from "./etcd-gateway";
 import { renderHaproxyConfig, RoutedService } from "./haproxy-config";
-import { checkConfig, HaproxyMaster } from "./haproxy-process";
+import { checkConfig, HaproxyMaster, servingConfigId } from "./haproxy-process";
 import { serveDns } from "./dns";
 
 export interface RouterSettings {
@@ -35,6 +35,9 @@ export interface RouterSettings {
 
 interface Loaded {
     text: string;
+    id: string;
+    /** HAProxy's workers serve this config (a reload whose new workers cannot bind leaves the old ones). */
+    taken: boolean;
     revision: number;
     services: RoutedService[];
     at: string;
@@ -50,6 +53,9 @@ export class Router {
     private syncing = false;
     private dirty = false;
     private stopped = false;
+    /** The last applied config was not taken by HAProxy (cleared by the next one that is). */
+    private takeFailed = false;
+    private everTaken = false;
     private timers: NodeJS.Timeout[] = [];
     private servers: Array<{ close(): void }> = [];
     readonly configFile: string;
@@ -88,7 +94,9 @@ export class Router {
 
     status() {
         return {
-            config: this.loaded ? { loaded: true, revision: this.loaded.revision, since: this.loaded.at, services: this.loaded.services.map((s) => s.name) } : { loaded: false },
+            config: this.loaded
+                ? { loaded: !this.takeFailed && (this.loaded.taken || this.everTaken), revision: this.loaded.revision, since: this.loaded.at, services: this.loaded.services.map((s) => s.name) }
+                : { loaded: false },
             haproxy: { pid: this.haproxy.pid, running: this.haproxy.alive(), ...(this.haproxy.lastExit ? { lastExit: this.haproxy.lastExit } : {}) },
             ...(this.problem ? { problem: this.problem } : {}),
         };
@@ -98,6 +106,7 @@ export class Router {
         if (this.stopped || !this.loaded || this.haproxy.alive()) return;
         this.log("haproxy is not running: starting it with the last good config");
         this.haproxy.start();
+        void this.confirmRestart();
     }
 
     /** Reads everything under the prefix, applies it, and watches from the revision read. */
@@ -173,7 +182,7 @@ export class Router {
         if (!result.ok) {
             return this.report(`etcd revision ${revision} not applied, keeping the last good config: ${result.problems.join("; ")}`, revision);
         }
-        if (this.loaded && this.loaded.text === result.text && this.haproxy.alive()) {
+        if (this.loaded && this.loaded.text === result.text && this.loaded.taken && this.haproxy.alive()) {
             this.loaded = { ...this.loaded, revision, services: result.services };
             this.problem = undefined;
             return;
@@ -183,14 +192,33 @@ export class Router {
         const invalid = await checkConfig(this.s.haproxyBinary, candidate);
         if (invalid) return this.report(`etcd revision ${revision}: haproxy -c refused the config, keeping the last good one: ${invalid}`, revision);
         fs.renameSync(candidate, this.configFile);
-        this.loaded = { text: result.text, revision, services: result.services, at: new Date().toISOString() };
+        this.loaded = { text: result.text, id: result.id, taken: false, revision, services: result.services, at: new Date().toISOString() };
         this.problem = undefined;
-        if (this.haproxy.alive()) {
-            this.haproxy.reload();
-            this.log(`etcd revision ${revision}: reloaded (${result.services.map((s) => s.name).join(", ") || "no services"})`);
-        } else {
-            this.haproxy.start();
+        if (this.haproxy.alive()) this.haproxy.reload();
+        else this.haproxy.start();
+        await this.confirm(this.loaded, revision);
+    }
+
+    /** Waits until HAProxy's workers report the new config's id; otherwise says so (health then answers 503). */
+    private async confirm(loaded: Loaded, revision: number): Promise<void> {
+        const deadline = Date.now() + 5000;
+        while (Date.now() < deadline && !this.stopped) {
+            if ((await servingConfigId(path.join(this.s.runDir, "haproxy.sock"))) === loaded.id) {
+                loaded.taken = true;
+                this.everTaken = true;
+                this.takeFailed = false;
+                this.log(`etcd revision ${revision}: serving (${loaded.services.map((s) => s.name).join(", ") || "no services"})`);
+                return;
+            }
+            await new Promise((r) => setTimeout(r, 20));
         }
+        this.takeFailed = true;
+        this.report(`etcd revision ${revision}: HAProxy did not take the new config (its new workers failed to start, e.g. a port already in use; see the router log)`, revision);
+    }
+
+    /** Supervision: a restarted master serves the last good config; confirm it again. */
+    private async confirmRestart(): Promise<void> {
+        if (this.loaded) await this.confirm(this.loaded, this.loaded.revision);
     }
 
     /** True when HAProxy accepts connections on the first HTTP port (a live master alone may still be starting). */

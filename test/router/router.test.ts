@@ -122,6 +122,25 @@ describe("router (real etcd, real HAProxy, bundled watcher)", function () {
         await waitFor("problem cleared", async () => (await health()).body.problem === undefined);
     });
 
+    it("a config HAProxy cannot take (host_port already in use) turns health 503 and says why; fixing it recovers", async () => {
+        const squatter = await startBackends([{ kind: "tcp", host: ADDRESS, port: 16380, label: "squatter" }]);
+        try {
+            await etcd.put("/services/clash/scheme").value("tcp");
+            await etcd.put("/services/clash/host_port").value("16380");
+            await etcd.put("/services/clash/hosts/0").value("127.0.14.20:6379");
+            const bad = await waitFor("503 with the reason", async () => {
+                const res = await health();
+                return res.status === 503 && res.body.problem?.message?.includes("did not take") ? res : undefined;
+            });
+            expect(bad.body.config.loaded).to.equal(false);
+            expect((await httpGet(`${URL80}/`, "web.x")).status, "the old workers still route").to.equal(200);
+            await etcd.delete().prefix("/services/clash/");
+            await waitFor("healthy again", async () => (await health()).status === 200);
+        } finally {
+            await squatter.close();
+        }
+    });
+
     it("DNS: <service>.local resolves to the worker through its resolver; unknown names do not", async () => {
         const resolver = new Resolver({ timeout: 2000, tries: 1 });
         resolver.setServers([ADDRESS]);
