@@ -8,6 +8,7 @@ import * as path from "path";
 import { fleetPush } from "./fleet-push";
 import { localStack } from "./local-stack";
 import { programEvaluation } from "./program-evaluation";
+import { routerConvergence, routerHitlessReload } from "./router";
 import { keptNotesOf, renderPerformanceDoc, renderTable } from "./report";
 import { serviceSeeding } from "./service-seeding";
 import { Benchmark, BenchmarkResult, errorMessage, machineInfo } from "./support";
@@ -17,7 +18,7 @@ const REPO_ROOT = path.resolve(__dirname, "..");
 const RESULTS_FILE = path.join(__dirname, "results.json");
 const DOC_FILE = path.join(REPO_ROOT, "docs", "performance.md");
 
-export const BENCHMARKS: Benchmark[] = [userDataSize, programEvaluation, serviceSeeding, fleetPush, localStack];
+export const BENCHMARKS: Benchmark[] = [userDataSize, programEvaluation, serviceSeeding, fleetPush, localStack, routerConvergence, routerHitlessReload];
 
 export interface ResultsFile {
     command: string;
