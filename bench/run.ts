@@ -9,6 +9,7 @@ import { fleetPush } from "./fleet-push";
 import { fleetRollingUpdate } from "./fleet-rolling-update";
 import { localStack } from "./local-stack";
 import { programEvaluation } from "./program-evaluation";
+import { routerConvergence, routerHitlessReload } from "./router";
 import { keptNotesOf, renderPerformanceDoc, renderTable } from "./report";
 import { serviceSeeding } from "./service-seeding";
 import { Benchmark, BenchmarkResult, errorMessage, machineInfo } from "./support";
@@ -18,7 +19,7 @@ const REPO_ROOT = path.resolve(__dirname, "..");
 const RESULTS_FILE = path.join(__dirname, "results.json");
 const DOC_FILE = path.join(REPO_ROOT, "docs", "performance.md");
 
-export const BENCHMARKS: Benchmark[] = [userDataSize, programEvaluation, serviceSeeding, fleetPush, fleetRollingUpdate, localStack];
+export const BENCHMARKS: Benchmark[] = [userDataSize, programEvaluation, serviceSeeding, fleetPush, fleetRollingUpdate, localStack, routerConvergence, routerHitlessReload];
 
 export interface ResultsFile {
     command: string;

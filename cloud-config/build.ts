@@ -3,6 +3,7 @@
 
 import { ClusterConfig, ClusterPlan, ETCD_CLIENT_PORT, ETCD_PEER_PORT, MachineRole, MemberPlan, WorkerPlan } from "../model/types";
 import { EtcdSettings, MachineModel } from "./model";
+import { routerParts } from "./router";
 import { zoneLookupParts } from "./zone-lookup";
 
 /** The platform fills this in from the first NIC (GCE metadata server). */
@@ -167,6 +168,19 @@ function workerModel(
         fleetDropIns: [],
         writeFiles: [],
     };
+    // Every worker routes the registered services (docs/router.md).
+    const router = routerParts({
+        prefix: config.servicesPrefix,
+        memberClientUrls: plan.members.map((m) => m.clientUrl),
+        proxyUrl,
+        bind: config.platform === "gcp" ? "0.0.0.0" : addr.own,
+        ownAddress: addr.own,
+        httpPorts: [...config.loadBalancer.httpPorts],
+        healthPort: config.healthCheck.port,
+        healthPath: config.healthCheck.path,
+    });
+    model.units.push(router.unit);
+    model.writeFiles.push(router.script);
     if (slot.worker) {
         model.fleet.metadata = joinMetadata(fleetMetadataParts(config, "worker", slot.worker.zone));
     } else {

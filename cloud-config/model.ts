@@ -69,6 +69,8 @@ export interface WriteFileSpec {
     permissions: string;
     owner: string;
     content: string;
+    /** How `content` is encoded (coreos-cloudinit decodes it); absent: plain text. */
+    encoding?: "gzip+base64";
 }
 
 export interface MachineModel {

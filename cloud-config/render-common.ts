@@ -22,7 +22,7 @@ export function unitEntry(unit: UnitSpec): Record<string, unknown> {
 }
 
 export function writeFileEntry(file: WriteFileSpec): Record<string, unknown> {
-    return { path: file.path, owner: file.owner, permissions: file.permissions, content: file.content };
+    return { path: file.path, owner: file.owner, permissions: file.permissions, ...(file.encoding ? { encoding: file.encoding } : {}), content: file.content };
 }
 
 /** hostname, ssh keys and files: identical in both flavors. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the local stack run for real:
-# etcd (server + etcdctl) and OpenSSH's sshd (for SSH tunnel tests).
+# etcd (server + etcdctl), OpenSSH's sshd (for SSH tunnel tests), and the
+# router's HAProxy and dnsmasq (dnsmasq-base: the binary without a system service).
 # Idempotent: does nothing when they are already there.
 set -euo pipefail
 say() { echo "install-system-deps: $*" >&2; }
@@ -10,9 +11,11 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+[ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  say "etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), etcdctl and sshd present"
+  say "etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), etcdctl, sshd, haproxy and dnsmasq present"
   exit 0
 fi
 
@@ -23,8 +26,11 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >&2
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 # Debian's package may try to start a system etcd; tests start their own.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-  $SUDO systemctl stop etcd || true
-fi
+# Likewise a system haproxy: the router starts its own.
+for svc in etcd haproxy; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl stop "$svc" || true
+  fi
+done
 $SUDO mkdir -p /run/sshd
 say "installed: ${missing[*]}"

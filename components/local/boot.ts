@@ -5,6 +5,7 @@
 import type { OsFlavor } from "../../model/types";
 import { bootError, BootProblem } from "./boot-error";
 import { serviceEnvironment } from "./systemd-env";
+import { LOCAL_ROUTER_UNIT, RouterBootPlan, routerBootPlan } from "./router-boot";
 import { PlannedFile, planWriteFiles, underRoot } from "./write-files";
 
 export interface BootMachine {
@@ -32,6 +33,8 @@ export interface BootPlan {
     /** Where the machine's etcd (or proxy) answers clients, on the machine's own address. */
     clientUrl: string;
     files: PlannedFile[];
+    /** The worker's router (coreos-router.service), when the config starts one. */
+    router?: RouterBootPlan;
     /** Parts of the config with no local counterpart, each with the reason. */
     ignored: string[];
     /** Where the local machine deliberately differs from a CoreOS host. */
@@ -239,9 +242,13 @@ export function bootPlan(userData: string, machine: BootMachine): BootPlan {
     if (!started || !startsAtBoot(started.unit)) {
         problems.push({ key: "coreos.units", message: `does not start ${unitName} (command: start): the host would not run etcd` });
     }
+    let router: RouterBootPlan | undefined;
     units.forEach((u, i) => {
         const name = asMapping(u)?.name;
-        if (name !== unitName && name !== "etcd-member.service") ignored.push(`coreos.units[${i}] (${String(name)}: only etcd runs locally)`);
+        if (name === LOCAL_ROUTER_UNIT && startsAtBoot(asMapping(u)!)) {
+            router = routerBootPlan(asMapping(u)!, `coreos.units[${i}]`, machine.root, hostname, problems, ignored);
+            if (router) simulated.push(`${LOCAL_ROUTER_UNIT}: the router.js of write_files runs with this machine's node and Debian's haproxy (GCE: the pinned images); a shell loop restarts it in place of systemd's Restart=always`);
+        } else if (name !== unitName && name !== "etcd-member.service") ignored.push(`coreos.units[${i}] (${String(name)}: only etcd and the router run locally)`);
     });
     if (Object.keys(env).length === 0 && problems.length === 0) {
         problems.push({ key: flavor === "container-linux" ? "coreos.etcd2" : `coreos.units[${member!.index}].drop_ins`, message: "sets no ETCD_* variable" });
@@ -270,5 +277,5 @@ export function bootPlan(userData: string, machine: BootMachine): BootPlan {
 
     const clientUrls = env.ETCD_LISTEN_CLIENT_URLS.split(",");
     const clientUrl = clientUrls.find((u) => u.endsWith(":2379")) ?? clientUrls[0];
-    return { machine: machine.name, address: machine.address, root: machine.root, flavor, mode, env, dataDir: env.ETCD_DATA_DIR, clientUrl, files: written.files, ignored, simulated };
+    return { machine: machine.name, address: machine.address, root: machine.root, flavor, mode, env, dataDir: env.ETCD_DATA_DIR, clientUrl, files: written.files, ...(router ? { router } : {}), ignored, simulated };
 }

@@ -6,6 +6,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig, ClusterPlan, MachineRole } from "../../model/types";
 import { LocalClusterReadiness } from "./cluster-readiness";
+import { demoBackendsFor } from "./demo-backends";
 import { LocalMachine } from "./local-machine";
 
 /** The fields of cloud-config's RenderedMachine this platform needs. */
@@ -41,7 +42,16 @@ export function localAddresses(plan: ClusterPlan, machines: LocalRenderedMachine
 /** The plain inputs of each machine's LocalMachine: its planned address, its user-data, its folder under `dataRoot`. */
 export function localMachineSpecs(config: ClusterConfig, plan: ClusterPlan, machines: LocalRenderedMachine[], dataRoot: string) {
     const addresses = localAddresses(plan, machines);
-    return machines.map((m) => ({ name: m.name, role: m.role, address: addresses[m.name], userData: m.userData, root: path.join(dataRoot, m.name), flavor: config.os.flavor }));
+    return machines.map((m) => ({
+        name: m.name,
+        role: m.role,
+        address: addresses[m.name],
+        userData: m.userData,
+        root: path.join(dataRoot, m.name),
+        flavor: config.os.flavor,
+        // No fleetd runs the services' units here: a worker stands in for the hosts on its address.
+        ...(m.role === "worker" ? { demoBackends: demoBackendsFor(config.services, addresses[m.name]) } : {}),
+    }));
 }
 
 export class LocalCluster extends pulumi.ComponentResource {

@@ -1,16 +1,19 @@
 // LocalMachine: one "machine" of the local platform. It boots its rendered cloud-config
 // user-data (components/local/boot.ts) as a detached etcd process (processes.ts) that
-// outlives `pulumi up`; refresh notices a dead process, the next up restarts it (same data
+// outlives `pulumi up`, plus, on a worker, the router its user-data carries and the demo
+// backends of the services hosted on its address (machine-process.ts); refresh notices a dead process, the next up restarts it (same data
 // dir), destroy stops it by pid and removes its root folder.
 // The provider captures only this folder's own modules (serialized by value; they require
 // their runtime modules inside their functions).
 import * as pulumi from "@pulumi/pulumi";
 import type { MachineRole, OsFlavor } from "../../model/types";
 import { bootPlan, BootPlan } from "./boot";
+import { DEMO_BACKENDS_SCRIPT, DemoBackend } from "./demo-backends";
+import { isMachineProcess, processPaths, runningProcessPid, spawnMachineProcess, stopMachineProcess } from "./machine-process";
 import { isMachineEtcd, listening, machinePaths, prepareRoot, removeRoot, runningPid, startEtcd, stopEtcd, waitStarted } from "./processes";
 
 /** Bump when the provider's behaviour changes, so delete/read run the new code (pulumi#6238). */
-export const LOCAL_MACHINE_PROVIDER_VERSION = "1";
+export const LOCAL_MACHINE_PROVIDER_VERSION = "2";
 
 export interface LocalMachineInputs {
     name: string;
@@ -22,6 +25,8 @@ export interface LocalMachineInputs {
     flavor?: OsFlavor;
     /** How long create/update wait for the process to come up (proxies: to answer v2 reads). Default 60. */
     startTimeoutSeconds?: number;
+    /** Stand-ins for the services' hosts on this machine's address (no fleetd runs their units here). */
+    demoBackends?: DemoBackend[];
     providerVersion: string;
 }
 
@@ -34,6 +39,10 @@ export interface LocalMachineState extends LocalMachineInputs {
     logFile: string;
     mode: "member" | "proxy";
     ignored: string[];
+    /** True when the user-data starts the router (coreos-router.service). */
+    routes: boolean;
+    routerPid?: number;
+    backendsPid?: number;
 }
 
 // The engine's placeholder for a value not known during preview.
@@ -64,10 +73,13 @@ function identityChanged(olds: LocalMachineInputs, news: LocalMachineInputs): bo
     }
 }
 
-function stateOf(inputs: LocalMachineInputs, plan: BootPlan, pid: number | undefined): LocalMachineState {
+function stateOf(inputs: LocalMachineInputs, plan: BootPlan, pid: number | undefined, extras: Extras = {}): LocalMachineState {
     return {
         ...inputs,
         ...(pid ? { pid } : {}),
+        ...(extras.routerPid ? { routerPid: extras.routerPid } : {}),
+        ...(extras.backendsPid ? { backendsPid: extras.backendsPid } : {}),
+        routes: plan.router !== undefined,
         running: pid !== undefined,
         clientUrl: plan.clientUrl,
         dataDir: plan.dataDir,
@@ -78,6 +90,68 @@ function stateOf(inputs: LocalMachineInputs, plan: BootPlan, pid: number | undef
 }
 
 const PORT_RELEASE_GRACE_MS = 5000;
+
+interface Extras {
+    routerPid?: number;
+    backendsPid?: number;
+}
+
+function routerHealthy(url: string): Promise<boolean> {
+    const http: typeof import("http") = require("http");
+    return new Promise((resolve) => {
+        const req = http.get(url, { timeout: 1000, agent: false }, (res) => {
+            res.resume();
+            resolve(res.statusCode === 200);
+        });
+        req.on("timeout", () => req.destroy());
+        req.on("error", () => resolve(false));
+    });
+}
+
+function tail(file: string, lines = 12): string {
+    const fs: typeof import("fs") = require("fs");
+    try {
+        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    } catch {
+        return "(no log)";
+    }
+}
+
+async function stopExtras(root: string, known: Extras = {}): Promise<void> {
+    await stopMachineProcess(runningProcessPid(root, "router", known.routerPid), root, "router");
+    await stopMachineProcess(runningProcessPid(root, "demo-backends", known.backendsPid), root, "demo-backends");
+}
+
+/** Starts the demo backends and the router (after etcd: prepareRoot has written router.js); waits for the router to be healthy. */
+async function startExtras(inputs: LocalMachineInputs, plan: BootPlan): Promise<Extras> {
+    const fs: typeof import("fs") = require("fs");
+    const path: typeof import("path") = require("path");
+    const extras: Extras = {};
+    try {
+        if (inputs.demoBackends && inputs.demoBackends.length > 0) {
+            const script = path.join(plan.root, "demo-backends.js");
+            fs.writeFileSync(script, DEMO_BACKENDS_SCRIPT);
+            const env = { DEMO_BACKENDS: JSON.stringify(inputs.demoBackends) };
+            extras.backendsPid = spawnMachineProcess({ machine: inputs.name, root: plan.root, name: "demo-backends", argv: [process.execPath, script], env });
+        }
+        if (plan.router) {
+            const router = plan.router;
+            extras.routerPid = spawnMachineProcess({ machine: inputs.name, root: plan.root, name: "router", argv: [process.execPath, router.script], env: router.env });
+            const deadline = Date.now() + (inputs.startTimeoutSeconds ?? 60) * 1000;
+            while (!(await routerHealthy(router.healthUrl))) {
+                if (Date.now() > deadline || !isMachineProcess(extras.routerPid, plan.root, "router")) {
+                    const log = processPaths(plan.root, "router").logFile;
+                    throw new Error(`machine ${inputs.name}: the router did not report healthy on ${router.healthUrl}; log ${log}:\n${tail(log)}`);
+                }
+                await new Promise((resolve) => setTimeout(resolve, 200));
+            }
+        }
+        return extras;
+    } catch (err) {
+        await stopExtras(plan.root, extras);
+        throw err;
+    }
+}
 
 /** Starts the machine's etcd and waits for it to come up; on failure stops exactly that pid again. */
 async function boot(inputs: LocalMachineInputs, plan: BootPlan): Promise<number> {
@@ -133,13 +207,18 @@ export const localMachineProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: LocalMachineState, news: LocalMachineInputs) {
         const replaces: string[] = REPLACE_ON.filter((key) => olds[key] !== news[key]);
         if (news.userData !== UNKNOWN && identityChanged(olds, news)) replaces.push("userData");
-        const processGone = olds.running === false || !isMachineEtcd(olds.pid, olds.dataDir);
+        const processGone =
+            olds.running === false ||
+            !isMachineEtcd(olds.pid, olds.dataDir) ||
+            (olds.routes === true && !isMachineProcess(olds.routerPid, olds.root, "router")) ||
+            ((olds.demoBackends ?? []).length > 0 && !isMachineProcess(olds.backendsPid, olds.root, "demo-backends"));
         const changes =
             replaces.length > 0 ||
             processGone ||
             olds.userData !== news.userData ||
             olds.providerVersion !== news.providerVersion ||
-            olds.startTimeoutSeconds !== news.startTimeoutSeconds;
+            olds.startTimeoutSeconds !== news.startTimeoutSeconds ||
+            JSON.stringify(olds.demoBackends ?? []) !== JSON.stringify(news.demoBackends ?? []);
         // Same address and root: the old machine must be gone before the new one binds them.
         return { changes, replaces, deleteBeforeReplace: true };
     },
@@ -155,38 +234,51 @@ export const localMachineProvider: pulumi.dynamic.ResourceProvider = {
             throw new Error(`machine ${inputs.name}: ${plan.dataDir} already holds etcd data from an earlier machine; remove ${plan.root} to boot a fresh one`);
         }
         let pid: number;
+        let extras: Extras;
         try {
             pid = await boot(inputs, plan);
+            try {
+                extras = await startExtras(inputs, plan);
+            } catch (err) {
+                await stopEtcd(pid, plan.dataDir, 2000);
+                throw err;
+            }
         } catch (err) {
             // A failed first boot leaves no data behind, so a retry starts clean (the log stays for reading).
             fs.rmSync(plan.dataDir, { recursive: true, force: true });
             throw err;
         }
-        return { id: inputs.name, outs: stateOf(inputs, plan, pid) };
+        return { id: inputs.name, outs: stateOf(inputs, plan, pid, extras) };
     },
 
     async read(id: string, props: LocalMachineState) {
         const pid = runningPid(props.root, props.dataDir, props.pid);
-        const { pid: _old, ...rest } = props;
-        return { id, props: { ...rest, ...(pid ? { pid } : {}), running: pid !== undefined } };
+        const routerPid = runningProcessPid(props.root, "router", props.routerPid);
+        const backendsPid = runningProcessPid(props.root, "demo-backends", props.backendsPid);
+        const { pid: _old, routerPid: _r, backendsPid: _b, ...rest } = props;
+        return { id, props: { ...rest, ...(pid ? { pid } : {}), ...(routerPid ? { routerPid } : {}), ...(backendsPid ? { backendsPid } : {}), running: pid !== undefined } };
     },
 
     async update(_id: string, olds: LocalMachineState, news: LocalMachineInputs) {
         const plan = planFor(news);
         // Keeps the data dir: a member rejoins its cluster with its own state.
+        // The router and the backends restart on every update: a restarted router rebuilds from etcd.
+        await stopExtras(plan.root, olds);
         let running = runningPid(plan.root, plan.dataDir, olds.pid);
         if (running && olds.userData !== news.userData) {
             await stopEtcd(running, plan.dataDir);
             running = undefined;
         }
         const pid = running ?? (await boot(news, plan));
-        return { outs: stateOf(news, plan, pid) };
+        if (running) prepareRoot(plan);
+        return { outs: stateOf(news, plan, pid, await startExtras(news, plan)) };
     },
 
     async delete(_id: string, props: LocalMachineState) {
         // Its data goes next, so a short grace is enough: a leader hands over within it when the rest of
         // the cluster stays, and a leader stopped together with every peer (destroy) would otherwise
         // wait etcd's 7 s request timeout for a handover no peer can take.
+        await stopExtras(props.root, props);
         await stopEtcd(runningPid(props.root, props.dataDir, props.pid), props.dataDir, 2000);
         removeRoot(props.root);
     },
@@ -200,6 +292,7 @@ export interface LocalMachineArgs {
     root: pulumi.Input<string>;
     flavor?: pulumi.Input<OsFlavor>;
     startTimeoutSeconds?: pulumi.Input<number>;
+    demoBackends?: pulumi.Input<DemoBackend[]>;
 }
 
 export class LocalMachine extends pulumi.dynamic.Resource {
@@ -210,6 +303,8 @@ export class LocalMachine extends pulumi.dynamic.Resource {
     declare public readonly logFile: pulumi.Output<string>;
     declare public readonly mode: pulumi.Output<"member" | "proxy">;
     declare public readonly ignored: pulumi.Output<string[]>;
+    declare public readonly routes: pulumi.Output<boolean>;
+    declare public readonly routerPid: pulumi.Output<number | undefined>;
 
     constructor(name: string, args: LocalMachineArgs, opts?: pulumi.CustomResourceOptions) {
         super(
@@ -225,6 +320,9 @@ export class LocalMachine extends pulumi.dynamic.Resource {
                 logFile: undefined,
                 mode: undefined,
                 ignored: undefined,
+                routes: undefined,
+                routerPid: undefined,
+                backendsPid: undefined,
             },
             opts,
         );

@@ -1,0 +1,81 @@
+// The router a worker's user-data carries (docs/router.md): the bundled watcher as one gzip+base64
+// file and one unit. On GCE the unit runs the watcher with a pinned node runtime inside the pinned
+// HAProxy image, and the watcher runs HAProxy as its child; the local platform's boot reads the
+// same unit's ROUTER_* environment and runs the same file with this machine's node and Debian's
+// HAProxy. Pure apart from bundling the watcher once per process (router/bundle.ts).
+import { gzipBase64, routerScript } from "../router/bundle";
+import { environmentDropIn, EnvironmentEntries } from "./environment";
+import { UnitSpec, WriteFileSpec } from "./model";
+
+export const ROUTER_UNIT = "coreos-router.service";
+export const ROUTER_SCRIPT = "/opt/coreos-router/router.js";
+export const ROUTER_CONFIG_DIR = "/etc/coreos-router";
+export const ROUTER_RUN_DIR = "/run/coreos-router";
+/** Pinned like the etcd image: the proxy itself. HAProxy 2.8 LTS; the local platform runs Debian's 2.6, the config is valid on both. */
+export const ROUTER_HAPROXY_IMAGE = "docker.io/library/haproxy:2.8.10-bookworm";
+/** Only its /usr/local (node) is used, mounted into the HAProxy container; both images are Debian bookworm. */
+export const ROUTER_NODE_IMAGE = "docker.io/library/node:20.18.1-bookworm-slim";
+const NODE_VOLUME = "coreos-router-node-20.18.1";
+
+export interface RouterSettings {
+    prefix: string;
+    /** Members' client URLs: the watcher reads etcd v3 through their JSON gateway. */
+    memberClientUrls: string[];
+    /** This worker's etcd v2 proxy, which the health check reads through. */
+    proxyUrl: string;
+    /** Where HTTP, TCP and the health check listen (`0.0.0.0` on GCE: load-balanced traffic is addressed to the forwarding rule's IP). */
+    bind: string;
+    /** The worker's own address: `<service>.local` answers with it, and DNS listens there. */
+    ownAddress: string;
+    httpPorts: number[];
+    healthPort: number;
+    healthPath: string;
+}
+
+export function routerEnvironment(s: RouterSettings): EnvironmentEntries {
+    return [
+        ["ROUTER_SCRIPT", ROUTER_SCRIPT],
+        ["ROUTER_PREFIX", s.prefix],
+        ["ROUTER_ETCD_ENDPOINTS", s.memberClientUrls.join(",")],
+        ["ROUTER_ETCD_PROXY", s.proxyUrl],
+        ["ROUTER_BIND", s.bind],
+        ["ROUTER_HTTP_PORTS", s.httpPorts.join(",")],
+        ["ROUTER_HEALTH_PORT", String(s.healthPort)],
+        ["ROUTER_HEALTH_PATH", s.healthPath],
+        ["ROUTER_DNS_ADDRESS", s.ownAddress],
+        ["ROUTER_CONFIG_DIR", ROUTER_CONFIG_DIR],
+        ["ROUTER_RUN_DIR", ROUTER_RUN_DIR],
+    ];
+}
+
+export function routerParts(s: RouterSettings): { unit: UnitSpec; script: WriteFileSpec } {
+    const env = routerEnvironment(s);
+    const passEnv = env.map(([name]) => `-e ${name}`).join(" ");
+    const mounts = [`${ROUTER_CONFIG_DIR}:${ROUTER_CONFIG_DIR}`, `${ROUTER_RUN_DIR}:${ROUTER_RUN_DIR}`, `/opt/coreos-router:/opt/coreos-router:ro`, `${NODE_VOLUME}:/opt/node:ro`]
+        .map((m) => `-v ${m}`)
+        .join(" ");
+    const content = [
+        "[Unit]",
+        "Description=coreos-cluster router: HAProxy fed by the etcd service keys (docs/router.md)",
+        "Requires=docker.service",
+        "After=docker.service network-online.target",
+        "Wants=network-online.target",
+        "",
+        // environmentDropIn gives "[Service]" plus the quoted Environment= lines.
+        environmentDropIn(env).trimEnd(),
+        `ExecStartPre=/usr/bin/mkdir -p ${ROUTER_CONFIG_DIR} ${ROUTER_RUN_DIR}`,
+        "ExecStartPre=-/usr/bin/docker rm -f coreos-router",
+        // An empty named volume mounted over an image path is filled from it: node's /usr/local, once per version.
+        `ExecStartPre=/usr/bin/docker run --rm -v ${NODE_VOLUME}:/usr/local ${ROUTER_NODE_IMAGE} true`,
+        `ExecStart=/usr/bin/docker run --rm --name coreos-router --net=host --user root ${mounts} ${passEnv} --entrypoint /opt/node/bin/node ${ROUTER_HAPROXY_IMAGE} \${ROUTER_SCRIPT}`,
+        "ExecStop=/usr/bin/docker stop -t 10 coreos-router",
+        // The watcher supervises HAProxy; systemd supervises the watcher.
+        "Restart=always",
+        "RestartSec=1",
+        "",
+    ].join("\n");
+    return {
+        unit: { name: ROUTER_UNIT, command: "start", content },
+        script: { path: ROUTER_SCRIPT, permissions: "0644", owner: "root:root", content: gzipBase64(routerScript()), encoding: "gzip+base64" },
+    };
+}

@@ -1,0 +1,56 @@
+// What the local platform runs for a worker's router unit, read from the unit TEXT of the
+// user-data like everything else the local boot does: the unit's ROUTER_* environment, with its
+// paths under the machine's root. GCE runs the same router.js in the pinned HAProxy image; here it
+// runs with this machine's node and Debian's haproxy. Pure; no module-level Set/Map (serialized).
+import type { BootProblem } from "./boot-error";
+import { serviceEnvironment } from "./systemd-env";
+import { underRoot } from "./write-files";
+
+/** cloud-config/router.ts's ROUTER_UNIT (not imported: that module bundles the watcher; a test checks they agree). */
+export const LOCAL_ROUTER_UNIT = "coreos-router.service";
+
+const PATH_VARIABLES = ["ROUTER_SCRIPT", "ROUTER_CONFIG_DIR", "ROUTER_RUN_DIR"];
+const REQUIRED = ["ROUTER_SCRIPT", "ROUTER_BIND", "ROUTER_HEALTH_PORT", "ROUTER_HEALTH_PATH"];
+
+export interface RouterBootPlan {
+    /** The bundled watcher, under the machine's root (written by write_files). */
+    script: string;
+    /** The exact ROUTER_* environment the watcher is started with. */
+    env: Record<string, string>;
+    /** Where the local boot waits for the router to report healthy. */
+    healthUrl: string;
+}
+
+export function routerBootPlan(
+    unit: Record<string, unknown>,
+    where: string,
+    root: string,
+    hostname: string,
+    problems: BootProblem[],
+    ignored: string[],
+): RouterBootPlan | undefined {
+    if (typeof unit.content !== "string") {
+        problems.push({ key: `${where}.content`, message: `${LOCAL_ROUTER_UNIT} has no unit text` });
+        return undefined;
+    }
+    let parsed;
+    try {
+        parsed = serviceEnvironment(unit.content, hostname);
+    } catch (err) {
+        problems.push({ key: `${where}.content`, message: (err as Error).message });
+        return undefined;
+    }
+    const env: Record<string, string> = {};
+    for (const { name, value } of parsed.assignments) if (name.startsWith("ROUTER_")) env[name] = value;
+    const missing = REQUIRED.filter((name) => !env[name]);
+    if (missing.length > 0) {
+        problems.push({ key: `${where}.content`, message: `${LOCAL_ROUTER_UNIT} does not set ${missing.join(", ")}` });
+        return undefined;
+    }
+    for (const name of PATH_VARIABLES) if (env[name]) env[name] = underRoot(root, env[name]);
+    for (const line of parsed.otherServiceLines) {
+        if (/^Exec/.test(line)) ignored.push(`${where}: ${line.split(" --")[0]} (the container; locally router.js runs with this machine's node and Debian's haproxy)`);
+    }
+    const host = env.ROUTER_HEALTH_BIND || env.ROUTER_BIND;
+    return { script: env.ROUTER_SCRIPT, env, healthUrl: `http://${host}:${env.ROUTER_HEALTH_PORT}${env.ROUTER_HEALTH_PATH}` };
+}

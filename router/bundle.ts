@@ -1,0 +1,32 @@
+// The watcher as one self-contained script (router/main.ts and its imports, node's built-ins
+// only), built once per process with esbuild and shipped gzip+base64 in the worker's
+// write_files. esbuild's output is a function of the sources, so the rendering stays deterministic.
+import * as path from "path";
+import * as zlib from "zlib";
+
+let cached: string | undefined;
+
+/** The bundled watcher's JavaScript source. */
+export function routerScript(): string {
+    if (cached === undefined) {
+        const esbuild = require("esbuild") as typeof import("esbuild");
+        const result = esbuild.buildSync({
+            entryPoints: [path.join(__dirname, "main.ts")],
+            bundle: true,
+            platform: "node",
+            target: "node18",
+            format: "cjs",
+            minify: true,
+            legalComments: "none",
+            write: false,
+            logLevel: "silent",
+        });
+        cached = "// coreos-cluster router (bundled from router/ by router/bundle.ts; docs/router.md)\n" + result.outputFiles[0].text;
+    }
+    return cached;
+}
+
+/** gzip (no timestamp, fixed level) then base64: what `encoding: gzip+base64` unpacks. */
+export function gzipBase64(text: string): string {
+    return zlib.gzipSync(Buffer.from(text, "utf8"), { level: 9 }).toString("base64");
+}

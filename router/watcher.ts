@@ -1,0 +1,257 @@
+// The router's watcher: etcd service keys -> renderHaproxyConfig -> `haproxy -c` -> hitless
+// reload, plus the worker health check and `<service>.local` DNS. One program, run by a pinned
+// node runtime inside the pinned HAProxy image on GCE and by this machine's node locally.
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as path from "path";
+import { proxyAnswers, rangePrefix, watchPrefix, WatchHandle } from "./etcd-gateway";
+import { renderHaproxyConfig, RoutedService } from "./haproxy-config";
+import { checkConfig, HaproxyMaster, servingConfigId } from "./haproxy-process";
+import { serveDns } from "./dns";
+
+export interface RouterSettings {
+    prefix: string;
+    /** Members' client URLs (v3 JSON gateway). */
+    etcdEndpoints: string[];
+    /** This worker's etcd proxy (the health check reads through it). */
+    etcdProxy: string;
+    bindAddress: string;
+    httpPorts: number[];
+    healthBind: string;
+    healthPort: number;
+    healthPath: string;
+    /** Where `<service>.local` is answered (the worker's own address); port 0 turns DNS off. */
+    dnsAddress: string;
+    dnsPort: number;
+    configDir: string;
+    runDir: string;
+    haproxyBinary: string;
+    /** Quiet time after the last etcd event before a reload (one deploy can be two commits). */
+    settleMs: number;
+    /** A burst of events never delays a reload longer than this. */
+    maxSettleMs: number;
+}
+
+interface Loaded {
+    text: string;
+    id: string;
+    /** HAProxy's workers serve this config (a reload whose new workers cannot bind leaves the old ones). */
+    taken: boolean;
+    revision: number;
+    services: RoutedService[];
+    at: string;
+}
+
+export class Router {
+    private haproxy: HaproxyMaster;
+    private loaded: Loaded | undefined;
+    private problem: { message: string; revision?: number; at: string } | undefined;
+    private watch: WatchHandle | undefined;
+    private settleTimer: NodeJS.Timeout | undefined;
+    private firstEventAt: number | undefined;
+    private syncing = false;
+    private dirty = false;
+    private stopped = false;
+    /** The last applied config was not taken by HAProxy (cleared by the next one that is). */
+    private takeFailed = false;
+    private everTaken = false;
+    private timers: NodeJS.Timeout[] = [];
+    private servers: Array<{ close(): void }> = [];
+    readonly configFile: string;
+
+    constructor(private readonly s: RouterSettings, private readonly log: (line: string) => void = (l) => console.log(`${new Date().toISOString()} router: ${l}`)) {
+        this.configFile = path.join(s.configDir, "haproxy.cfg");
+        this.haproxy = new HaproxyMaster(
+            { binary: s.haproxyBinary, configFile: this.configFile, pidFile: path.join(s.runDir, "haproxy.pid"), masterSocket: path.join(s.runDir, "master.sock") },
+            log,
+        );
+    }
+
+    async start(): Promise<void> {
+        fs.mkdirSync(this.s.configDir, { recursive: true });
+        fs.mkdirSync(this.s.runDir, { recursive: true });
+        this.haproxy.adopt();
+        this.servers.push(this.serveHealth());
+        if (this.s.dnsPort > 0) this.servers.push(serveDns(this.s.dnsAddress, this.s.dnsPort, (name) => this.isService(name), this.log));
+        // The watcher supervises HAProxy: a killed master comes back with the last good config.
+        this.timers.push(setInterval(() => this.supervise(), 500));
+        await this.resync("start");
+    }
+
+    stop(): void {
+        this.stopped = true;
+        this.watch?.close();
+        for (const t of this.timers) clearInterval(t);
+        if (this.settleTimer) clearTimeout(this.settleTimer);
+        for (const server of this.servers) server.close();
+        this.haproxy.stop();
+    }
+
+    isService(name: string): boolean {
+        return (this.loaded?.services ?? []).some((s) => s.name === name);
+    }
+
+    status() {
+        return {
+            config: this.loaded
+                ? { loaded: !this.takeFailed && (this.loaded.taken || this.everTaken), revision: this.loaded.revision, since: this.loaded.at, services: this.loaded.services.map((s) => s.name) }
+                : { loaded: false },
+            haproxy: { pid: this.haproxy.pid, running: this.haproxy.alive(), ...(this.haproxy.lastExit ? { lastExit: this.haproxy.lastExit } : {}) },
+            ...(this.problem ? { problem: this.problem } : {}),
+        };
+    }
+
+    private supervise(): void {
+        if (this.stopped || !this.loaded || this.haproxy.alive()) return;
+        this.log("haproxy is not running: starting it with the last good config");
+        this.haproxy.start();
+        void this.confirmRestart();
+    }
+
+    /** Reads everything under the prefix, applies it, and watches from the revision read. */
+    private async resync(why: string): Promise<void> {
+        if (this.stopped) return;
+        this.watch?.close();
+        try {
+            const read = await rangePrefix(this.s.etcdEndpoints, this.s.prefix);
+            await this.apply(read.keys, read.revision);
+            this.watch = watchPrefix(read.endpoint, this.s.prefix, read.revision + 1, () => this.changed(), (end) => {
+                this.log(`${end}; reading again`);
+                this.later(() => this.resync("watch ended"), 500);
+            });
+        } catch (err) {
+            this.report(`etcd (${why}): ${(err as Error).message}`);
+            this.later(() => this.resync("retry"), 1000);
+        }
+    }
+
+    private later(fn: () => void, ms: number): void {
+        if (!this.stopped) this.timers.push(setTimeout(fn, ms));
+    }
+
+    /** Debounce: reload once the keys have been quiet for settleMs (bounded by maxSettleMs). */
+    private changed(): void {
+        const now = Date.now();
+        this.firstEventAt ??= now;
+        if (this.settleTimer) clearTimeout(this.settleTimer);
+        const wait = Math.max(0, Math.min(this.s.settleMs, this.firstEventAt + this.s.maxSettleMs - now));
+        this.settleTimer = setTimeout(() => {
+            this.firstEventAt = undefined;
+            void this.sync();
+        }, wait);
+    }
+
+    private async sync(): Promise<void> {
+        if (this.syncing) {
+            this.dirty = true;
+            return;
+        }
+        this.syncing = true;
+        try {
+            const read = await rangePrefix(this.s.etcdEndpoints, this.s.prefix);
+            await this.apply(read.keys, read.revision);
+        } catch (err) {
+            this.report(`etcd: ${(err as Error).message}`);
+        } finally {
+            this.syncing = false;
+            if (this.dirty) {
+                this.dirty = false;
+                void this.sync();
+            }
+        }
+    }
+
+    private report(message: string, revision?: number): void {
+        this.problem = { message, ...(revision !== undefined ? { revision } : {}), at: new Date().toISOString() };
+        this.log(message);
+    }
+
+    private async apply(keys: Record<string, string>, revision: number): Promise<void> {
+        const result = renderHaproxyConfig(keys, {
+            prefix: this.s.prefix,
+            bindAddress: this.s.bindAddress,
+            httpPorts: this.s.httpPorts,
+            reservedPorts: [
+                { port: this.s.healthPort, what: "the worker health check" },
+                { port: 2379, what: "the worker's etcd proxy" },
+                { port: 2380, what: "etcd's peer port" },
+            ],
+            runDir: this.s.runDir,
+        });
+        if (!result.ok) {
+            return this.report(`etcd revision ${revision} not applied, keeping the last good config: ${result.problems.join("; ")}`, revision);
+        }
+        if (this.loaded && this.loaded.text === result.text && this.loaded.taken && this.haproxy.alive()) {
+            this.loaded = { ...this.loaded, revision, services: result.services };
+            this.problem = undefined;
+            return;
+        }
+        const candidate = `${this.configFile}.candidate`;
+        fs.writeFileSync(candidate, result.text);
+        const invalid = await checkConfig(this.s.haproxyBinary, candidate);
+        if (invalid) return this.report(`etcd revision ${revision}: haproxy -c refused the config, keeping the last good one: ${invalid}`, revision);
+        fs.renameSync(candidate, this.configFile);
+        this.loaded = { text: result.text, id: result.id, taken: false, revision, services: result.services, at: new Date().toISOString() };
+        this.problem = undefined;
+        if (this.haproxy.alive()) this.haproxy.reload();
+        else this.haproxy.start();
+        await this.confirm(this.loaded, revision);
+    }
+
+    /** Waits until HAProxy's workers report the new config's id; otherwise says so (health then answers 503). */
+    private async confirm(loaded: Loaded, revision: number): Promise<void> {
+        const deadline = Date.now() + 5000;
+        while (Date.now() < deadline && !this.stopped) {
+            if ((await servingConfigId(path.join(this.s.runDir, "haproxy.sock"))) === loaded.id) {
+                loaded.taken = true;
+                this.everTaken = true;
+                this.takeFailed = false;
+                this.log(`etcd revision ${revision}: serving (${loaded.services.map((s) => s.name).join(", ") || "no services"})`);
+                return;
+            }
+            await new Promise((r) => setTimeout(r, 20));
+        }
+        this.takeFailed = true;
+        this.report(`etcd revision ${revision}: HAProxy did not take the new config (its new workers failed to start, e.g. a port already in use; see the router log)`, revision);
+    }
+
+    /** Supervision: a restarted master serves the last good config; confirm it again. */
+    private async confirmRestart(): Promise<void> {
+        if (this.loaded) await this.confirm(this.loaded, this.loaded.revision);
+    }
+
+    /** True when HAProxy accepts connections on the first HTTP port (a live master alone may still be starting). */
+    private serving(): Promise<boolean> {
+        const host = this.s.bindAddress === "0.0.0.0" ? "127.0.0.1" : this.s.bindAddress;
+        return new Promise((resolve) => {
+            const socket = net.connect({ host, port: this.s.httpPorts[0] });
+            const done = (ok: boolean) => {
+                socket.destroy();
+                resolve(ok);
+            };
+            socket.setTimeout(1000, () => done(false));
+            socket.once("connect", () => done(true));
+            socket.once("error", () => done(false));
+        });
+    }
+
+    /** 200 only with a loaded config, HAProxy serving it, and etcd answering through the worker's proxy. */
+    private serveHealth(): http.Server {
+        const server = http.createServer(async (req, res) => {
+            const url = (req.url ?? "/").split("?")[0];
+            if (url !== this.s.healthPath) {
+                res.writeHead(404, { "content-type": "text/plain" }).end(`not found; the health check is ${this.s.healthPath}\n`);
+                return;
+            }
+            const [etcd, serving] = await Promise.all([proxyAnswers(this.s.etcdProxy), this.serving()]);
+            const status = this.status();
+            const healthy = status.config.loaded && status.haproxy.running && serving && etcd;
+            res.writeHead(healthy ? 200 : 503, { "content-type": "application/json" });
+            res.end(JSON.stringify({ healthy, etcdProxy: { url: this.s.etcdProxy, answers: etcd }, ...status, haproxy: { ...status.haproxy, serving } }) + "\n");
+        });
+        server.on("error", (err) => this.log(`health on ${this.s.healthBind}:${this.s.healthPort}: ${err.message}`));
+        server.listen(this.s.healthPort, this.s.healthBind);
+        return server;
+    }
+}
