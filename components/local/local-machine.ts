@@ -10,7 +10,7 @@ import { bootPlan, BootPlan } from "./boot";
 import { isMachineEtcd, listening, machinePaths, prepareRoot, removeRoot, runningPid, startEtcd, stopEtcd, waitStarted } from "./processes";
 
 /** Bump when the provider's behaviour changes, so delete/read run the new code (pulumi#6238). */
-export const LOCAL_MACHINE_PROVIDER_VERSION = "1";
+export const LOCAL_MACHINE_PROVIDER_VERSION = "2";
 
 export interface LocalMachineInputs {
     name: string;
@@ -20,6 +20,8 @@ export interface LocalMachineInputs {
     /** Absolute folder standing in for the machine's `/`. */
     root: string;
     flavor?: OsFlavor;
+    /** The machine's network namespace in the local VPC (components/local/vpc); etcd runs inside it. */
+    namespace?: string;
     /** How long create/update wait for the process to come up (proxies: to answer v2 reads). Default 60. */
     startTimeoutSeconds?: number;
     providerVersion: string;
@@ -38,7 +40,7 @@ export interface LocalMachineState extends LocalMachineInputs {
 
 // The engine's placeholder for a value not known during preview.
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-const REPLACE_ON = ["name", "role", "address", "root", "flavor"] as const;
+const REPLACE_ON = ["name", "role", "address", "root", "flavor", "namespace"] as const;
 /**
  * A user-data change that alters these would make the kept data dir belong to another
  * member (or turn a proxy into a member): such a machine is replaced. Any other change
@@ -86,7 +88,7 @@ async function boot(inputs: LocalMachineInputs, plan: BootPlan): Promise<number>
     // ports can stay taken for a moment after it stops looking like etcd: wait that out, bounded.
     const deadline = Date.now() + PORT_RELEASE_GRACE_MS;
     for (const url of urls) {
-        while (await listening(url)) {
+        while (await listening(url, 1000, inputs.namespace)) {
             if (Date.now() >= deadline) {
                 throw new Error(`machine ${inputs.name}: ${url} is already in use by another process (another machine on ${inputs.address}?); nothing was started`);
             }
@@ -94,9 +96,9 @@ async function boot(inputs: LocalMachineInputs, plan: BootPlan): Promise<number>
         }
     }
     prepareRoot(plan);
-    const pid = startEtcd(plan);
+    const pid = await startEtcd(plan, inputs.namespace);
     try {
-        await waitStarted(plan, pid, (inputs.startTimeoutSeconds ?? 60) * 1000);
+        await waitStarted(plan, pid, (inputs.startTimeoutSeconds ?? 60) * 1000, inputs.namespace);
     } catch (err) {
         await stopEtcd(pid, plan.dataDir);
         throw err;
@@ -199,6 +201,7 @@ export interface LocalMachineArgs {
     userData: pulumi.Input<string>;
     root: pulumi.Input<string>;
     flavor?: pulumi.Input<OsFlavor>;
+    namespace?: pulumi.Input<string>;
     startTimeoutSeconds?: pulumi.Input<number>;
 }
 
