@@ -71,6 +71,13 @@ export const LOOPBACK: Cidr = { network: 127 * 2 ** 24, prefix: 8, size: 2 ** 24
 /** Last loopback address a local machine may take (127.255.255.255 is the broadcast). */
 export const LAST_LOOPBACK_HOST = LOOPBACK.network + LOOPBACK.size - 2;
 
+/** RFC 1918: 10/8, 172.16/12, 192.168/16 (the local VPC's addresses come from these only). */
+export function isPrivateIpv4(address: number): boolean {
+    const a = Math.floor(address / 2 ** 24);
+    const b = Math.floor(address / 2 ** 16) % 256;
+    return a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168);
+}
+
 /** `ip:port` with a strict IPv4 address and a port 1-65535, or the reason it is not. */
 export function hostPortProblem(entry: string): string | undefined {
     const match = /^([^:]+):([^:]*)$/.exec(entry);

@@ -4,7 +4,7 @@
 
 import { createHash } from "crypto";
 import { ClusterConfig, ClusterPlan, ETCD_CLIENT_PORT, ETCD_PEER_PORT, MachineRole, MemberPlan, WorkerPlan } from "./types";
-import { LAST_LOOPBACK_HOST, LOOPBACK, cidrContains, formatIpv4, gceUsableRange, parseCidr, parseIpv4 } from "./ipv4";
+import { LAST_LOOPBACK_HOST, LOOPBACK, cidrContains, formatIpv4, gceUsableRange, isPrivateIpv4, parseCidr, parseIpv4 } from "./ipv4";
 
 /** Network tag of a role: what the firewall matrix matches on. */
 export function roleTag(clusterName: string, role: MachineRole): string {
@@ -50,7 +50,12 @@ export function memberAddresses(config: ClusterConfig): string[] {
 
 function loopbackAddresses(firstAddress: string, offset: number, count: number, total: number): string[] {
     const first = parseIpv4(firstAddress);
-    if (first === undefined || !cidrContains(LOOPBACK, first)) throw new Error(`localFirstAddress ${firstAddress} is not a loopback address`);
+    if (first !== undefined && isPrivateIpv4(first)) {
+        // The local VPC: consecutive addresses of one private /24 (components/local/vpc).
+        if ((first % 256) + total - 1 > 254) throw new Error(`${total} local machines from ${firstAddress} run past .254 of its /24`);
+        return Array.from({ length: count }, (_, i) => formatIpv4(first + offset + i));
+    }
+    if (first === undefined || !cidrContains(LOOPBACK, first)) throw new Error(`localFirstAddress ${firstAddress} is neither a private nor a loopback address`);
     if (first + total - 1 > LAST_LOOPBACK_HOST) {
         throw new Error(`${total} local machines from ${firstAddress} run past ${formatIpv4(LAST_LOOPBACK_HOST)}, the end of 127.0.0.0/8`);
     }

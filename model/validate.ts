@@ -5,7 +5,7 @@
 import { ClusterConfig, ConfigProblem, ConfigValidationError, OsFlavor, Platform, RebootStrategy } from "./types";
 import { CONFIG_KEY_NAMES, FLATCAR_STABLE_IMAGE } from "./defaults";
 import { ConfigReader, Problems, describeValue, isPlainObject, plaintextSecretsOf, unknownNameMessage } from "./config-reader";
-import { LAST_LOOPBACK_HOST, LOOPBACK, cidrContains, cidrsOverlap, formatIpv4, gceUsableRange, parseCidr, parseIpv4 } from "./ipv4";
+import { LAST_LOOPBACK_HOST, LOOPBACK, cidrContains, cidrsOverlap, formatIpv4, gceUsableRange, isPrivateIpv4, parseCidr, parseIpv4 } from "./ipv4";
 import { failureTolerance, memberCountChangeProblems, memberCountProblem } from "./quorum";
 import { checkServicePorts, portProblem, validateFleetUnits, validateServices } from "./validate-workloads";
 import { diskSize, escapeRegExp, fleetEndpointProblem, fleetMetadata, fleetRelease, isHttpUrl, machineType, portList, sshTunnel } from "./validate-fields";
@@ -294,7 +294,12 @@ export function validateConfig(
     if (localFirstAddress !== undefined) {
         const first = parseIpv4(localFirstAddress);
         if (first === undefined) problems.add("localFirstAddress", `"${localFirstAddress}" is not an IPv4 address`);
-        else if (!cidrContains(LOOPBACK, first) || first === LOOPBACK.network) problems.add("localFirstAddress", `${localFirstAddress} is not a loopback host address (127.0.0.1 to 127.255.255.254)`);
+        else if (isPrivateIpv4(first)) {
+            // The local VPC: a private /24 of its own; .1 is the deployer, .2 the load balancer.
+            const host = first % 256;
+            const total = (etcdCount ?? 0) + (localWorkers ?? 0);
+            if (host < 3 || host + total - 1 > 254) problems.add("localFirstAddress", `${localFirstAddress}: the ${total} local machines must fit .3-.254 of its /24 (.1 is the deployer, .2 the load balancer)`);
+        } else if (!cidrContains(LOOPBACK, first) || first === LOOPBACK.network) problems.add("localFirstAddress", `${localFirstAddress} is neither a private (RFC 1918) address for the local VPC nor a loopback host address`);
         else if (etcdCount !== undefined && localWorkers !== undefined && first + etcdCount + localWorkers - 1 > LAST_LOOPBACK_HOST) {
             problems.add("localFirstAddress", `${etcdCount} members and ${localWorkers} workers from ${localFirstAddress} run past ${formatIpv4(LAST_LOOPBACK_HOST)}, the last loopback host address`);
         }

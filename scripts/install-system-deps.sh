@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the local stack run for real:
-# etcd (server + etcdctl), OpenSSH's sshd (for SSH tunnel tests), and the
-# router's HAProxy and dnsmasq (dnsmasq-base: the binary without a system service).
+# etcd (server + etcdctl), OpenSSH's sshd (SSH tunnel tests and the local stack's bastion),
+# the router's HAProxy and dnsmasq (dnsmasq-base: the binary without a system service), and the
+# local VPC's tools: nftables (its firewall), iproute2 (namespaces, bridge), curl (probes run
+# inside a machine's namespace).
 # Idempotent: does nothing when they are already there.
 set -euo pipefail
 say() { echo "install-system-deps: $*" >&2; }
@@ -13,9 +15,12 @@ command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  say "etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), etcdctl, sshd, haproxy and dnsmasq present"
+  say "etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), etcdctl, sshd, haproxy, dnsmasq, nft, ip and curl present"
   exit 0
 fi
 

@@ -23,6 +23,8 @@ export interface LocalMachineInputs {
     /** Absolute folder standing in for the machine's `/`. */
     root: string;
     flavor?: OsFlavor;
+    /** The machine's network namespace in the local VPC (components/local/vpc); etcd runs inside it. */
+    namespace?: string;
     /** How long create/update wait for the process to come up (proxies: to answer v2 reads). Default 60. */
     startTimeoutSeconds?: number;
     /** Stand-ins for the services' hosts on this machine's address (no fleetd runs their units here). */
@@ -47,7 +49,7 @@ export interface LocalMachineState extends LocalMachineInputs {
 
 // The engine's placeholder for a value not known during preview.
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-const REPLACE_ON = ["name", "role", "address", "root", "flavor"] as const;
+const REPLACE_ON = ["name", "role", "address", "root", "flavor", "namespace"] as const;
 /**
  * A user-data change that alters these would make the kept data dir belong to another
  * member (or turn a proxy into a member): such a machine is replaced. Any other change
@@ -160,7 +162,7 @@ async function boot(inputs: LocalMachineInputs, plan: BootPlan): Promise<number>
     // ports can stay taken for a moment after it stops looking like etcd: wait that out, bounded.
     const deadline = Date.now() + PORT_RELEASE_GRACE_MS;
     for (const url of urls) {
-        while (await listening(url)) {
+        while (await listening(url, 1000, inputs.namespace)) {
             if (Date.now() >= deadline) {
                 throw new Error(`machine ${inputs.name}: ${url} is already in use by another process (another machine on ${inputs.address}?); nothing was started`);
             }
@@ -168,9 +170,9 @@ async function boot(inputs: LocalMachineInputs, plan: BootPlan): Promise<number>
         }
     }
     prepareRoot(plan);
-    const pid = startEtcd(plan);
+    const pid = await startEtcd(plan, inputs.namespace);
     try {
-        await waitStarted(plan, pid, (inputs.startTimeoutSeconds ?? 60) * 1000);
+        await waitStarted(plan, pid, (inputs.startTimeoutSeconds ?? 60) * 1000, inputs.namespace);
     } catch (err) {
         await stopEtcd(pid, plan.dataDir);
         throw err;
@@ -291,6 +293,7 @@ export interface LocalMachineArgs {
     userData: pulumi.Input<string>;
     root: pulumi.Input<string>;
     flavor?: pulumi.Input<OsFlavor>;
+    namespace?: pulumi.Input<string>;
     startTimeoutSeconds?: pulumi.Input<number>;
     demoBackends?: pulumi.Input<DemoBackend[]>;
 }

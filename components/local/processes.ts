@@ -3,6 +3,7 @@
 // never touched). Runtime modules are required inside the functions because this module is
 // serialized into the LocalMachine dynamic provider.
 import type { BootPlan } from "./boot";
+import { httpGetInNamespace, listensInNamespace, spawnInNamespace } from "./vpc/spawn";
 
 /** Marks a folder as a local machine's root; only such folders are ever removed. */
 export const ROOT_MARKER = ".coreos-cluster-local-machine";
@@ -69,11 +70,21 @@ export function runningPid(root: string, dataDir: string, knownPid?: number): nu
     }
 }
 
-/** Starts etcd detached (its own session), output appended to the machine's log; returns the pid. */
-export function startEtcd(plan: BootPlan): number {
+/**
+ * Starts etcd detached (its own session), output appended to the machine's log; returns the pid.
+ * With a namespace, etcd runs inside the machine's network namespace (the local VPC).
+ */
+export async function startEtcd(plan: BootPlan, namespace?: string): Promise<number> {
     const fs: typeof import("fs") = require("fs");
     const childProcess: typeof import("child_process") = require("child_process");
     const paths = machinePaths(plan.root);
+    if (namespace) {
+        try {
+            return await spawnInNamespace({ namespace, command: "etcd", env: plan.env, logFile: paths.logFile, pidFile: paths.pidFile, label: `etcd for ${plan.machine} (${plan.mode}) on ${plan.address}` });
+        } catch (err) {
+            throw new Error(`machine ${plan.machine}: ${(err as Error).message} (is Debian's etcd-server installed? run scripts/install-system-deps.sh)`);
+        }
+    }
     const log = fs.openSync(paths.logFile, "a");
     fs.writeSync(log, `--- ${new Date().toISOString()} starting etcd for ${plan.machine} (${plan.mode}) on ${plan.address}\n`);
     let child: import("child_process").ChildProcess;
@@ -128,7 +139,9 @@ export async function stopEtcd(pid: number | undefined, dataDir: string, graceMs
     return true;
 }
 
-function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string } | undefined> {
+function httpGet(url: string, timeoutMs: number, namespace?: string): Promise<{ status: number; body: string } | undefined> {
+    // Inside the VPC the deployer cannot reach a machine: a machine's own namespace can (loopback).
+    if (namespace) return httpGetInNamespace(namespace, url, timeoutMs);
     const http: typeof import("http") = require("http");
     return new Promise((resolve) => {
         const req = http.get(url, { timeout: timeoutMs }, (res) => {
@@ -143,8 +156,8 @@ function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body
 }
 
 /** A member is healthy when `/health` says so (it has a leader, so a quorum is up). */
-export async function memberHealthy(clientUrl: string, timeoutMs = 1500): Promise<boolean> {
-    const res = await httpGet(`${clientUrl}/health`, timeoutMs);
+export async function memberHealthy(clientUrl: string, timeoutMs = 1500, namespace?: string): Promise<boolean> {
+    const res = await httpGet(`${clientUrl}/health`, timeoutMs, namespace);
     if (!res || res.status !== 200) return false;
     try {
         return JSON.parse(res.body).health === "true";
@@ -154,15 +167,16 @@ export async function memberHealthy(clientUrl: string, timeoutMs = 1500): Promis
 }
 
 /** A worker's proxy answers when a v2 read through it succeeds (etcd 3.4 `ETCD_PROXY=on` is a v2 proxy). */
-export async function proxyAnswers(clientUrl: string, timeoutMs = 1500): Promise<boolean> {
-    const res = await httpGet(`${clientUrl}/v2/keys/?quorum=false`, timeoutMs);
+export async function proxyAnswers(clientUrl: string, timeoutMs = 1500, namespace?: string): Promise<boolean> {
+    const res = await httpGet(`${clientUrl}/v2/keys/?quorum=false`, timeoutMs, namespace);
     return res !== undefined && res.status === 200;
 }
 
 /** Accepts TCP connections on the URL's host:port (etcd binds its listeners before it has a quorum). */
-export function listening(url: string, timeoutMs = 1000): Promise<boolean> {
+export function listening(url: string, timeoutMs = 1000, namespace?: string): Promise<boolean> {
     const net: typeof import("net") = require("net");
     const { hostname, port } = new URL(url);
+    if (namespace) return listensInNamespace(namespace, hostname, Number(port));
     return new Promise((resolve) => {
         const socket = net.connect({ host: hostname, port: Number(port) });
         const done = (ok: boolean) => {
@@ -220,13 +234,13 @@ export function logTail(root: string, lines = 12): string {
  * member cannot be healthy before its peers start), plus answering v2 reads (proxies).
  * Fails early when the process dies.
  */
-export async function waitStarted(plan: BootPlan, pid: number, timeoutMs: number): Promise<void> {
+export async function waitStarted(plan: BootPlan, pid: number, timeoutMs: number, namespace?: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         if (!isMachineEtcd(pid, plan.dataDir)) {
             throw new Error(`machine ${plan.machine}: etcd (pid ${pid}) exited while starting; log ${machinePaths(plan.root).logFile}:\n${logTail(plan.root)}`);
         }
-        const up = plan.mode === "proxy" ? ownsListener(pid, plan.clientUrl) && (await proxyAnswers(plan.clientUrl)) : ownsListener(pid, plan.clientUrl);
+        const up = plan.mode === "proxy" ? ownsListener(pid, plan.clientUrl) && (await proxyAnswers(plan.clientUrl, 1500, namespace)) : ownsListener(pid, plan.clientUrl);
         if (up) return;
         if (Date.now() > deadline) {
             const what = plan.mode === "proxy" ? "answer v2 reads (are the members up?)" : "listen";

@@ -35,7 +35,7 @@ describe("npm test's provisioning (scripts/provision.sh)", () => {
         fs.writeFileSync(path.join(tmp, "scripts", "install-system-deps.sh"), "echo 'apt-get: no network' >&2; exit 100\n");
         const { status, stderr } = provision(fakeBin({}));
         expect(status).to.not.equal(0);
-        expect(stderr).to.match(/provision: ERROR: could not provide the Debian packages etcd-server, etcd-client, openssh-server/);
+        expect(stderr).to.match(/provision: ERROR: could not provide the Debian packages of scripts\/install-system-deps.sh \(etcd-server, etcd-client, openssh-server,/);
     });
 
     it("stops naming Node.js when the one on PATH is too old, before installing anything", () => {
