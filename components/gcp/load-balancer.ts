@@ -1,6 +1,6 @@
 // The ingress: one static external IP in front of the workers through a regional external
-// passthrough network load balancer (a regional backend service on the worker group plus
-// one forwarding rule per port). Target pools, the legacy form, are not used.
+// passthrough network load balancer (a regional backend service on the worker group plus one
+// forwarding rule per group of up to 5 ports). Target pools, the legacy form, are not used.
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { ClusterConfig } from "../../model/types";
@@ -33,6 +33,18 @@ export function ingressPorts(config: ClusterConfig): IngressPort[] {
         used.add(name);
         return { name, port };
     });
+}
+
+/**
+ * A backend-service forwarding rule lists at most 5 `ports` (contiguous or not; `ports`,
+ * `portRange` and `allPorts` are mutually exclusive), and rules on one address must not share a
+ * port: so the ports, in order, in groups of 5.
+ */
+export const MAX_PORTS_PER_FORWARDING_RULE = 5;
+export function forwardingRulePortGroups(ports: IngressPort[]): IngressPort[][] {
+    const groups: IngressPort[][] = [];
+    for (let i = 0; i < ports.length; i += MAX_PORTS_PER_FORWARDING_RULE) groups.push(ports.slice(i, i + MAX_PORTS_PER_FORWARDING_RULE));
+    return groups;
 }
 
 export interface LoadBalancerArgs {
@@ -101,20 +113,21 @@ export class LoadBalancer extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.forwardingRules = ingressPorts(config).map(
-            ({ name: portName, port }) =>
+        // Named by the group's position: `<cluster>-ingress-0` holds the first 5 ports, and so on.
+        this.forwardingRules = forwardingRulePortGroups(ingressPorts(config)).map(
+            (group, i) =>
                 new gcp.compute.ForwardingRule(
-                    resourceName(config.name, "ingress", port),
+                    resourceName(config.name, "ingress", i),
                     {
-                        name: resourceName(config.name, "ingress", port),
+                        name: resourceName(config.name, "ingress", i),
                         project,
                         region,
-                        description: `${portName} (tcp/${port}) to the workers`,
+                        description: `${group.map((p) => `${p.name} (tcp/${p.port})`).join(", ")} to the workers`,
                         loadBalancingScheme: "EXTERNAL",
                         networkTier: "PREMIUM",
                         ipProtocol: "TCP",
                         ipAddress: this.address.address,
-                        portRange: String(port),
+                        ports: group.map((p) => String(p.port)),
                         backendService: this.backendService.id,
                         labels,
                     },

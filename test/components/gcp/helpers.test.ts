@@ -8,7 +8,7 @@ import * as path from "path";
 import { promisify } from "util";
 import { ClusterConfig } from "../../../model/types";
 import { resourceLabels, resourceName, serviceAccountId, VM_SCOPES } from "../../../components/gcp/labels";
-import { ingressPorts } from "../../../components/gcp/load-balancer";
+import { forwardingRulePortGroups, ingressPorts } from "../../../components/gcp/load-balancer";
 import { workerNamedPorts, workerUpdatePolicy } from "../../../components/gcp/worker-pool";
 import { healthGateScript } from "../../../components/gcp/cluster-health-gate";
 import { isSelfLink } from "../../../components/gcp/network";
@@ -102,6 +102,16 @@ describe("GCE helpers (pure)", () => {
             const names = ports.map((p) => p.name);
             expect(new Set(names).size).to.equal(names.length);
             expect(names).to.deep.equal(["http", "tcp-7000", "tcp-7001", "http-8080"]);
+        });
+
+        it("puts the ports on forwarding rules of at most 5 ports each, every port on exactly one rule", () => {
+            for (let n = 0; n <= 12; n++) {
+                const ports = Array.from({ length: n }, (_, i) => ({ name: `tcp-${9000 + i}`, port: 9000 + i }));
+                const groups = forwardingRulePortGroups(ports);
+                expect(groups.length, `${n} ports`).to.equal(Math.ceil(n / 5));
+                for (const g of groups) expect(g.length).to.be.within(1, 5);
+                expect(groups.flat()).to.deep.equal(ports);
+            }
         });
     });
 

@@ -58,7 +58,7 @@ for (const stack of ["dev", "prod"]) {
             expect(count(GCE.autoscaler)).to.equal(config.workers.min === config.workers.max ? 0 : 1);
             expect(count(GCE.healthCheck)).to.equal(2);
             expect(count(GCE.backendService)).to.equal(1);
-            expect(count(GCE.forwardingRule)).to.equal(ingressPorts(config).length);
+            expect(count(GCE.forwardingRule)).to.equal(Math.ceil(ingressPorts(config).length / 5));
             expect(count(GCE.serviceAccount)).to.equal(2);
             expect(count(GCE.iamMember)).to.equal(2 * VM_ROLES.length);
             const allowed = new Set<string>(Object.values(GCE));
@@ -255,7 +255,13 @@ for (const stack of ["dev", "prod"]) {
             expect(lbCheck.httpHealthCheck).to.deep.equal({ port: config.healthCheck.port, requestPath: config.healthCheck.path });
             const ip = one(of(GCE.address).filter((a) => a.inputs.addressType === "EXTERNAL"));
             const rules = of(GCE.forwardingRule).map((r) => r.inputs);
-            expect(rules.map((r) => Number(r.portRange)).sort((a, b) => a - b)).to.deep.equal(ingressPorts(config).map((p) => p.port).sort((a, b) => a - b));
+            // Every balanced port on exactly one rule; at most 5 per rule (GCE's limit for `ports`).
+            const forwarded = rules.flatMap((r) => (r.ports as string[]).map(Number));
+            expect(forwarded.sort((a, b) => a - b)).to.deep.equal(ingressPorts(config).map((p) => p.port).sort((a, b) => a - b));
+            for (const rule of rules) {
+                expect(rule.ports.length, rule.name).to.be.within(1, 5);
+                expect(rule.portRange, rule.name).to.equal(undefined);
+            }
             for (const rule of rules) {
                 expect(rule.loadBalancingScheme).to.equal("EXTERNAL");
                 expect(rule.ipProtocol).to.equal("TCP");
