@@ -17,7 +17,7 @@ export interface HaproxyPaths {
 /** `haproxy -c`: undefined when the file is valid, else HAProxy's own words. */
 export function checkConfig(binary: string, file: string): Promise<string | undefined> {
     return new Promise((resolve) => {
-        childProcess.execFile(binary, ["-c", "-q", "-f", file], { timeout: 10000 }, (err, stdout, stderr) => {
+        childProcess.execFile(binary, ["-c", "-f", file], { timeout: 10000 }, (err, stdout, stderr) => {
             if (!err) return resolve(undefined);
             const text = `${stderr}${stdout}`.trim().split("\n").filter((l) => /ALERT|error|Error/.test(l)).slice(0, 5).join(" | ");
             resolve(text || err.message);

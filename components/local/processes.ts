@@ -3,6 +3,7 @@
 // never touched). Runtime modules are required inside the functions because this module is
 // serialized into the LocalMachine dynamic provider.
 import type { BootPlan } from "./boot";
+import { shortRunDir } from "./router-boot";
 import { httpGetInNamespace, listensInNamespace, spawnInNamespace } from "./vpc/spawn";
 
 /** Marks a folder as a local machine's root; only such folders are ever removed. */
@@ -258,6 +259,8 @@ export function removeRoot(root: string): void {
         throw new Error(`refusing to remove ${root}: it is not a local machine's root (no ${ROOT_MARKER})`);
     }
     fs.rmSync(root, { recursive: true, force: true });
+    // The router's short run dir, used when the root is too deep for a socket path (router-boot.ts).
+    fs.rmSync(shortRunDir(root), { recursive: true, force: true });
     removeIfEmpty(require("path").dirname(root));
 }
 

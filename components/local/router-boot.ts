@@ -12,6 +12,15 @@ export const LOCAL_ROUTER_UNIT = "coreos-router.service";
 const PATH_VARIABLES = ["ROUTER_SCRIPT", "ROUTER_CONFIG_DIR", "ROUTER_RUN_DIR"];
 const REQUIRED = ["ROUTER_SCRIPT", "ROUTER_BIND", "ROUTER_HEALTH_PORT", "ROUTER_HEALTH_PATH"];
 
+/** sun_path is 108 bytes with its terminating NUL. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** A run dir for the router of the machine at `root`, short enough for any socket name it uses. */
+export function shortRunDir(root: string): string {
+    const crypto: typeof import("crypto") = require("crypto");
+    return `/tmp/coreos-router-${crypto.createHash("sha256").update(root).digest("hex").slice(0, 16)}`;
+}
+
 export interface RouterBootPlan {
     /** The bundled watcher, under the machine's root (written by write_files). */
     script: string;
@@ -48,6 +57,11 @@ export function routerBootPlan(
         return undefined;
     }
     for (const name of PATH_VARIABLES) if (env[name]) env[name] = underRoot(root, env[name]);
+    // HAProxy's sockets live in the run dir, and a unix socket path has at most 107 bytes: a root
+    // deep in a temp folder gets a short run dir of its own instead (removed with the root).
+    if (env.ROUTER_RUN_DIR && Buffer.byteLength(`${env.ROUTER_RUN_DIR}/haproxy.sock`) > MAX_SOCKET_PATH_BYTES) {
+        env.ROUTER_RUN_DIR = shortRunDir(root);
+    }
     for (const line of parsed.otherServiceLines) {
         if (/^Exec/.test(line)) ignored.push(`${where}: ${line.split(" --")[0]} (the container; locally router.js runs with this machine's node and Debian's haproxy)`);
     }
