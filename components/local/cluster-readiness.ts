@@ -6,12 +6,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { memberHealthy, proxyAnswers } from "./processes";
 
-export const CLUSTER_READINESS_PROVIDER_VERSION = "1";
+export const CLUSTER_READINESS_PROVIDER_VERSION = "2";
 
 export interface ClusterReadinessInputs {
     cluster: string;
     memberClientUrls: string[];
     proxyUrls: string[];
+    /** Each member's / proxy's namespace in the local VPC: it probes itself there (the deployer cannot). */
+    memberNamespaces?: string[];
+    proxyNamespaces?: string[];
     /** Pids of every machine, so a restart triggers a new wait. */
     pids: number[];
     timeoutSeconds: number;
@@ -25,8 +28,8 @@ export interface ClusterReadinessState extends ClusterReadinessInputs {
 }
 
 async function unhealthyEndpoints(inputs: ClusterReadinessInputs): Promise<string[]> {
-    const members = await Promise.all(inputs.memberClientUrls.map(async (u) => ((await memberHealthy(u)) ? undefined : `member ${u}`)));
-    const proxies = await Promise.all(inputs.proxyUrls.map(async (u) => ((await proxyAnswers(u)) ? undefined : `proxy ${u}`)));
+    const members = await Promise.all(inputs.memberClientUrls.map(async (u, i) => ((await memberHealthy(u, 1500, inputs.memberNamespaces?.[i])) ? undefined : `member ${u}`)));
+    const proxies = await Promise.all(inputs.proxyUrls.map(async (u, i) => ((await proxyAnswers(u, 1500, inputs.proxyNamespaces?.[i])) ? undefined : `proxy ${u}`)));
     return [...members, ...proxies].filter((x): x is string => x !== undefined);
 }
 
@@ -84,6 +87,8 @@ export interface ClusterReadinessArgs {
     cluster: pulumi.Input<string>;
     memberClientUrls: pulumi.Input<pulumi.Input<string>[]>;
     proxyUrls: pulumi.Input<pulumi.Input<string>[]>;
+    memberNamespaces?: string[];
+    proxyNamespaces?: string[];
     pids: pulumi.Input<pulumi.Input<number | undefined>[]>;
     timeoutSeconds?: pulumi.Input<number>;
 }
