@@ -10,6 +10,7 @@
 import YAML from "yaml";
 import { etcdEnvironmentOf, fleetEnvironmentOf } from "../cloud-config/inspect";
 import { parseEnvironmentDropIn, sectionEnvironment } from "../cloud-config/environment";
+import { ROUTER_UNIT } from "../cloud-config/router";
 import { ClusterConfig, ClusterPlan, MachineRole } from "./types";
 import { FirewallRuleSpec, GOOGLE_HEALTH_CHECK_RANGES, NETWORK_LB_HEALTH_CHECK_RANGES, SSH_PORT, loadBalancedPorts } from "./firewall";
 import { roleTag } from "./plan";
@@ -100,6 +101,13 @@ function advertisedPeerUrls(ctx: FlowContext): URL[] {
     return ctx.machines.filter((m) => m.role === "etcd").flatMap((m) => urlsIn(etcdEnvironmentOf(m.userData).ETCD_INITIAL_ADVERTISE_PEER_URLS));
 }
 
+/** The ROUTER_* environment of a worker's router unit (cloud-config/router.ts), empty when it has none. */
+export function routerEnvironmentOf(userData: string): Record<string, string> {
+    const coreos = ((YAML.parse(userData) as Record<string, any> | null)?.coreos ?? {}) as Record<string, any>;
+    const unit = ((coreos.units ?? []) as Array<{ name?: string; content?: string }>).find((u) => u.name === ROUTER_UNIT);
+    return unit?.content ? parseEnvironmentDropIn(unit.content) : {};
+}
+
 export const DIALERS: Dialer[] = [
     {
         name: "etcd member",
@@ -141,6 +149,14 @@ export const DIALERS: Dialer[] = [
         flows: (ctx) =>
             ctx.machines.flatMap((m) =>
                 flowsToUrls(ctx, m, urlsIn(fleetEnvironmentOf(m.userData).FLEET_ETCD_SERVERS), "fleetd", (u) => `keeps its registry in etcd at ${u.host} (FLEET_ETCD_SERVERS)`),
+            ),
+    },
+    {
+        // The router reads etcd v3 through the members' JSON gateway (the worker's v2 proxy cannot carry v3).
+        name: "worker router",
+        flows: (ctx) =>
+            ctx.machines.flatMap((m) =>
+                flowsToUrls(ctx, m, urlsIn(routerEnvironmentOf(m.userData).ROUTER_ETCD_ENDPOINTS), "worker router", (u) => `watches the service keys at ${u.host} (ROUTER_ETCD_ENDPOINTS)`),
             ),
     },
     {

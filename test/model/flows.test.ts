@@ -22,6 +22,7 @@ describe("model/flows: the firewall admits exactly the flows the rendered machin
             const d = flows.map(describeFlow).join("\n");
             expect(d).to.match(/worker etcd proxy: worker -> etcd tcp\/2380/).and.match(/worker etcd proxy: worker -> etcd tcp\/2379/);
             expect(d).to.match(/etcd member: etcd -> etcd tcp\/2380/);
+            expect(d, "the router reads the members' v3 gateway").to.match(/worker router: worker -> etcd tcp\/2379 \(watches the service keys/);
             expect(checkFlows(config, flows, rules).problems, d).to.deep.equal([]);
         });
     }
