@@ -6,7 +6,7 @@ import { loadConfig } from "../../model/validate";
 import { planCluster } from "../../model/plan";
 import { firewallMatrix } from "../../model/firewall";
 import { renderMachines } from "../../cloud-config";
-import { checkFlows, deriveFlows, describeFlow } from "../../model/flows";
+import { checkFlows, deriveFlows, describeFlow, DIALERS } from "../../model/flows";
 
 function forStack(stack: string) {
     const config = loadConfig(readStackFile(stack), stack);
@@ -22,10 +22,17 @@ describe("model/flows: the firewall admits exactly the flows the rendered machin
             const d = flows.map(describeFlow).join("\n");
             expect(d).to.match(/worker etcd proxy: worker -> etcd tcp\/2380/).and.match(/worker etcd proxy: worker -> etcd tcp\/2379/);
             expect(d).to.match(/etcd member: etcd -> etcd tcp\/2380/);
-            expect(d, "the router reads the members' v3 gateway").to.match(/worker router: worker -> etcd tcp\/2379 \(watches the service keys/);
             expect(checkFlows(config, flows, rules).problems, d).to.deep.equal([]);
         });
     }
+
+    it("the worker router reads the members' v3 gateway on 2379 (its own dialer, from ROUTER_ETCD_ENDPOINTS)", () => {
+        const { config, plan } = forStack("dev");
+        const router = DIALERS.filter((d) => d.name === "worker router");
+        const flows = deriveFlows(config, plan, renderMachines(config, plan), router).map(describeFlow);
+        expect(flows).to.have.length(1);
+        expect(flows[0]).to.match(/^worker router: worker -> etcd tcp\/2379 \(watches the service keys/);
+    });
 
     it("without <cluster>-etcd-peer-proxies the check fails, naming the proxy's flow to 2380", () => {
         const { config, flows, rules } = forStack("dev");
