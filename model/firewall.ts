@@ -29,13 +29,23 @@ export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
 export const NETWORK_LB_HEALTH_CHECK_RANGES = ["209.85.152.0/22", "209.85.204.0/22"];
 export const SSH_PORT = 22;
 
-/** Every port the load balancer forwards to workers: HTTP ports, extra TCP ports, tcp services' host_ports. */
+/**
+ * Every port the load balancer forwards to workers from the internet: HTTP ports, extra TCP
+ * ports, and the host_ports of services marked `public: true`.
+ */
 export function loadBalancedPorts(config: ClusterConfig): number[] {
     const ports = [
         ...config.loadBalancer.httpPorts,
         ...config.loadBalancer.tcpPorts,
-        ...config.services.filter((s) => s.scheme === "tcp" && s.hostPort !== undefined).map((s) => s.hostPort as number),
+        ...config.services.filter((s) => s.public === true && s.hostPort !== undefined).map((s) => s.hostPort as number),
     ];
+    return [...new Set(ports)].sort((a, b) => a - b);
+}
+
+/** host_ports of services that are not public: every worker's router serves them to the VPC only. */
+export function internalServicePorts(config: ClusterConfig): number[] {
+    const publicPorts = new Set(loadBalancedPorts(config));
+    const ports = config.services.filter((s) => s.hostPort !== undefined && !publicPorts.has(s.hostPort)).map((s) => s.hostPort as number);
     return [...new Set(ports)].sort((a, b) => a - b);
 }
 
@@ -90,6 +100,17 @@ export function firewallMatrix(config: ClusterConfig, _plan: ClusterPlan): Firew
             sourceRanges: ["0.0.0.0/0"],
             targetTags: [worker],
             allow: [{ protocol: "tcp", ports: lbPorts.map(String) }],
+        });
+    }
+    const internalPorts = internalServicePorts(config);
+    if (internalPorts.length > 0) {
+        rules.push({
+            name: `${cluster}-ingress-internal`,
+            description: "services' host_ports not marked public: from inside the subnet only",
+            direction: "INGRESS",
+            sourceRanges: [config.gcp.subnetCidr],
+            targetTags: [worker],
+            allow: [{ protocol: "tcp", ports: internalPorts.map(String) }],
         });
     }
     rules.push({

@@ -12,7 +12,7 @@ import { etcdEnvironmentOf, fleetEnvironmentOf } from "../cloud-config/inspect";
 import { parseEnvironmentDropIn, sectionEnvironment } from "../cloud-config/environment";
 import { ROUTER_UNIT } from "../cloud-config/router";
 import { ClusterConfig, ClusterPlan, MachineRole } from "./types";
-import { FirewallRuleSpec, GOOGLE_HEALTH_CHECK_RANGES, NETWORK_LB_HEALTH_CHECK_RANGES, SSH_PORT, loadBalancedPorts } from "./firewall";
+import { FirewallRuleSpec, GOOGLE_HEALTH_CHECK_RANGES, NETWORK_LB_HEALTH_CHECK_RANGES, SSH_PORT, loadBalancedPorts, internalServicePorts } from "./firewall";
 import { roleTag } from "./plan";
 import { cidrContains, parseCidr, parseIpv4 } from "./ipv4";
 
@@ -204,6 +204,18 @@ export const DIALERS: Dialer[] = [
                 to: "worker" as MachineRole,
                 port,
                 why: `forwarded by the external passthrough load balancer (port ${port})`,
+            })),
+    },
+    {
+        // Services not marked public: their clients are other machines of the VPC.
+        name: "VPC clients of internal services",
+        flows: (ctx) =>
+            internalServicePorts(ctx.config).map((port) => ({
+                dialer: "VPC clients of internal services",
+                from: { ranges: [ctx.config.gcp.subnetCidr], label: "the cluster's subnet" },
+                to: "worker" as MachineRole,
+                port,
+                why: `a service's host_port (${port}), not public: served by every worker's router to the VPC`,
             })),
     },
 ];

@@ -18,8 +18,13 @@ export interface ServiceSpec {
     scheme: ServiceScheme;
     /** `ip:port` entries, written to `<prefix>/<name>/hosts/<n>`. */
     hosts: string[];
-    /** Required for tcp services; the port the load balancer exposes. */
+    /** Required for tcp services; the port every worker's router serves it on. */
     hostPort?: number;
+    /**
+     * The host_port is load-balanced to the internet only when true; otherwise it is reachable
+     * from inside the VPC (the subnet) only.
+     */
+    public?: boolean;
 }
 
 export interface FleetUnitOption {

@@ -17,7 +17,7 @@ import {
 import { SERVICE_NAME, serviceNameProblem } from "./service-naming";
 
 export { SERVICE_NAME };
-const SERVICE_FIELDS = ["name", "scheme", "hosts", "host_port"] as const;
+const SERVICE_FIELDS = ["name", "scheme", "hosts", "host_port", "public"] as const;
 const UNIT_FIELDS = ["name", "content", "options", "desiredState", "instances"] as const;
 const OPTION_FIELDS = ["section", "name", "value"] as const;
 
@@ -83,12 +83,20 @@ export function validateServices(items: Array<Record<string, unknown> | undefine
             problems.add(`${path}.host_port`, `${hostPort} is ${RESERVED_PORTS[hostPort]}, which is never load-balanced`);
         }
 
+        const isPublic = item.public;
+        if (isPublic !== undefined && typeof isPublic !== "boolean") {
+            problems.add(`${path}.public`, `must be true or false, got ${describeValue(isPublic)}`);
+        } else if (isPublic === true && hostPort === undefined) {
+            problems.add(`${path}.public`, "applies to a service's host_port, and this service has none (http services are public on lbHttpPorts)");
+        }
+
         if (problems.count === before) {
             services.push({
                 name: name as string,
                 scheme: scheme as ServiceScheme,
                 hosts: hosts as string[],
                 ...(hostPort !== undefined ? { hostPort: hostPort as number } : {}),
+                ...(isPublic === true ? { public: true } : {}),
             });
         }
     });

@@ -13,7 +13,7 @@ import { etcdMemberCountFindings } from "./rules/etcd-member-count";
 import { etcdProtectionViolations } from "./rules/etcd-protection";
 import { externalIpViolations } from "./rules/external-ip";
 import { defaultServiceAccountViolations } from "./rules/default-service-account";
-import { firewallExposureViolations } from "./rules/firewall-exposure";
+import { firewallExposureViolations, firewallDatabaseExposureFindings } from "./rules/firewall-exposure";
 import { rebootWindowFindings } from "./rules/reboot-window";
 import { Finding, PlainResource, StackContext } from "./rules/resource-data";
 import { userDataSizeViolations } from "./rules/user-data-size";
@@ -78,6 +78,13 @@ export function buildPolicies(context: () => StackContext): Policies {
             "mandatory",
             "No firewall rule opens SSH (22) or etcd (2379, 2380) to 0.0.0.0/0.",
             (r) => firewallExposureViolations(r),
+            context,
+        ),
+        resourcePolicy(
+            "firewall-world-database-port",
+            "advisory",
+            "Flags a firewall rule that opens a well-known database port (5432, 3306, 6379, 27017, ...) to 0.0.0.0/0.",
+            (r) => firewallDatabaseExposureFindings(r),
             context,
         ),
         resourcePolicy(

@@ -10,6 +10,21 @@ export const GUARDED_PORTS: ReadonlyArray<{ port: number; what: string }> = [
     { port: 2380, what: "etcd peer" },
 ];
 
+/**
+ * Well-known database and cache ports: open to the world they are almost always a mistake, so a
+ * service is public only when its config says `public: true`, and the policy pack still says so.
+ */
+export const DATABASE_PORTS: ReadonlyArray<{ port: number; what: string }> = [
+    { port: 1433, what: "SQL Server" },
+    { port: 3306, what: "MySQL" },
+    { port: 5432, what: "PostgreSQL" },
+    { port: 6379, what: "Redis" },
+    { port: 9042, what: "Cassandra" },
+    { port: 9200, what: "Elasticsearch" },
+    { port: 11211, what: "memcached" },
+    { port: 27017, what: "MongoDB" },
+];
+
 const WORLD_RANGES = ["0.0.0.0/0", "::/0"];
 
 /** `22`, `2379-2380`; a rule without ports opens every port of its protocol. */
@@ -64,4 +79,28 @@ export function firewallExposureViolations(resource: PlainResource): string[] {
         }
     }
     return violations;
+}
+
+/** Findings for a firewall that opens a well-known database port to the world (advisory). */
+export function firewallDatabaseExposureFindings(resource: PlainResource): string[] {
+    if (resource.type !== TYPES.firewall) return [];
+    const props = resource.props;
+    if (String(props.direction ?? "INGRESS").toUpperCase() !== "INGRESS" || props.disabled === true) return [];
+    const world = worldSources(props);
+    if (world.length === 0) return [];
+    const findings: string[] = [];
+    for (const allow of asArray(props.allows)) {
+        if (!isRecord(allow) || !coversTcp(allow.protocol)) continue;
+        const ports = asArray(allow.ports);
+        if (ports.length === 0) continue; // every port: the mandatory rule above already refuses it for 22/2379/2380
+        for (const db of DATABASE_PORTS) {
+            if (!portSpecCovers(ports, db.port)) continue;
+            findings.push(
+                `firewall ${resource.name} opens the ${db.what} port ${db.port} to ${world.join(", ")}: ` +
+                    `a database is reachable from the whole internet; unless that is meant, drop \`public: true\` from the service ` +
+                    `(coreos-cluster:services[].public) so it is reachable from inside the VPC only.`,
+            );
+        }
+    }
+    return findings;
 }

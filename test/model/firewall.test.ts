@@ -27,7 +27,7 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
     const byName = new Map(rules.map((r) => [r.name, r]));
 
     it("has exactly these rules, named <cluster>-<purpose>", () => {
-        expect(rules.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-peer-proxies", "demo-etcd-client", "demo-ssh", "demo-ingress", "demo-health-check"]);
+        expect(rules.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-peer-proxies", "demo-etcd-client", "demo-ssh", "demo-ingress", "demo-ingress-internal", "demo-health-check"]);
         for (const r of rules) expect(r.direction).to.equal("INGRESS");
     });
 
@@ -67,13 +67,25 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
         expect(byName.get("demo-ssh")!.sourceTags).to.equal(undefined);
     });
 
-    it("forwards HTTP ports, extra TCP ports and tcp services' host_ports to workers only", () => {
+    it("forwards HTTP ports and extra TCP ports from the world to workers; a tcp service's host_port only from the subnet", () => {
         expect(byName.get("demo-ingress")).to.deep.include({
             sourceRanges: ["0.0.0.0/0"],
             targetTags: ["demo-worker"],
-            allow: [{ protocol: "tcp", ports: ["80", "443", "6379", "8443"] }],
+            allow: [{ protocol: "tcp", ports: ["80", "443", "8443"] }],
         });
-        expect(loadBalancedPorts(config)).to.deep.equal([80, 443, 6379, 8443]);
+        expect(loadBalancedPorts(config)).to.deep.equal([80, 443, 8443]);
+        expect(byName.get("demo-ingress-internal")).to.deep.include({
+            sourceRanges: [config.gcp.subnetCidr],
+            targetTags: ["demo-worker"],
+            allow: [{ protocol: "tcp", ports: ["6379"] }],
+        });
+    });
+
+    it("opens a service's host_port to the world only when the service says public: true", () => {
+        const services = [{ name: "redis", scheme: "tcp", hosts: ["10.10.0.22:6379"], host_port: 6379, public: true }];
+        const open = matrixFor(loadConfig(gcpRaw({ services }), "dev"));
+        expect(open.find((r) => r.name === "demo-ingress")!.allow[0].ports).to.include("6379");
+        expect(open.map((r) => r.name)).to.not.include("demo-ingress-internal");
     });
 
     it("lets health checks in only from Google's probe ranges, on the health-check port, to workers", () => {

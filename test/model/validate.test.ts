@@ -93,6 +93,8 @@ const cases: RejectCase[] = [
     { what: "a tcp host_port on an HTTP port", raw: gcpRaw({ services: [{ name: "a", scheme: "tcp", hosts: ["10.0.0.1:1"], host_port: 443 }] }), key: "services[0].host_port", message: /also in lbHttpPorts/ },
     { what: "a host_port on the health-check port", raw: gcpRaw({ services: [{ name: "a", scheme: "tcp", hosts: ["10.0.0.1:1"], host_port: 10256 }] }), key: "services[0].host_port", message: /also healthCheckPort/ },
     { what: "a host_port on the etcd client port", raw: gcpRaw({ services: [{ name: "a", scheme: "tcp", hosts: ["10.0.0.1:1"], host_port: 2379 }] }), key: "services[0].host_port", message: /etcd client port/ },
+    { what: "public given as a string", raw: gcpRaw({ services: [{ name: "db", scheme: "tcp", hosts: ["10.0.0.1:5432"], host_port: 5432, public: "yes" }] }), key: "services[0].public", message: /must be true or false/ },
+    { what: "public on a service without a host_port", raw: gcpRaw({ services: [{ name: "web", scheme: "http", hosts: ["10.0.0.1:80"], public: true }] }), key: "services[0].public", message: /has none/ },
     { what: "a misspelt service field", raw: gcpRaw({ services: [{ name: "a", scheme: "tcp", hosts: ["10.0.0.1:1"], hostPort: 9000 }] }), key: "services[0].hostPort", message: /did you mean "host_port"/ },
     { what: "a service that is not an object", raw: gcpRaw({ services: ["web"] }), key: "services[0]", message: /must be an object/ },
     { what: "a bad services prefix", raw: gcpRaw({ servicesPrefix: "services/" }), key: "servicesPrefix", message: /must be an etcd key path/ },
@@ -165,7 +167,7 @@ const cases: RejectCase[] = [
     { what: "a stack name that is no label, used as environment", raw: gcpRaw({ environment: "" }), stack: "My_Stack", key: "environment", message: /taken from the stack name/ },
     { what: "environment prod taken from the stack name", raw: prodRaw({ environment: undefined, protectMembers: false }), stack: "prod", key: "protectMembers", message: /prod/ },
     // local
-    { what: "a local first address outside loopback", raw: localRaw({ localFirstAddress: "10.0.0.1" }), stack: "local", key: "localFirstAddress", message: /not a loopback host address/ },
+    { what: "a local first address outside loopback", raw: localRaw({ localFirstAddress: "203.0.113.10" }), stack: "local", key: "localFirstAddress", message: /neither a private \(RFC 1918\) address for the local VPC nor a loopback host address/ },
     { what: "local machines running past 127.255.255.254", raw: localRaw({ localFirstAddress: "127.255.255.252", localWorkers: 2 }), stack: "local", key: "localFirstAddress", message: /run past 127.255.255.254/ },
     { what: "a local data dir escaping the project", raw: localRaw({ localDataDir: "../elsewhere" }), stack: "local", key: "localDataDir", message: /without "\.\." segments/ },
     { what: "a zone not of the local region", raw: localRaw({ zones: ["us-central1-a"] }), stack: "local", key: "zones[0]", message: /not a zone of region local/ },

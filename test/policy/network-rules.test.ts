@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { externalIpViolations } from "../../policy/rules/external-ip";
-import { firewallExposureViolations, portSpecCovers } from "../../policy/rules/firewall-exposure";
+import { firewallDatabaseExposureFindings, firewallExposureViolations, portSpecCovers } from "../../policy/rules/firewall-exposure";
 import { DEV, PROD, etcdMember, firewall, runResourcePolicy, workerTemplate } from "./policy-harness";
 
 const FW = "firewall-no-world-etcd-or-ssh";
@@ -86,5 +86,18 @@ describe("policy: prod-vm-no-external-ip (advisory)", () => {
 
     it("allows external IPs outside production", async () => {
         expect(await runResourcePolicy(DEV, "prod-vm-no-external-ip", workerTemplate(withExternal, "dev"))).to.deep.equal([]);
+    });
+});
+
+describe("policy: firewall-world-database-port (advisory)", () => {
+    it("flags a well-known database port open to the world, and not the same port open to the subnet", async () => {
+        const world = firewall("coreos-ingress", { sourceRanges: ["0.0.0.0/0"], targetTags: ["coreos-worker"], allows: [{ protocol: "tcp", ports: ["80", "5432"] }] });
+        const subnet = firewall("coreos-ingress-internal", { sourceRanges: ["10.10.0.0/24"], targetTags: ["coreos-worker"], allows: [{ protocol: "tcp", ports: ["5432", "6379"] }] });
+        const range = firewall("coreos-ingress-range", { sourceRanges: ["0.0.0.0/0"], targetTags: ["coreos-worker"], allows: [{ protocol: "tcp", ports: ["6000-6500"] }] });
+        expect(firewallDatabaseExposureFindings(world)).to.have.length(1);
+        expect(firewallDatabaseExposureFindings(world)[0]).to.contain("PostgreSQL port 5432").and.to.contain("public: true");
+        expect(firewallDatabaseExposureFindings(subnet)).to.deep.equal([]);
+        expect(firewallDatabaseExposureFindings(range)[0]).to.contain("Redis port 6379");
+        expect(await runResourcePolicy(PROD, "firewall-world-database-port", world)).to.have.length(1);
     });
 });

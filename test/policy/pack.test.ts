@@ -20,10 +20,10 @@ const analyzerService = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
 const analyzerProto = require("@pulumi/pulumi/proto/analyzer_pb");
 
 const MANDATORY = ["etcd-member-count-odd", "firewall-no-world-etcd-or-ssh", "user-data-within-gce-limit", "prod-etcd-members-protected", "vm-cluster-labels", "worker-group-keeps-capacity"];
-const ADVISORY = ["prod-vm-no-external-ip", "no-default-compute-service-account", "reboot-window-set"];
+const ADVISORY = ["prod-vm-no-external-ip", "no-default-compute-service-account", "reboot-window-set", "firewall-world-database-port"];
 
 describe("policy pack: policy list and stack context", () => {
-    it("has the six mandatory and three advisory policies, uniquely named", () => {
+    it("has the six mandatory and four advisory policies, uniquely named", () => {
         const policies = policiesFor(PROD);
         expect(policies.filter((p) => p.enforcementLevel === "mandatory").map((p) => p.name)).to.have.members(MANDATORY);
         expect(policies.filter((p) => p.enforcementLevel === "advisory").map((p) => p.name)).to.have.members(ADVISORY);

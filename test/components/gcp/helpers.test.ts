@@ -69,13 +69,14 @@ describe("GCE helpers (pure)", () => {
     });
 
     describe("load-balanced ports", () => {
-        it("forwards http/https, each tcp service host_port (named after it) and extra tcp ports, as the firewall opens them", () => {
+        it("forwards http/https, each public service host_port (named after it) and extra tcp ports, as the firewall opens them; an internal one is not forwarded", () => {
             const config = configWith({
                 tcpPorts: [9000],
                 services: [
                     { name: "web", scheme: "http", hosts: ["10.0.0.1:8080"] },
-                    { name: "redis", scheme: "tcp", hosts: ["10.0.0.2:6379"], hostPort: 6379 },
-                    { name: "pg", scheme: "tcp", hosts: ["10.0.0.3:5432"], hostPort: 15432 },
+                    { name: "redis", scheme: "tcp", hosts: ["10.0.0.2:6379"], hostPort: 6379, public: true },
+                    { name: "pg", scheme: "tcp", hosts: ["10.0.0.3:5432"], hostPort: 15432, public: true },
+                    { name: "cache", scheme: "tcp", hosts: ["10.0.0.4:11211"], hostPort: 11211 },
                 ],
             });
             const ports = ingressPorts(config);
@@ -95,7 +96,7 @@ describe("GCE helpers (pure)", () => {
                 configWith({
                     httpPorts: [80, 8080],
                     tcpPorts: [80, 7000],
-                    services: [{ name: "http", scheme: "tcp", hosts: ["10.0.0.2:1"], hostPort: 7001 }],
+                    services: [{ name: "http", scheme: "tcp", hosts: ["10.0.0.2:1"], hostPort: 7001, public: true }],
                 }),
             );
             expect(ports.map((p) => p.port)).to.deep.equal([80, 7000, 7001, 8080]);

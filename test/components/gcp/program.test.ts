@@ -232,7 +232,7 @@ for (const stack of ["dev", "prod"]) {
             expect(autohealing.httpHealthCheck).to.deep.equal({ port: config.healthCheck.port, requestPath: config.healthCheck.path });
             expect(group.namedPorts).to.deep.equal(ingressPorts(config).map((p) => ({ name: p.name, port: p.port })));
             expect(group.namedPorts.map((p: { name: string }) => p.name)).to.include.members(["http", "https"]);
-            for (const service of config.services.filter((s) => s.scheme === "tcp")) {
+            for (const service of config.services.filter((s) => s.public === true)) {
                 expect(group.namedPorts.map((p: { port: number }) => p.port)).to.include(service.hostPort);
             }
             if (config.workers.min === config.workers.max) {
