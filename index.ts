@@ -69,6 +69,9 @@ export const etcdMemberIps = cluster.memberIps;
 export const etcdClientUrls = cluster.clientUrls;
 export const etcdPeerUrls = cluster.peerUrls;
 export const servicesPrefix = config.servicesPrefix;
+// How the deployer reaches the members (docs/delivery.md, docs/local-platform.md): other stacks
+// tunnel the same way with their own key. Never the key itself.
+export const sshTunnel = config.access.sshTunnel ? { host: config.access.sshTunnel.host, port: config.access.sshTunnel.port, username: config.access.sshTunnel.username } : null;
 export const userDataHashes = { etcd: hashesByRole("etcd"), worker: hashesByRole("worker") };
 // GCE only; null on the local platform (it has no group, balancer or VPC).
 export const workerInstanceGroup = cluster.workerInstanceGroup;

@@ -1,20 +1,24 @@
 // Local stack on the real Pulumi engine: `pulumi up` from nothing to a healthy 3-member cluster
 // with worker proxies and service keys seeded, a no-op `pulumi up`, and `pulumi destroy`. Runs on a
 // scratch copy of the project (test/support/engine.ts: fresh DIY backend in a temp dir, the offline
-// settings of scripts/engine-env.sh) with every 127.0.10.x address moved to 127.0.12.x, so it never
-// meets a running `local` stack. Baselines from the same run: the targets, the same 3 etcd members
+// settings of scripts/engine-env.sh) with its VPC moved from 10.213.10.0/24 to 10.213.12.0/24 and the
+// cluster renamed, so it never meets a running `local` stack; it checks the machines from inside their
+// namespaces (the root namespace, where the deployer stands, cannot reach their etcd). Baselines from the same run: the targets, the same 3 etcd members
 // started directly by the test helper, and the engine's own cost on an empty TypeScript program.
 import * as fs from "fs";
-import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { findEngine, makeProjectCopy, PulumiStack, replaceInStrings, StateResource } from "../test/support/engine";
+import { deployerKeyEnv, findEngine, makeProjectCopy, PulumiStack, replaceInStrings, StateResource } from "../test/support/engine";
+import { namespaceName } from "../components/local/vpc/addressing";
+import { namespaces } from "../components/local/vpc/netns";
+import { execInNamespace, httpGetInNamespace } from "../components/local/vpc/spawn";
 import { memberIsHealthy, requireEtcdBinaries, startEtcdCluster } from "../test/support/etcd-cluster";
 import { Benchmark, errorMessage, figure, Figure, round, sleep, timed } from "./support";
 
-const STACK_RANGE = "127.0.10.";
-const BENCH_RANGE = "127.0.12.";
+const STACK_RANGE = "10.213.10.";
+const BENCH_RANGE = "10.213.12.";
+const BENCH_CLUSTER = "blocal";
 const DIRECT_START_ADDRESS = "127.0.12.40";
 const UP_TARGET_MS = 30_000;
 const NOOP_TARGET_MS = 10_000;
@@ -28,35 +32,24 @@ async function eventually(check: () => Promise<boolean>): Promise<boolean> {
     return false;
 }
 
-function proxyAnswers(url: string): Promise<boolean> {
-    return new Promise((resolve) => {
-        const req = http.get(`${url}/v2/keys/?quorum=false`, { timeout: 5000 }, (res) => {
-            res.resume();
-            res.on("end", () => resolve(res.statusCode === 200));
-        });
-        req.on("timeout", () => req.destroy());
-        req.on("error", () => resolve(false));
-    });
+async function answers200(namespace: string, url: string): Promise<boolean> {
+    return (await httpGetInNamespace(namespace, url, 5000))?.status === 200;
 }
 
 /** Independent of the code under test: every member healthy, every proxy answering, every service key present. */
 async function verifyCluster(stack: PulumiStack, config: Record<string, any>): Promise<Record<string, unknown>> {
     const outputs = await stack.outputs();
     const memberUrls: string[] = outputs.etcdClientUrls ?? [];
+    const memberNs: string[] = (outputs.etcdMemberNames ?? []).map(namespaceName);
     const resources: StateResource[] = await stack.resources();
-    const proxyUrls = resources.filter((r) => r.outputs?.mode === "proxy").map((r) => String(r.outputs!.clientUrl));
-    const members = await Promise.all(memberUrls.map((u) => eventually(() => memberIsHealthy(u, 5000))));
-    const proxies = await Promise.all(proxyUrls.map((u) => eventually(() => proxyAnswers(u))));
+    const proxyMachines = resources.filter((r) => r.outputs?.mode === "proxy");
+    const proxyUrls = proxyMachines.map((r) => String(r.outputs!.clientUrl));
+    const members = await Promise.all(memberUrls.map((u, i) => eventually(() => answers200(memberNs[i], `${u}/health`))));
+    const proxies = await Promise.all(proxyMachines.map((r) => eventually(() => answers200(String(r.outputs!.namespace), `${r.outputs!.clientUrl}/v2/keys/?quorum=false`))));
     const services: Array<{ hosts: string[]; host_port?: number }> = config["coreos-cluster:services"] ?? [];
     const expectedKeys = services.reduce((n, s) => n + 1 + s.hosts.length + (s.host_port === undefined ? 0 : 1), 0);
-    const { Etcd3 } = require("etcd3") as typeof import("etcd3");
-    const client = new Etcd3({ hosts: memberUrls, dialTimeout: 10000 });
-    let keys: number;
-    try {
-        keys = await client.getAll().prefix(`${outputs.servicesPrefix ?? "/services"}/`).count();
-    } finally {
-        client.close();
-    }
+    const count = await execInNamespace(memberNs[0], "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", "--endpoints", memberUrls.join(","), "get", "--prefix", "--count-only", "-w", "json", `${outputs.servicesPrefix ?? "/services"}/`], 30000);
+    const keys: number = count.code === 0 ? (JSON.parse(count.stdout).count ?? 0) : -1;
     const problems = [
         ...(memberUrls.length !== 3 || members.some((ok) => !ok) ? [`members healthy: ${members.filter(Boolean).length} of ${memberUrls.length} (expected 3)`] : []),
         ...(proxyUrls.length === 0 || proxies.some((ok) => !ok) ? [`proxies answering: ${proxies.filter(Boolean).length} of ${proxyUrls.length}`] : []),
@@ -93,12 +86,16 @@ export const localStack: Benchmark = {
         try {
             const backendDir = path.join(scratch, "backend");
             fs.mkdirSync(backendDir);
-            const project = makeProjectCopy({ into: scratch, stackConfig: { local: (doc) => replaceInStrings(doc, STACK_RANGE, BENCH_RANGE) } });
+            const toBench = (doc: Record<string, any>) => {
+                const moved = replaceInStrings(doc, STACK_RANGE, BENCH_RANGE);
+                return { ...moved, config: { ...moved.config, "coreos-cluster:clusterName": BENCH_CLUSTER } };
+            };
+            const project = makeProjectCopy({ into: scratch, stackConfig: { local: toBench } });
             const stackText = fs.readFileSync(path.join(project.dir, "Pulumi.local.yaml"), "utf8");
             if (stackText.includes(STACK_RANGE)) throw new Error(`the scratch stack file still names ${STACK_RANGE}x addresses`);
             const config = (YAML.parse(stackText) as { config: Record<string, any> }).config;
             const common = { engine, backendDir, transpileOnly: true, projectRoot: project.dir };
-            stack = new PulumiStack({ ...common, projectDir: project.dir, stack: "local" });
+            stack = new PulumiStack({ ...common, projectDir: project.dir, stack: "local", env: deployerKeyEnv(scratch) });
             const floor = new PulumiStack({ ...common, projectDir: emptyProject(scratch, ctx.repoRoot), stack: "floor" });
             ctx.log(`engine ${engine.pulumi}; stack config at ${config["coreos-cluster:localFirstAddress"]}`);
             await stack.ensure();
@@ -111,8 +108,8 @@ export const localStack: Benchmark = {
             ctx.log("pulumi destroy");
             const destroy = await stack.destroy();
             deployed = false;
-            const stillUp = (await Promise.all((verified.members as string[]).map((u) => memberIsHealthy(u, 2000)))).filter(Boolean).length;
-            if (stillUp > 0) throw new Error(`${stillUp} members still answer after destroy`);
+            const left = namespaces().filter((n) => n.startsWith(`ccl-${BENCH_CLUSTER}-`));
+            if (left.length > 0) throw new Error(`namespaces still there after destroy: ${left.join(", ")}`);
 
             ctx.log("baselines: 3 etcd members started directly; the engine on an empty program");
             const direct = await timed(() => startEtcdCluster({ size: 3, firstAddress: DIRECT_START_ADDRESS }));

@@ -5,6 +5,7 @@
 
 import { ClusterConfig, ClusterPlan, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from "./types";
 import { roleTag } from "./plan";
+import { cidrContains, parseCidr, parseIpv4 } from "./ipv4";
 
 export interface FirewallAllow {
     protocol: "tcp" | "udp" | "icmp";
@@ -49,7 +50,39 @@ export function internalServicePorts(config: ClusterConfig): number[] {
     return [...new Set(ports)].sort((a, b) => a - b);
 }
 
-export function firewallMatrix(config: ClusterConfig, _plan: ClusterPlan): FirewallRuleSpec[] {
+/** The address and port of a service's `ip:port` host entry (validated upstream). */
+export function splitServiceHost(entry: string): { address: string; port: number } {
+    const colon = entry.lastIndexOf(":");
+    return { address: entry.slice(0, colon), port: Number(entry.slice(colon + 1)) };
+}
+
+/**
+ * The ports every worker's router dials on OTHER workers: the backends of the declared services
+ * (http and tcp alike). Which hosts count:
+ * - a planned worker address (local platform), when there is another worker whose router dials it
+ *   (a worker's own router reaches its own backends without the network);
+ * - on GCE, where workers are a group with addresses from the subnet, any subnet address that is
+ *   no member's static address.
+ * Not counted: a host on a member's address (no worker-tag rule could admit it; the flow check names
+ * that flow as missing instead of this rule opening a port no worker serves), and a host outside the
+ * cluster's subnet (an external address). The latter is outside the firewall's concern: the rule is
+ * about worker tags only, and the router reaches such a host through egress, which GCE allows.
+ */
+export function serviceBackendPorts(config: ClusterConfig, plan: ClusterPlan): number[] {
+    const members = new Set(plan.members.map((m) => m.privateIp));
+    const workers = new Set(plan.workers.map((w) => w.privateIp));
+    const subnet = parseCidr(config.gcp.subnetCidr);
+    const onAWorker = (address: string): boolean => {
+        if (members.has(address)) return false;
+        if (workers.size > 0) return workers.has(address) && workers.size > 1;
+        const ip = parseIpv4(address);
+        return ip !== undefined && "cidr" in subnet && cidrContains(subnet.cidr, ip);
+    };
+    const ports = config.services.flatMap((s) => s.hosts.map(splitServiceHost).filter((h) => onAWorker(h.address)).map((h) => h.port));
+    return [...new Set(ports)].sort((a, b) => a - b);
+}
+
+export function firewallMatrix(config: ClusterConfig, plan: ClusterPlan): FirewallRuleSpec[] {
     const cluster = config.name;
     const etcd = roleTag(cluster, "etcd");
     const worker = roleTag(cluster, "worker");
@@ -111,6 +144,18 @@ export function firewallMatrix(config: ClusterConfig, _plan: ClusterPlan): Firew
             sourceRanges: [config.gcp.subnetCidr],
             targetTags: [worker],
             allow: [{ protocol: "tcp", ports: internalPorts.map(String) }],
+        });
+    }
+    const backendPorts = serviceBackendPorts(config, plan);
+    if (backendPorts.length > 0) {
+        // Every worker's router proxies a service to its hosts, typically on other workers.
+        rules.push({
+            name: `${cluster}-service-backends`,
+            description: "workers' routers to the services' hosts (ip:port) on other workers",
+            direction: "INGRESS",
+            sourceTags: [worker],
+            targetTags: [worker],
+            allow: [{ protocol: "tcp", ports: backendPorts.map(String) }],
         });
     }
     rules.push({

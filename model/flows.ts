@@ -6,13 +6,15 @@
 // no flow needs names what is open for nothing.
 //
 // Extensible: DIALERS is a table. Another part of the product that dials something (the worker
-// router of issue 13: etcd on the members' 2379, serving the health-check port) adds an entry.
+// router of issue 13: etcd on the members' 2379, and the services' hosts on other workers) adds an entry.
 import YAML from "yaml";
 import { etcdEnvironmentOf, fleetEnvironmentOf } from "../cloud-config/inspect";
 import { parseEnvironmentDropIn, sectionEnvironment } from "../cloud-config/environment";
 import { ROUTER_UNIT } from "../cloud-config/router";
+import { parseServiceKeys } from "../router/haproxy-config";
+import { serviceKeyValues } from "../components/services/service-keys";
 import { ClusterConfig, ClusterPlan, MachineRole } from "./types";
-import { FirewallRuleSpec, GOOGLE_HEALTH_CHECK_RANGES, NETWORK_LB_HEALTH_CHECK_RANGES, SSH_PORT, loadBalancedPorts, internalServicePorts } from "./firewall";
+import { FirewallRuleSpec, GOOGLE_HEALTH_CHECK_RANGES, NETWORK_LB_HEALTH_CHECK_RANGES, SSH_PORT, loadBalancedPorts, internalServicePorts, splitServiceHost } from "./firewall";
 import { roleTag } from "./plan";
 import { cidrContains, parseCidr, parseIpv4 } from "./ipv4";
 
@@ -108,6 +110,45 @@ export function routerEnvironmentOf(userData: string): Record<string, string> {
     return unit?.content ? parseEnvironmentDropIn(unit.content) : {};
 }
 
+/**
+ * Where a router's backend `address` lives: a planned machine (or "self"), on GCE a worker of the
+ * group when it is a subnet address no member holds (workers get theirs from the subnet), and
+ * undefined outside the cluster's subnet: reached through egress, no ingress rule's concern.
+ */
+function placeBackend(ctx: FlowContext, address: string, machine: FlowMachine): MachineRole | "self" | undefined {
+    const planned = [...ctx.plan.members.map((m) => m.privateIp), ...ctx.plan.workers.map((w) => w.privateIp)];
+    if (planned.includes(address)) return ctx.placeHost(address, machine);
+    if (ctx.plan.workers.length > 0) return undefined;
+    const ip = parseIpv4(address);
+    const subnet = parseCidr(ctx.config.gcp.subnetCidr);
+    if (ip !== undefined && "cidr" in subnet && cidrContains(subnet.cidr, ip)) return "worker";
+    const loopback = parseCidr("127.0.0.0/8");
+    if (ip !== undefined && "cidr" in loopback && cidrContains(loopback.cidr, ip)) return "self";
+    return undefined;
+}
+
+/**
+ * The router's backends: the service keys as the deployment seeds them from config.services under
+ * servicesPrefix (index.ts, components/services), read the way the router reads them, under its
+ * rendered ROUTER_PREFIX (a router watching another prefix sees none and dials nothing).
+ */
+function routerBackendFlows(ctx: FlowContext, machine: FlowMachine): Flow[] {
+    const prefix = routerEnvironmentOf(machine.userData).ROUTER_PREFIX;
+    if (prefix === undefined) return [];
+    const seeded = ctx.config.servicesPrefix;
+    const keys = Object.assign({}, ...ctx.config.services.map((s) => serviceKeyValues({ service: s.name, scheme: s.scheme, hosts: s.hosts, hostPort: s.hostPort, prefix: seeded })));
+    const flows: Flow[] = [];
+    for (const service of parseServiceKeys(keys, prefix).services) {
+        for (const host of service.hosts) {
+            const { address, port } = splitServiceHost(host.address);
+            const to = placeBackend(ctx, address, machine);
+            if (to === undefined || to === "self") continue;
+            flows.push({ dialer: "worker router", from: { role: machine.role }, to, port, why: `proxies service ${service.name} to its host ${host.address} (${prefix}/${service.name}/hosts/${host.id})` });
+        }
+    }
+    return flows;
+}
+
 export const DIALERS: Dialer[] = [
     {
         name: "etcd member",
@@ -152,12 +193,14 @@ export const DIALERS: Dialer[] = [
             ),
     },
     {
-        // The router reads etcd v3 through the members' JSON gateway (the worker's v2 proxy cannot carry v3).
+        // The router reads etcd v3 through the members' JSON gateway (the worker's v2 proxy cannot carry v3),
+        // and proxies each service to its hosts, typically on other workers.
         name: "worker router",
         flows: (ctx) =>
-            ctx.machines.flatMap((m) =>
-                flowsToUrls(ctx, m, urlsIn(routerEnvironmentOf(m.userData).ROUTER_ETCD_ENDPOINTS), "worker router", (u) => `watches the service keys at ${u.host} (ROUTER_ETCD_ENDPOINTS)`),
-            ),
+            ctx.machines.flatMap((m) => [
+                ...flowsToUrls(ctx, m, urlsIn(routerEnvironmentOf(m.userData).ROUTER_ETCD_ENDPOINTS), "worker router", (u) => `watches the service keys at ${u.host} (ROUTER_ETCD_ENDPOINTS)`),
+                ...routerBackendFlows(ctx, m),
+            ]),
     },
     {
         // The providers and the etcd health gate run where Pulumi runs and come in through the SSH

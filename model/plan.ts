@@ -34,11 +34,13 @@ export function zoneFor(zones: readonly string[], index: number): string {
 /**
  * Static member addresses: on GCE the first usable addresses of the subnet (the network
  * address, the gateway .1, the second-to-last and the broadcast address are GCE's); on the
- * local platform consecutive loopback addresses from localFirstAddress, then the workers.
+ * local platform consecutive addresses of the VPC's /24 from localFirstAddress, then the workers
+ * (validation admits only private ones for a stack; the planner also takes loopback ones, which
+ * the single-machine tests use without a VPC).
  */
 export function memberAddresses(config: ClusterConfig): string[] {
     const count = config.etcd.count;
-    if (config.platform === "local") return loopbackAddresses(config.local.firstAddress, 0, count, count + config.local.workers);
+    if (config.platform === "local") return localAddresses(config.local.firstAddress, 0, count, count + config.local.workers);
     const parsed = parseCidr(config.gcp.subnetCidr);
     if ("problem" in parsed) throw new Error(`subnetCidr: ${parsed.problem}`);
     const usable = gceUsableRange(parsed.cidr);
@@ -48,7 +50,7 @@ export function memberAddresses(config: ClusterConfig): string[] {
     return Array.from({ length: count }, (_, i) => formatIpv4(usable.first + i));
 }
 
-function loopbackAddresses(firstAddress: string, offset: number, count: number, total: number): string[] {
+function localAddresses(firstAddress: string, offset: number, count: number, total: number): string[] {
     const first = parseIpv4(firstAddress);
     if (first !== undefined && isPrivateIpv4(first)) {
         // The local VPC: consecutive addresses of one private /24 (components/local/vpc).
@@ -81,7 +83,7 @@ export function planCluster(config: ClusterConfig): ClusterPlan {
     let workers: WorkerPlan[] = [];
     if (config.platform === "local") {
         const count = config.etcd.count;
-        const ips = loopbackAddresses(config.local.firstAddress, count, config.local.workers, count + config.local.workers);
+        const ips = localAddresses(config.local.firstAddress, count, config.local.workers, count + config.local.workers);
         workers = ips.map((ip, i) => ({ name: workerName(config.name, i), zone: zoneFor(zones, i), privateIp: ip }));
     }
 

@@ -167,7 +167,7 @@ export interface ClusterConfig {
     };
 
     local: {
-        /** First loopback address handed out, e.g. `127.0.10.10`. */
+        /** First machine address of the local VPC (its /24 is the subnet), e.g. `10.213.10.10`. */
         firstAddress: string;
         /** Workers to boot on the local platform. */
         workers: number;

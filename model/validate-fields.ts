@@ -81,7 +81,9 @@ export function sshTunnel(r: ConfigReader, env?: Record<string, string | undefin
             p.add("sshTunnel.privateKeyEnv", `environment variable ${name} does not hold a PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----)`);
         }
         if (p.count > before) return undefined;
-        return { host: value.host as string, port: port as number, username: value.username as string, privateKey: key as string };
+        // One form whatever carried it (`$(cat key)` drops the final newline, a file read keeps it),
+        // so the same key never shows as a changed connection.
+        return { host: value.host as string, port: port as number, username: value.username as string, privateKey: `${(key as string).trim()}\n` };
     }
     if (isEncryptedValue(value.privateKey)) return p.count === before ? "encrypted" : undefined;
     if (typeof value.privateKey !== "string") p.add("sshTunnel.privateKey", `must be a private key (PEM or OpenSSH text), got ${describeValue(value.privateKey, true)}`);

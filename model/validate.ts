@@ -5,7 +5,7 @@
 import { ClusterConfig, ConfigProblem, ConfigValidationError, OsFlavor, Platform, RebootStrategy } from "./types";
 import { CONFIG_KEY_NAMES, FLATCAR_STABLE_IMAGE } from "./defaults";
 import { ConfigReader, Problems, describeValue, isPlainObject, plaintextSecretsOf, unknownNameMessage } from "./config-reader";
-import { LAST_LOOPBACK_HOST, LOOPBACK, cidrContains, cidrsOverlap, formatIpv4, gceUsableRange, isPrivateIpv4, parseCidr, parseIpv4 } from "./ipv4";
+import { LOOPBACK, cidrContains, cidrsOverlap, formatIpv4, gceUsableRange, isPrivateIpv4, parseCidr, parseIpv4 } from "./ipv4";
 import { failureTolerance, memberCountChangeProblems, memberCountProblem } from "./quorum";
 import { checkServicePorts, portProblem, validateFleetUnits, validateServices } from "./validate-workloads";
 import { diskSize, escapeRegExp, fleetEndpointProblem, fleetMetadata, fleetRelease, isHttpUrl, machineType, portList, sshTunnel } from "./validate-fields";
@@ -286,6 +286,13 @@ export function validateConfig(
             );
         }
     }
+    // The local platform is a miniature of the same VPC: its members answer only inside it too.
+    if (platform === "local" && !tunnelGiven && serviceCount > 0 && !(etcdEndpoints && etcdEndpoints.length > 0)) {
+        problems.add(
+            "sshTunnel",
+            `the stack declares ${serviceCount} service(s) but gives the providers no way into the local VPC, whose members answer only inside it (as on GCE). Set coreos-cluster:sshTunnel to a member's sshd: {host: <a member's address>, username: root, privateKeyEnv: COREOS_LOCAL_SSH_KEY} (scripts/local.sh generates that key; docs/local-platform.md)`,
+        );
+    }
 
     // Local platform.
     const localFirstAddress = r.string("localFirstAddress");
@@ -299,10 +306,15 @@ export function validateConfig(
             const host = first % 256;
             const total = (etcdCount ?? 0) + (localWorkers ?? 0);
             if (host < 3 || host + total - 1 > 254) problems.add("localFirstAddress", `${localFirstAddress}: the ${total} local machines must fit .3-.254 of its /24 (.1 is the deployer, .2 the load balancer)`);
-        } else if (!cidrContains(LOOPBACK, first) || first === LOOPBACK.network) problems.add("localFirstAddress", `${localFirstAddress} is neither a private (RFC 1918) address for the local VPC nor a loopback host address`);
-        else if (etcdCount !== undefined && localWorkers !== undefined && first + etcdCount + localWorkers - 1 > LAST_LOOPBACK_HOST) {
-            problems.add("localFirstAddress", `${etcdCount} members and ${localWorkers} workers from ${localFirstAddress} run past ${formatIpv4(LAST_LOOPBACK_HOST)}, the last loopback host address`);
-        }
+            // On the local platform the tunnel ends at a member's sshd (docs/local-platform.md).
+            const tunnelHost = isPlainObject(raw.sshTunnel) && typeof raw.sshTunnel.host === "string" ? raw.sshTunnel.host : undefined;
+            if (platform === "local" && tunnelHost !== undefined && etcdCount !== undefined) {
+                const members = Array.from({ length: etcdCount }, (_, i) => formatIpv4(first + i));
+                if (!members.includes(tunnelHost)) problems.add("sshTunnel.host", `${tunnelHost} is no member's address (${members.join(", ")}): on the local platform the tunnel goes to a member's sshd`);
+            }
+        } else if (cidrContains(LOOPBACK, first)) {
+            problems.add("localFirstAddress", `${localFirstAddress} is a loopback address; the local platform is a VPC of network namespaces on a private /24 of its own (e.g. 10.213.10.10), where the firewall and the load balancer apply as on GCE`);
+        } else problems.add("localFirstAddress", `${localFirstAddress} is not a private (RFC 1918) address; the local VPC's machines live on a private /24 of its own (e.g. 10.213.10.10)`);
     }
     const localDataDir = r.string("localDataDir");
     if (localDataDir !== undefined && (localDataDir.trim() === "" || localDataDir.split(/[\\/]/).includes("..") || /\0/.test(localDataDir))) {

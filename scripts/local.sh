@@ -27,7 +27,7 @@ case "$command" in
 esac
 
 # 1. System packages: Debian's etcd (server + etcdctl); the script does nothing when present.
-say "step 1/4: system packages (etcd)"
+say "step 1/4: system packages (etcd, sshd, nftables)"
 bash scripts/install-system-deps.sh
 
 # 2. npm dependencies, only when they were never installed.
@@ -51,7 +51,26 @@ if [ "${COREOS_CLUSTER_DEFAULT_PASSPHRASE:-}" = 1 ]; then
   say "secrets passphrase: the local-only default (set PULUMI_CONFIG_PASSPHRASE before the first run to use your own)"
 fi
 
-# 4. The stack, then the command.
+# 4. The deployer's SSH key for the tunnel into the VPC (a member's sshd): generated once under the
+#    stack's data dir (mode 0600, never in the repo, the state or the logs) and handed to the program
+#    in the variable sshTunnel.privateKeyEnv names, as CI hands GCE stacks theirs.
+data_dir="$(node -e '
+  const YAML = require("yaml");
+  const doc = YAML.parse(require("fs").readFileSync(process.argv[1], "utf8")) || {};
+  process.stdout.write(String((doc.config || {})["coreos-cluster:localDataDir"] || ".local-machines"));' "Pulumi.$stack.yaml")"
+key_dir="$data_dir/deployer"
+key_file="$key_dir/id_ed25519"
+if [ ! -f "$key_file" ] && [ "$command" != destroy ] && [ "$command" != outputs ]; then
+  mkdir -p "$key_dir" && chmod 700 "$key_dir"
+  ssh-keygen -q -t ed25519 -N "" -C "coreos-cluster-deployer" -f "$key_file" >/dev/null
+  say "generated the deployer's tunnel key $key_file"
+fi
+if [ -f "$key_file" ]; then
+  COREOS_LOCAL_SSH_KEY="$(cat "$key_file")"
+  export COREOS_LOCAL_SSH_KEY
+fi
+
+# 5. The stack, then the command.
 say "step 4/4: pulumi $command --stack $stack"
 if ! pulumi stack select "$stack" --non-interactive >/dev/null 2>&1; then
   [ "$command" = up ] || [ "$command" = preview ] || fail "there is no '$stack' stack in $PULUMI_BACKEND_URL yet: run 'npm run local' first"
@@ -86,6 +105,9 @@ case "$command" in
       fail "these stacks still have resources (service keys in this cluster): $(echo $consumers). Destroy them first, e.g. (cd examples/app-stack && source ../../scripts/engine-env.sh && pulumi destroy --stack local --yes), or set COREOS_CLUSTER_DESTROY_ANYWAY=1."
     fi
     pulumi destroy --stack "$stack" --yes "$@"
+    # The key was needed until the last key in etcd was deleted through the tunnel.
+    rm -rf "$key_dir"
+    rmdir "$data_dir" 2>/dev/null || true
     say "every local machine is stopped and its data removed; the (empty) stack stays in $PULUMI_BACKEND_URL"
     ;;
   outputs) pulumi stack output --stack "$stack" "$@" ;;

@@ -6,4 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=provision.sh
 source scripts/provision.sh
 npm run --silent build
+# A killed earlier run leaves its local VPCs (namespaces, bridge, nftables, the processes in them):
+# remove those whose stack data is gone or that a test made in a scratch folder, nothing else.
+node -r ts-node/register/transpile-only components/local/cleanup.ts --vpcs >&2
 exec node_modules/.bin/mocha "test/**/*.test.ts" "$@"

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { ClusterConfig } from "../../model/types";
 import { loadBalancedPorts } from "../../model/firewall";
+import { gceHealthCheckArgs, loadBalancerHealthCheck } from "../../model/health-checks";
 import { resourceLabels, resourceName } from "./labels";
 
 export interface IngressPort {
@@ -87,11 +88,8 @@ export class LoadBalancer extends pulumi.ComponentResource {
                 name: resourceName(config.name, "ingress", "health"),
                 project,
                 region,
-                checkIntervalSec: 5,
-                timeoutSec: 5,
-                healthyThreshold: 2,
-                unhealthyThreshold: 2,
-                httpHealthCheck: { port: config.healthCheck.port, requestPath: config.healthCheck.path },
+                // The local load balancer probes by the same plan (components/local/local-load-balancer.ts).
+                ...gceHealthCheckArgs(loadBalancerHealthCheck(config)),
             },
             { parent: this },
         );

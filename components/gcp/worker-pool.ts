@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { ClusterConfig, ClusterPlan } from "../../model/types";
+import { autohealingHealthCheck, gceHealthCheckArgs, GCE_AUTOHEALING_INITIAL_DELAY_SEC } from "../../model/health-checks";
 import { RenderedMachine } from "../../cloud-config";
 import { roleTag } from "../../model/plan";
 import { createRoleServiceAccount, resourceLabels, resourceName, VM_SCOPES } from "./labels";
@@ -18,7 +19,7 @@ export interface WorkerPoolArgs {
 }
 
 /** Seconds a new worker gets to boot before autohealing judges it (Typhoon's value). */
-export const AUTOHEALING_INITIAL_DELAY_SEC = 300;
+export const AUTOHEALING_INITIAL_DELAY_SEC = GCE_AUTOHEALING_INITIAL_DELAY_SEC;
 
 /**
  * The group's update policy. Regional groups need a surge of 0 or at least the number of
@@ -51,6 +52,7 @@ export class WorkerPool extends pulumi.ComponentResource {
     constructor(name: string, args: WorkerPoolArgs, opts?: pulumi.ComponentResourceOptions) {
         super("coreos-cluster:index:WorkerPool", name, {}, opts);
         const { config, plan } = args;
+        const autohealing = autohealingHealthCheck(config);
         const { project, region } = config.gcp;
         const labels = resourceLabels(config, "worker");
         const groupName = resourceName(config.name, "worker");
@@ -97,11 +99,8 @@ export class WorkerPool extends pulumi.ComponentResource {
                 name: resourceName(config.name, "worker", "autohealing"),
                 project,
                 region,
-                checkIntervalSec: 10,
-                timeoutSec: 5,
-                healthyThreshold: 2,
-                unhealthyThreshold: 6,
-                httpHealthCheck: { port: config.healthCheck.port, requestPath: config.healthCheck.path },
+                // The local autohealer judges by the same plan (components/local/balancer).
+                ...gceHealthCheckArgs(autohealing),
             },
             { parent: this },
         );
@@ -121,7 +120,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                 namedPorts: workerNamedPorts(ingressPorts(config)),
                 autoHealingPolicies: {
                     healthCheck: this.healthCheck.id,
-                    initialDelaySec: AUTOHEALING_INITIAL_DELAY_SEC,
+                    initialDelaySec: autohealing.initialDelaySec,
                 },
                 updatePolicy: workerUpdatePolicy(zones.length),
             },

@@ -1,13 +1,23 @@
-// LocalCluster: the local platform. Each rendered machine becomes a LocalMachine that boots
-// its own user-data on its planned loopback address (members first, workers after them),
-// and a readiness step resolves `ready` once every member is healthy and every proxy answers.
-// Load balancer and firewall have no local counterpart.
+// LocalCluster: the local platform as a miniature VPC. LocalNetwork builds the bridge, one network
+// namespace per machine and the firewall matrix in nftables; each rendered machine becomes a
+// LocalMachine that boots its own user-data inside its namespace (members first, workers after
+// them); LocalSshd is the deployer's way in (a member's port 22); a readiness step resolves `ready`
+// once every member is healthy and every proxy answers, each probed from inside its own namespace;
+// LocalLoadBalancer stands for the GCE load balancer and the worker group's autohealing.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig, ClusterPlan, MachineRole } from "../../model/types";
+import { firewallMatrix, loadBalancedPorts } from "../../model/firewall";
+import { autohealingHealthCheck, loadBalancerHealthCheck } from "../../model/health-checks";
+import { balancerDigest, balancerEntry } from "./balancer/bundle";
 import { LocalClusterReadiness } from "./cluster-readiness";
 import { demoBackendsFor } from "./demo-backends";
 import { LocalMachine } from "./local-machine";
+import { LocalLoadBalancer } from "./local-load-balancer";
+import { LocalNetwork } from "./local-network";
+import { LocalSshd } from "./local-sshd";
+import { localVpcPlan, VpcPlan } from "./vpc/addressing";
+import { rootGuardRuleset, rootGuardTable, vpcRulesets } from "./vpc/firewall-rules";
 
 /** The fields of cloud-config's RenderedMachine this platform needs. */
 export interface LocalRenderedMachine {
@@ -33,15 +43,16 @@ export function localAddresses(plan: ClusterPlan, machines: LocalRenderedMachine
     const addresses: Record<string, string> = {};
     for (const machine of machines) {
         const address = planned[machine.name];
-        if (!address) throw new Error(`local machine ${machine.name} (${machine.fileName}) has no planned loopback address`);
+        if (!address) throw new Error(`local machine ${machine.name} (${machine.fileName}) has no planned address`);
         addresses[machine.name] = address;
     }
     return addresses;
 }
 
 /** The plain inputs of each machine's LocalMachine: its planned address, its user-data, its folder under `dataRoot`. */
-export function localMachineSpecs(config: ClusterConfig, plan: ClusterPlan, machines: LocalRenderedMachine[], dataRoot: string) {
+export function localMachineSpecs(config: ClusterConfig, plan: ClusterPlan, machines: LocalRenderedMachine[], dataRoot: string, vpc?: VpcPlan) {
     const addresses = localAddresses(plan, machines);
+    const namespaces = Object.fromEntries((vpc?.machines ?? []).map((m) => [m.name, m.namespace]));
     return machines.map((m) => ({
         name: m.name,
         role: m.role,
@@ -51,7 +62,27 @@ export function localMachineSpecs(config: ClusterConfig, plan: ClusterPlan, mach
         flavor: config.os.flavor,
         // No fleetd runs the services' units here: a worker stands in for the hosts on its address.
         ...(m.role === "worker" ? { demoBackends: demoBackendsFor(config.services, addresses[m.name]) } : {}),
+        ...(namespaces[m.name] ? { namespace: namespaces[m.name] } : {}),
     }));
+}
+
+/** The OpenSSH public key line of a private key (ssh2 parses it); the deployer's key on the bastion. */
+export function publicKeyOf(privateKey: string): string {
+    const ssh2 = require("ssh2") as typeof import("ssh2");
+    const parsed = ssh2.utils.parseKey(privateKey);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (key instanceof Error) throw new Error(`coreos-cluster:sshTunnel.privateKey: cannot be parsed as a private key (${key.message.split(privateKey).join("[redacted]")})`);
+    return `${key.type} ${key.getPublicSSH().toString("base64")} coreos-cluster-deployer`;
+}
+
+/** The member whose sshd is the deployer's bastion: the one sshTunnel.host names, else the first. */
+export function bastionOf(config: ClusterConfig, plan: ClusterPlan): string {
+    const host = config.access.sshTunnel?.host;
+    const named = plan.members.find((m) => m.privateIp === host);
+    if (host !== undefined && !named) {
+        throw new Error(`coreos-cluster:sshTunnel.host: ${host} is no member's address (${plan.members.map((m) => m.privateIp).join(", ")}); on the local platform the tunnel goes to a member's sshd`);
+    }
+    return (named ?? plan.members[0]).name;
 }
 
 export class LocalCluster extends pulumi.ComponentResource {
@@ -60,9 +91,10 @@ export class LocalCluster extends pulumi.ComponentResource {
     public readonly clientUrls: pulumi.Output<string[]>;
     public readonly peerUrls: pulumi.Output<string[]>;
     public readonly workerProxyUrls: pulumi.Output<string[]>;
-    // GCE-only outputs: this platform has no instance group, load balancer or VPC.
+    // GCE-only outputs: this platform has no instance group or GCE network.
     public readonly workerInstanceGroup = null;
-    public readonly loadBalancerIp = null;
+    /** The local load balancer's frontend, in its own namespace on the VPC's bridge. */
+    public readonly loadBalancerIp: pulumi.Output<string>;
     public readonly networkSelfLink = null;
     public readonly subnetSelfLink = null;
     public readonly ready: pulumi.Output<boolean>;
@@ -73,7 +105,15 @@ export class LocalCluster extends pulumi.ComponentResource {
     constructor(name: string, args: LocalClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("coreos-cluster:index:LocalCluster", name, {}, opts);
         const { config, plan } = args;
-        const specs = new Map(localMachineSpecs(config, plan, args.machines, path.resolve(config.local.dataDir)).map((spec) => [spec.name, spec]));
+        const dataDir = path.resolve(config.local.dataDir);
+        // Pure and before any resource: a loopback or clashing address plan stops here.
+        const vpc = localVpcPlan(config, plan);
+        const network = new LocalNetwork(
+            `${name}-vpc`,
+            { vpc, rulesets: vpcRulesets(vpc, firewallMatrix(config, plan), config), rootGuard: { table: rootGuardTable(vpc), ruleset: rootGuardRuleset(vpc) }, dataDir },
+            { parent: this },
+        );
+        const specs = new Map(localMachineSpecs(config, plan, args.machines, dataDir, vpc).map((spec) => [spec.name, spec]));
 
         const boot = (machine: LocalRenderedMachine, extra: pulumi.CustomResourceOptions) => {
             // Secrets rendered into user-data (etcd passwords) stay secret in state, with what is derived from it.
@@ -86,7 +126,7 @@ export class LocalCluster extends pulumi.ComponentResource {
             );
         };
         // Members are created without waiting for health (a lone member has no quorum); workers proxy to them.
-        const members = args.machines.filter((m) => m.role === "etcd").map((m) => boot(m, {}));
+        const members = args.machines.filter((m) => m.role === "etcd").map((m) => boot(m, { dependsOn: [network] }));
         const workers = args.machines.filter((m) => m.role === "worker").map((m) => boot(m, { dependsOn: members }));
         this.machines = [...members, ...workers];
         // Say in the output what a CoreOS host would have done that this platform does not.
@@ -96,16 +136,51 @@ export class LocalCluster extends pulumi.ComponentResource {
             });
         }
 
+        // The deployer's way in: sshd in the bastion member's namespace, with the tunnel's key.
+        const authorizedKeys = [...(config.access.sshTunnel ? [publicKeyOf(config.access.sshTunnel.privateKey)] : []), ...config.ssh.authorizedKeys];
+        const bastion = vpc.machines.find((m) => m.name === bastionOf(config, plan))!;
+        const sshd =
+            authorizedKeys.length === 0
+                ? undefined
+                : new LocalSshd(
+                      `${name}-sshd`,
+                      { name: `${bastion.name}-sshd`, namespace: bastion.namespace, address: bastion.address, port: config.access.sshTunnel?.port ?? 22, root: path.join(dataDir, `${bastion.name}-sshd`), authorizedKeys },
+                      { parent: this, dependsOn: [network] },
+                  );
+        // The GCE load balancer and the group's autohealing, by the same health-check plans.
+        const workerSpecs = args.machines.filter((m) => m.role === "worker").map((m) => specs.get(m.name)!);
+        const loadBalancer = new LocalLoadBalancer(
+            `${name}-ingress`,
+            {
+                name: `${config.name}-ingress`,
+                namespace: vpc.probeNamespace,
+                address: vpc.probeAddress,
+                ports: loadBalancedPorts(config),
+                backends: workerSpecs.map((w) => ({ name: w.name, address: w.address, root: w.root })),
+                health: loadBalancerHealthCheck(config),
+                autohealing: autohealingHealthCheck(config),
+                root: path.join(dataDir, `${config.name}-ingress`),
+                entry: balancerEntry(),
+                scriptSha256: balancerDigest(),
+                readyTimeoutSeconds: args.readyTimeoutSeconds ?? 120,
+            },
+            { parent: this, dependsOn: [network, ...workers] },
+        );
+        this.loadBalancerIp = loadBalancer.ip;
+        const nsOf = (m: LocalRenderedMachine) => vpc.machines.find((v) => v.name === m.name)!.namespace;
+
         const readiness = new LocalClusterReadiness(
             `${name}-readiness`,
             {
                 cluster: name,
                 memberClientUrls: members.map((m) => m.clientUrl),
                 proxyUrls: workers.map((w) => w.clientUrl),
+                memberNamespaces: args.machines.filter((m) => m.role === "etcd").map(nsOf),
+                proxyNamespaces: args.machines.filter((m) => m.role === "worker").map(nsOf),
                 pids: this.machines.map((m) => m.pid),
                 timeoutSeconds: args.readyTimeoutSeconds ?? 120,
             },
-            { parent: this, dependsOn: this.machines },
+            { parent: this, dependsOn: [...this.machines, loadBalancer, ...(sshd ? [sshd] : [])] },
         );
 
         this.memberNames = pulumi.output(plan.members.map((m) => m.name));
@@ -125,6 +200,7 @@ export class LocalCluster extends pulumi.ComponentResource {
             peerUrls: this.peerUrls,
             workerProxyUrls: this.workerProxyUrls,
             ready: this.ready,
+            loadBalancerIp: this.loadBalancerIp,
             notAppliedLocally: this.notAppliedLocally,
         });
     }

@@ -47,8 +47,10 @@ export function isLocalSshd(pid: number | undefined, root: string): boolean {
     try {
         const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
         if (/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2))) return false;
-        const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-        return argv[0].endsWith("sshd") && argv.includes(files(root).config);
+        // sshd rewrites its title ("sshd: /usr/sbin/sshd -D -e -f <config> [listener] ..."), so
+        // its argv is read as one line.
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+        return /(^|\/)sshd\b/.test(cmdline) && cmdline.includes(` ${files(root).config}`);
     } catch {
         return false;
     }

@@ -5,6 +5,7 @@
 // program when it exits or is killed. spawnMachineProcess is the ONE place these are spawned
 // (the network-namespace work only swaps its spawn). Runtime modules are required inside the
 // functions: this module is serialized into the LocalMachine dynamic provider.
+import { tool } from "./vpc/netns";
 
 export interface MachineProcessSpec {
     machine: string;
@@ -15,6 +16,8 @@ export interface MachineProcessSpec {
     /** The program's argv (e.g. node and the bundled router.js). */
     argv: string[];
     env: Record<string, string>;
+    /** The machine's network namespace in the local VPC: the program runs there, as on its VM. */
+    namespace?: string;
 }
 
 const RESTART_LOOP = 'while :; do "$@"; echo "$(date -u +%FT%TZ) exited ($?); restarting in 1 s (stand-in for systemd Restart=always)"; sleep 1; done';
@@ -65,7 +68,10 @@ export function spawnMachineProcess(spec: MachineProcessSpec): number {
     fs.writeSync(log, `--- ${new Date().toISOString()} starting ${spec.name} of ${spec.machine}\n`);
     let child: import("child_process").ChildProcess;
     try {
-        child = childProcess.spawn("/bin/sh", ["-c", RESTART_LOOP, supervisorMark(spec.name), ...spec.argv], {
+        // `ip netns exec` execs the shell in place: the pid, its session and its group stay the same.
+        const loop = ["/bin/sh", "-c", RESTART_LOOP, supervisorMark(spec.name), ...spec.argv];
+        const [command, ...args] = spec.namespace === undefined ? loop : [tool("ip"), "netns", "exec", spec.namespace, ...loop];
+        child = childProcess.spawn(command, args, {
             detached: true,
             stdio: ["ignore", log, log],
             env: { PATH: process.env.PATH ?? "/usr/bin:/bin:/usr/sbin:/sbin", ...spec.env },

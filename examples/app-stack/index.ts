@@ -1,6 +1,8 @@
 // An application stack next to the cluster: it reads the cluster stack's outputs through a
 // StackReference and registers its own service in the cluster's etcd with ServiceRegistration.
 // The cluster stack is not modified; deleting this stack removes exactly the keys it wrote.
+// The members answer only inside the cluster's network: like the cluster stack, this one reaches
+// them through the SSH tunnel the cluster exports (`sshTunnel`), with a key from its environment.
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceRegistration } from "../../components/services/service-registration";
 
@@ -15,8 +17,27 @@ if (scheme !== "http" && scheme !== "tcp") throw new Error(`coreos-app-example:s
 const hostPort = config.getNumber("hostPort") || undefined;
 const service = config.get("service") ?? "hello";
 
+interface TunnelOutput {
+    host: string;
+    port: number;
+    username: string;
+}
+const tunnel = clusterRef.getOutput("sshTunnel") as pulumi.Output<TunnelOutput | null | undefined>;
+const keyEnv = config.get("sshKeyEnv") ?? "COREOS_LOCAL_SSH_KEY";
+
+function tunnelKey(): string {
+    const key = process.env[keyEnv];
+    if (!key) throw new Error(`coreos-app-example:sshKeyEnv: environment variable ${keyEnv} holds no key; the cluster exports an sshTunnel, so this stack needs the private key that tunnel accepts (scripts/local.sh writes it to <localDataDir>/deployer/id_ed25519)`);
+    return key;
+}
+
 const registration = new ServiceRegistration(`app-${service}`, {
-    connection: endpoints.apply((urls) => ({ endpoints: urls, timeoutMs: 5000, retries: 2 })),
+    connection: pulumi.all([endpoints, tunnel]).apply(([urls, t]) => ({
+        endpoints: urls,
+        timeoutMs: 5000,
+        retries: 2,
+        ...(t ? { sshTunnel: { host: t.host, port: t.port, username: t.username, privateKey: tunnelKey() } } : {}),
+    })),
     service,
     scheme,
     hosts: config.getObject<string[]>("hosts") ?? [],

@@ -35,7 +35,7 @@ export function gcpConfig(overrides: DeepPartial<ClusterConfig> = {}): ClusterCo
         servicesPrefix: "/services",
         fleetUnits: [],
         access: { mirrorToV2: false },
-        local: { firstAddress: "127.0.10.10", workers: 2, dataDir: ".local-machines" },
+        local: { firstAddress: "10.213.10.10", workers: 2, dataDir: ".local-machines" },
     };
     return merge(base, overrides);
 }
@@ -110,7 +110,7 @@ export function localConfig(overrides: DeepPartial<ClusterConfig> = {}): Cluster
         platform: "local",
         gcp: { region: "local", zones: ["local-a"] },
         externalIps: false,
-        local: { firstAddress: "127.0.10.10", workers: 2, dataDir: ".local-machines" },
+        local: { firstAddress: "10.213.10.10", workers: 2, dataDir: ".local-machines" },
         ...overrides,
     } as DeepPartial<ClusterConfig>);
 }

@@ -40,7 +40,7 @@ function configOf(s: Shape): ClusterConfig {
     const zones = s.zones.map((z) => `${REGION}-${z}`);
     return s.platform === "gcp"
         ? gcpConfig({ ...common, gcp: { region: REGION, zones } } as never)
-        : localConfig({ ...common, gcp: { region: REGION, zones }, local: { firstAddress: "127.0.10.10", workers: s.localWorkers, dataDir: ".x" } } as never);
+        : localConfig({ ...common, gcp: { region: REGION, zones }, local: { firstAddress: "10.213.10.10", workers: s.localWorkers, dataDir: ".x" } } as never);
 }
 
 describe("cloud-config properties", () => {

@@ -44,7 +44,7 @@ describe("router in the worker user-data", () => {
                         expect(unit).to.contain('Environment="ROUTER_BIND=0.0.0.0"').and.to.contain('Environment="ROUTER_DNS_ADDRESS=$private_ipv4"');
                         expect(unit).to.contain('Environment="ROUTER_ETCD_PROXY=http://127.0.0.1:2379"');
                     } else {
-                        expect(unit).to.match(/Environment="ROUTER_BIND=127\.0\.10\.\d+"/);
+                        expect(unit).to.match(/Environment="ROUTER_BIND=10\.213\.10\.\d+"/);
                     }
                     const validation = validateCloudConfig(m.userData);
                     expect(validation.errors, m.name).to.deep.equal([]);

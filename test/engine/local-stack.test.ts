@@ -1,17 +1,22 @@
 // The `local` stack end to end on the real Pulumi engine: up on a fresh backend, no-change preview,
 // a killed member noticed by refresh and restarted by up, the example consumer stack, and destroy.
-// Runs on a scratch copy of the project (fresh DIY backend, config moved to 127.0.11.x, the engine
-// tests' loopback range) so a developer's own `npm run local` stack is never touched. Up and destroy
-// go through scripts/local.sh (what `npm run local` runs) inside that copy.
+// Runs on a scratch copy of the project (fresh DIY backend, the VPC moved to 10.213.11.0/24 and the
+// cluster renamed, so its namespaces and bridge are its own) so a developer's own `npm run local`
+// stack is never touched. Up and destroy go through scripts/local.sh (what `npm run local` runs)
+// inside that copy. The test stands where the deployer stands, in the root namespace: it sees the
+// machines only as the VPC lets it (sshd), and checks them from inside their own namespaces.
 // Fails (does not skip) when the engine is missing, unless COREOS_CLUSTER_SKIP_ENGINE_TESTS=1.
 import { expect } from "chai";
 import * as childProcess from "child_process";
 import * as fs from "fs";
-import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { Etcd3 } from "etcd3";
+import * as net from "net";
+import { namespaceName } from "../../components/local/vpc/addressing";
+import { namespaces, records, removeVpc } from "../../components/local/vpc/netns";
+import { execInNamespace } from "../../components/local/vpc/spawn";
+import { sweepOrphanVpcs } from "../../components/local/cleanup";
 import {
     Engine,
     engineTestsDisabled,
@@ -28,8 +33,10 @@ import {
     StateResource,
 } from "../support/engine";
 
-const STACK_RANGE = "127.0.10.";
-const TEST_RANGE = "127.0.11.";
+const STACK_RANGE = "10.213.10.";
+const TEST_RANGE = "10.213.11.";
+/** The copy's cluster name: its machines' namespaces (ccl-<name>-etcd-0, ...) and bridge are its own. */
+const TEST_CLUSTER = "elocal";
 const APP_DIR = path.join("examples", "app-stack");
 
 interface Machine {
@@ -72,45 +79,53 @@ function isLiveEtcd(pid: number, dataDir: string): boolean {
     }
 }
 
-function etcdctl(args: string[]): Promise<{ code: number; output: string }> {
-    return new Promise((resolve) => {
-        childProcess.execFile("etcdctl", args, { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 30000 }, (err, stdout, stderr) => {
-            const code = err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0;
-            resolve({ code, output: `${stdout}${stderr}` });
-        });
-    });
+/** etcdctl (v3) run inside a machine's namespace, as a process on that machine would run it. */
+async function etcdctl(namespace: string, args: string[]): Promise<{ code: number; output: string }> {
+    const r = await execInNamespace(namespace, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", ...args], 30000);
+    return { code: r.code, output: `${r.stdout}${r.stderr}` };
 }
 
-/** `etcdctl endpoint health` on one member, a few tries (a loaded machine commits slowly). */
-async function memberHealth(url: string): Promise<{ code: number; output: string }> {
+/** `etcdctl endpoint health` on one member from inside it, a few tries (a loaded machine commits slowly). */
+async function memberHealth(namespace: string, url: string): Promise<{ code: number; output: string }> {
     let last = { code: 1, output: "" };
     for (let attempt = 0; attempt < 3; attempt++) {
-        last = await etcdctl(["--endpoints", url, "--command-timeout=10s", "endpoint", "health"]);
+        last = await etcdctl(namespace, ["--endpoints", url, "--command-timeout=10s", "endpoint", "health"]);
         if (last.code === 0) return last;
         await new Promise((r) => setTimeout(r, 2000));
     }
     return last;
 }
 
-function httpGet(url: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const req = http.get(url, { timeout: 10000 }, (res) => {
-            let body = "";
-            res.setEncoding("utf8").on("data", (c) => (body += c));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out`)));
-        req.on("error", reject);
-    });
+/** An HTTP GET made from inside a machine's namespace (curl). */
+async function httpGet(namespace: string, url: string): Promise<{ status: number; body: string }> {
+    const r = await execInNamespace(namespace, "curl", ["-s", "-m", "10", "-w", "\n%{http_code}", url], 15000);
+    if (r.code !== 0) throw new Error(`GET ${url} from ${namespace} failed (curl ${r.code}): ${r.stderr}`);
+    const cut = r.stdout.lastIndexOf("\n");
+    return { status: Number(r.stdout.slice(cut + 1)), body: r.stdout.slice(0, cut) };
 }
 
-async function keysUnder(endpoints: string[], prefix: string): Promise<Record<string, string>> {
-    const client = new Etcd3({ hosts: endpoints, dialTimeout: 10000 });
-    try {
-        return await client.getAll().prefix(prefix).strings();
-    } finally {
-        client.close();
-    }
+/** Every key under a prefix, read on a member from inside its namespace. */
+async function keysUnder(namespace: string, endpoints: string[], prefix: string): Promise<Record<string, string>> {
+    const r = await etcdctl(namespace, ["--endpoints", endpoints.join(","), "get", "--prefix", prefix, "-w", "json"]);
+    if (r.code !== 0) throw new Error(`etcdctl get --prefix ${prefix} in ${namespace}: ${r.output}`);
+    const kvs: Array<{ key: string; value: string }> = JSON.parse(r.output).kvs ?? [];
+    return Object.fromEntries(kvs.map((kv) => [Buffer.from(kv.key, "base64").toString(), Buffer.from(kv.value, "base64").toString()]));
+}
+
+/** What the root namespace (the deployer) gets when it dials address:port: a banner, a connection, or nothing. */
+function dialFromRoot(address: string, port: number, timeoutMs = 3000): Promise<"banner" | "connected" | "no-answer" | "refused"> {
+    return new Promise((resolve) => {
+        const socket = net.connect(port, address);
+        let connected = false;
+        const done = (r: "banner" | "connected" | "no-answer" | "refused") => {
+            socket.destroy();
+            resolve(r);
+        };
+        socket.setTimeout(timeoutMs, () => done(connected ? "connected" : "no-answer"));
+        socket.once("connect", () => (connected = true));
+        socket.once("data", () => done("banner"));
+        socket.once("error", (e: NodeJS.ErrnoException) => done(e.code === "ECONNREFUSED" ? "refused" : "no-answer"));
+    });
 }
 
 function expectedServiceKeys(prefix: string, service: ServiceConfig): Record<string, string> {
@@ -149,6 +164,7 @@ describe("local stack on the real Pulumi engine @engine", function () {
     const startedPids = new Map<number, string>(); // pid -> data dir, every etcd the stack ever started
     const passed = new Set<string>();
     let clusterDestroyed = false;
+    let vpcRecord: ReturnType<typeof records>[number] | undefined;
     let appDeployed = false;
 
     const step = (name: string) => passed.add(name);
@@ -169,18 +185,24 @@ describe("local stack on the real Pulumi engine @engine", function () {
         return machines;
     }
 
+    /** The namespace of member i (outputs' order), where its own health is asked. */
+    const memberNs = (outputs: Record<string, any>, i: number) => namespaceName(outputs.etcdMemberNames[i]);
+    /** Our own VPC's namespaces (the copy's cluster name), whatever else exists on the host. */
+    const ownNamespaces = () => namespaces().filter((n) => n.startsWith(`ccl-${TEST_CLUSTER}-`));
+    const deployerKeyFile = () => path.join(project.dir, String(cfg("localDataDir")), "deployer", "id_ed25519");
+
     async function expectAllMembersHealthy(outputs: Record<string, any>): Promise<void> {
         const urls: string[] = outputs.etcdClientUrls;
         expect(urls, "etcdClientUrls output").to.have.length(cfg("etcdCount"));
-        for (const url of urls) {
+        for (const [i, url] of urls.entries()) {
             expect(url.startsWith(`http://${TEST_RANGE}`), `${url} is in the engine tests' range`).to.equal(true);
-            const health = await memberHealth(url);
+            const health = await memberHealth(memberNs(outputs, i), url);
             expect(health.code, `etcdctl endpoint health ${url}:\n${health.output}`).to.equal(0);
             expect(health.output).to.match(/is healthy/);
         }
     }
 
-    before(function () {
+    before(async function () {
         if (engineTestsDisabled()) return this.skip();
         engine = findEngine();
         try {
@@ -189,9 +211,16 @@ describe("local stack on the real Pulumi engine @engine", function () {
         } catch {
             throw new Error("etcd/etcdctl not found: run scripts/install-system-deps.sh (Debian's etcd-server and etcd-client)");
         }
+        // A killed earlier run left its VPC (and the machines in it): the sweep removes it by record.
+        for (const line of await sweepOrphanVpcs()) process.stderr.write(`engine test: swept ${line}\n`);
+        expect(ownNamespaces(), "no namespace of this test's cluster before it starts").to.deep.equal([]);
         scratch = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-engine-test-"));
         const toTestRange = (doc: Record<string, any>) => replaceInStrings(doc, STACK_RANGE, TEST_RANGE);
-        project = makeProjectCopy({ into: scratch, stackConfig: { local: toTestRange }, copyDirs: [APP_DIR] });
+        const toTestCluster = (doc: Record<string, any>) => {
+            const moved = toTestRange(doc);
+            return { ...moved, config: { ...moved.config, "coreos-cluster:clusterName": TEST_CLUSTER } };
+        };
+        project = makeProjectCopy({ into: scratch, stackConfig: { local: toTestCluster }, copyDirs: [APP_DIR] });
         rewriteStackFile(path.join(project.dir, APP_DIR, "Pulumi.local.yaml"), toTestRange);
         clusterConfig = YAML.parse(fs.readFileSync(path.join(project.dir, "Pulumi.local.yaml"), "utf8")).config;
         appConfig = YAML.parse(fs.readFileSync(path.join(project.dir, APP_DIR, "Pulumi.local.yaml"), "utf8")).config;
@@ -222,6 +251,10 @@ describe("local stack on the real Pulumi engine @engine", function () {
                 process.kill(pid, "SIGKILL");
             }
         }
+        // And the VPC, by its record (the namespaces' processes with it).
+        for (const record of records().filter((r) => r.dataDir.startsWith(scratch + path.sep))) {
+            problems.push(`VPC ${record.bridge} still existed after destroy; removed: ${(await removeVpc(record)).join(", ")}`);
+        }
         if (problems.length) process.stderr.write(`engine test cleanup:\n  ${problems.join("\n  ")}\n`);
         fs.rmSync(scratch, { recursive: true, force: true });
     });
@@ -229,6 +262,12 @@ describe("local stack on the real Pulumi engine @engine", function () {
     it("@engine npm run local (pulumi up --stack local) on a fresh backend boots a healthy cluster with proxies, service keys and unit files", async function () {
         const run = await localSh([]);
         expect(run.stderr).to.contain("creating stack 'local'");
+        // scripts/local.sh made the deployer's key; the stack and the consumer take it from the environment.
+        expect(run.stderr).to.contain("generated the deployer's tunnel key");
+        expect(fs.statSync(deployerKeyFile()).mode & 0o077, "the key is private to its owner").to.equal(0);
+        const key = fs.readFileSync(deployerKeyFile(), "utf8");
+        cluster.env.COREOS_LOCAL_SSH_KEY = key;
+        app.env.COREOS_LOCAL_SSH_KEY = key;
         expect(run.stdout).to.match(/Current stack outputs/);
         const outputs = await cluster.outputs();
         expect(outputs.platform).to.equal("local");
@@ -246,15 +285,21 @@ describe("local stack on the real Pulumi engine @engine", function () {
         }
 
         await expectAllMembersHealthy(outputs);
-        const list = await etcdctl(["--endpoints", outputs.etcdClientUrls.join(","), "member", "list", "-w", "json"]);
+        const list = await etcdctl(memberNs(outputs, 0), ["--endpoints", outputs.etcdClientUrls.join(","), "member", "list", "-w", "json"]);
         expect(list.code, list.output).to.equal(0);
         expect(JSON.parse(list.output).members.map((m: any) => m.name).sort()).to.deep.equal([...outputs.etcdMemberNames].sort());
 
+        // Each machine runs in its own namespace, all of them recorded as one VPC.
+        vpcRecord = records().find((r) => r.dataDir.startsWith(project.dir + path.sep));
+        expect(vpcRecord, "the VPC's record").to.not.equal(undefined);
+        expect(vpcRecord!.subnet).to.equal(`${TEST_RANGE}0/24`);
+        expect(ownNamespaces().sort()).to.deep.equal([...Object.keys(machines).map(namespaceName), namespaceName(`${TEST_CLUSTER}-lb`)].sort());
+
         // Each worker's proxy answers on its own address and forwards to the members.
-        const leader = await httpGet(`${outputs.etcdClientUrls[0]}/v2/keys/?quorum=false`);
+        const leader = await httpGet(memberNs(outputs, 0), `${outputs.etcdClientUrls[0]}/v2/keys/?quorum=false`);
         for (const proxy of proxies) {
             expect(proxy.clientUrl.startsWith(`http://${TEST_RANGE}`)).to.equal(true);
-            const res = await httpGet(`${proxy.clientUrl}/v2/keys/?quorum=false`);
+            const res = await httpGet(namespaceName(proxy.name), `${proxy.clientUrl}/v2/keys/?quorum=false`);
             expect(res.status, `${proxy.name} at ${proxy.clientUrl}: ${res.body}`).to.equal(200);
             expect(JSON.parse(res.body).node.dir).to.equal(true);
             expect(JSON.parse(res.body).node.nodes ?? []).to.deep.equal(JSON.parse(leader.body).node.nodes ?? []);
@@ -266,10 +311,10 @@ describe("local stack on the real Pulumi engine @engine", function () {
         const prefix = outputs.servicesPrefix;
         for (const service of services) {
             const want = expectedServiceKeys(prefix, service);
-            expect(await keysUnder(outputs.etcdClientUrls, `${prefix}/${service.name}/`), `service ${service.name}`).to.deep.equal(want);
+            expect(await keysUnder(memberNs(outputs, 0), outputs.etcdClientUrls, `${prefix}/${service.name}/`), `service ${service.name}`).to.deep.equal(want);
             if (cfg("mirrorToV2") === true) {
                 const [key, value] = Object.entries(want)[0];
-                const res = await httpGet(`${proxies[0].clientUrl}/v2/keys${key}`);
+                const res = await httpGet(namespaceName(proxies[0].name), `${proxies[0].clientUrl}/v2/keys${key}`);
                 expect(res.status, `v2 ${key} through ${proxies[0].name}`).to.equal(200);
                 expect(JSON.parse(res.body).node.value).to.equal(value);
             }
@@ -281,6 +326,33 @@ describe("local stack on the real Pulumi engine @engine", function () {
             expect(fs.existsSync(path.join(unitsDir, unit.name)), `unit file ${unit.name} in ${unitsDir}`).to.equal(true);
         }
         step("up");
+    });
+
+    it("@engine the deployer stands outside the VPC: etcd's ports give it nothing, the tunnel member's sshd answers", async function () {
+        requireStep("up");
+        const outputs = await cluster.outputs();
+        // Defect 1 of issue 14: the providers could never dial the members' private 2379 directly.
+        for (const ip of outputs.etcdMemberIps as string[]) {
+            expect(await dialFromRoot(ip, 2379), `root namespace -> ${ip}:2379`).to.equal("no-answer");
+            expect(await dialFromRoot(ip, 2380), `root namespace -> ${ip}:2380`).to.equal("no-answer");
+        }
+        // The way in that the stack configures, as a GCE stack would: SSH to a member.
+        expect(outputs.sshTunnel).to.deep.equal({ host: cfg("sshTunnel").host, port: 22, username: "root" });
+        expect(await dialFromRoot(outputs.sshTunnel.host, 22), "the tunnel member's sshd").to.equal("banner");
+        // The load balancer is the one other door: its frontend at .2 forwards the HTTP ports to healthy workers.
+        expect(outputs.loadBalancerIp).to.equal(`${TEST_RANGE}2`);
+        let answer = "";
+        for (let attempt = 0; attempt < 20 && !/^web on /.test(answer); attempt++) {
+            if (attempt > 0) await new Promise((r) => setTimeout(r, 1000));
+            const r = childProcess.spawnSync("curl", ["-s", "-m", "3", "-H", "Host: web.example.com", `http://${outputs.loadBalancerIp}/`], { encoding: "utf8" });
+            answer = r.status === 0 ? r.stdout : "";
+        }
+        expect(answer, "web through the load balancer, from the deployer").to.match(new RegExp(`^web on ${TEST_RANGE.replace(/\./g, "\\.")}1[34]:8080`));
+        // The key stays out of the state; the state holds it only encrypted.
+        const state = JSON.stringify(await cluster.resources());
+        const keyBody = fs.readFileSync(deployerKeyFile(), "utf8").split("\n")[1];
+        expect(state).to.not.contain(keyBody);
+        step("outside");
     });
 
     it("@engine a second pulumi preview --expect-no-changes reports no changes", async function () {
@@ -300,7 +372,7 @@ describe("local stack on the real Pulumi engine @engine", function () {
         expect(isLiveEtcd(victim.pid!, victim.dataDir)).to.equal(true);
         process.kill(victim.pid!, "SIGKILL");
         await waitUntil(`etcd pid ${victim.pid} is dead`, () => !isLiveEtcd(victim.pid!, victim.dataDir));
-        const down = await etcdctl(["--endpoints", victim.clientUrl, "--command-timeout=3s", "endpoint", "health"]);
+        const down = await etcdctl(namespaceName(victimName), ["--endpoints", victim.clientUrl, "--command-timeout=3s", "endpoint", "health"]);
         expect(down.code, "the killed member no longer answers").to.not.equal(0);
 
         const refresh = await cluster.refresh(["--json"]);
@@ -322,7 +394,7 @@ describe("local stack on the real Pulumi engine @engine", function () {
         expect(isLiveEtcd(restarted.pid!, restarted.dataDir)).to.equal(true);
         await expectAllMembersHealthy(outputs);
         // It rejoined as the same member with its data (no new member was added).
-        const list = await etcdctl(["--endpoints", outputs.etcdClientUrls.join(","), "member", "list", "-w", "json"]);
+        const list = await etcdctl(memberNs(outputs, 0), ["--endpoints", outputs.etcdClientUrls.join(","), "member", "list", "-w", "json"]);
         expect(JSON.parse(list.output).members.map((m: any) => m.name).sort()).to.deep.equal([...outputs.etcdMemberNames].sort());
         step("restart");
     });
@@ -342,7 +414,7 @@ describe("local stack on the real Pulumi engine @engine", function () {
         };
         const want = expectedServiceKeys(outputs.servicesPrefix, service);
         expect(appOutputs.serviceKeyPrefix).to.equal(`${outputs.servicesPrefix}/${service.name}`);
-        expect(await keysUnder(outputs.etcdClientUrls, `${appOutputs.serviceKeyPrefix}/`)).to.deep.equal(want);
+        expect(await keysUnder(memberNs(outputs, 0), outputs.etcdClientUrls, `${appOutputs.serviceKeyPrefix}/`)).to.deep.equal(want);
         expect([...appOutputs.ownedKeys].sort()).to.deep.equal(Object.keys(want).sort());
         step("app");
     });
@@ -360,7 +432,7 @@ describe("local stack on the real Pulumi engine @engine", function () {
             await app.destroy();
             appDeployed = false;
             expect(await app.resources(), "consumer state after destroy").to.deep.equal([]);
-            expect(await keysUnder(outputs.etcdClientUrls, `${outputs.servicesPrefix}/${appConfig["coreos-app-example:service"]}/`)).to.deep.equal({});
+            expect(await keysUnder(memberNs(outputs, 0), outputs.etcdClientUrls, `${outputs.servicesPrefix}/${appConfig["coreos-app-example:service"]}/`)).to.deep.equal({});
         }
         const machines = await recordMachines();
         expect(Object.keys(machines).length).to.be.greaterThan(0);
@@ -373,9 +445,11 @@ describe("local stack on the real Pulumi engine @engine", function () {
         for (const m of Object.values(machines)) expect(fs.existsSync(m.root), `${m.root} removed`).to.equal(false);
         const dataDir = path.join(project.dir, String(cfg("localDataDir")));
         expect(filesUnder(dataDir), `files left in ${dataDir}`).to.deep.equal([]);
-        for (const url of outputs.etcdClientUrls as string[]) {
-            const health = await etcdctl(["--endpoints", url, "--command-timeout=2s", "endpoint", "health"]);
-            expect(health.code, `${url} no longer answers`).to.not.equal(0);
-        }
+        // The VPC went with it: no namespace, bridge, nftables table or record of it is left.
+        expect(ownNamespaces(), "namespaces left").to.deep.equal([]);
+        expect(records().filter((r) => r.dataDir.startsWith(project.dir)), "VPC records left").to.deep.equal([]);
+        const links = JSON.parse(childProcess.execFileSync("ip", ["-j", "link", "show"], { encoding: "utf8" })).map((l: { ifname: string }) => l.ifname);
+        expect(links, "the VPC's bridge").to.not.include(vpcRecord!.bridge);
+        expect(childProcess.execFileSync("nft", ["list", "tables"], { encoding: "utf8" }), "the VPC's root guard table").to.not.contain(vpcRecord!.rootGuardTable);
     });
 });

@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
-import { engineTestsDisabled, findEngine, makeProjectCopy, ProjectCopy, PulumiStack } from "../support/engine";
+import { deployerKeyEnv, engineTestsDisabled, findEngine, makeProjectCopy, ProjectCopy, PulumiStack, replaceInStrings } from "../support/engine";
 
 describe("policy pack on the real Pulumi engine @engine", function () {
     this.timeout(15 * 60 * 1000);
@@ -16,14 +16,17 @@ describe("policy pack on the real Pulumi engine @engine", function () {
         // A reboot strategy without a window: the advisory rule must speak up, proving the pack saw the resources.
         project = makeProjectCopy({
             stackConfig: {
-                local: (doc) => ({
-                    ...doc,
-                    config: { ...doc.config, "coreos-cluster:rebootStrategy": "etcd-lock", "coreos-cluster:localFirstAddress": "127.0.11.100" },
-                }),
+                // The engine tests' VPC range (a preview creates nothing there).
+                local: (doc) => {
+                    const moved = replaceInStrings(doc, "10.213.10.", "10.213.11.");
+                    return { ...moved, config: { ...moved.config, "coreos-cluster:rebootStrategy": "etcd-lock" } };
+                },
             },
         });
         const backendDir = path.join(project.dir, ".pulumi-local");
-        stack = new PulumiStack({ engine, backendDir, transpileOnly: true, projectRoot: project.dir, projectDir: project.dir, stack: "local" });
+        // The stack's sshTunnel takes its key from the environment, as scripts/local.sh provides it.
+        const env = deployerKeyEnv(project.dir);
+        stack = new PulumiStack({ engine, backendDir, transpileOnly: true, projectRoot: project.dir, projectDir: project.dir, stack: "local", env });
         await stack.ensure();
     });
 

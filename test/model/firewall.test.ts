@@ -1,10 +1,10 @@
 import { expect } from "chai";
 import { loadConfig } from "../../model/validate";
 import { planCluster } from "../../model/plan";
-import { FirewallRuleSpec, firewallMatrix, loadBalancedPorts } from "../../model/firewall";
+import { FirewallRuleSpec, firewallMatrix, loadBalancedPorts, serviceBackendPorts } from "../../model/firewall";
 import { readStackFile } from "../../model/stack-config";
 import { ClusterConfig } from "../../model/types";
-import { gcpRaw, prodRaw } from "./raw-configs";
+import { gcpRaw, LOCAL_TUNNEL, localRaw, prodRaw } from "./raw-configs";
 
 function matrixFor(config: ClusterConfig): FirewallRuleSpec[] {
     return firewallMatrix(config, planCluster(config));
@@ -27,7 +27,7 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
     const byName = new Map(rules.map((r) => [r.name, r]));
 
     it("has exactly these rules, named <cluster>-<purpose>", () => {
-        expect(rules.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-peer-proxies", "demo-etcd-client", "demo-ssh", "demo-ingress", "demo-ingress-internal", "demo-health-check"]);
+        expect(rules.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-peer-proxies", "demo-etcd-client", "demo-ssh", "demo-ingress", "demo-ingress-internal", "demo-service-backends", "demo-health-check"]);
         for (const r of rules) expect(r.direction).to.equal("INGRESS");
     });
 
@@ -86,6 +86,57 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
         const open = matrixFor(loadConfig(gcpRaw({ services }), "dev"));
         expect(open.find((r) => r.name === "demo-ingress")!.allow[0].ports).to.include("6379");
         expect(open.map((r) => r.name)).to.not.include("demo-ingress-internal");
+    });
+
+    it("admits workers' routers to the services' hosts on workers: worker tag to worker tag, exactly the hosts' ports", () => {
+        const rule = byName.get("demo-service-backends")!;
+        expect(rule).to.deep.equal({
+            name: "demo-service-backends",
+            description: rule.description,
+            direction: "INGRESS",
+            sourceTags: ["demo-worker"],
+            targetTags: ["demo-worker"],
+            allow: [{ protocol: "tcp", ports: ["6379", "8080"] }],
+        });
+        expect(rule.sourceRanges).to.equal(undefined);
+    });
+
+    it("counts http and tcp services' hosts, each port once, sorted", () => {
+        const services = [
+            { name: "web", scheme: "http", hosts: ["10.10.0.20:8080", "10.10.0.21:8080", "10.10.0.23:9090"] },
+            { name: "api", scheme: "http", hosts: ["10.10.0.24:8080"] },
+            { name: "pg", scheme: "tcp", hosts: ["10.10.0.25:5432", "10.10.0.26:5432"], host_port: 15432 },
+        ];
+        const rule = matrixFor(loadConfig(gcpRaw({ services }), "dev")).find((r) => r.name === "demo-service-backends")!;
+        expect(rule.allow).to.deep.equal([{ protocol: "tcp", ports: ["5432", "8080", "9090"] }]);
+    });
+
+    it("has no backends rule when no service is declared", () => {
+        const none = matrixFor(loadConfig(gcpRaw({ services: [], fleetUnits: [] }), "dev"));
+        expect(none.map((r) => r.name)).to.not.include("demo-service-backends");
+        expect(none.filter((r) => (r.sourceTags ?? []).includes("demo-worker") && r.targetTags.includes("demo-worker"))).to.deep.equal([]);
+    });
+
+    it("leaves out hosts outside the subnet (egress, not the firewall's concern) and hosts on a member's address", () => {
+        const services = [
+            { name: "ext", scheme: "http", hosts: ["203.0.113.7:8443", "10.10.0.20:8080"] },
+            { name: "onmember", scheme: "tcp", hosts: ["10.10.0.2:7000"], host_port: 7000 },
+        ];
+        const config = loadConfig(gcpRaw({ services }), "dev");
+        expect(serviceBackendPorts(config, planCluster(config))).to.deep.equal([8080]);
+        const onlyExternal = loadConfig(gcpRaw({ services: [{ name: "ext", scheme: "http", hosts: ["203.0.113.7:8443"] }] }), "dev");
+        expect(matrixFor(onlyExternal).map((r) => r.name)).to.not.include("demo-service-backends");
+    });
+
+    it("on the local platform counts hosts on planned workers, and only when another worker's router dials them", () => {
+        const services = [
+            { name: "web", scheme: "http", hosts: ["10.213.10.13:8080", "10.213.10.14:8081"] },
+            { name: "elsewhere", scheme: "http", hosts: ["10.213.10.99:9000"] },
+        ];
+        const two = loadConfig(localRaw({ services, localWorkers: 2, sshTunnel: LOCAL_TUNNEL }), "local");
+        expect(serviceBackendPorts(two, planCluster(two))).to.deep.equal([8080, 8081]);
+        const one = loadConfig(localRaw({ services: [{ name: "web", scheme: "http", hosts: ["10.213.10.13:8080"] }], localWorkers: 1, sshTunnel: LOCAL_TUNNEL }), "local");
+        expect(serviceBackendPorts(one, planCluster(one))).to.deep.equal([]);
     });
 
     it("lets health checks in only from Google's probe ranges, on the health-check port, to workers", () => {

@@ -70,25 +70,23 @@ describe("model/plan: local platform", () => {
     it("gives members and then workers consecutive loopback addresses from localFirstAddress", () => {
         const plan = planCluster(loadConfig(localRaw(), "local"));
         expect(plan.members.map((m) => [m.name, m.privateIp, m.clientUrl])).to.deep.equal([
-            ["local-etcd-0", "127.0.10.10", "http://127.0.10.10:2379"],
-            ["local-etcd-1", "127.0.10.11", "http://127.0.10.11:2379"],
-            ["local-etcd-2", "127.0.10.12", "http://127.0.10.12:2379"],
+            ["local-etcd-0", "10.213.10.10", "http://10.213.10.10:2379"],
+            ["local-etcd-1", "10.213.10.11", "http://10.213.10.11:2379"],
+            ["local-etcd-2", "10.213.10.12", "http://10.213.10.12:2379"],
         ]);
         expect(plan.workers).to.deep.equal([
-            { name: "local-worker-0", zone: "local-a", privateIp: "127.0.10.13" },
-            { name: "local-worker-1", zone: "local-a", privateIp: "127.0.10.14" },
+            { name: "local-worker-0", zone: "local-a", privateIp: "10.213.10.13" },
+            { name: "local-worker-1", zone: "local-a", privateIp: "10.213.10.14" },
         ]);
         expect(plan.workerZones).to.deep.equal(["local-a"]);
     });
 
-    it("crosses octet boundaries and refuses to run past 127.255.255.254", () => {
-        const plan = planCluster(loadConfig(localRaw({ localFirstAddress: "127.0.0.254", localWorkers: 1 }), "local"));
-        expect([...plan.members.map((m) => m.privateIp), ...plan.workers.map((w) => w.privateIp)]).to.deep.equal([
-            "127.0.0.254", "127.0.0.255", "127.0.1.0", "127.0.1.1",
-        ]);
-        const tooFar = { ...loadConfig(localRaw(), "local") };
-        tooFar.local = { ...tooFar.local, firstAddress: "127.255.255.252" };
-        expect(() => planCluster(tooFar)).to.throw(/run past 127.255.255.254/);
+    it("keeps the machines in the /24 of localFirstAddress; validation refuses one past .254", () => {
+        const plan = planCluster(loadConfig(localRaw({ localFirstAddress: "10.213.9.250", localWorkers: 1 }), "local"));
+        expect([...plan.members.map((m) => m.privateIp), ...plan.workers.map((w) => w.privateIp)]).to.deep.equal(["10.213.9.250", "10.213.9.251", "10.213.9.252", "10.213.9.253"]);
+        const result = validateConfig(localRaw({ localFirstAddress: "10.213.9.250", localWorkers: 3 }), "local");
+        expect(result.problems.map((p) => p.key)).to.deep.equal(["coreos-cluster:localFirstAddress"]);
+        expect(result.problems[0].message).to.match(/must fit \.3-\.254 of its \/24/);
     });
 });
 
@@ -137,16 +135,17 @@ describe("model/plan: properties (fast-check)", () => {
         );
     });
 
-    it("local plans keep every machine on its own address inside 127.0.0.0/8", () => {
+    it("local plans keep every machine on its own address inside the VPC's /24, clear of .1 and .2", () => {
         fc.assert(
             fc.property(
                 fc.constantFrom(1, 3, 5, 7),
                 fc.integer({ min: 0, max: 64 }),
-                fc.integer({ min: 1, max: 2 ** 24 - 2 }),
-                (count, workers, offset) => {
-                    const first = formatIpv4(127 * 2 ** 24 + offset);
+                fc.integer({ min: 0, max: 255 }),
+                fc.integer({ min: 0, max: 255 }),
+                (count, workers, third, host) => {
+                    const first = `10.213.${third}.${host}`;
                     const result = validateConfig(localRaw({ etcdCount: count, allowSingleMember: true, localWorkers: workers, localFirstAddress: first }), "local");
-                    if (offset + count + workers - 1 > 2 ** 24 - 2) {
+                    if (host < 3 || host + count + workers - 1 > 254) {
                         expect(result.problems.map((p) => p.key)).to.deep.equal(["coreos-cluster:localFirstAddress"]);
                         return;
                     }
@@ -154,7 +153,7 @@ describe("model/plan: properties (fast-check)", () => {
                     const plan = planCluster(result.config!);
                     const all = [...plan.members.map((m) => m.privateIp), ...plan.workers.map((w) => w.privateIp!)];
                     expect(new Set(all).size).to.equal(count + workers);
-                    for (const ip of all) expect(ip.startsWith("127.")).to.equal(true);
+                    for (const ip of all) expect(ip.startsWith(`10.213.${third}.`)).to.equal(true);
                     expect(all[0]).to.equal(first);
                 },
             ),

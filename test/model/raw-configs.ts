@@ -53,6 +53,9 @@ export function prodRaw(overrides: Record<string, unknown> = {}): Record<string,
     });
 }
 
+/** The local stack's way in for its providers: the deployer's sshd on the first member (offline validation does not read the key). */
+export const LOCAL_TUNNEL = { host: "10.213.10.10", username: "root", privateKeyEnv: "COREOS_LOCAL_SSH_KEY" };
+
 export function localRaw(overrides: Record<string, unknown> = {}): Record<string, unknown> {
     return {
         clusterName: "local",
@@ -61,7 +64,7 @@ export function localRaw(overrides: Record<string, unknown> = {}): Record<string
         isDev: true,
         region: "local",
         etcdCount: 3,
-        localFirstAddress: "127.0.10.10",
+        localFirstAddress: "10.213.10.10",
         localWorkers: 2,
         ...overrides,
     };

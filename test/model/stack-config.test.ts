@@ -67,7 +67,7 @@ describe("model/stack-config: reading Pulumi.<stack>.yaml", () => {
         expect(problems.map((p) => p.key)).to.deep.equal(["coreos-cluster:etcdPassword"]);
         expect(problems[0].message).to.match(/stored in plaintext.*pulumi config set --secret etcdPassword/);
         expect(JSON.stringify(problems)).to.not.include("plain-pw-123");
-        const tunnel = parseStackFile(stackText({ "coreos-cluster:sshTunnel": { host: "h", username: "u", privateKey: { secure: "v1:x" } } }));
+        const tunnel = parseStackFile(stackText({ "coreos-cluster:sshTunnel": { host: "10.213.10.10", username: "u", privateKey: { secure: "v1:x" } } }));
         expect(validateConfig({ ...tunnel, platform: "local" }, "dev").problems).to.deep.equal([]);
     });
 

@@ -43,14 +43,14 @@ describe("stack files: Pulumi.<stack>.yaml validate cleanly and say what they pr
         expect(c.etcd.protect).to.equal(true);
     });
 
-    it("local: platform local, 3 members and 2 workers on loopback from 127.0.10.10, example services and units", () => {
+    it("local: platform local, 3 members and 2 workers on loopback from 10.213.10.10, example services and units", () => {
         const c = stack("local");
         expect(c.platform).to.equal("local");
         expect(c.etcd.count).to.equal(3);
-        expect(c.local).to.deep.equal({ firstAddress: "127.0.10.10", workers: 2, dataDir: ".local-machines" });
+        expect(c.local).to.deep.equal({ firstAddress: "10.213.10.10", workers: 2, dataDir: ".local-machines" });
         const plan = planCluster(c);
         const ips = [...plan.members.map((m) => m.privateIp), ...plan.workers.map((w) => w.privateIp)];
-        expect(ips).to.deep.equal(["127.0.10.10", "127.0.10.11", "127.0.10.12", "127.0.10.13", "127.0.10.14"]);
+        expect(ips).to.deep.equal(["10.213.10.10", "10.213.10.11", "10.213.10.12", "10.213.10.13", "10.213.10.14"]);
         expect(c.services.map((s) => s.scheme)).to.include.members(["http", "tcp"]);
         expect(c.services.find((s) => s.scheme === "tcp")!.hostPort).to.be.a("number");
         const template = c.fleetUnits.find((u) => u.name.includes("@."));

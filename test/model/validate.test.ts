@@ -167,9 +167,12 @@ const cases: RejectCase[] = [
     { what: "a stack name that is no label, used as environment", raw: gcpRaw({ environment: "" }), stack: "My_Stack", key: "environment", message: /taken from the stack name/ },
     { what: "environment prod taken from the stack name", raw: prodRaw({ environment: undefined, protectMembers: false }), stack: "prod", key: "protectMembers", message: /prod/ },
     // local
-    { what: "a local first address outside loopback", raw: localRaw({ localFirstAddress: "203.0.113.10" }), stack: "local", key: "localFirstAddress", message: /neither a private \(RFC 1918\) address for the local VPC nor a loopback host address/ },
-    { what: "local machines running past 127.255.255.254", raw: localRaw({ localFirstAddress: "127.255.255.252", localWorkers: 2 }), stack: "local", key: "localFirstAddress", message: /run past 127.255.255.254/ },
+    { what: "a local first address outside the private ranges", raw: localRaw({ localFirstAddress: "203.0.113.10" }), stack: "local", key: "localFirstAddress", message: /is not a private \(RFC 1918\) address/ },
+    { what: "a loopback local first address (no VPC, no firewall)", raw: localRaw({ localFirstAddress: "127.0.10.10" }), stack: "local", key: "localFirstAddress", message: /is a loopback address; the local platform is a VPC of network namespaces/ },
+    { what: "local machines running past .254 of the VPC's /24", raw: localRaw({ localFirstAddress: "10.213.10.252", localWorkers: 2 }), stack: "local", key: "localFirstAddress", message: /must fit \.3-\.254 of its \/24/ },
     { what: "a local data dir escaping the project", raw: localRaw({ localDataDir: "../elsewhere" }), stack: "local", key: "localDataDir", message: /without "\.\." segments/ },
+    { what: "local services without a way into the VPC", raw: localRaw({ services: [{ name: "web", scheme: "http", hosts: ["10.213.10.13:8080"] }] }), stack: "local", key: "sshTunnel", message: /no way into the local VPC, whose members answer only inside it/ },
+    { what: "a local tunnel to no member", raw: localRaw({ sshTunnel: { host: "10.213.10.13", username: "root", privateKeyEnv: "COREOS_TEST_NO_SUCH_KEY_VAR" } }), stack: "local", key: "sshTunnel.host", message: /10\.213\.10\.13 is no member's address \(10\.213\.10\.10, 10\.213\.10\.11, 10\.213\.10\.12\)/ },
     { what: "a zone not of the local region", raw: localRaw({ zones: ["us-central1-a"] }), stack: "local", key: "zones[0]", message: /not a zone of region local/ },
 ];
 
@@ -273,7 +276,7 @@ describe("model/validate: mapping onto ClusterConfig", () => {
         expect(config.fleetUnits[0].instances).to.deep.equal([1, 2]);
         expect(config.servicesPrefix).to.equal("/services");
         expect(config.access).to.deep.equal({ etcdEndpoints: undefined, etcdUsername: undefined, etcdPassword: undefined, sshTunnel: undefined, mirrorToV2: false, clusterWaitSeconds: 600 });
-        expect(config.local).to.deep.equal({ firstAddress: "127.0.10.10", workers: 2, dataDir: ".local-machines" });
+        expect(config.local).to.deep.equal({ firstAddress: "10.213.10.10", workers: 2, dataDir: ".local-machines" });
     });
 
     it("workerMax 0 means a fixed-size group of workerMin", () => {

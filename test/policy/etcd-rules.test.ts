@@ -38,8 +38,8 @@ describe("policy: etcd-member-count-odd (mandatory, stack)", () => {
 
     it("counts the local platform's machines of role etcd, per cluster name", async () => {
         const local = (n: number) => [
-            ...Array.from({ length: n }, (_, i) => localMachine(`coreos-local-etcd-${i}`, "etcd", `127.0.10.${10 + i}`)),
-            localMachine("coreos-local-worker-0", "worker", "127.0.10.20"),
+            ...Array.from({ length: n }, (_, i) => localMachine(`coreos-local-etcd-${i}`, "etcd", `10.213.10.${10 + i}`)),
+            localMachine("coreos-local-worker-0", "worker", "10.213.10.20"),
         ];
         const ctx = { stack: "local", config: {} };
         expect(await runStackPolicy(ctx, "etcd-member-count-odd", local(3))).to.deep.equal([]);

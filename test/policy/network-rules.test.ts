@@ -100,4 +100,11 @@ describe("policy: firewall-world-database-port (advisory)", () => {
         expect(firewallDatabaseExposureFindings(range)[0]).to.contain("Redis port 6379");
         expect(await runResourcePolicy(PROD, "firewall-world-database-port", world)).to.have.length(1);
     });
+
+    it("does not flag <cluster>-service-backends: database backends reached worker to worker, by tag, no range", async () => {
+        const backends = firewall("coreos-service-backends", { sourceTags: ["coreos-worker"], targetTags: ["coreos-worker"], allows: [{ protocol: "tcp", ports: ["5432", "6379", "8080"] }] });
+        expect(firewallDatabaseExposureFindings(backends)).to.deep.equal([]);
+        expect(firewallExposureViolations(backends)).to.deep.equal([]);
+        expect(await runResourcePolicy(PROD, "firewall-world-database-port", backends)).to.deep.equal([]);
+    });
 });

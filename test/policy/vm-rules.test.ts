@@ -126,8 +126,8 @@ describe("policy: reboot-window-set (advisory, stack)", () => {
 
     it("checks the user-data of the local platform's machines", async () => {
         const ctx = { stack: "local", config: {} };
-        expect(await runStackPolicy(ctx, "reboot-window-set", [localMachine("coreos-local-etcd-0", "etcd", "127.0.10.10")])).to.deep.equal([]);
-        const bare = localMachine("coreos-local-worker-0", "worker", "127.0.10.20", NO_WINDOW);
+        expect(await runStackPolicy(ctx, "reboot-window-set", [localMachine("coreos-local-etcd-0", "etcd", "10.213.10.10")])).to.deep.equal([]);
+        const bare = localMachine("coreos-local-worker-0", "worker", "10.213.10.20", NO_WINDOW);
         const found = await runStackPolicy(ctx, "reboot-window-set", [bare]);
         expect(found).to.have.length(1);
         expect(found[0].urn).to.equal(bare.urn);

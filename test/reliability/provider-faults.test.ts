@@ -214,7 +214,9 @@ describe("reliability: a killed worker proxy on the local platform (127.0.13.50-
     const startedPids = new Map<number, string>();
 
     function inputsFor(): LocalMachineInputs[] {
-        const config = loadConfig({ platform: "local", clusterName: "rel", localFirstAddress: "127.0.13.50", localWorkers: 1, osImage: "image" }, "local");
+        // Machines on their own, on loopback: validated on a VPC address, then moved (a stack cannot ask for loopback).
+        const validated = loadConfig({ platform: "local", clusterName: "rel", localFirstAddress: "10.213.13.50", localWorkers: 1, osImage: "image" }, "local");
+        const config = { ...validated, local: { ...validated.local, firstAddress: "127.0.13.50" } };
         const plan = planCluster(config);
         return localMachineSpecs(config, plan, renderMachines(config, plan), root).map((spec) => ({ ...spec, providerVersion: "test" }));
     }

@@ -10,9 +10,9 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { engineTestsDisabled, findEngine, makeProjectCopy, ProjectCopy, PulumiStack, rewriteStackFile } from "../support/engine";
+import { deployerKeyEnv, engineTestsDisabled, findEngine, makeProjectCopy, ProjectCopy, PulumiStack, rewriteStackFile } from "../support/engine";
 
-describe("reliability: a member-count change by an even number on a deployed stack is refused (local stack on 127.0.13.70-72) @engine", function () {
+describe("reliability: a member-count change by an even number on a deployed stack is refused (local stack in the VPC 10.213.13.0/24, members .70-.72) @engine", function () {
     this.timeout(15 * 60 * 1000);
     let scratch: string;
     let project: ProjectCopy;
@@ -33,7 +33,8 @@ describe("reliability: a member-count change by an even number on a deployed sta
                         ...doc.config,
                         "coreos-cluster:clusterName": "relq",
                         "coreos-cluster:etcdCount": 3,
-                        "coreos-cluster:localFirstAddress": "127.0.13.70",
+                        "coreos-cluster:localFirstAddress": "10.213.13.70",
+                        "coreos-cluster:sshTunnel": { ...doc.config["coreos-cluster:sshTunnel"], host: "10.213.13.70" },
                         "coreos-cluster:localWorkers": 0,
                         "coreos-cluster:services": [],
                         "coreos-cluster:fleetUnits": [],
@@ -43,7 +44,7 @@ describe("reliability: a member-count change by an even number on a deployed sta
         });
         const backendDir = path.join(scratch, "backend");
         fs.mkdirSync(backendDir);
-        stack = new PulumiStack({ engine, backendDir, projectDir: project.dir, stack: "local", transpileOnly: true, projectRoot: project.dir });
+        stack = new PulumiStack({ engine, backendDir, projectDir: project.dir, stack: "local", transpileOnly: true, projectRoot: project.dir, env: deployerKeyEnv(scratch) });
         await stack.ensure();
     });
 

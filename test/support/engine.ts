@@ -374,6 +374,16 @@ export function makeProjectCopy(opts: ProjectCopyOptions = {}): ProjectCopy {
     return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * A fresh deployer key in `dir` (ssh-keygen, as scripts/local.sh makes it), as the environment the
+ * local stack's sshTunnel.privateKeyEnv names.
+ */
+export function deployerKeyEnv(dir: string): Record<string, string> {
+    const file = path.join(dir, "deployer-test-key");
+    if (!fs.existsSync(file)) childProcess.execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "coreos-cluster-test-deployer", "-f", file]);
+    return { COREOS_LOCAL_SSH_KEY: fs.readFileSync(file, "utf8") };
+}
+
 /** Deep-replaces a string prefix in every string of a YAML document (e.g. 127.0.10. -> 127.0.11.). */
 export function replaceInStrings<T>(value: T, from: string, to: string): T {
     if (typeof value === "string") return value.split(from).join(to) as unknown as T;

@@ -116,6 +116,10 @@ export class GceMocks implements pulumi.runtime.Mocks {
                 state.stdout = "etcd healthy on all members";
                 state.stderr = "";
                 break;
+            case "pulumi-nodejs:dynamic:Resource":
+                // The local load balancer answers with its frontend address, as localLoadBalancerProvider.create does.
+                if (inputs.health && Array.isArray(inputs.ports) && typeof inputs.address === "string") state.ip = inputs.address;
+                break;
         }
         return { id: args.custom ? selfLink : undefined, state };
     }
@@ -219,10 +223,15 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
  * as CI does from a secret; under the mocks a throwaway key, made once per process, stands in.
  */
 export const TUNNEL_KEY_ENV = "COREOS_CLUSTER_SSH_KEY";
+/** The local stack's deployer key (scripts/local.sh makes it for `npm run local`). */
+export const LOCAL_TUNNEL_KEY_ENV = "COREOS_LOCAL_SSH_KEY";
 function provideTunnelKey(): void {
-    if (process.env[TUNNEL_KEY_ENV]) return;
-    const { generateKeyPairSync } = require("crypto") as typeof import("crypto");
-    process.env[TUNNEL_KEY_ENV] = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    for (const name of [TUNNEL_KEY_ENV, LOCAL_TUNNEL_KEY_ENV]) {
+        if (process.env[name]) continue;
+        // OpenSSH format, as ssh-keygen writes it and ssh2 (tunnel, bastion's authorized key) parses it.
+        const ssh2 = require("ssh2") as typeof import("ssh2");
+        process.env[name] = ssh2.utils.generateKeyPairSync("ed25519").private;
+    }
 }
 
 async function runProgramNow(opts: RunOptions): Promise<ProgramRun> {

@@ -14,7 +14,7 @@
 //                       every range inside Google's probe ranges.
 import type { ClusterConfig } from "../../../model/types";
 import type { FirewallAllow, FirewallRuleSpec } from "../../../model/firewall";
-import { GOOGLE_HEALTH_CHECK_RANGES, NETWORK_LB_HEALTH_CHECK_RANGES } from "../../../model/firewall";
+import { GOOGLE_HEALTH_CHECK_RANGES, loadBalancedPorts, NETWORK_LB_HEALTH_CHECK_RANGES } from "../../../model/firewall";
 import { cidrContains, parseCidr } from "../../../model/ipv4";
 import { FIREWALL_TABLE, VpcMachine, VpcPlan } from "./addressing";
 
@@ -45,6 +45,12 @@ export function localSources(rule: FirewallRuleSpec, vpc: VpcPlan, config: Clust
     }
     const probeRanges = [...GOOGLE_HEALTH_CHECK_RANGES, ...NETWORK_LB_HEALTH_CHECK_RANGES];
     for (const range of ranges) {
+        // The GCE subnet is this VPC's machines here, not its whole /24: the deployer (.1) and the
+        // load balancer (.2) on the bridge stand for addresses outside the subnet on GCE.
+        if (range === config.gcp.subnetCidr) {
+            for (const m of vpc.machines) sources.add(m.address);
+            continue;
+        }
         sources.add(range);
         if (config.ssh.sourceRanges.includes(range)) sources.add(vpc.deployerAddress);
         if (within(range, probeRanges)) sources.add(vpc.probeAddress);
@@ -117,10 +123,17 @@ export function rootGuardTable(vpc: VpcPlan): string {
     return `${vpc.bridge.replace(/-/g, "_")}_guard`;
 }
 
-/** Ruleset text per namespace: every machine's, and the probe namespace's (it serves nothing). */
+/**
+ * Ruleset text per namespace: every machine's, and the load balancer's. A GCE forwarding rule
+ * takes its ports from anywhere and no firewall rule applies to it (the firewall applies at the
+ * workers it forwards to): so the load balancer's namespace admits exactly the forwarded ports.
+ */
 export function vpcRulesets(vpc: VpcPlan, matrix: FirewallRuleSpec[], config: ClusterConfig): Record<string, string> {
     const out: Record<string, string> = {};
     for (const m of vpc.machines) out[m.namespace] = namespaceRuleset(machineRules(m, matrix, vpc, config));
-    out[vpc.probeNamespace] = namespaceRuleset([]);
+    const forwarded = loadBalancedPorts(config).map(String);
+    out[vpc.probeNamespace] = namespaceRuleset(
+        forwarded.length === 0 ? [] : [{ name: `${config.name}-ingress (forwarding rules)`, sources: "any", allow: [{ protocol: "tcp", ports: forwarded }] }],
+    );
     return out;
 }

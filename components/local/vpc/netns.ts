@@ -3,6 +3,9 @@
 // recorded in a registry file (REGISTRY_DIR) naming what it created, so a sweep removes only what
 // this project made. Runtime modules are required inside functions (serialized into providers).
 import type { VpcPlan } from "./addressing";
+// Imported, not required in the function: the closure serializer carries pure functions by value,
+// while a relative require() cannot be resolved where the engine loads a provider.
+import { cidrsOverlap, formatIpv4, parseCidr, parseIpv4 } from "../../../model/ipv4";
 
 /** tmpfs, like /run/netns: the records vanish together with the namespaces at reboot. */
 export const REGISTRY_DIR = "/run/coreos-cluster/vpc";
@@ -53,13 +56,11 @@ function linkExists(name: string): boolean {
 
 /** Networks (addresses and routes, every table) of the root namespace overlapping the subnet, except our own bridge's. */
 export function hostOverlaps(subnet: string, ownBridge: string): string[] {
-    const { parseCidr, cidrsOverlap } = require("../../../model/ipv4") as typeof import("../../../model/ipv4");
     const wanted = parseCidr(subnet);
     if ("problem" in wanted) throw new Error(`VPC subnet ${subnet}: ${wanted.problem}`);
     const toCidr = (text: string): ReturnType<typeof parseCidr> | undefined => {
         if (text === "default") return parseCidr("0.0.0.0/0");
         const [address, prefix = "32"] = text.split("/");
-        const { parseIpv4, formatIpv4 } = require("../../../model/ipv4") as typeof import("../../../model/ipv4");
         const value = parseIpv4(address);
         if (value === undefined) return undefined;
         const size = 2 ** (32 - Number(prefix));

@@ -13,7 +13,7 @@ describe("FleetService on the local platform", () => {
     afterEach(() => { fs.rmSync(dir, { recursive: true, force: true }); });
 
     it("writes the service and sidekick units and says honestly that nothing runs or rolls them", async () => {
-        const decls = fleetServiceDeclarations({ service: "web", prefix: "/services", scheme: "http", image: "nginx:1.27", containerPort: 80, ttlSeconds: 30, etcdEndpoints: "http://127.0.10.1:2379" }, 2);
+        const decls = fleetServiceDeclarations({ service: "web", prefix: "/services", scheme: "http", image: "nginx:1.27", containerPort: 80, ttlSeconds: 30, etcdEndpoints: "http://10.213.10.1:2379" }, 2);
         const notes: string[] = [];
         for (const d of decls) {
             const inputs = { ...d, directory: dir, providerVersion: LOCAL_FLEET_UNIT_PROVIDER_VERSION };

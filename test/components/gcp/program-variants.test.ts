@@ -26,9 +26,14 @@ describe("program under mocks: local stack", function () {
         expect(run.outputs.platform).to.equal("local");
         expect(run.outputs.etcdMemberNames).to.deep.equal(plan.members.map((m) => m.name));
         expect(run.outputs.etcdClientUrls).to.deep.equal(plan.clientUrls);
-        for (const key of ["workerInstanceGroup", "loadBalancerIp", "networkSelfLink", "subnetSelfLink"]) {
+        for (const key of ["workerInstanceGroup", "networkSelfLink", "subnetSelfLink"]) {
             expect(run.outputs, key).to.have.property(key, null);
         }
+        // The local load balancer's frontend: .2 of the VPC's subnet, where the probers stand too.
+        const balancer = run.resources.find((r) => r.type === "pulumi-nodejs:dynamic:Resource" && r.inputs.name === `${config.name}-ingress`);
+        expect(balancer, "the local load balancer").to.not.equal(undefined);
+        expect(run.outputs.loadBalancerIp).to.equal(balancer!.inputs.address);
+        expect(run.outputs.loadBalancerIp).to.equal(config.local.firstAddress.replace(/\d+$/, "2"));
         expect(Object.keys(run.outputs.userDataHashes.worker)).to.have.length(config.local.workers);
     });
 });

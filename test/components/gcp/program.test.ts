@@ -53,6 +53,8 @@ for (const stack of ["dev", "prod"]) {
             expect(count(GCE.network)).to.equal(1);
             expect(count(GCE.subnetwork)).to.equal(1);
             expect(count(GCE.firewall)).to.equal(firewallMatrix(config, plan).length);
+            // etcd-peer, etcd-peer-proxies, etcd-client, ssh, ingress, ingress-internal, service-backends, health-check.
+            expect(count(GCE.firewall)).to.equal(8);
             expect(count(GCE.template)).to.equal(1);
             expect(count(GCE.groupManager)).to.equal(1);
             expect(count(GCE.autoscaler)).to.equal(config.workers.min === config.workers.max ? 0 : 1);
@@ -72,7 +74,7 @@ for (const stack of ["dev", "prod"]) {
         it("names every GCE resource <cluster>-<role>...", () => {
             for (const r of run.resources.filter((r) => r.custom && r.type.startsWith("gcp:compute/"))) {
                 const physical: string = r.inputs.name ?? r.inputs.namePrefix;
-                expect(physical, `${r.type} ${r.name}`).to.match(new RegExp(`^${config.name}-(etcd|worker|network|subnet|router|nat|ingress|ssh|health)`));
+                expect(physical, `${r.type} ${r.name}`).to.match(new RegExp(`^${config.name}-(etcd|worker|network|subnet|router|nat|ingress|ssh|health|service-backends)`));
                 expect(physical.length).to.be.at.most(63);
             }
         });
@@ -88,6 +90,18 @@ for (const stack of ["dev", "prod"]) {
                 expect(rule.inputs.targetTags).to.deep.equal(spec.targetTags);
                 expect(rule.inputs.allows).to.deep.equal(spec.allow.map((a) => ({ protocol: a.protocol, ports: a.ports })));
             }
+        });
+
+        it("admits workers' routers to the services' hosts on other workers, worker tag to worker tag only", () => {
+            const workerTag = `${config.name}-worker`;
+            const rule = one(of(GCE.firewall).filter((r) => r.inputs.name === `${config.name}-service-backends`)).inputs;
+            expect(rule.sourceRanges ?? []).to.deep.equal([]);
+            expect(rule.sourceTags).to.deep.equal([workerTag]);
+            expect(rule.targetTags).to.deep.equal([workerTag]);
+            // The ports of the stack file's services' hosts (dev: web :8080, redis :6379; prod: web :8080, postgres :5432).
+            expect(rule.allows).to.deep.equal([{ protocol: "tcp", ports: stack === "dev" ? ["6379", "8080"] : ["5432", "8080"] }]);
+            const workerToWorker = of(GCE.firewall).filter((r) => (r.inputs.sourceTags ?? []).includes(workerTag) && r.inputs.targetTags.includes(workerTag));
+            expect(workerToWorker.map((r) => r.inputs.name)).to.deep.equal([`${config.name}-service-backends`]);
         });
 
         it("opens etcd only between the roles, SSH only from the configured ranges, nothing to the world but load-balanced ports on workers", () => {

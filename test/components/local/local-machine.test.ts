@@ -58,10 +58,13 @@ function v2(method: "GET" | "PUT", url: string, body?: string): Promise<{ status
 
 /** Renders the local stack for one flavor and turns every machine into provider inputs. */
 function machineInputs(flavor: OsFlavor, firstAddress: string, root: string): LocalMachineInputs[] {
-    const config = loadConfig(
-        { platform: "local", clusterName: `lm-${flavor === "flatcar" ? "fc" : "cl"}`, localFirstAddress: firstAddress, localWorkers: 2, osFlavor: flavor, osImage: "image", fleetRelease: { sha256: "7e57".repeat(16) } },
+    // Machines on their own, outside any VPC, on loopback: validated on a VPC address, then moved
+    // (a stack cannot ask for loopback; LocalCluster's VPC is tested in vpc.test.ts and the engine tests).
+    const validated = loadConfig(
+        { platform: "local", clusterName: `lm-${flavor === "flatcar" ? "fc" : "cl"}`, localFirstAddress: "10.213.8.100", localWorkers: 2, osFlavor: flavor, osImage: "image", fleetRelease: { sha256: "7e57".repeat(16) } },
         "local",
     );
+    const config = { ...validated, local: { ...validated.local, firstAddress } };
     const plan = planCluster(config);
     return localMachineSpecs(config, plan, renderMachines(config, plan), root).map((spec) => ({ ...spec, providerVersion: "test" }));
 }

@@ -45,11 +45,11 @@ describe("local boot of the router", () => {
 
     it("demo backends: only the hosts on the worker's own address", () => {
         const services = [
-            { name: "web", scheme: "http" as const, hosts: ["127.0.10.13:8080", "127.0.10.14:8080"] },
-            { name: "redis", scheme: "tcp" as const, hosts: ["127.0.10.13:6379"] },
+            { name: "web", scheme: "http" as const, hosts: ["10.213.10.13:8080", "10.213.10.14:8080"] },
+            { name: "redis", scheme: "tcp" as const, hosts: ["10.213.10.13:6379"] },
         ];
-        expect(demoBackendsFor(services, "127.0.10.14")).to.deep.equal([{ service: "web", scheme: "http", host: "127.0.10.14:8080" }]);
-        expect(demoBackendsFor(services, "127.0.10.13").map((b) => b.host)).to.deep.equal(["127.0.10.13:8080", "127.0.10.13:6379"]);
-        expect(demoBackendsFor(services, "127.0.10.1")).to.deep.equal([]);
+        expect(demoBackendsFor(services, "10.213.10.14")).to.deep.equal([{ service: "web", scheme: "http", host: "10.213.10.14:8080" }]);
+        expect(demoBackendsFor(services, "10.213.10.13").map((b) => b.host)).to.deep.equal(["10.213.10.13:8080", "10.213.10.13:6379"]);
+        expect(demoBackendsFor(services, "10.213.10.1")).to.deep.equal([]);
     });
 });

@@ -1,6 +1,6 @@
 // The local VPC's pure planners: names, addresses, and the firewall matrix as nftables rules.
 import { expect } from "chai";
-import { firewallMatrix, GOOGLE_HEALTH_CHECK_RANGES } from "../../../model/firewall";
+import { firewallMatrix, GOOGLE_HEALTH_CHECK_RANGES, loadBalancedPorts } from "../../../model/firewall";
 import { planCluster } from "../../../model/plan";
 import { localVpcPlan, MAX_INTERFACE_NAME } from "../../../components/local/vpc/addressing";
 import { localSources, machineRules, namespaceRuleset, ruleStatements, vpcRulesets } from "../../../components/local/vpc/firewall-rules";
@@ -45,6 +45,13 @@ describe("local VPC planners (pure)", () => {
         expect(probes).not.to.include(vpc.deployerAddress);
     });
 
+    it("maps the GCE subnet (gcp.subnetCidr, `<cluster>-ingress-internal`'s source) to the VPC's machines, not the deployer or the load balancer", () => {
+        const internal = { name: "x-internal", direction: "INGRESS", targetTags: [], sourceRanges: [config.gcp.subnetCidr], allow: [{ protocol: "tcp", ports: ["6379"] }] } as never;
+        expect(localSources(internal, vpc, config)).to.deep.equal(vpc.machines.map((m) => m.address));
+        expect(localSources(internal, vpc, config)).to.not.include(vpc.deployerAddress).and.not.include(vpc.probeAddress);
+        expect(vpc.subnet).to.not.equal(config.gcp.subnetCidr);
+    });
+
     it("gives each machine exactly the rules targeting its tags, default-deny with loopback and replies", () => {
         const member = vpc.machines[0];
         const worker = vpc.machines[3];
@@ -57,7 +64,11 @@ describe("local VPC planners (pure)", () => {
         expect(text).to.contain('iif "lo" accept');
         expect(text).to.contain("ct state established,related accept");
         expect(text).to.contain(`ip saddr { 10.213.10.13, 10.213.10.14 } tcp dport { 2380 } accept comment "${config.name}-etcd-peer-proxies"`);
-        expect(vpcRulesets(vpc, matrix, config)[vpc.probeNamespace]).not.to.match(/dport/);
+        // The load balancer's namespace takes the forwarded ports from anywhere, as a forwarding rule does, and nothing else.
+        const lb = vpcRulesets(vpc, matrix, config)[vpc.probeNamespace];
+        expect(lb.match(/dport/g)).to.have.length(1);
+        expect(lb).to.contain(`tcp dport { ${loadBalancedPorts(config).join(", ")} } accept comment "${config.name}-ingress (forwarding rules)"`);
+        expect(lb).to.not.match(/ip saddr/);
     });
 
     it("writes no statement for a rule without sources, and every port of a protocol when ports are absent", () => {

@@ -1,0 +1,35 @@
+// The load balancer process as one self-contained script (balancer/main.ts and its imports),
+// built with esbuild as router/bundle.ts builds the router. The provider builds it where it
+// starts the process; the program only hashes it, so the state holds a digest, not 140 KB.
+// Runtime modules are required inside functions: bundleBalancer is serialized into the provider.
+
+/** The bundle's entry point (absolute, resolved where the program runs). */
+export function balancerEntry(): string {
+    return require("path").join(__dirname, "main.ts");
+}
+
+export function bundleBalancer(entry: string): string {
+    const esbuild = require("esbuild") as typeof import("esbuild");
+    const result = esbuild.buildSync({
+        entryPoints: [entry],
+        bundle: true,
+        platform: "node",
+        target: "node18",
+        format: "cjs",
+        minify: true,
+        legalComments: "none",
+        write: false,
+        logLevel: "silent",
+    });
+    return "// coreos-cluster local load balancer (bundled from components/local/balancer by bundle.ts)\n" + result.outputFiles[0].text;
+}
+
+let cachedDigest: string | undefined;
+/** sha256 of the bundle: a changed balancer source restarts the balancer. */
+export function balancerDigest(): string {
+    if (cachedDigest === undefined) {
+        const crypto: typeof import("crypto") = require("crypto");
+        cachedDigest = crypto.createHash("sha256").update(bundleBalancer(balancerEntry())).digest("hex");
+    }
+    return cachedDigest;
+}
