@@ -73,7 +73,8 @@ export const servicesPrefix = config.servicesPrefix;
 // tunnel the same way with their own key. Never the key itself.
 export const sshTunnel = config.access.sshTunnel ? { host: config.access.sshTunnel.host, port: config.access.sshTunnel.port, username: config.access.sshTunnel.username } : null;
 export const userDataHashes = { etcd: hashesByRole("etcd"), worker: hashesByRole("worker") };
-// GCE only; null on the local platform (it has no group, balancer or VPC).
+// GCE only, null on the local platform (no instance group or GCE network there); loadBalancerIp is
+// the local load balancer's frontend on the local platform.
 export const workerInstanceGroup = cluster.workerInstanceGroup;
 export const loadBalancerIp = cluster.loadBalancerIp;
 export const networkSelfLink = cluster.networkSelfLink;
