@@ -48,7 +48,7 @@ async function verifyCluster(stack: PulumiStack, config: Record<string, any>): P
     const proxies = await Promise.all(proxyMachines.map((r) => eventually(() => answers200(String(r.outputs!.namespace), `${r.outputs!.clientUrl}/v2/keys/?quorum=false`))));
     const services: Array<{ hosts: string[]; host_port?: number }> = config["coreos-cluster:services"] ?? [];
     const expectedKeys = services.reduce((n, s) => n + 1 + s.hosts.length + (s.host_port === undefined ? 0 : 1), 0);
-    const count = await execInNamespace(memberNs[0], "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", "--endpoints", memberUrls.join(","), "get", "--prefix", "--count-only", "-w", "json", `${outputs.servicesPrefix ?? "/services"}/`], 30000);
+    const count = await execInNamespace(memberNs[0], "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", "--endpoints", memberUrls.join(","), "get", "--prefix", "--keys-only", "-w", "json", `${outputs.servicesPrefix ?? "/services"}/`], 30000);
     const keys: number = count.code === 0 ? (JSON.parse(count.stdout).count ?? 0) : -1;
     const problems = [
         ...(memberUrls.length !== 3 || members.some((ok) => !ok) ? [`members healthy: ${members.filter(Boolean).length} of ${memberUrls.length} (expected 3)`] : []),
