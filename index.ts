@@ -6,7 +6,7 @@ import { loadConfig } from "./model/validate";
 import { planCluster } from "./model/plan";
 import { renderMachines, userDataHash } from "./cloud-config";
 import { ClusterConfig, MachineRole } from "./model/types";
-import { platformFor } from "./components/platform";
+import { notAppliedLocally as notAppliedOn, platformFor } from "./components/platform";
 import { ServiceRegistrationSet } from "./components/services/service-registration-set";
 import { EtcdConnectionArgs } from "./components/etcd/etcd-client";
 import { MemberCountGuard } from "./components/guards/member-count-guard";
@@ -59,6 +59,12 @@ for (const unit of config.fleetUnits) {
     clusterPlatform.fleetUnit(`${config.name}-unit-${unit.name}`, { name, content, options, desiredState, instances }, config, afterCluster);
 }
 
+// Templated services with presence sidekicks, rolled by fleet; their sidekicks write to the
+// members' client URLs as the machines see them (not etcdEndpoints, which is the deployer's view).
+const fleetServices = Object.fromEntries(
+    config.fleetServices.map((s) => [s.name, clusterPlatform.fleetService(`${config.name}-fleet-service-${s.name}`, s, config, plan.clientUrls.join(","), afterCluster)]),
+);
+
 function hashesByRole(role: MachineRole): Record<string, string> {
     return Object.fromEntries(machines.filter((m) => m.role === role).map((m) => [m.fileName, userDataHash(m.userData)]));
 }
@@ -79,3 +85,5 @@ export const workerInstanceGroup = cluster.workerInstanceGroup;
 export const loadBalancerIp = cluster.loadBalancerIp;
 export const networkSelfLink = cluster.networkSelfLink;
 export const subnetSelfLink = cluster.subnetSelfLink;
+// Local only (null on GCE): per machine what of its cloud-config did not run, per fleet service what fleet would have done.
+export const notAppliedLocally = notAppliedOn(cluster, fleetServices);

@@ -2,7 +2,7 @@
 // into a running cluster and pushes fleet units to it. index.ts asks for the config's platform and
 // never branches on it; each platform's module (and with it @pulumi/gcp) loads only when chosen.
 import * as pulumi from "@pulumi/pulumi";
-import type { ClusterConfig, ClusterPlan, FleetUnitOption, FleetDesiredState } from "../model/types";
+import type { ClusterConfig, ClusterPlan, FleetServiceConfig, FleetUnitOption, FleetDesiredState } from "../model/types";
 import type { RenderedMachine } from "../cloud-config";
 
 export interface ClusterArgs {
@@ -21,6 +21,8 @@ export interface PlatformCluster extends pulumi.Resource {
     readonly loadBalancerIp: pulumi.Output<string> | null;
     readonly networkSelfLink: pulumi.Output<string> | null;
     readonly subnetSelfLink: pulumi.Output<string> | null;
+    /** Per machine, what of its cloud-config this platform does not apply; null where all of it applies (GCE). */
+    readonly notAppliedLocally: pulumi.Output<Record<string, string[]>> | null;
 }
 
 /** A fleet unit as the stack config declares it, whatever pushes it. */
@@ -32,11 +34,33 @@ export interface FleetUnitDeclaration {
     instances?: Array<string | number>;
 }
 
+/** A declared FleetService as a platform puts it on its cluster. */
+export interface PlatformFleetService {
+    readonly resource: pulumi.Resource;
+    /** What of the service (units, rolling update, sidekicks) does not happen here; null where all of it does. */
+    readonly notAppliedLocally: pulumi.Output<string> | null;
+}
+
 export interface Platform {
     readonly name: ClusterConfig["platform"];
     buildCluster(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions): PlatformCluster;
     /** The resource that puts one declared unit on this platform's cluster. */
     fleetUnit(name: string, unit: FleetUnitDeclaration, config: ClusterConfig, opts?: pulumi.CustomResourceOptions): pulumi.Resource;
+    /**
+     * One declared FleetService. `etcdEndpoints`: the members' v3 client URLs as the machines see
+     * them, comma-separated (the sidekicks write there; a worker's local etcd is a v2 proxy).
+     */
+    fleetService(name: string, service: FleetServiceConfig, config: ClusterConfig, etcdEndpoints: string, opts?: pulumi.CustomResourceOptions): PlatformFleetService;
+}
+
+/**
+ * The stack's `notAppliedLocally` output: per machine what of its cloud-config did not run, and per
+ * fleet service what fleet would have done; null where everything applies (GCE).
+ */
+export function notAppliedLocally(cluster: PlatformCluster, fleetServices: Record<string, PlatformFleetService>) {
+    if (cluster.notAppliedLocally === null) return null;
+    const notes = Object.entries(fleetServices).flatMap(([name, s]) => (s.notAppliedLocally === null ? [] : [[name, s.notAppliedLocally] as const]));
+    return pulumi.output({ machines: cluster.notAppliedLocally, fleetServices: Object.fromEntries(notes) });
 }
 
 export function platformFor(config: ClusterConfig): Platform {

@@ -71,6 +71,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
     { key: "services", type: "array", items: "object", defaultValue: [], description: "Services to register in etcd: list of {name, scheme: http|tcp, hosts: [ip:port, ...], host_port} (host_port required for tcp)." },
     { key: "servicesPrefix", type: "string", defaultValue: "/services", description: "etcd key prefix of the service registrations." },
     { key: "fleetUnits", type: "array", items: "object", defaultValue: [], description: "fleet units to push: list of {name, content | options: [{section, name, value}], desiredState: inactive|loaded|launched, instances: [...] for templates}." },
+    { key: "fleetServices", type: "array", items: "object", defaultValue: [], description: "Templated fleet services with presence sidekicks and rolling updates: list of {name, image + containerPort | content + instancePort, count (1-100), scheme: http|tcp (default http), hostPort (tcp only, required), ttlSeconds, waitTimeoutSeconds}. A name must not also be in services." },
     { key: "etcdEndpoints", type: "array", items: "string", defaultValue: [], description: "etcd client URLs the providers use. Empty: the planned member client URLs." },
     { key: "etcdUsername", type: "string", defaultValue: "", description: "etcd user for the providers (with etcdPassword)." },
     { key: "etcdPassword", type: "string", defaultValue: "", secret: true, description: "etcd password for the providers. Secret: set it with `pulumi config set --secret etcdPassword` (a plaintext value is refused)." },

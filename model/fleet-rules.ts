@@ -14,6 +14,10 @@ export const UNIT_SUFFIXES = [
 ] as const;
 export const TEMPLATE_SUFFIXES = [".path", ".service", ".socket", ".target", ".timer"] as const;
 
+// Here, not in service-naming.ts: that module is bundled into every worker's router.js (goldens).
+/** A docker image reference as a FleetService runs it: no spaces or quotes, which the unit's ExecStart would split or unescape. */
+export const DOCKER_IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]*$/;
+
 const NAME_CHARS = /^[A-Za-z0-9:_.@-]*$/;
 const INSTANCE_CHARS = /^[A-Za-z0-9:_.-]+$/;
 

@@ -45,6 +45,26 @@ export interface FleetUnitSpec {
     instances?: Array<string | number>;
 }
 
+/**
+ * A templated fleet service as the stack declares it (components/fleet/fleet-service.ts): the
+ * unit from a docker image or unit file text, run as `count` instances with presence sidekicks.
+ */
+export interface FleetServiceConfig {
+    /** The service name (a DNS label): units `<name>@N.service`, keys `<prefix>/<name>/...`. */
+    name: string;
+    /** Exactly one of image (with containerPort) and content (with instancePort). */
+    image?: string;
+    containerPort?: number;
+    content?: string;
+    instancePort?: number;
+    count: number;
+    scheme: ServiceScheme;
+    /** tcp only, and then required: the port every worker's router serves it on. */
+    hostPort?: number;
+    ttlSeconds?: number;
+    waitTimeoutSeconds?: number;
+}
+
 export interface FleetRelease {
     version: string;
     url: string;
@@ -150,6 +170,8 @@ export interface ClusterConfig {
     /** Defaults to `/services`. */
     servicesPrefix: string;
     fleetUnits: FleetUnitSpec[];
+    /** Announced by their fleet sidekicks, so never also in `services`. */
+    fleetServices: FleetServiceConfig[];
 
     /** How the providers reach etcd (defaults to the planned member client URLs). */
     access: {

@@ -10,6 +10,7 @@ import { failureTolerance, memberCountChangeProblems, memberCountProblem } from 
 import { checkServicePorts, portProblem, validateFleetUnits, validateServices } from "./validate-workloads";
 import { diskSize, escapeRegExp, fleetEndpointProblem, fleetMetadata, fleetRelease, isHttpUrl, machineType, portList, sshTunnel } from "./validate-fields";
 import { servicesPrefixProblem } from "./service-naming";
+import { validateFleetServices } from "./validate-fleet-services";
 
 export { memberCountChangeProblems, faultToleranceTable } from "./quorum";
 export { isEncryptedValue } from "./config-reader";
@@ -240,12 +241,15 @@ export function validateConfig(
     }
     const unitItems = r.objectList("fleetUnits");
     const fleetUnits = unitItems ? validateFleetUnits(unitItems, problems) : [];
+    const fleetServiceItems = r.objectList("fleetServices");
+    const fleetServices = fleetServiceItems ? validateFleetServices(fleetServiceItems, { services, fleetUnits, lbHttpPorts: lbHttpPorts ?? [], healthCheckPort }, problems) : [];
     const problemsBeforeRelease = problems.count;
     const release = fleetRelease(r);
-    if (onGcp && osFlavor === "flatcar" && fleetUnits.length > 0 && release === undefined && problems.count === problemsBeforeRelease) {
+    const pushesToFleet = fleetUnits.length > 0 || fleetServices.length > 0;
+    if (onGcp && osFlavor === "flatcar" && pushesToFleet && release === undefined && problems.count === problemsBeforeRelease) {
         problems.add(
             "fleetRelease",
-            "is required when fleetUnits are pushed to Flatcar machines: Flatcar ships no fleet, so the machines install a pinned release and verify its sha256 first. Set {sha256: <sha256 of the tarball>} (version/url default to fleet v1.0.0)",
+            "is required when fleetUnits or fleetServices are pushed to Flatcar machines: Flatcar ships no fleet, so the machines install a pinned release and verify its sha256 first. Set {sha256: <sha256 of the tarball>} (version/url default to fleet v1.0.0)",
         );
     }
 
@@ -272,6 +276,7 @@ export function validateConfig(
     const tunnelGiven = tunnel !== undefined || (isPlainObject(raw.sshTunnel) && Object.keys(raw.sshTunnel).length > 0);
     const serviceCount = serviceItems?.length ?? 0;
     const unitCount = unitItems?.length ?? 0;
+    const fleetServiceCount = fleetServiceItems?.length ?? 0;
     if (onGcp && !tunnelGiven) {
         if (serviceCount > 0 && !(etcdEndpoints && etcdEndpoints.length > 0)) {
             problems.add(
@@ -279,10 +284,11 @@ export function validateConfig(
                 `the stack declares ${serviceCount} service(s) but gives the providers no way into the VPC: the members' client URLs are private. Set coreos-cluster:sshTunnel (e.g. to the local end of \`gcloud compute start-iap-tunnel <member> 22 --local-host-port=localhost:2222\`, docs/delivery.md) or coreos-cluster:etcdEndpoints reachable from where Pulumi runs`,
             );
         }
-        if (unitCount > 0) {
+        if (unitCount > 0 || fleetServiceCount > 0) {
+            const what = [unitCount > 0 ? `${unitCount} fleet unit(s)` : "", fleetServiceCount > 0 ? `${fleetServiceCount} fleet service(s)` : ""].filter(Boolean).join(" and ");
             problems.add(
                 "sshTunnel",
-                `the stack declares ${unitCount} fleet unit(s) but gives the provider no way to fleet's API on the members: set coreos-cluster:sshTunnel (fleet has no authentication and is reached only through SSH; docs/delivery.md)`,
+                `the stack declares ${what} but gives the provider no way to fleet's API on the members: set coreos-cluster:sshTunnel (fleet has no authentication and is reached only through SSH; docs/delivery.md)`,
             );
         }
     }
@@ -340,6 +346,7 @@ export function validateConfig(
         services,
         servicesPrefix: servicesPrefix!,
         fleetUnits,
+        fleetServices,
         access: {
             etcdEndpoints: etcdEndpoints && etcdEndpoints.length > 0 ? etcdEndpoints : undefined,
             etcdUsername,

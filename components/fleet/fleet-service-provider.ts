@@ -3,13 +3,13 @@
 // modules (components/services/bundled-provider.ts), so it must not import Pulumi at run time.
 import type * as pulumi from "@pulumi/pulumi";
 import type { FleetUnitOption, SshTunnelSpec } from "../../model/types";
-import { fleetUnitSpecProblems, parseUnitFileLenient } from "../../model/fleet-rules";
+import { DOCKER_IMAGE, fleetUnitSpecProblems, parseUnitFileLenient } from "../../model/fleet-rules";
 import { prefixProblem } from "../services/service-keys";
 import { serviceNameProblem } from "../../model/service-naming";
 import { FleetClient, FleetConnectionArgs, parseFleetEndpoint, withFleetClient } from "./fleet-client";
 import { fleetUnitHash, valueRewriteProblems } from "./fleet-scheduling";
 import {
-    FleetServiceSpec, instanceUnit, OWNER_OPTION, serviceTemplateOptions, sidekickTemplateName, sidekickTemplateOptions, sidekickUnit, templateName,
+    DEFAULT_TTL_SECONDS, FleetServiceSpec, instanceUnit, OWNER_OPTION, serviceTemplateOptions, sidekickTemplateName, sidekickTemplateOptions, sidekickUnit, templateName,
 } from "./fleet-service-units";
 import { observeInstances, planRoll, RollPlan } from "./rolling-update";
 
@@ -45,7 +45,7 @@ export async function check(_olds: unknown, news: Record<string, any>): Promise<
     const label = `fleet service "${typeof news.service === "string" ? news.service : "?"}"`;
     const failures: pulumi.dynamic.CheckFailure[] = [];
     const fail = (property: string, reason: string) => failures.push({ property, reason: `${label}: ${property} ${reason}` });
-    const inputs: Record<string, any> = { prefix: "/services", scheme: "http", ttlSeconds: 30, waitTimeoutSeconds: 300, providerVersion: FLEET_SERVICE_PROVIDER_VERSION, ...news };
+    const inputs: Record<string, any> = { prefix: "/services", scheme: "http", ttlSeconds: DEFAULT_TTL_SECONDS, waitTimeoutSeconds: 300, providerVersion: FLEET_SERVICE_PROVIDER_VERSION, ...news };
     if (Object.values(news).some(isUnknown)) return { inputs, failures }; // judged again once known
     const nameProblem = serviceNameProblem(inputs.service);
     if (nameProblem) fail("service", nameProblem);
@@ -53,7 +53,7 @@ export async function check(_olds: unknown, news: Record<string, any>): Promise<
     if (p) fail("prefix", p);
     if (inputs.scheme !== "http" && inputs.scheme !== "tcp") fail("scheme", `"${inputs.scheme}" must be "http" or "tcp"`);
     if ((inputs.image === undefined) === (inputs.content === undefined)) fail("image", "give exactly one of image (a docker image) and content (the template's unit file)");
-    if (inputs.image !== undefined && (typeof inputs.image !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._\/:@-]*$/.test(inputs.image))) fail("image", `${JSON.stringify(inputs.image)} is not a docker image reference`);
+    if (inputs.image !== undefined && (typeof inputs.image !== "string" || !DOCKER_IMAGE.test(inputs.image))) fail("image", `${JSON.stringify(inputs.image)} is not a docker image reference`);
     if (inputs.image !== undefined && !isPort(inputs.containerPort)) fail("containerPort", "must be the port (1-65535) the image listens on");
     if (inputs.content !== undefined && !isPort(inputs.instancePort)) fail("instancePort", "must be the port (1-65535) each instance listens on, on its machine");
     if (inputs.hostPort !== undefined && !isPort(inputs.hostPort)) fail("hostPort", "must be a port 1-65535");

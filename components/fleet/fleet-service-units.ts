@@ -29,6 +29,8 @@ export interface FleetServiceSpec {
 }
 
 export const FLEET_SERVICE_OWNER_PREFIX = "fleet:";
+/** Lease TTL of the announced keys when none is given (the provider's and the local platform's). */
+export const DEFAULT_TTL_SECONDS = 30;
 /** The [Unit] key that marks units a FleetService generated (systemd ignores X- keys). */
 export const OWNER_OPTION = "X-FleetService";
 

@@ -34,6 +34,8 @@ export class GcpCluster extends pulumi.ComponentResource {
     public readonly loadBalancerIp: pulumi.Output<string>;
     public readonly networkSelfLink: pulumi.Output<string>;
     public readonly subnetSelfLink: pulumi.Output<string>;
+    /** Everything applies on GCE. */
+    public readonly notAppliedLocally = null;
     /**
      * True when the members exist and, with an SSH tunnel configured, answered healthy.
      * Without a tunnel nothing here can reach the private members to check.

@@ -34,6 +34,7 @@ export function gcpConfig(overrides: DeepPartial<ClusterConfig> = {}): ClusterCo
         services: [],
         servicesPrefix: "/services",
         fleetUnits: [],
+        fleetServices: [],
         access: { mirrorToV2: false },
         local: { firstAddress: "10.213.10.10", workers: 2, dataDir: ".local-machines" },
     };
