@@ -43,12 +43,38 @@ export function loadBalancedPorts(config: ClusterConfig): number[] {
     return [...new Set(ports)].sort((a, b) => a - b);
 }
 
-/** host_ports of services that are not public: every worker's router serves them to the VPC only. */
+/**
+ * host_ports of services that are not public: every worker's router serves them to the VPC only.
+ * A tcp FleetService's hostPort is one too (its sidekicks announce it), unless listed in lbTcpPorts.
+ */
 export function internalServicePorts(config: ClusterConfig): number[] {
     const publicPorts = new Set(loadBalancedPorts(config));
-    const ports = config.services.filter((s) => s.hostPort !== undefined && !publicPorts.has(s.hostPort)).map((s) => s.hostPort as number);
+    const declared = [...config.services, ...(config.fleetServices ?? [])].map((s) => s.hostPort);
+    const ports = declared.filter((p): p is number => p !== undefined && !publicPorts.has(p));
     return [...new Set(ports)].sort((a, b) => a - b);
 }
+
+/**
+ * Where Docker publishes `-p <containerPort>` on the host: a free port of the kernel's ephemeral
+ * range (libnetwork's port allocator reads net.ipv4.ip_local_port_range; Linux's and Flatcar's
+ * default is 32768-60999). A host that changes that sysctl must change this too.
+ */
+export const DOCKER_EPHEMERAL_PORTS = { first: 32768, last: 60999 };
+
+/**
+ * The ports FleetService instances listen on, as every worker's router dials them on other workers
+ * (the sidekicks announce `<worker address>:<port>`; the template runs on workers only): the
+ * ephemeral range for the image form, `instancePort` for the unit-file form. On the local platform
+ * only when another worker's router exists, as for serviceBackendPorts.
+ */
+export function fleetServiceInstancePorts(config: ClusterConfig, plan: ClusterPlan): Array<{ first: number; last: number }> {
+    if (config.platform === "local" && plan.workers.length < 2) return [];
+    const ranges = (config.fleetServices ?? []).map((s) => (s.image !== undefined ? DOCKER_EPHEMERAL_PORTS : { first: s.instancePort as number, last: s.instancePort as number }));
+    const unique = new Map(ranges.map((r) => [`${r.first}-${r.last}`, r]));
+    return [...unique.values()].sort((a, b) => a.first - b.first);
+}
+
+export const portSpec = (r: { first: number; last: number }): string => (r.first === r.last ? String(r.first) : `${r.first}-${r.last}`);
 
 /** The address and port of a service's `ip:port` host entry (validated upstream). */
 export function splitServiceHost(entry: string): { address: string; port: number } {
@@ -156,6 +182,17 @@ export function firewallMatrix(config: ClusterConfig, plan: ClusterPlan): Firewa
             sourceTags: [worker],
             targetTags: [worker],
             allow: [{ protocol: "tcp", ports: backendPorts.map(String) }],
+        });
+    }
+    const instancePorts = fleetServiceInstancePorts(config, plan);
+    if (instancePorts.length > 0) {
+        rules.push({
+            name: `${cluster}-fleet-service-instances`,
+            description: "workers' routers to FleetService instances on other workers (their announced ports)",
+            direction: "INGRESS",
+            sourceTags: [worker],
+            targetTags: [worker],
+            allow: [{ protocol: "tcp", ports: instancePorts.map(portSpec) }],
         });
     }
     rules.push({

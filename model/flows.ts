@@ -14,7 +14,7 @@ import { ROUTER_UNIT } from "../cloud-config/router";
 import { parseServiceKeys } from "../router/haproxy-config";
 import { serviceKeyValues } from "../components/services/service-keys";
 import { ClusterConfig, ClusterPlan, MachineRole } from "./types";
-import { FirewallRuleSpec, GOOGLE_HEALTH_CHECK_RANGES, NETWORK_LB_HEALTH_CHECK_RANGES, SSH_PORT, loadBalancedPorts, internalServicePorts, splitServiceHost } from "./firewall";
+import { FirewallRuleSpec, GOOGLE_HEALTH_CHECK_RANGES, NETWORK_LB_HEALTH_CHECK_RANGES, SSH_PORT, fleetServiceInstancePorts, loadBalancedPorts, internalServicePorts, splitServiceHost } from "./firewall";
 import { roleTag } from "./plan";
 import { cidrContains, parseCidr, parseIpv4 } from "./ipv4";
 
@@ -27,6 +27,8 @@ export interface Flow {
     from: FlowSource;
     to: MachineRole;
     port: number;
+    /** The last port of a flow to a range (Docker's ephemeral host ports); absent for one port. */
+    lastPort?: number;
     /** Why, in words, naming the setting it came from (e.g. ETCD_INITIAL_CLUSTER). */
     why: string;
 }
@@ -203,6 +205,20 @@ export const DIALERS: Dialer[] = [
             ]),
     },
     {
+        // A FleetService's sidekicks announce `<worker address>:<port>` of each instance (the template
+        // runs on workers only), so every router dials instances on other workers at those ports.
+        name: "worker router to FleetService instances",
+        flows: (ctx) =>
+            fleetServiceInstancePorts(ctx.config, ctx.plan).map((r) => ({
+                dialer: "worker router",
+                from: { role: "worker" as MachineRole },
+                to: "worker" as MachineRole,
+                port: r.first,
+                ...(r.last !== r.first ? { lastPort: r.last } : {}),
+                why: `proxies the FleetServices' instances on other workers (${r.last !== r.first ? "Docker's ephemeral host ports" : "their instancePort"}, announced by the presence sidekicks)`,
+            })),
+    },
+    {
         // The providers and the etcd health gate run where Pulumi runs and come in through the SSH
         // tunnel, which lands on a member (GCE: IAP to a member's 22; locally: the tunnel into a
         // member's namespace), and from there dial every member's client URL.
@@ -289,7 +305,7 @@ export function deriveFlows(config: ClusterConfig, plan: ClusterPlan, machines: 
     const seen = new Map<string, Flow>();
     for (const dialer of dialers) {
         for (const flow of dialer.flows(ctx)) {
-            const key = `${sourceKey(flow.from)}>${flow.to}:${flow.port}`;
+            const key = `${sourceKey(flow.from)}>${flow.to}:${flow.port}${flow.lastPort !== undefined ? `-${flow.lastPort}` : ""}`;
             if (!seen.has(key)) seen.set(key, flow);
         }
     }
@@ -302,7 +318,7 @@ function sourceKey(source: FlowSource): string {
 
 export function describeFlow(flow: Flow): string {
     const from = "role" in flow.from ? flow.from.role : `${flow.from.label} (${flow.from.ranges.join(", ")})`;
-    return `${flow.dialer}: ${from} -> ${flow.to} tcp/${flow.port} (${flow.why})`;
+    return `${flow.dialer}: ${from} -> ${flow.to} tcp/${flow.port}${flow.lastPort !== undefined ? `-${flow.lastPort}` : ""} (${flow.why})`;
 }
 
 /** One thing a rule lets in: a source (tag's role or range), a target role, a port. */
@@ -317,9 +333,10 @@ function roleOfTag(config: ClusterConfig, tag: string): MachineRole | undefined 
     return (["etcd", "worker"] as MachineRole[]).find((r) => roleTag(config.name, r) === tag);
 }
 
-function portMatches(spec: string, port: number): boolean {
+/** Does the rule's port spec ("80" or "32768-60999") cover every port of the flow? */
+function portMatches(spec: string, port: number, lastPort = port): boolean {
     const [lo, hi] = spec.split("-").map(Number);
-    return port >= lo && port <= (hi ?? lo);
+    return port >= lo && lastPort <= (hi ?? lo);
 }
 
 export function admissionsOf(config: ClusterConfig, rules: FirewallRuleSpec[]): Admission[] {
@@ -363,7 +380,7 @@ function rangesCover(outer: string[], inner: string[]): boolean {
 }
 
 function admits(a: Admission, flow: Flow): boolean {
-    if (a.to !== flow.to || !/^\d+(-\d+)?$/.test(a.port) || !portMatches(a.port, flow.port)) return false;
+    if (a.to !== flow.to || !/^\d+(-\d+)?$/.test(a.port) || !portMatches(a.port, flow.port, flow.lastPort)) return false;
     if ("role" in flow.from) return "role" in a.from && a.from.role === flow.from.role;
     return "ranges" in a.from && rangesCover(a.from.ranges, flow.from.ranges);
 }

@@ -12,8 +12,11 @@ import {
     DEFAULT_TTL_SECONDS, FleetServiceSpec, instanceUnit, OWNER_OPTION, serviceTemplateOptions, sidekickTemplateName, sidekickTemplateOptions, sidekickUnit, templateName,
 } from "./fleet-service-units";
 import { observeInstances, planRoll, RollPlan } from "./rolling-update";
+import { waitForFleetApi } from "./fleet-wait";
+import { clusterWaitProblem } from "../services/cluster-wait";
 
-export const FLEET_SERVICE_PROVIDER_VERSION = "1.0.0";
+// 1.1.0: instances carry MachineMetadata=role=worker (a changed template, so a deployed service rolls once).
+export const FLEET_SERVICE_PROVIDER_VERSION = "1.1.0";
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export interface FleetServiceState extends FleetServiceSpec {
@@ -25,6 +28,8 @@ export interface FleetServiceState extends FleetServiceSpec {
     /** Services declared by ServiceRegistration(Set)s of this program: a FleetService of one is refused. */
     declaredServices?: string[];
     waitTimeoutSeconds: number;
+    /** How long create waits for a booting cluster's fleet API before its first request (0/absent: not at all). */
+    clusterWaitSeconds?: number;
     pollIntervalMs?: number;
     requestTimeoutMs?: number;
     retries?: number;
@@ -59,6 +64,8 @@ export async function check(_olds: unknown, news: Record<string, any>): Promise<
     if (inputs.hostPort !== undefined && !isPort(inputs.hostPort)) fail("hostPort", "must be a port 1-65535");
     if (inputs.scheme === "tcp" && inputs.hostPort === undefined) fail("hostPort", "is required when scheme is tcp (the port the router publishes it on)");
     if (!positiveInt(inputs.count)) fail("count", "must be a whole number of instances, at least 1");
+    const waitProblem = clusterWaitProblem(inputs.clusterWaitSeconds);
+    if (waitProblem) fail("clusterWaitSeconds", waitProblem);
     if (!positiveInt(inputs.ttlSeconds) || inputs.ttlSeconds < 3) fail("ttlSeconds", "must be a whole number of seconds, at least 3 (the sidekick refreshes every TTL/3)");
     if (typeof inputs.etcdEndpoints !== "string" || !inputs.etcdEndpoints.split(",").every((u: string) => /^https?:\/\/[^\s,'"]+$/.test(u))) {
         fail("etcdEndpoints", "must be comma-separated etcd v3 client URLs such as http://10.0.0.2:2379");
@@ -152,7 +159,8 @@ const failure = (s: FleetServiceState, action: string) => (e: unknown): never =>
 };
 
 export async function create(inputs: FleetServiceState): Promise<pulumi.dynamic.CreateResult> {
-    const outs = await converge(inputs).catch(failure(inputs, "create"));
+    // A fresh stack gets here while its machines still boot: wait (bounded) for fleet first.
+    const outs = await waitForFleetApi(connection(inputs), inputs.clusterWaitSeconds).then(() => converge(inputs)).catch(failure(inputs, "create"));
     return { id: `${inputs.prefix}/${inputs.service}`, outs };
 }
 

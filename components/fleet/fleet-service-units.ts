@@ -47,8 +47,21 @@ export function sidekickMarker(spec: Pick<FleetServiceSpec, "service" | "prefix"
 
 const ownerOption = (spec: FleetServiceSpec): FleetUnitOption => ({ section: "Unit", name: OWNER_OPTION, value: serviceRoot(spec.prefix, spec.service) });
 
+/**
+ * Instances run on workers: the sidekick announces the machine's own address, and only workers run
+ * the router and are admitted to each other's instance ports (model/firewall.ts). Every machine's
+ * fleet metadata carries its role (cloud-config/build.ts).
+ */
+export const ON_WORKERS: FleetUnitOption = { section: "X-Fleet", name: "MachineMetadata", value: "role=worker" };
+const PLACEMENT = ["MachineMetadata", "X-ConditionMachineMetadata", "MachineID", "X-ConditionMachineID", "MachineOf", "X-ConditionMachineOf"];
+
 export function serviceTemplateOptions(spec: FleetServiceSpec): FleetUnitOption[] {
-    if (spec.options) return [ownerOption(spec), ...spec.options.filter((o) => !(o.section === "Unit" && o.name === OWNER_OPTION))];
+    if (spec.options) {
+        const own = spec.options.filter((o) => !(o.section === "Unit" && o.name === OWNER_OPTION));
+        // A unit file that places itself keeps its placement; otherwise it goes to workers, as the image form does.
+        const placed = own.some((o) => o.section === "X-Fleet" && PLACEMENT.includes(o.name));
+        return [ownerOption(spec), ...own, ...(placed ? [] : [ON_WORKERS])];
+    }
     const container = `${spec.service}-%i`;
     return [
         { section: "Unit", name: "Description", value: `${spec.service} %i (${spec.image})` },
@@ -59,6 +72,7 @@ export function serviceTemplateOptions(spec: FleetServiceSpec): FleetUnitOption[
         { section: "Service", name: "ExecStartPre", value: `-/usr/bin/docker rm -f ${container}` },
         { section: "Service", name: "ExecStart", value: `/usr/bin/docker run --rm --name ${container} -p ${spec.containerPort} ${spec.image}` },
         { section: "Service", name: "ExecStop", value: `/usr/bin/docker stop ${container}` },
+        ON_WORKERS,
     ];
 }
 

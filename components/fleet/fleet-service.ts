@@ -41,6 +41,8 @@ export interface FleetServiceArgs {
     declaredServices?: pulumi.Input<string[]>;
     /** Bound on each wait for fleet (default 300 s). */
     waitTimeoutSeconds?: pulumi.Input<number>;
+    /** On create, how long to wait for a booting cluster's fleet API first (coreos-cluster:clusterWaitSeconds). */
+    clusterWaitSeconds?: pulumi.Input<number>;
     pollIntervalMs?: pulumi.Input<number>;
     requestTimeoutMs?: pulumi.Input<number>;
     retries?: pulumi.Input<number>;

@@ -9,7 +9,8 @@ import type { FleetDesiredState, FleetUnitOption, SshTunnelSpec } from "../../mo
 import { fleetUnitSpecProblems, instanceName, isTemplateName, resolveUnitOptions, sameOptions } from "../../model/fleet-rules";
 import { FleetClient, FleetConnectionArgs, describeFleet, makeRedactor, parseFleetEndpoint, withFleetClient } from "./fleet-client";
 import { fleetUnitHash, valueRewriteProblems } from "./fleet-scheduling";
-import { clusterWaitProblem, waitUntil } from "../services/cluster-wait";
+import { clusterWaitProblem } from "../services/cluster-wait";
+import { waitForFleetApi } from "./fleet-wait";
 
 /** Bump when the stored state or the provider's behaviour changes. */
 export const FLEET_UNIT_PROVIDER_VERSION = "1.2.0"; // 1.1.0: waits for the pushed unit file's hash; 1.2.0: bounded wait for a booting cluster
@@ -134,13 +135,7 @@ const stateOf = (s: FleetUnitState, unit: string): FleetDesiredState => (isTempl
  * Until fleet's API answers (any HTTP answer but a 503, which fleetd gives while it cannot reach
  * etcd), for at most `clusterWaitSeconds`; each probe opens its own connection (and tunnel).
  */
-async function waitForFleet(s: FleetUnitState): Promise<void> {
-    if (!s.clusterWaitSeconds) return;
-    const args = { ...connection(s), retries: 0 };
-    await waitUntil(describeFleet(args), { timeoutSeconds: s.clusterWaitSeconds }, () =>
-        withFleetClient(args, (client) => client.listMachines()),
-    ).catch((e) => { throw new Error(makeRedactor(args)((e as Error).message)); });
-}
+const waitForFleet = (s: FleetUnitState): Promise<void> => waitForFleetApi(connection(s), s.clusterWaitSeconds);
 
 async function pushAndWait(client: FleetClient, s: FleetUnitState, units: string[]): Promise<void> {
     for (const unit of units) await client.putUnit(unit, { options: s.options, desiredState: stateOf(s, unit) });

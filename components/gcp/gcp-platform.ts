@@ -35,6 +35,7 @@ export const gcpPlatform: Platform = {
                 hostPort: s.hostPort,
                 ttlSeconds: s.ttlSeconds,
                 waitTimeoutSeconds: s.waitTimeoutSeconds,
+                clusterWaitSeconds: config.access.clusterWaitSeconds,
                 etcdEndpoints,
                 prefix: config.servicesPrefix,
                 // The ownership rule, checked again by the provider: these hosts come from ServiceRegistrationSet.

@@ -4,6 +4,9 @@ import { expect } from "chai";
 import { validateConfig } from "../../model/validate";
 import { readStackFile } from "../../model/stack-config";
 import { gcpRaw, localRaw } from "./raw-configs";
+import * as fs from "fs";
+import * as path from "path";
+import YAML from "yaml";
 
 const API = { name: "api", image: "nginx:1.27-alpine", containerPort: 80, count: 3 };
 const UNIT_TEXT = "[Unit]\nDescription=api %i\n\n[Service]\nExecStart=/usr/bin/api --port 8080 --instance %i\n";
@@ -119,7 +122,10 @@ describe("model/validate: coreos-cluster:fleetServices accepted", () => {
 
     it("the shipped local stack declares one image-based service that no other key claims", () => {
         const config = validateConfig(readStackFile("local"), "local").config!;
-        expect(config.fleetServices).to.deep.equal([{ name: "hello", image: "nginxdemos/hello:0.4-plain-text", containerPort: 80, count: 2, scheme: "http" }]);
-        expect(config.services.map((s) => s.name)).to.not.include("hello");
+        expect(config.fleetServices).to.deep.equal([{ name: "demo", image: "nginxdemos/hello:0.4-plain-text", containerPort: 80, count: 2, scheme: "http" }]);
+        expect(config.services.map((s) => s.name)).to.not.include("demo");
+        // Nor the example consumer stack, which registers its own service in the same cluster.
+        const consumer = YAML.parse(fs.readFileSync(path.join(__dirname, "../../examples/app-stack/Pulumi.local.yaml"), "utf8")).config;
+        expect(consumer["coreos-app-example:service"]).to.not.equal("demo");
     });
 });

@@ -99,3 +99,53 @@ describe("FleetService against the fleet conformance server", () => {
         expect(server.unitNames()).to.deep.equal(["web@1.service"]);
     });
 });
+
+describe("FleetService placement and the wait for a booting cluster (conformance server, 127.0.6.32-33)", function () {
+    this.timeout(30_000);
+    const member = { id: `e1${"0".repeat(30)}`, primaryIP: "10.0.0.2", metadata: { role: "etcd" } };
+    const worker = { id: `w1${"0".repeat(30)}`, primaryIP: "10.0.0.10", metadata: { role: "worker" } };
+    let server: FleetConformanceServer | undefined;
+    afterEach(async () => { await server?.close(); server = undefined; });
+
+    it("runs every instance on a worker, never on a member (the sidekick announces the machine's address; only workers route)", async () => {
+        server = await FleetConformanceServer.start({ host: "127.0.6.32", tickMs: 5, machines: [member, worker] });
+        for (const form of [{}, { image: undefined, containerPort: undefined, content: "[Service]\nExecStart=/usr/bin/web --port 8000 %i\n", instancePort: 8000 }]) {
+            const { inputs, failures } = await provider.check({}, { endpoint: server.endpoint, ...base, ...form, service: form.content ? "plain" : "web" });
+            expect(failures, JSON.stringify(failures)).to.deep.equal([]);
+            const created = await provider.create(inputs);
+            for (const unit of created.outs.unitNames.filter((n: string) => !n.endsWith("@.service"))) {
+                expect(server.unit(unit)!.machineIDs, unit).to.deep.equal([worker.id]);
+            }
+        }
+    });
+
+    it("a unit file that places itself keeps its own placement", async () => {
+        server = await FleetConformanceServer.start({ host: "127.0.6.32", tickMs: 5, machines: [member, worker] });
+        const content = "[Service]\nExecStart=/usr/bin/agent %i\n[X-Fleet]\nMachineMetadata=role=etcd\n";
+        const { inputs } = await provider.check({}, { endpoint: server.endpoint, ...base, image: undefined, containerPort: undefined, content, instancePort: 9000, service: "agent", count: 1 });
+        const created = await provider.create(inputs);
+        expect(server.unit("agent@1.service")!.machineIDs).to.deep.equal([member.id]);
+        expect(server.unit("agent@1.service")!.options.filter((o) => o.name === "MachineMetadata").map((o) => o.value)).to.deep.equal(["role=etcd"]);
+        expect(created.outs.instances).to.deep.equal(["1"]);
+    });
+
+    it("create waits (bounded by clusterWaitSeconds) for a fleet API that answers only later, then rolls out", async () => {
+        const { inputs, failures } = await provider.check({}, { endpoint: "http://127.0.6.33:49153", ...base, count: 1, clusterWaitSeconds: 30 });
+        expect(failures).to.deep.equal([]);
+        let settled = false;
+        const creating = provider.create(inputs);
+        creating.then(() => (settled = true), () => (settled = true));
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(settled, "create went on before fleet answered").to.equal(false);
+        server = await FleetConformanceServer.start({ host: "127.0.6.33", port: 49153, tickMs: 5 });
+        expect((await creating).outs.instances).to.deep.equal(["1"]);
+    });
+
+    it("gives up after the bound naming clusterWaitSeconds, and check refuses a wait out of range", async () => {
+        const { inputs } = await provider.check({}, { endpoint: "http://127.0.6.33:49153", ...base, clusterWaitSeconds: 2 });
+        const err = await failureOf(provider.create(inputs));
+        expect(err.message).to.match(/^fleet service "web": create failed: fleet API at http:\/\/127\.0\.6\.33:49153 did not answer within the bound of 2 s \(clusterWaitSeconds=2;/);
+        const { failures } = await provider.check({}, { endpoint: "http://127.0.6.33:49153", ...base, clusterWaitSeconds: 7200 });
+        expect((failures ?? []).map((f) => f.property)).to.include("clusterWaitSeconds");
+    });
+});

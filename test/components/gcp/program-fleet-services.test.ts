@@ -109,9 +109,9 @@ describe("program under mocks: the local stack's fleetServices", function () {
 
     it("registers no FleetService, but a LocalFleetService writing both templates and instances 1..count", () => {
         expect(run.resources.filter((r) => r.type === FLEET_SERVICE)).to.deep.equal([]);
-        expect(one(run.resources.filter((r) => r.type === "coreos-cluster:index:LocalFleetService")).name).to.equal("local-fleet-service-hello");
-        const units = run.resources.filter((r) => r.name.startsWith("local-fleet-service-hello-"));
-        expect(units.map((u) => u.inputs.name).sort()).to.deep.equal(["hello@.service", "hello_presence@.service"]);
+        expect(one(run.resources.filter((r) => r.type === "coreos-cluster:index:LocalFleetService")).name).to.equal("local-fleet-service-demo");
+        const units = run.resources.filter((r) => r.name.startsWith("local-fleet-service-demo-"));
+        expect(units.map((u) => u.inputs.name).sort()).to.deep.equal(["demo@.service", "demo_presence@.service"]);
         for (const unit of units) {
             expect(unit.inputs.instances, unit.name).to.deep.equal(["1", "2"]);
             expect(unit.inputs.directory, unit.name).to.equal(unitsDir);
@@ -119,22 +119,22 @@ describe("program under mocks: the local stack's fleetServices", function () {
     });
 
     it("writes exactly the units the FleetService provider would push to GCE for this declaration", () => {
-        const hello = config.fleetServices[0];
-        const spec = localFleetServiceSpec({ service: hello, prefix: config.servicesPrefix, etcdEndpoints: planCluster(config).clientUrls.join(","), directory: unitsDir });
-        const expected = fleetServiceDeclarations(spec, hello.count);
+        const demo = config.fleetServices[0];
+        const spec = localFleetServiceSpec({ service: demo, prefix: config.servicesPrefix, etcdEndpoints: planCluster(config).clientUrls.join(","), directory: unitsDir });
+        const expected = fleetServiceDeclarations(spec, demo.count);
         for (const decl of expected) {
-            const unit = one(run.resources.filter((r) => r.name === `local-fleet-service-hello-${decl.name}`));
+            const unit = one(run.resources.filter((r) => r.name === `local-fleet-service-demo-${decl.name}`));
             expect(unit.inputs.options, decl.name).to.deep.equal(decl.options);
         }
-        const sidekick = one(run.resources.filter((r) => r.name === "local-fleet-service-hello-hello_presence@.service")).inputs.options;
+        const sidekick = one(run.resources.filter((r) => r.name === "local-fleet-service-demo-demo_presence@.service")).inputs.options;
         expect(sidekick).to.deep.include({ section: "Service", name: "Environment", value: "ETCDCTL_ENDPOINTS=http://10.213.10.10:2379,http://10.213.10.11:2379,http://10.213.10.12:2379" });
-        expect(sidekick).to.deep.include({ section: "Unit", name: "X-FleetService", value: "/services/hello" });
+        expect(sidekick).to.deep.include({ section: "Unit", name: "X-FleetService", value: "/services/demo" });
     });
 
     it("says in the stack's notAppliedLocally that neither fleet, the rolling update nor the sidekicks run here", () => {
-        const note: string = run.outputs.notAppliedLocally.fleetServices.hello;
-        expect(note).to.contain("hello@.service, hello_presence@.service").and.contain(unitsDir);
-        expect(note).to.match(/no fleetd on the local platform.*no rolling update.*no sidekick announces \/services\/hello\/hosts\/<n>/);
+        const note: string = run.outputs.notAppliedLocally.fleetServices.demo;
+        expect(note).to.contain("demo@.service, demo_presence@.service").and.contain(unitsDir);
+        expect(note).to.match(/no fleetd on the local platform.*no rolling update.*no sidekick announces \/services\/demo\/hosts\/<n>/);
         expect(Object.keys(run.outputs.notAppliedLocally.machines)).to.have.length(config.etcd.count + config.local.workers);
     });
 });
