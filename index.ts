@@ -25,6 +25,9 @@ const cluster = clusterPlatform.buildCluster(config.name, { config, plan, machin
 // The providers wait for the cluster (and its health gate) to be up.
 const afterCluster: pulumi.CustomResourceOptions = { dependsOn: [cluster] };
 
+// The deployer's way in (the stack's sshTunnel, as the platform dials it).
+const tunnel = clusterPlatform.deployerTunnel(config, plan);
+
 function etcdConnection(c: ClusterConfig): pulumi.Output<EtcdConnectionArgs> {
     const endpoints = c.access.etcdEndpoints?.length ? c.access.etcdEndpoints : plan.clientUrls;
     // Secret parts make the whole connection secret.
@@ -32,7 +35,7 @@ function etcdConnection(c: ClusterConfig): pulumi.Output<EtcdConnectionArgs> {
         endpoints,
         username: c.access.etcdUsername,
         password: c.access.etcdPassword === undefined ? undefined : pulumi.secret(c.access.etcdPassword),
-        sshTunnel: c.access.sshTunnel === undefined ? undefined : pulumi.secret(c.access.sshTunnel),
+        sshTunnel: tunnel === undefined ? undefined : pulumi.secret(tunnel),
     });
 }
 
@@ -77,7 +80,7 @@ export const etcdPeerUrls = cluster.peerUrls;
 export const servicesPrefix = config.servicesPrefix;
 // How the deployer reaches the members (docs/delivery.md, docs/local-platform.md): other stacks
 // tunnel the same way with their own key. Never the key itself.
-export const sshTunnel = config.access.sshTunnel ? { host: config.access.sshTunnel.host, port: config.access.sshTunnel.port, username: config.access.sshTunnel.username } : null;
+export const sshTunnel = tunnel ? { host: tunnel.host, port: tunnel.port, username: tunnel.username, ...(tunnel.localVpc ? { localVpc: tunnel.localVpc } : {}) } : null;
 export const userDataHashes = { etcd: hashesByRole("etcd"), worker: hashesByRole("worker") };
 // GCE only, null on the local platform (no instance group or GCE network there); loadBalancerIp is
 // the local load balancer's frontend on the local platform.

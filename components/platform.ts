@@ -2,7 +2,7 @@
 // into a running cluster and pushes fleet units to it. index.ts asks for the config's platform and
 // never branches on it; each platform's module (and with it @pulumi/gcp) loads only when chosen.
 import * as pulumi from "@pulumi/pulumi";
-import type { ClusterConfig, ClusterPlan, FleetServiceConfig, FleetUnitOption, FleetDesiredState } from "../model/types";
+import type { ClusterConfig, ClusterPlan, FleetServiceConfig, FleetUnitOption, FleetDesiredState, SshTunnelSpec } from "../model/types";
 import type { RenderedMachine } from "../cloud-config";
 
 export interface ClusterArgs {
@@ -43,6 +43,8 @@ export interface PlatformFleetService {
 
 export interface Platform {
     readonly name: ClusterConfig["platform"];
+    /** How the deployer's providers reach the members (the stack's sshTunnel, as this platform dials it). */
+    deployerTunnel(config: ClusterConfig, plan: ClusterPlan): SshTunnelSpec | undefined;
     buildCluster(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions): PlatformCluster;
     /** The resource that puts one declared unit on this platform's cluster. */
     fleetUnit(name: string, unit: FleetUnitDeclaration, config: ClusterConfig, opts?: pulumi.CustomResourceOptions): pulumi.Resource;

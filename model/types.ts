@@ -78,6 +78,11 @@ export interface SshTunnelSpec {
     username: string;
     /** Secret: never logged, never stored in plaintext state. */
     privateKey: string;
+    /**
+     * Set by the local platform (never by a stack file): the local VPC subnet `host` lives in. The
+     * tunnel then dials only when the host's route goes through that VPC's bridge (vpc-route-guard.ts).
+     */
+    localVpc?: string;
 }
 
 export interface ClusterConfig {

@@ -77,6 +77,9 @@ export function connectionProblems(raw: unknown, isUnknown: (v: unknown) => bool
         if (!isUnknown(t.port) && (typeof t.port !== "number" || !Number.isInteger(t.port) || t.port < 1 || t.port > 65535)) {
             problems.push({ field: "connection.sshTunnel.port", message: "must be a port 1-65535" });
         }
+        if (t.localVpc !== undefined && !isUnknown(t.localVpc) && (typeof t.localVpc !== "string" || !/^\d{1,3}(\.\d{1,3}){3}\/24$/.test(t.localVpc))) {
+            problems.push({ field: "connection.sshTunnel.localVpc", message: "must be the local VPC's subnet, a /24 such as 10.213.10.0/24" });
+        }
     }
     return problems;
 }

@@ -5,6 +5,7 @@
 import type { Socket, Server } from "net";
 import type { Client, ClientChannel } from "ssh2";
 import type { SshTunnelSpec } from "../../model/types";
+import { vpcRouteProblem } from "./vpc-route-guard";
 
 export type TunnelTarget = { host: string; port: number } | { socketPath: string };
 
@@ -43,6 +44,10 @@ export function openTunnel(spec: SshTunnelSpec, target: TunnelTarget, options: T
     const crypto = require("crypto") as typeof import("crypto");
     const where = `SSH tunnel ${spec.username}@${spec.host}:${spec.port} -> ${describeTunnelTarget(target)}`;
     const fail = (cause: unknown) => new Error(`${where}: ${redactPrivateKey(cause instanceof Error ? cause.message : String(cause), spec.privateKey)}`);
+
+    // A local VPC's address is dialed only through its bridge, never through the host's default route.
+    const routeProblem = spec.localVpc === undefined ? undefined : vpcRouteProblem(spec.host, spec.localVpc);
+    if (routeProblem) return Promise.reject(fail(new Error(`refusing to dial sshTunnel.host: ${routeProblem}`)));
 
     return new Promise<Tunnel>((resolve, reject) => {
         const client: Client = new ssh2.Client();

@@ -16,6 +16,7 @@ function fleetAccess(config: ClusterConfig): { endpoint: pulumi.Input<string>; s
 
 export const gcpPlatform: Platform = {
     name: "gcp",
+    deployerTunnel: (config) => config.access.sshTunnel,
     buildCluster: (name, args, opts) => new GcpCluster(name, args, opts),
     fleetUnit(name, unit, config, opts) {
         return new FleetUnit(name, { ...unit, ...fleetAccess(config), clusterWaitSeconds: config.access.clusterWaitSeconds }, opts);

@@ -5,6 +5,7 @@
 // Tunnels only: no shell, no TTY. Runtime modules are required inside functions.
 import * as pulumi from "@pulumi/pulumi";
 import { spawnInNamespace } from "./vpc/spawn";
+import { vpcRouteProblem } from "../etcd/vpc-route-guard";
 
 export const LOCAL_SSHD_PROVIDER_VERSION = "1";
 export const SSHD_MARKER = ".coreos-cluster-local-sshd";
@@ -77,6 +78,9 @@ function hostKeyFingerprint(root: string): string {
 /** Waits for the SSH banner from the root namespace: the deployer's own path in, through the firewall. */
 function waitForBanner(host: string, port: number, timeoutMs: number): Promise<void> {
     const net: typeof import("net") = require("net");
+    // The VPC is always the /24 of its machines (addressing.ts): never dial it past its bridge.
+    const problem = vpcRouteProblem(host, `${host.split(".").slice(0, 3).join(".")}.0/24`);
+    if (problem) return Promise.reject(new Error(`sshd on ${host}:${port}: refusing to dial it from the root namespace: ${problem}`));
     const deadline = Date.now() + timeoutMs;
     return new Promise((resolve, reject) => {
         const attempt = () => {

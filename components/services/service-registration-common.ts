@@ -10,7 +10,7 @@ export type EtcdConnectionInput = pulumi.Input<{
     username?: pulumi.Input<string>;
     password?: pulumi.Input<string>;
     tls?: pulumi.Input<{ ca?: pulumi.Input<string>; cert?: pulumi.Input<string>; key?: pulumi.Input<string> }>;
-    sshTunnel?: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; username: pulumi.Input<string>; privateKey: pulumi.Input<string> }>;
+    sshTunnel?: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; username: pulumi.Input<string>; privateKey: pulumi.Input<string>; localVpc?: pulumi.Input<string> }>;
     timeoutMs?: pulumi.Input<number>;
     retries?: pulumi.Input<number>;
 }>;

@@ -21,6 +21,8 @@ interface TunnelOutput {
     host: string;
     port: number;
     username: string;
+    /** The local stack's VPC: the tunnel then dials only through that VPC's bridge. */
+    localVpc?: string;
 }
 const tunnel = clusterRef.getOutput("sshTunnel") as pulumi.Output<TunnelOutput | null | undefined>;
 const keyEnv = config.get("sshKeyEnv") ?? "COREOS_LOCAL_SSH_KEY";
@@ -36,7 +38,7 @@ const registration = new ServiceRegistration(`app-${service}`, {
         endpoints: urls,
         timeoutMs: 5000,
         retries: 2,
-        ...(t ? { sshTunnel: { host: t.host, port: t.port, username: t.username, privateKey: tunnelKey() } } : {}),
+        ...(t ? { sshTunnel: { host: t.host, port: t.port, username: t.username, privateKey: tunnelKey(), ...(t.localVpc ? { localVpc: t.localVpc } : {}) } } : {}),
     })),
     service,
     scheme,

@@ -337,7 +337,8 @@ describe("local stack on the real Pulumi engine @engine", function () {
             expect(await dialFromRoot(ip, 2380), `root namespace -> ${ip}:2380`).to.equal("no-answer");
         }
         // The way in that the stack configures, as a GCE stack would: SSH to a member.
-        expect(outputs.sshTunnel).to.deep.equal({ host: cfg("sshTunnel").host, port: 22, username: "root" });
+        // localVpc: the consumers' tunnels, like the stack's own, dial the host only through this VPC's bridge.
+        expect(outputs.sshTunnel).to.deep.equal({ host: cfg("sshTunnel").host, port: 22, username: "root", localVpc: `${TEST_RANGE}0/24` });
         expect(await dialFromRoot(outputs.sshTunnel.host, 22), "the tunnel member's sshd").to.equal("banner");
         // The load balancer is the one other door: its frontend at .2 forwards the HTTP ports to healthy workers.
         expect(outputs.loadBalancerIp).to.equal(`${TEST_RANGE}2`);

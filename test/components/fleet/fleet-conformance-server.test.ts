@@ -115,6 +115,11 @@ const observed: Row[] = [
         expect(r.headers.allow).to.equal(undefined);
         expect(r.json.error.message).to.equal("only GET, PUT and DELETE supported");
     }],
+    ["every answer, errors included, carries Server: fleetd/<version>", async ({ call }) => {
+        for (const r of [await call("GET", "/units"), await call("GET", "/units/none.service"), await call("POST", "/units/a.service", {})]) {
+            expect(r.headers.server, `HTTP ${r.status}`).to.equal("fleetd/v1.0.0");
+        }
+    }],
     ["/discovery serves the full discovery document", async ({ call }) => {
         const r = await call("GET", "/discovery");
         expect(r.json.kind).to.equal("discovery#restDescription");

@@ -20,8 +20,9 @@ describe("program under mocks: local stack", function () {
         expect(run.resources.filter((r) => r.type === "coreos-cluster:index:LocalCluster")).to.have.length(1);
     });
 
+    const config = loadConfig(readStackFile("local", REPO_ROOT), "local");
+
     it("exports the same output names, with null for what only GCE has", () => {
-        const config = loadConfig(readStackFile("local", REPO_ROOT), "local");
         const plan = planCluster(config);
         expect(run.outputs.platform).to.equal("local");
         expect(run.outputs.etcdMemberNames).to.deep.equal(plan.members.map((m) => m.name));
@@ -35,6 +36,14 @@ describe("program under mocks: local stack", function () {
         expect(run.outputs.loadBalancerIp).to.equal(balancer!.inputs.address);
         expect(run.outputs.loadBalancerIp).to.equal(config.local.firstAddress.replace(/\d+$/, "2"));
         expect(Object.keys(run.outputs.userDataHashes.worker)).to.have.length(config.local.workers);
+    });
+
+    it("tunnels to the VPC's member only through the VPC's bridge: the providers' and the consumers' tunnels carry localVpc", () => {
+        const subnet = config.local.firstAddress.replace(/\d+$/, "0/24");
+        const set = run.resources.find((r) => r.inputs.connection?.sshTunnel !== undefined);
+        expect(set, "a provider that tunnels").to.not.equal(undefined);
+        expect(set!.inputs.connection.sshTunnel).to.include({ host: "10.213.10.10", localVpc: subnet });
+        expect(run.outputs.sshTunnel).to.deep.equal({ host: "10.213.10.10", port: 22, username: "root", localVpc: subnet });
     });
 });
 
