@@ -3,25 +3,14 @@
 // write_files. esbuild's output is a function of the sources, so the rendering stays deterministic.
 import * as path from "path";
 import * as zlib from "zlib";
+import { bundleNodeScript } from "./node-script";
 
 let cached: string | undefined;
 
 /** The bundled watcher's JavaScript source. */
 export function routerScript(): string {
     if (cached === undefined) {
-        const esbuild = require("esbuild") as typeof import("esbuild");
-        const result = esbuild.buildSync({
-            entryPoints: [path.join(__dirname, "main.ts")],
-            bundle: true,
-            platform: "node",
-            target: "node18",
-            format: "cjs",
-            minify: true,
-            legalComments: "none",
-            write: false,
-            logLevel: "silent",
-        });
-        cached = "// coreos-cluster router (bundled from router/ by router/bundle.ts; docs/router.md)\n" + result.outputFiles[0].text;
+        cached = bundleNodeScript(path.join(__dirname, "main.ts"), "coreos-cluster router (bundled from router/ by router/bundle.ts; docs/router.md)");
     }
     return cached;
 }

@@ -2,6 +2,7 @@
 // built with esbuild as router/bundle.ts builds the router. The provider builds it where it
 // starts the process; the program only hashes it, so the state holds a digest, not 140 KB.
 // Runtime modules are required inside functions: bundleBalancer is serialized into the provider.
+import { bundleNodeScript } from "../../../router/node-script";
 
 /** The bundle's entry point (absolute, resolved where the program runs). */
 export function balancerEntry(): string {
@@ -9,19 +10,7 @@ export function balancerEntry(): string {
 }
 
 export function bundleBalancer(entry: string): string {
-    const esbuild = require("esbuild") as typeof import("esbuild");
-    const result = esbuild.buildSync({
-        entryPoints: [entry],
-        bundle: true,
-        platform: "node",
-        target: "node18",
-        format: "cjs",
-        minify: true,
-        legalComments: "none",
-        write: false,
-        logLevel: "silent",
-    });
-    return "// coreos-cluster local load balancer (bundled from components/local/balancer by bundle.ts)\n" + result.outputFiles[0].text;
+    return bundleNodeScript(entry, "coreos-cluster local load balancer (bundled from components/local/balancer by bundle.ts)");
 }
 
 let cachedDigest: string | undefined;
