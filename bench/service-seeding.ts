@@ -16,7 +16,7 @@ import type { Etcd3 } from "etcd3";
 import { coalescedWriteStats, SERVICE_REGISTRATION_PROVIDER_VERSION, serviceRegistrationProvider } from "../components/services/service-registration";
 import { SERVICE_REGISTRATION_SET_PROVIDER_VERSION, serviceRegistrationSetProvider } from "../components/services/service-registration-set";
 import { sharedSessionStats } from "../components/etcd/etcd-shared-sessions";
-import { MAX_TXN_OPS, serviceKeyValues } from "../components/services/service-keys";
+import { MAX_TXN_OPS, serviceKeyValues } from "../model/service-keys";
 import { requireEtcdBinaries, startEtcdCluster, EtcdTestCluster } from "../test/support/etcd-cluster";
 import { BenchService, benchServices } from "./configs";
 import { Benchmark, engineDefaultParallelism, errorMessage, figure, Figure, mapLimit, round, timed } from "./support";

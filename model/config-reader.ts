@@ -49,10 +49,19 @@ export function describeValue(value: unknown, secret = false): string {
 
 export class Problems {
     readonly list: ConfigProblem[] = [];
+    /** Values already refused as text (a line break, a control character): their other checks stay quiet. */
+    private readonly refused: string[] = [];
 
     /** `path` is the short key with any item path, e.g. `services[2].hosts[0]`. */
     add(path: string, message: string): void {
+        if (this.refused.some((r) => path === r || path.startsWith(`${r}.`) || path.startsWith(`${r}[`))) return;
         this.list.push({ key: qualifiedKey(path), message });
+    }
+
+    /** The one problem of a value no other rule should judge (it is not text): later problems of `path` and below are dropped. */
+    refuse(path: string, message: string): void {
+        this.add(path, message);
+        this.refused.push(path);
     }
 
     get count(): number {

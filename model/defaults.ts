@@ -58,7 +58,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
     { key: "sshSourceRanges", type: "array", items: "string", defaultValue: [IAP_SSH_RANGE], description: "CIDRs allowed to reach SSH (port 22). Default: Google's IAP TCP forwarding range. 0.0.0.0/0 only with sshAllowWorld." },
     { key: "sshAllowWorld", type: "boolean", defaultValue: false, description: "Explicitly allow 0.0.0.0/0 in sshSourceRanges (refused when environment is prod)." },
     { key: "externalIps", type: "boolean", defaultValue: false, description: "Give VMs external IPs. Without them egress goes through Cloud NAT. Must be false in prod." },
-    { key: "lbHttpPorts", type: "array", items: "integer", defaultValue: [80, 443], description: "HTTP/HTTPS ports the load balancer forwards to the workers." },
+    { key: "lbHttpPorts", type: "array", items: "integer", defaultValue: [80], description: "HTTP ports the load balancer forwards to the workers (plain HTTP: 443 is refused until the router terminates TLS)." },
     { key: "lbTcpPorts", type: "array", items: "integer", defaultValue: [], description: "Extra TCP ports the load balancer forwards to the workers, besides the tcp services' host_ports." },
     { key: "healthCheckPort", type: "integer", defaultValue: 10256, description: "Port of the worker health check (load balancer and autohealing)." },
     { key: "healthCheckPath", type: "string", defaultValue: "/healthz", description: "HTTP path of the worker health check." },

@@ -6,6 +6,9 @@
 import { ClusterConfig, ClusterPlan, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from "./types";
 import { roleTag } from "./plan";
 import { cidrContains, parseCidr, parseIpv4 } from "./ipv4";
+import { DOCKER_EPHEMERAL_PORTS, SSH_PORT } from "./ports";
+
+export { DOCKER_EPHEMERAL_PORTS, SSH_PORT };
 
 export interface FirewallAllow {
     protocol: "tcp" | "udp" | "icmp";
@@ -28,7 +31,6 @@ export interface FirewallRuleSpec {
 export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
 /** Extra probe sources of external passthrough network load balancers. */
 export const NETWORK_LB_HEALTH_CHECK_RANGES = ["209.85.152.0/22", "209.85.204.0/22"];
-export const SSH_PORT = 22;
 
 /**
  * Every port the load balancer forwards to workers from the internet: HTTP ports, extra TCP
@@ -53,13 +55,6 @@ export function internalServicePorts(config: ClusterConfig): number[] {
     const ports = declared.filter((p): p is number => p !== undefined && !publicPorts.has(p));
     return [...new Set(ports)].sort((a, b) => a - b);
 }
-
-/**
- * Where Docker publishes `-p <containerPort>` on the host: a free port of the kernel's ephemeral
- * range (libnetwork's port allocator reads net.ipv4.ip_local_port_range; Linux's and Flatcar's
- * default is 32768-60999). A host that changes that sysctl must change this too.
- */
-export const DOCKER_EPHEMERAL_PORTS = { first: 32768, last: 60999 };
 
 /**
  * The ports FleetService instances listen on, as every worker's router dials them on other workers

@@ -21,6 +21,33 @@ export const DOCKER_IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]*$/;
 const NAME_CHARS = /^[A-Za-z0-9:_.@-]*$/;
 const INSTANCE_CHARS = /^[A-Za-z0-9:_.-]+$/;
 
+/**
+ * Unit name stems the machines' own units use: the OS's (systemd, sshd, docker, the update engine,
+ * gettys) and the product's (etcd, the proxy, fleet, locksmith, the router). fleet writes a unit
+ * into /run/fleet/units and links it into systemd's runtime path, where it takes precedence over
+ * the vendor unit of the same name: a pushed `docker.service` or `sshd@.service` replaces the
+ * machine's own. Compared without the suffix and without a template's "@...", case-insensitively.
+ */
+export const SYSTEM_UNIT_STEMS: readonly string[] = [
+    "autovt", "basic", "chronyd", "container-getty", "containerd", "coreos-cloudinit", "coreos-router", "dbus", "default", "docker",
+    "emergency", "etcd", "etcd-member", "etcd2", "fleet", "fleet-install", "getty", "graphical", "halt", "ignition", "kexec",
+    "local-fs", "locksmithd", "modprobe", "multi-user", "network", "network-online", "nss-lookup", "ntpd", "poweroff",
+    "reboot", "remote-fs", "rescue", "serial-getty", "shutdown", "sockets", "sshd", "sysinit", "system", "timers",
+    "update-engine", "user", "user-runtime-dir",
+];
+/** Stems that begin a family of system units (systemd-networkd, dbus-broker, sshd-keygen...). */
+export const SYSTEM_UNIT_PREFIXES: readonly string[] = ["systemd-", "dbus-", "sshd-", "docker-", "containerd-", "etcd-", "fleet-", "locksmith", "update-engine", "flatcar-", "coreos-", "oem-"];
+
+/** Why a unit name would shadow one of the machines' own units, or undefined. */
+export function systemUnitProblem(name: string): string | undefined {
+    const base = name.toLowerCase().replace(/\.[a-z]+$/, "");
+    const stem = base.includes("@") ? base.slice(0, base.indexOf("@")) : base;
+    if (SYSTEM_UNIT_STEMS.includes(stem) || SYSTEM_UNIT_PREFIXES.some((p) => stem.startsWith(p))) {
+        return `"${name}" would shadow the machines' own unit ${stem} (fleet links pushed units ahead of the system's); choose a name of your own`;
+    }
+    return undefined;
+}
+
 /** Every reason fleet (or systemd behind it) would refuse this unit name; empty when valid. */
 export function unitNameProblems(name: string): string[] {
     if (typeof name !== "string" || name.length === 0) return ["unit name is empty"];

@@ -77,15 +77,3 @@ export function isPrivateIpv4(address: number): boolean {
     const b = Math.floor(address / 2 ** 16) % 256;
     return a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168);
 }
-
-/** `ip:port` with a strict IPv4 address and a port 1-65535, or the reason it is not. */
-export function hostPortProblem(entry: string): string | undefined {
-    const match = /^([^:]+):([^:]*)$/.exec(entry);
-    if (!match) return `"${entry}" is not ip:port`;
-    if (parseIpv4(match[1]) === undefined) return `"${entry}" does not start with a valid IPv4 address`;
-    const portText = match[2];
-    if (!/^[1-9][0-9]{0,4}$/.test(portText) || Number(portText) > 65535) {
-        return `"${entry}" has port "${portText}"; ports are 1 to 65535`;
-    }
-    return undefined;
-}

@@ -6,10 +6,19 @@
 /** 1-63 of a-z 0-9 and "-", starting with a letter, not ending with "-" (RFC 1123 label, no leading digit). */
 export const SERVICE_NAME = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-/** Ownership markers live here, outside any services prefix (see components/services/service-keys.ts). */
+/** Ownership markers live here, outside any services prefix (see model/service-keys.ts). */
 export const OWNER_NAMESPACE = "/coreos-cluster/owners";
 
 const PREFIX_SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+/** Keyspaces other programs on the machines own (fleet's registry, locksmith's reboot lock, etcd's own). */
+export const SYSTEM_KEYSPACES: ReadonlyArray<{ prefix: string; what: string }> = [
+    { prefix: "/_coreos.com", what: "fleet's registry (its schedule runs units as root)" },
+    { prefix: "/coreos.com", what: "locksmith's reboot semaphore and the update engine's keys" },
+    { prefix: "/_etcd", what: "etcd's own keyspace" },
+    { prefix: "/v2", what: "what etcd's v2 HTTP API reads as an API path" },
+    { prefix: "/v3", what: "what etcd's v3 gateway reads as an API path" },
+];
 
 /** Why `name` is not a service name, or undefined when it is one. */
 export function serviceNameProblem(name: unknown): string | undefined {
@@ -33,5 +42,7 @@ export function servicesPrefixProblem(prefix: unknown): string | undefined {
     if (prefix === OWNER_NAMESPACE || prefix.startsWith(`${OWNER_NAMESPACE}/`) || OWNER_NAMESPACE.startsWith(`${prefix}/`)) {
         return `"${prefix}" overlaps the ownership namespace ${OWNER_NAMESPACE}`;
     }
+    const system = SYSTEM_KEYSPACES.find((k) => prefix === k.prefix || prefix.startsWith(`${k.prefix}/`) || k.prefix.startsWith(`${prefix}/`));
+    if (system) return `"${prefix}" overlaps ${system.prefix}, ${system.what}: service keys there would be read (or deleted) as theirs`;
     return undefined;
 }

@@ -8,9 +8,8 @@ export type RebootStrategy = "etcd-lock" | "reboot" | "off";
 export type FleetDesiredState = "inactive" | "loaded" | "launched";
 export type MachineRole = "etcd" | "worker";
 
-/** etcd ports, fixed by the product (the firewall matrix and every URL use them). */
-export const ETCD_CLIENT_PORT = 2379;
-export const ETCD_PEER_PORT = 2380;
+/** etcd ports, fixed by the product (the firewall matrix and every URL use them): the port table's. */
+export { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from "./ports";
 
 export interface ServiceSpec {
     /** `/services/<name>/...`: [a-z0-9-], 1-63 chars, starts with a letter. */

@@ -4,7 +4,8 @@
 import { FleetRelease, SshTunnelSpec } from "./types";
 import { ConfigReader, ENCRYPTED_WHOLE, checkFields, describeValue, isEncryptedValue } from "./config-reader";
 import { LOOPBACK, cidrContains, parseIpv4 } from "./ipv4";
-import { portProblem } from "./validate-workloads";
+import { portNumberProblem } from "./ports";
+import { SAFE_PATH, urlProblem } from "./text-rules";
 
 const SSH_TUNNEL_FIELDS = ["host", "port", "username", "privateKey", "privateKeyEnv"];
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -12,6 +13,10 @@ const PROGRAM_METADATA = ["role", "zone", "region", "cluster"];
 const METADATA_PART = /^[A-Za-z0-9_.:/-]+$/;
 const PRIVATE_KEY = /^-----BEGIN (?:OPENSSH|RSA|EC|DSA|ENCRYPTED)? ?PRIVATE KEY-----[\s\S]+-----END (?:OPENSSH|RSA|EC|DSA|ENCRYPTED)? ?PRIVATE KEY-----\s*$/;
 const MACHINE_TYPE = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$/;
+/** A GCE resource as a name, a partial path or a full self link: what the API accepts, nothing a template could misread. */
+const GCE_RESOURCE = /^(?:https:\/\/www\.googleapis\.com\/compute\/(?:v1|beta)\/)?(?:[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?\/)*[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A login name as sshd and useradd take it. */
+const SSH_USERNAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 export function machineType(r: ConfigReader, key: string): string | undefined {
     const value = r.string(key);
@@ -25,14 +30,23 @@ export function diskSize(r: ConfigReader, key: string): number | undefined {
     return value;
 }
 
+/** A list of ports; what they collide with is the port table's business (validate-ports.ts). */
 export function portList(r: ConfigReader, key: string): number[] | undefined {
     const ports = r.list<number>(key, "integer");
     ports?.forEach((port, i) => {
-        const p = portProblem(port);
+        const p = portNumberProblem(port);
         if (p) r.problems.add(`${key}[${i}]`, p);
-        else if (ports.indexOf(port) !== i) r.problems.add(`${key}[${i}]`, `duplicate port ${port}`);
     });
     return ports;
+}
+
+/** osImage, existingNetwork, existingSubnetwork: a GCE name, path or self link. */
+export function gceResourceName(r: ConfigReader, key: string): string | undefined {
+    const value = r.string(key);
+    if (value && !GCE_RESOURCE.test(value)) {
+        r.problems.add(key, `${JSON.stringify(value)} must be a GCE resource name, path (projects/<p>/global/...) or https://www.googleapis.com/compute/v1/ self link`);
+    }
+    return value;
 }
 
 /** fleet metadata: fleet joins it as k=v,k=v, so neither part may carry "," "=" or spaces. */
@@ -67,7 +81,7 @@ export function sshTunnel(r: ConfigReader, env?: Record<string, string | undefin
     if (typeof value.host !== "string" || !/^[A-Za-z0-9.-]+$/.test(value.host)) p.add("sshTunnel.host", `must be a host name or IPv4 address, got ${describeValue(value.host)}`);
     const port = value.port ?? 22;
     if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) p.add("sshTunnel.port", `must be a port 1-65535, got ${describeValue(port)}`);
-    if (typeof value.username !== "string" || value.username === "") p.add("sshTunnel.username", `must be a non-empty string, got ${describeValue(value.username)}`);
+    if (typeof value.username !== "string" || !SSH_USERNAME.test(value.username)) p.add("sshTunnel.username", `must be a login name (a-z 0-9 _ -, starting with a letter or _), got ${describeValue(value.username)}`);
     if (value.privateKeyEnv !== undefined) {
         const name = value.privateKeyEnv;
         if (value.privateKey !== undefined) p.add("sshTunnel.privateKeyEnv", "give one of privateKey (a secret config value) and privateKeyEnv (an environment variable holding the key), not both");
@@ -109,29 +123,26 @@ export function fleetRelease(r: ConfigReader): FleetRelease | undefined {
         p.add("fleetRelease.sha256", `must be the 64 lowercase hex digits of the release tarball's sha256 (e.g. \`curl -fsSL <url> | sha256sum\`), got ${describeValue(sha256)}`);
     }
     if (typeof version !== "string" || !/^v\d+\.\d+\.\d+$/.test(version)) p.add("fleetRelease.version", `must look like v1.0.0, got ${describeValue(version)}`);
-    if (typeof url !== "string" || !/^https:\/\/\S+\.tar\.gz$/.test(url)) p.add("fleetRelease.url", `must be an https URL of a .tar.gz release, got ${describeValue(url)}`);
+    const urlRule = typeof url === "string" ? urlProblem(url, { schemes: ["https"] }) : `must be a string, got ${describeValue(url)}`;
+    if (urlRule) p.add("fleetRelease.url", urlRule);
+    else if (!(url as string).endsWith(".tar.gz")) p.add("fleetRelease.url", `${JSON.stringify(url)} must name a .tar.gz release`);
     if (p.count > before) return undefined;
     return { sha256: sha256 as string, version: version as string, url: url as string };
 }
 
 export function fleetEndpointProblem(endpoint: string, tunnelled: boolean): string | undefined {
-    if (/^unix:\/\/\/[^\0]+$/.test(endpoint)) return undefined;
-    if (!isHttpUrl(endpoint)) return `"${endpoint}" must be unix:///path/to/fleet.sock or http://host:port`;
+    if (endpoint.startsWith("unix://")) {
+        return /^unix:\/\//.test(endpoint) && SAFE_PATH.test(endpoint.slice("unix://".length)) && endpoint.startsWith("unix:///") ? undefined : `${JSON.stringify(endpoint)} must be unix:///path/to/fleet.sock (a path of A-Z a-z 0-9 . _ - /)`;
+    }
+    // fleet's API speaks plain HTTP (the key's own exception), and only on loopback through the tunnel.
+    const urlRule = urlProblem(endpoint, { schemes: ["http", "https"], path: false });
+    if (urlRule) return `${urlRule}; fleetEndpoint is unix:///path/to/fleet.sock or http://host:port`;
     const host = new URL(endpoint).hostname;
     const loopback = host === "localhost" || (parseIpv4(host) !== undefined && cidrContains(LOOPBACK, parseIpv4(host)!));
     if (!loopback && !tunnelled) {
         return `${endpoint}: the fleet API has no authentication and no TLS; reach it on a loopback address through sshTunnel, never across the network`;
     }
     return undefined;
-}
-
-export function isHttpUrl(text: string): boolean {
-    try {
-        const url = new URL(text);
-        return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
-    } catch {
-        return false;
-    }
 }
 
 export function escapeRegExp(text: string): string {

@@ -5,9 +5,9 @@
 
 import { FleetServiceConfig, FleetUnitSpec, ServiceScheme, ServiceSpec } from "./types";
 import { Problems, checkFields, describeValue } from "./config-reader";
-import { DOCKER_IMAGE, instanceName, isTemplateName, optionLineProblems, parseUnitFileLenient, xFleetProblems } from "./fleet-rules";
+import { DOCKER_IMAGE, instanceName, isTemplateName, optionLineProblems, parseUnitFileLenient, systemUnitProblem, xFleetProblems } from "./fleet-rules";
 import { serviceNameProblem } from "./service-naming";
-import { portProblem } from "./validate-workloads";
+import { portNumberProblem } from "./ports";
 
 const FIELDS = ["name", "image", "containerPort", "content", "instancePort", "count", "scheme", "hostPort", "ttlSeconds", "waitTimeoutSeconds"] as const;
 /** A rolling update briefly runs two generations: 2 x 100 instances and sidekicks is plenty for one service. */
@@ -18,8 +18,6 @@ export interface FleetServiceContext {
     services: ServiceSpec[];
     /** The stack's validated `fleetUnits`: their names (and instances) must not be a fleet service's units. */
     fleetUnits: FleetUnitSpec[];
-    lbHttpPorts: number[];
-    healthCheckPort?: number;
 }
 
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
@@ -45,9 +43,6 @@ export function validateFleetServices(items: Array<Record<string, unknown> | und
     const out: FleetServiceConfig[] = [];
     const firstByName = new Map<string, number>();
     const units = declaredUnits(ctx.fleetUnits);
-    // host_ports every worker's router already serves: two services cannot share one.
-    const hostPortOwner = new Map<number, string>();
-    ctx.services.forEach((s, i) => s.hostPort !== undefined && hostPortOwner.set(s.hostPort, `services[${i}]`));
 
     items.forEach((item, i) => {
         if (!item) return;
@@ -69,6 +64,8 @@ export function validateFleetServices(items: Array<Record<string, unknown> | und
                 problems.add(`${path}.name`, `"${n}" is also declared in coreos-cluster:services[${declared}]: a service is either announced by its fleet sidekicks or registered from services, not both`);
             }
             if (clash) problems.add(`${path}.name`, `"${n}" would push ${n}@.service and ${n}_presence@.service, but ${clash.at} already declares the unit ${clash.unit}`);
+            const shadow = systemUnitProblem(`${n}@.service`) ?? systemUnitProblem(`${n}_presence@.service`);
+            if (shadow) problems.add(`${path}.name`, `fleet service "${n}": ${shadow}`);
         }
 
         // Exactly one way to say what runs, and the port that goes with it (nothing silently ignored).
@@ -98,15 +95,9 @@ export function validateFleetServices(items: Array<Record<string, unknown> | und
             if (scheme === "tcp") problems.add(`${path}.hostPort`, "is required for a tcp service: TCP carries no host name, so the port every worker's router serves it on is what routes to it");
         } else if (scheme === "http") {
             problems.add(`${path}.hostPort`, "applies to tcp services only; an http service is routed by host name on lbHttpPorts");
-        } else if (!isInt(hostPort)) {
-            problems.add(`${path}.hostPort`, `must be an integer port 1-65535, got ${describeValue(hostPort)}`);
-        } else {
-            const p = portProblem(hostPort);
-            if (p) problems.add(`${path}.hostPort`, p);
-            else if (hostPort === ctx.healthCheckPort) problems.add(`${path}.hostPort`, `${hostPort} is also healthCheckPort; the health check needs a port of its own`);
-            else if (ctx.lbHttpPorts.includes(hostPort)) problems.add(`${path}.hostPort`, `${hostPort} is also in lbHttpPorts; a tcp service cannot share an HTTP port`);
-            else if (hostPortOwner.has(hostPort)) problems.add(`${path}.hostPort`, `${hostPort} is already the host_port of ${hostPortOwner.get(hostPort)}; each service needs its own port`);
-            else hostPortOwner.set(hostPort, path);
+        } else if (portNumberProblem(hostPort)) {
+            // What it collides with is the port table's business (validate-ports.ts).
+            problems.add(`${path}.hostPort`, portNumberProblem(hostPort)!);
         }
 
         const ttl = item.ttlSeconds;

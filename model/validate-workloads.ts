@@ -3,9 +3,11 @@
 
 import { FleetDesiredState, FleetUnitOption, FleetUnitSpec, ServiceScheme, ServiceSpec } from "./types";
 import { Problems, checkFields, describeValue, isPlainObject } from "./config-reader";
-import { hostPortProblem } from "./ipv4";
+import { HostRuleContext, serviceHostProblem } from "./service-hosts";
+import { portNumberProblem } from "./ports";
 import {
     DESIRED_STATES,
+    systemUnitProblem,
     instanceName,
     isTemplateName,
     optionLineProblems,
@@ -20,15 +22,6 @@ export { SERVICE_NAME };
 const SERVICE_FIELDS = ["name", "scheme", "hosts", "host_port", "public"] as const;
 const UNIT_FIELDS = ["name", "content", "options", "desiredState", "instances"] as const;
 const OPTION_FIELDS = ["section", "name", "value"] as const;
-
-/** Ports the product keeps for itself; nothing else may be load-balanced on them. */
-export const RESERVED_PORTS: Record<number, string> = { 22: "SSH", 2379: "the etcd client port", 2380: "the etcd peer port" };
-
-export function portProblem(port: number): string | undefined {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) return `port ${port} is outside 1-65535`;
-    if (RESERVED_PORTS[port]) return `port ${port} is ${RESERVED_PORTS[port]}, which is never load-balanced`;
-    return undefined;
-}
 
 export function validateServices(items: Array<Record<string, unknown> | undefined>, problems: Problems): ServiceSpec[] {
     const services: ServiceSpec[] = [];
@@ -63,8 +56,8 @@ export function validateServices(items: Array<Record<string, unknown> | undefine
             hosts.forEach((host, j) => {
                 const hostPath = `${path}.hosts[${j}]`;
                 if (typeof host !== "string") return problems.add(hostPath, `must be an "ip:port" string, got ${describeValue(host)}`);
-                const problem = hostPortProblem(host);
-                if (problem) return problems.add(hostPath, `${problem}; a host entry is a valid IPv4 address and a port 1-65535, e.g. 10.10.0.5:8080`);
+                const problem = serviceHostProblem(host);
+                if (problem) return problems.add(hostPath, problem);
                 if (seen.has(host)) return problems.add(hostPath, `duplicate host "${host}"`);
                 seen.add(host);
             });
@@ -75,12 +68,8 @@ export function validateServices(items: Array<Record<string, unknown> | undefine
             if (scheme === "tcp") {
                 problems.add(`${path}.host_port`, "is required for a tcp service: TCP carries no host name, so the port the load balancer exposes is what routes to it");
             }
-        } else if (typeof hostPort !== "number" || !Number.isInteger(hostPort)) {
-            problems.add(`${path}.host_port`, `must be an integer port 1-65535, got ${describeValue(hostPort)}`);
-        } else if (hostPort < 1 || hostPort > 65535) {
-            problems.add(`${path}.host_port`, `${hostPort} is outside 1-65535`);
-        } else if (RESERVED_PORTS[hostPort]) {
-            problems.add(`${path}.host_port`, `${hostPort} is ${RESERVED_PORTS[hostPort]}, which is never load-balanced`);
+        } else if (portNumberProblem(hostPort)) {
+            problems.add(`${path}.host_port`, portNumberProblem(hostPort)!);
         }
 
         const isPublic = item.public;
@@ -103,34 +92,14 @@ export function validateServices(items: Array<Record<string, unknown> | undefine
     return services;
 }
 
-/**
- * Port collisions between what the load balancer and the health check use: each tcp
- * service needs a port of its own, and none may shadow an HTTP port or the health check.
- */
-export function checkServicePorts(
-    items: Array<Record<string, unknown> | undefined>,
-    lbHttpPorts: number[],
-    lbTcpPorts: number[],
-    healthCheckPort: number | undefined,
-    problems: Problems,
-): void {
-    const tcpOwner = new Map<number, number>();
-    items.forEach((item, i) => {
-        if (!item || typeof item.host_port !== "number") return;
-        const port = item.host_port;
-        const path = `services[${i}].host_port`;
-        if (port === healthCheckPort) {
-            problems.add(path, `${port} is also healthCheckPort; the health check needs a port of its own`);
-        }
-        if (item.scheme !== "tcp") return;
-        if (tcpOwner.has(port)) {
-            problems.add(path, `${port} is already the host_port of tcp service services[${tcpOwner.get(port)}]; each tcp service needs its own port`);
-        } else {
-            tcpOwner.set(port, i);
-        }
-        if (lbHttpPorts.includes(port)) problems.add(path, `${port} is also in lbHttpPorts; a tcp service cannot share an HTTP port`);
-        if (lbTcpPorts.includes(port)) problems.add(path, `${port} is also in lbTcpPorts; tcp service ports are forwarded already, remove it from lbTcpPorts`);
-    });
+/** Hosts of validated services against the cluster they route for (members, reserved ports): `services[i].hosts[j]`. */
+export function checkServiceHosts(services: ServiceSpec[], context: HostRuleContext, problems: Problems): void {
+    services.forEach((service, i) =>
+        service.hosts.forEach((host, j) => {
+            const problem = serviceHostProblem(host, context);
+            if (problem) problems.add(`services[${i}].hosts[${j}]`, problem);
+        }),
+    );
 }
 
 export function validateFleetUnits(items: Array<Record<string, unknown> | undefined>, problems: Problems): FleetUnitSpec[] {
@@ -151,9 +120,11 @@ export function validateFleetUnits(items: Array<Record<string, unknown> | undefi
         if (typeof name !== "string") {
             problems.add(`${path}.name`, `is required and must be a string, got ${describeValue(name)}`);
         } else {
-            const nameProblems = unitNameProblems(name);
+            const shadow = systemUnitProblem(name);
+            const nameProblems = shadow ? [] : unitNameProblems(name);
+            if (shadow) problems.add(`${path}.name`, shadow);
             nameProblems.forEach((p) => problems.add(`${path}.name`, `fleet would refuse this unit: ${p}`));
-            validName = nameProblems.length === 0;
+            validName = nameProblems.length === 0 && !shadow;
             if (validName) claim(name, `${path}.name`);
         }
         const template = validName && isTemplateName(name as string);

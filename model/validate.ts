@@ -7,10 +7,17 @@ import { CONFIG_KEY_NAMES, FLATCAR_STABLE_IMAGE } from "./defaults";
 import { ConfigReader, Problems, describeValue, isPlainObject, plaintextSecretsOf, unknownNameMessage } from "./config-reader";
 import { LOOPBACK, cidrContains, cidrsOverlap, formatIpv4, gceUsableRange, isPrivateIpv4, parseCidr, parseIpv4 } from "./ipv4";
 import { failureTolerance, memberCountChangeProblems, memberCountProblem } from "./quorum";
-import { checkServicePorts, portProblem, validateFleetUnits, validateServices } from "./validate-workloads";
-import { diskSize, escapeRegExp, fleetEndpointProblem, fleetMetadata, fleetRelease, isHttpUrl, machineType, portList, sshTunnel } from "./validate-fields";
+import { checkServiceHosts, validateFleetUnits, validateServices } from "./validate-workloads";
+import { diskSize, escapeRegExp, fleetEndpointProblem, fleetMetadata, fleetRelease, gceResourceName, machineType, portList, sshTunnel } from "./validate-fields";
 import { servicesPrefixProblem } from "./service-naming";
 import { validateFleetServices } from "./validate-fleet-services";
+import { checkConfigText } from "./validate-text";
+import { checkPortTable } from "./validate-ports";
+import { fixedPortClaims, portNumberProblem } from "./ports";
+import { SAFE_PATH, urlProblem } from "./text-rules";
+import { describeExposure, exposureOf } from "./exposure";
+import { isProductionEnvironment } from "./environment-rules";
+import { planCluster } from "./plan";
 
 export { memberCountChangeProblems, faultToleranceTable } from "./quorum";
 export { isEncryptedValue } from "./config-reader";
@@ -35,6 +42,8 @@ const ETCD_VERSION = /^v3\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
 const SSH_PUBLIC_KEY = /^(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?$/;
 const WINDOW_START = /^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?(?:[01][0-9]|2[0-3]):[0-5][0-9]$/;
 const DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+const HEALTH_PATH = /^\/[A-Za-z0-9._~\/-]*$/;
+const ETCD_USERNAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const FORBIDDEN_RANGES = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3"].map((c) => (parseCidr(c) as { cidr: import("./ipv4").Cidr }).cidr);
 
 export function validateConfig(
@@ -46,6 +55,7 @@ export function validateConfig(
     const r = new ConfigReader(raw, problems);
 
     for (const key of r.unknownKeys()) problems.add(key, unknownNameMessage("config key", key, CONFIG_KEY_NAMES));
+    checkConfigText(raw, problems);
     // A tunnel whose key comes from the environment holds no secret in the config itself.
     const keyFromEnv = (key: string) => key === "sshTunnel" && isPlainObject(raw.sshTunnel) && raw.sshTunnel.privateKey === undefined && raw.sshTunnel.privateKeyEnv !== undefined;
     for (const key of plaintextSecretsOf(raw).filter((k) => !keyFromEnv(k))) {
@@ -67,9 +77,9 @@ export function validateConfig(
         const origin = environmentValue ? "" : ` (taken from the stack name; set environment to a label)`;
         problems.add("environment", `"${environment}" must be a label: a-z 0-9 and "-", starting with a letter (it becomes a GCE label value)${origin}`);
     }
-    const isProd = environment === "prod";
+    const isProd = isProductionEnvironment(environment);
     const isDev = r.boolean("isDev") ?? false;
-    if (isDev && isProd) problems.add("isDev", "a stack whose environment is prod cannot be marked dev");
+    if (isDev && isProd) problems.add("isDev", `a stack whose environment is production ("${environment}") cannot be marked dev`);
     const allowSingleMember = r.boolean("allowSingleMember") ?? false;
 
     // Placement.
@@ -121,7 +131,8 @@ export function validateConfig(
         else if (Number(m[1]) > 5) problems.add("etcdVersion", `${etcdVersion}: etcd 3.6 and later have no v2 API, which fleet and locksmith need; use v3.5.x`);
     }
     const discoveryUrl = r.string("etcdDiscoveryUrl") || undefined;
-    if (discoveryUrl && !isHttpUrl(discoveryUrl)) problems.add("etcdDiscoveryUrl", `"${discoveryUrl}" must be an http:// or https:// URL, e.g. https://discovery.etcd.io/<token>`);
+    const discoveryProblem = discoveryUrl && urlProblem(discoveryUrl, { schemes: ["https"] });
+    if (discoveryProblem) problems.add("etcdDiscoveryUrl", `${discoveryProblem} (e.g. https://discovery.etcd.io/<token>)`);
     const protect = r.boolean("protectMembers");
     if (isProd && protect === false) problems.add("protectMembers", "must be true when environment is prod: a deleted member cannot rejoin, and losing members loses quorum");
 
@@ -151,8 +162,8 @@ export function validateConfig(
             if (usable < needed) problems.add("subnetCidr", `${subnetCidr} has ${usable} usable addresses (GCE reserves 4 per subnet) but the cluster needs ${needed} (members + workers); use a larger range`);
         }
     }
-    const existingNetwork = r.string("existingNetwork") || undefined;
-    const existingSubnetwork = r.string("existingSubnetwork") || undefined;
+    const existingNetwork = gceResourceName(r, "existingNetwork") || undefined;
+    const existingSubnetwork = gceResourceName(r, "existingSubnetwork") || undefined;
     if (existingSubnetwork && !existingNetwork) problems.add("existingSubnetwork", "requires existingNetwork (the network the subnetwork belongs to)");
 
     // OS.
@@ -160,7 +171,7 @@ export function validateConfig(
     if (osFlavor !== undefined && osFlavor !== "flatcar" && osFlavor !== "container-linux") {
         problems.add("osFlavor", `must be "flatcar" or "container-linux", got ${describeValue(osFlavor)}`);
     }
-    let osImage = r.string("osImage");
+    let osImage = gceResourceName(r, "osImage");
     if (osImage === "") {
         if (osFlavor === "flatcar") osImage = FLATCAR_STABLE_IMAGE;
         else if (osFlavor === "container-linux" && onGcp) problems.add("osImage", "is required with osFlavor container-linux: CoreOS Container Linux reached end of life in 2020 and has no public GCE images; give your own image");
@@ -178,33 +189,36 @@ export function validateConfig(
     const sshAllowWorld = r.boolean("sshAllowWorld");
     if (isProd && sshAllowWorld) problems.add("sshAllowWorld", "cannot be true when environment is prod: SSH stays limited to sshSourceRanges");
     const sshSourceRanges = r.list<string>("sshSourceRanges", "string");
+    let rangesParse = true;
     sshSourceRanges?.forEach((range, i) => {
         const parsed = parseCidr(range);
-        if ("problem" in parsed) return problems.add(`sshSourceRanges[${i}]`, parsed.problem);
-        if (parsed.cidr.prefix === 0 && !sshAllowWorld) {
-            problems.add(`sshSourceRanges[${i}]`, `${range} opens SSH to the whole internet; list your own ranges (default: the IAP range 35.235.240.0/20), or set sshAllowWorld: true to really mean it`);
+        if ("problem" in parsed) {
+            rangesParse = false;
+            return problems.add(`sshSourceRanges[${i}]`, parsed.problem);
         }
         if (sshSourceRanges.indexOf(range) !== i) problems.add(`sshSourceRanges[${i}]`, `duplicate range ${range}`);
     });
+    // Coverage, not spelling: 0.0.0.0/1 + 128.0.0.0/1 opens SSH to the internet as 0.0.0.0/0 does.
+    const sshExposure = sshSourceRanges && rangesParse ? exposureOf(sshSourceRanges) : undefined;
+    if (sshExposure?.openToInternet && !sshAllowWorld) {
+        problems.add(
+            "sshSourceRanges",
+            `opens SSH to the internet: ${describeExposure(sshSourceRanges!, sshExposure)}; list your own ranges (default: the IAP range 35.235.240.0/20), or set sshAllowWorld: true to really mean it`,
+        );
+    }
     const externalIps = r.boolean("externalIps");
     if (isProd && externalIps) problems.add("externalIps", "must be false when environment is prod: machines stay private and reach out through Cloud NAT");
 
     // Load balancer and health check.
     const lbHttpPorts = portList(r, "lbHttpPorts");
     const lbTcpPorts = portList(r, "lbTcpPorts");
-    if (lbHttpPorts && lbTcpPorts) {
-        lbTcpPorts.forEach((port, i) => {
-            if (lbHttpPorts.includes(port)) problems.add(`lbTcpPorts[${i}]`, `${port} is also in lbHttpPorts; list each port once`);
-        });
-    }
     const healthCheckPort = r.integer("healthCheckPort");
-    if (healthCheckPort !== undefined) {
-        const p = portProblem(healthCheckPort);
-        if (p) problems.add("healthCheckPort", p);
-        if (lbTcpPorts?.includes(healthCheckPort)) problems.add("healthCheckPort", `${healthCheckPort} is also in lbTcpPorts; the health check needs a port of its own`);
-    }
+    const healthPortProblem = healthCheckPort === undefined ? undefined : portNumberProblem(healthCheckPort);
+    if (healthPortProblem) problems.add("healthCheckPort", healthPortProblem);
     const healthCheckPath = r.string("healthCheckPath");
-    if (healthCheckPath !== undefined && !/^\/[\x21-\x7e]*$/.test(healthCheckPath)) problems.add("healthCheckPath", `"${healthCheckPath}" must be an absolute HTTP path without spaces, e.g. /healthz`);
+    if (healthCheckPath !== undefined && !HEALTH_PATH.test(healthCheckPath)) {
+        problems.add("healthCheckPath", `${JSON.stringify(healthCheckPath)} must be an absolute HTTP path of letters, digits and / . _ ~ - (e.g. /healthz): the router and the health checks both carry it`);
+    }
 
     // fleet.
     const metadata = fleetMetadata(r);
@@ -233,7 +247,6 @@ export function validateConfig(
     // Services and fleet units.
     const serviceItems = r.objectList("services");
     const services = serviceItems ? validateServices(serviceItems, problems) : [];
-    if (serviceItems) checkServicePorts(serviceItems, lbHttpPorts ?? [], lbTcpPorts ?? [], healthCheckPort, problems);
     const servicesPrefix = r.string("servicesPrefix");
     const prefixProblem = servicesPrefix === undefined ? undefined : servicesPrefixProblem(servicesPrefix);
     if (prefixProblem) {
@@ -242,7 +255,8 @@ export function validateConfig(
     const unitItems = r.objectList("fleetUnits");
     const fleetUnits = unitItems ? validateFleetUnits(unitItems, problems) : [];
     const fleetServiceItems = r.objectList("fleetServices");
-    const fleetServices = fleetServiceItems ? validateFleetServices(fleetServiceItems, { services, fleetUnits, lbHttpPorts: lbHttpPorts ?? [], healthCheckPort }, problems) : [];
+    const fleetServices = fleetServiceItems ? validateFleetServices(fleetServiceItems, { services, fleetUnits }, problems) : [];
+    checkPortTable({ lbHttpPorts, lbTcpPorts, healthCheckPort, services: serviceItems, fleetServices: fleetServiceItems }, problems);
     const problemsBeforeRelease = problems.count;
     const release = fleetRelease(r);
     const pushesToFleet = fleetUnits.length > 0 || fleetServices.length > 0;
@@ -256,10 +270,12 @@ export function validateConfig(
     // How the providers reach etcd.
     const etcdEndpoints = r.list<string>("etcdEndpoints", "string");
     etcdEndpoints?.forEach((url, i) => {
-        if (!isHttpUrl(url)) problems.add(`etcdEndpoints[${i}]`, `"${url}" must be an etcd client URL like http://10.10.0.2:2379`);
-        else if (/@/.test(new URL(url).host) || new URL(url).username) problems.add(`etcdEndpoints[${i}]`, "must not carry credentials; use etcdUsername and etcdPassword");
+        // http is the key's own exception: the members' client port speaks plain HTTP until it has TLS.
+        const problem = urlProblem(url, { schemes: ["https", "http"], path: false });
+        if (problem) problems.add(`etcdEndpoints[${i}]`, `${problem.replace("give them in their own secret key", "use etcdUsername and etcdPassword")} (an etcd client URL like https://10.10.0.2:2379)`);
     });
     const etcdUsername = r.string("etcdUsername") || undefined;
+    if (etcdUsername && !ETCD_USERNAME.test(etcdUsername)) problems.add("etcdUsername", `${JSON.stringify(etcdUsername)} must be 1-64 of A-Z a-z 0-9 _ . -`);
     const etcdPasswordValue = r.secretString("etcdPassword");
     const etcdPassword = etcdPasswordValue || undefined;
     if (etcdPassword && !etcdUsername) problems.add("etcdUsername", "is required when etcdPassword is set");
@@ -323,8 +339,8 @@ export function validateConfig(
         } else problems.add("localFirstAddress", `${localFirstAddress} is not a private (RFC 1918) address; the local VPC's machines live on a private /24 of its own (e.g. 10.213.10.10)`);
     }
     const localDataDir = r.string("localDataDir");
-    if (localDataDir !== undefined && (localDataDir.trim() === "" || localDataDir.split(/[\\/]/).includes("..") || /\0/.test(localDataDir))) {
-        problems.add("localDataDir", `"${localDataDir}" must be a non-empty folder path without ".." segments`);
+    if (localDataDir !== undefined && (!SAFE_PATH.test(localDataDir) || localDataDir.split("/").includes(".."))) {
+        problems.add("localDataDir", `${JSON.stringify(localDataDir)} must be a folder path of A-Z a-z 0-9 . _ - and "/", without ".." segments`);
     }
 
     if (problems.count > 0) return { problems: problems.list };
@@ -358,6 +374,9 @@ export function validateConfig(
         },
         local: { firstAddress: localFirstAddress!, workers: localWorkers!, dataDir: localDataDir! },
     };
+    // Hosts against the cluster itself: its members' planned addresses and the ports it keeps.
+    checkServiceHosts(config.services, { memberAddresses: planCluster(config).members.map((m) => m.privateIp), reservedPorts: fixedPortClaims(healthCheckPort).map((c) => ({ port: c.first, what: c.role })) }, problems);
+    if (problems.count > 0) return { problems: problems.list };
     return { config, problems: [] };
 }
 

@@ -4,7 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { FleetUnitOption, SshTunnelSpec } from "../../model/types";
 import { DOCKER_IMAGE, fleetUnitSpecProblems, parseUnitFileLenient } from "../../model/fleet-rules";
-import { prefixProblem } from "../services/service-keys";
+import { prefixProblem } from "../../model/service-keys";
 import { serviceNameProblem } from "../../model/service-naming";
 import { FleetClient, FleetConnectionArgs, parseFleetEndpoint, withFleetClient } from "./fleet-client";
 import { fleetUnitHash, valueRewriteProblems } from "./fleet-scheduling";

@@ -1,6 +1,6 @@
 // The two templates of a FleetService, as pure data: `<name>@.service` (the service itself) and
 // `<name>_presence@.service`, its sidekick, which announces each instance in etcd under the key
-// layout the router reads (components/services/service-keys.ts):
+// layout the router reads (model/service-keys.ts):
 //   <prefix>/<name>/hosts/<instance>  ip:port   (lease with TTL, refreshed every TTL/3)
 //   <prefix>/<name>/scheme            http|tcp  (same lease)
 //   <prefix>/<name>/host_port         optional  (same lease)
@@ -9,7 +9,7 @@
 // service someone else declared (docs/fleet-units.md, "Ownership").
 // Imports only Pulumi-free modules: the FleetService provider bundles this file.
 import type { FleetUnitOption } from "../../model/types";
-import { encodeOwnerMarker, ownerMarkerKey, serviceRoot } from "../services/service-keys";
+import { encodeOwnerMarker, ownerMarkerKey, serviceRoot } from "../../model/service-keys";
 
 export interface FleetServiceSpec {
     service: string;

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { FleetServiceConfig } from "../../model/types";
 import { parseUnitFile } from "../../model/fleet-rules";
-import { serviceRoot } from "../services/service-keys";
+import { serviceRoot } from "../../model/service-keys";
 import { DEFAULT_TTL_SECONDS, FleetServiceSpec, fleetServiceDeclarations } from "../fleet/fleet-service-units";
 import { LocalFleetUnit } from "./local-fleet-unit";
 

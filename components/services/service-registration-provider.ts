@@ -19,7 +19,7 @@ import {
     ServiceScheme,
     ServiceWriteRequest,
     serviceRoot,
-} from "./service-keys";
+} from "../../model/service-keys";
 import { readSnapshots, readV2Tree, unregisterServices } from "./service-store";
 import { registerServiceCoalesced } from "./service-write-coalescer";
 import { clusterWaitProblem, waitForEtcd } from "./cluster-wait";

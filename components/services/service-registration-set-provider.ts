@@ -18,7 +18,7 @@ import {
     ServiceScheme,
     ServiceWriteRequest,
     serviceRoot,
-} from "./service-keys";
+} from "../../model/service-keys";
 import { readSnapshots, readV2Tree, registerServices, ServiceRemoval, unregisterServices } from "./service-store";
 import { failWith, isUnknown, sameJson } from "./service-registration-common";
 import { clusterWaitProblem, waitForEtcd } from "./cluster-wait";

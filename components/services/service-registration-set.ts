@@ -12,7 +12,7 @@
 // (bundled-provider.ts): no captured client or npm module.
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "./bundled-provider";
-import { DEFAULT_SERVICE_PREFIX, ServiceScheme } from "./service-keys";
+import { DEFAULT_SERVICE_PREFIX, ServiceScheme } from "../../model/service-keys";
 import { EtcdConnectionInput } from "./service-registration-common";
 import { stackOwnerKey } from "./stack-owner-key";
 import { RegisteredService, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "./service-registration-set-provider";

@@ -8,7 +8,7 @@
 // (bundled-provider.ts): it captures no client and no npm module (they are required inside functions).
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "./bundled-provider";
-import { DEFAULT_SERVICE_PREFIX, ServiceScheme } from "./service-keys";
+import { DEFAULT_SERVICE_PREFIX, ServiceScheme } from "../../model/service-keys";
 import { EtcdConnectionInput } from "./service-registration-common";
 import { SERVICE_REGISTRATION_PROVIDER_VERSION } from "./service-registration-provider";
 import { stackOwnerKey } from "./stack-owner-key";

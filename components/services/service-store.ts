@@ -21,7 +21,7 @@ import {
     ServiceWritePlan,
     ServiceWriteRequest,
     serviceRoot,
-} from "./service-keys";
+} from "../../model/service-keys";
 
 const PARALLEL_TXNS = 16;
 const READ_SERVICES_PER_TXN = 64;

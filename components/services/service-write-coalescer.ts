@@ -6,7 +6,7 @@
 // reached only inside functions, so every deserialized copy of the provider joins the same queues.
 import { EtcdConnectionArgs, isConnectionWideError } from "../etcd/etcd-client";
 import { connectionFingerprint, withSharedEtcd } from "../etcd/etcd-shared-sessions";
-import { serviceRoot, ServiceWritePlan, ServiceWriteRequest } from "./service-keys";
+import { serviceRoot, ServiceWritePlan, ServiceWriteRequest } from "../../model/service-keys";
 import { registerServices } from "./service-store";
 
 /** How long the first write of a batch waits for others on the same connection to join it. */

@@ -1,7 +1,7 @@
 // The owner identity of a registration resource in the running stack: program side only (it asks
 // the SDK for the organization, project and stack), so it stays out of the providers' bundles.
 import * as pulumi from "@pulumi/pulumi";
-import { registrationOwnerKey } from "./service-keys";
+import { registrationOwnerKey } from "../../model/service-keys";
 
 /** The Pulumi organization; the DIY backend's (and the SDK mocks') fixed name when there is none. */
 function organizationName(): string {

@@ -96,10 +96,8 @@ export function environmentOf(resource: PlainResource | undefined, ctx: StackCon
     return label || configValue(ctx, "environment") || ctx.stack || undefined;
 }
 
-/** `prod`, `production`, `prod-eu`, `production_2`: the production rules apply. */
-export function isProduction(environment: string | undefined): boolean {
-    return environment !== undefined && /^prod(uction)?([-_].*)?$/i.test(environment);
-}
+/** `prod`, `production`, `prod-eu`, `eu-prd`, `live`: the production rules apply (the config validation's rule). */
+export { isProductionEnvironment as isProduction } from "../../model/environment-rules";
 
 export function describe(resource: PlainResource): string {
     return `${resource.name} (${resource.type})`;

@@ -71,9 +71,9 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
         expect(byName.get("demo-ingress")).to.deep.include({
             sourceRanges: ["0.0.0.0/0"],
             targetTags: ["demo-worker"],
-            allow: [{ protocol: "tcp", ports: ["80", "443", "8443"] }],
+            allow: [{ protocol: "tcp", ports: ["80", "8443"] }],
         });
-        expect(loadBalancedPorts(config)).to.deep.equal([80, 443, 8443]);
+        expect(loadBalancedPorts(config)).to.deep.equal([80, 8443]);
         expect(byName.get("demo-ingress-internal")).to.deep.include({
             sourceRanges: [config.gcp.subnetCidr],
             targetTags: ["demo-worker"],
@@ -118,11 +118,9 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
     });
 
     it("leaves out hosts outside the subnet (egress, not the firewall's concern) and hosts on a member's address", () => {
-        const services = [
-            { name: "ext", scheme: "http", hosts: ["203.0.113.7:8443", "10.10.0.20:8080"] },
-            { name: "onmember", scheme: "tcp", hosts: ["10.10.0.2:7000"], host_port: 7000 },
-        ];
-        const config = loadConfig(gcpRaw({ services }), "dev");
+        const config = loadConfig(gcpRaw({ services: [{ name: "ext", scheme: "http", hosts: ["203.0.113.7:8443", "10.10.0.20:8080"] }] }), "dev");
+        // The config refuses a host on a member (model/service-hosts.ts); the matrix must leave one out all the same.
+        config.services.push({ name: "onmember", scheme: "tcp", hosts: ["10.10.0.2:7000"], hostPort: 7000 });
         expect(serviceBackendPorts(config, planCluster(config))).to.deep.equal([8080]);
         const onlyExternal = loadConfig(gcpRaw({ services: [{ name: "ext", scheme: "http", hosts: ["203.0.113.7:8443"] }] }), "dev");
         expect(matrixFor(onlyExternal).map((r) => r.name)).to.not.include("demo-service-backends");

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Etcd3 } from "etcd3";
-import { encodeOwnerMarker } from "../../../components/services/service-keys";
+import { encodeOwnerMarker } from "../../../model/service-keys";
 import { execArgv, FleetServiceSpec, sidekickMarker, sidekickTemplateOptions } from "../../../components/fleet/fleet-service-units";
 import { EtcdTestCluster, startEtcdCluster } from "../../support/etcd-cluster";
 

@@ -48,7 +48,7 @@ describe("bundled providers", function () {
     });
 
     it("say which bundle is broken when it exports no provider", () => {
-        const broken = bundledProvider(require.resolve("../../../components/services/service-keys"));
+        const broken = bundledProvider(require.resolve("../../../model/service-keys"));
         return broken.check({}, {}).then(
             () => expect.fail("a bundle without a provider export must be refused"),
             (err: Error) => expect(err.message).to.match(/bundled provider service-keys\.ts exports no "provider"/),

@@ -20,7 +20,7 @@ import {
     ServiceWriteRequest,
     KeyValues,
     KeyOperation,
-} from "../../../components/services/service-keys";
+} from "../../../model/service-keys";
 import { validateConfig } from "../../../model/validate";
 import { gcpRaw } from "../../model/raw-configs";
 import { connectionProblems, parseEndpoint, redactConnectionSecrets, classifyEtcdError } from "../../../components/etcd/etcd-client";

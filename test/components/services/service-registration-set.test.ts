@@ -7,7 +7,7 @@ import { Etcd3 } from "etcd3";
 import { startEtcdCluster, EtcdTestCluster } from "../../support/etcd-cluster";
 import { serviceRegistrationSetProvider as provider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../../components/services/service-registration-set";
 import { serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../../components/services/service-registration";
-import { registrationOwnerKey } from "../../../components/services/service-keys";
+import { registrationOwnerKey } from "../../../model/service-keys";
 import { EtcdConnectionArgs } from "../../../components/etcd/etcd-client";
 import { failureOf } from "../../support/failure-of";
 
@@ -215,7 +215,7 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
     it("a service taken by another writer between the read and the commit is not overwritten: the create fails naming it", async () => {
         const { withEtcd } = await import("../../../components/etcd/etcd-client");
         const { registerServices } = await import("../../../components/services/service-store");
-        const { encodeOwnerMarker } = await import("../../../components/services/service-keys");
+        const { encodeOwnerMarker } = await import("../../../model/service-keys");
         const requests = ["p-one", "p-two", "p-three"].map((service) => ({
             owner: `/s13/${service}@set:race`,
             definition: { service, scheme: "http" as const, hosts: ["10.3.0.1:80"], prefix: "/s13" },

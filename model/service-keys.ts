@@ -4,7 +4,7 @@
 //   <prefix>/<name>/host_port   optional, required for tcp
 // Pure functions only: validation, key/value maps, operation plans and transaction batching.
 // Imports only Pulumi-free modules: the providers bundle this file (bundled-provider.ts).
-import { OWNER_NAMESPACE, serviceNameProblem, servicesPrefixProblem } from "../../model/service-naming";
+import { OWNER_NAMESPACE, serviceNameProblem, servicesPrefixProblem } from "./service-naming";
 
 export { OWNER_NAMESPACE };
 

@@ -6,8 +6,8 @@ import { loadConfig } from "../../model/validate";
 import { planCluster } from "../../model/plan";
 import { DOCKER_EPHEMERAL_PORTS, firewallMatrix, internalServicePorts, loadBalancedPorts } from "../../model/firewall";
 import { renderMachines } from "../../cloud-config";
-import { checkFlows, deriveFlows, describeFlow } from "../../model/flows";
-import { gcpRaw, LOCAL_TUNNEL, localRaw } from "./raw-configs";
+import { checkFlows, deriveFlows, describeFlow } from "../../flow-check/flows";
+import { gcpRaw, LOCAL_TUNNEL, localRaw } from "../model/raw-configs";
 
 const IMAGE = { name: "api", image: "nginx:1.27-alpine", containerPort: 80, count: 3 };
 const UNIT = { name: "queue", content: "[Service]\nExecStart=/usr/bin/queue --port 5672 %i\n", instancePort: 5672, count: 2, scheme: "tcp", hostPort: 5673 };

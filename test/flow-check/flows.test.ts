@@ -6,9 +6,9 @@ import { loadConfig } from "../../model/validate";
 import { planCluster } from "../../model/plan";
 import { firewallMatrix } from "../../model/firewall";
 import { renderMachines } from "../../cloud-config";
-import { checkFlows, deriveFlows, describeFlow, DIALERS } from "../../model/flows";
+import { checkFlows, deriveFlows, describeFlow, DIALERS } from "../../flow-check/flows";
 import { ClusterConfig } from "../../model/types";
-import { gcpRaw, LOCAL_TUNNEL, localRaw } from "./raw-configs";
+import { gcpRaw, LOCAL_TUNNEL, localRaw } from "../model/raw-configs";
 
 function forStack(stack: string) {
     const config = loadConfig(readStackFile(stack), stack);
@@ -27,7 +27,7 @@ function routerFlows(config: ClusterConfig): string[] {
     return deriveFlows(config, plan, renderMachines(config, plan), DIALERS.filter((d) => d.name === "worker router")).map(describeFlow);
 }
 
-describe("model/flows: the firewall admits exactly the flows the rendered machines need", () => {
+describe("flow-check/flows: the firewall admits exactly the flows the rendered machines need", () => {
     for (const stack of ["dev", "prod", "local"]) {
         it(`${stack}: every derived flow is admitted and nothing else is open`, () => {
             const { config, flows, rules } = forStack(stack);
@@ -60,7 +60,10 @@ describe("model/flows: the firewall admits exactly the flows the rendered machin
         const external = forConfig(loadConfig(gcpRaw({ services: [{ name: "ext", scheme: "http", hosts: ["203.0.113.7:8443", "10.10.0.20:8080"] }] }), "dev"));
         expect(external.flows.map(describeFlow).join("\n")).to.not.match(/8443/);
         expect(checkFlows(external.config, external.flows, external.rules).problems).to.deep.equal([]);
-        const onMember = forConfig(loadConfig(gcpRaw({ services: [{ name: "db", scheme: "tcp", hosts: ["10.10.0.2:7000"], host_port: 7000 }] }), "dev"));
+        // The config refuses a host on a member (model/service-hosts.ts); the flow check must still see one.
+        const memberConfig = loadConfig(gcpRaw({ services: [] }), "dev");
+        memberConfig.services.push({ name: "db", scheme: "tcp", hosts: ["10.10.0.2:7000"], hostPort: 7000 });
+        const onMember = forConfig(memberConfig);
         expect(checkFlows(onMember.config, onMember.flows, onMember.rules).problems.filter((p) => /tcp\/7000/.test(p) && /worker router/.test(p))).to.deep.equal([
             "not admitted by any firewall rule: worker router: worker -> etcd tcp/7000 (proxies service db to its host 10.10.0.2:7000 (/services/db/hosts/0))",
         ]);

@@ -12,11 +12,11 @@ import { etcdEnvironmentOf, fleetEnvironmentOf } from "../cloud-config/inspect";
 import { parseEnvironmentDropIn, sectionEnvironment } from "../cloud-config/environment";
 import { ROUTER_UNIT } from "../cloud-config/router";
 import { parseServiceKeys } from "../router/haproxy-config";
-import { serviceKeyValues } from "../components/services/service-keys";
-import { ClusterConfig, ClusterPlan, MachineRole } from "./types";
-import { FirewallRuleSpec, GOOGLE_HEALTH_CHECK_RANGES, NETWORK_LB_HEALTH_CHECK_RANGES, SSH_PORT, fleetServiceInstancePorts, loadBalancedPorts, internalServicePorts, splitServiceHost } from "./firewall";
-import { roleTag } from "./plan";
-import { cidrContains, parseCidr, parseIpv4 } from "./ipv4";
+import { serviceKeyValues } from "../model/service-keys";
+import { ClusterConfig, ClusterPlan, MachineRole } from "../model/types";
+import { FirewallRuleSpec, GOOGLE_HEALTH_CHECK_RANGES, NETWORK_LB_HEALTH_CHECK_RANGES, SSH_PORT, fleetServiceInstancePorts, loadBalancedPorts, internalServicePorts, splitServiceHost } from "../model/firewall";
+import { roleTag } from "../model/plan";
+import { cidrContains, parseCidr, parseIpv4 } from "../model/ipv4";
 
 /** Where a flow comes from: machines of a role, or address ranges outside the cluster's tags. */
 export type FlowSource = { role: MachineRole } | { ranges: string[]; label: string };
