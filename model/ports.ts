@@ -53,20 +53,26 @@ export function portRangeText(c: { first: number; last: number }): string {
 }
 
 /**
- * Every pair of claims that overlap, once each, in claim order: `[earlier, later]`. Claims of the
- * same share group never collide with each other.
+ * Every pair of claims that overlap, once each, as `[earlier, later]` in claim order, sorted by the
+ * later claim. Claims of the same share group never collide with each other. A sweep over the
+ * claims sorted by first port: thousands of host_ports cost a sort, not every pair.
  */
 export function portCollisions(claims: readonly PortClaim[]): Array<[PortClaim, PortClaim]> {
-    const out: Array<[PortClaim, PortClaim]> = [];
-    for (let i = 0; i < claims.length; i++) {
-        for (let j = i + 1; j < claims.length; j++) {
+    const order = claims.map((_, i) => i).sort((a, b) => claims[a].first - claims[b].first || a - b);
+    const pairs: Array<[number, number]> = [];
+    let active: number[] = [];
+    for (const j of order) {
+        const b = claims[j];
+        active = active.filter((i) => claims[i].last >= b.first);
+        for (const i of active) {
             const a = claims[i];
-            const b = claims[j];
             if (a.shareGroup !== undefined && a.shareGroup === b.shareGroup) continue;
-            if (a.first <= b.last && b.first <= a.last) out.push([a, b]);
+            pairs.push(i < j ? [i, j] : [j, i]);
         }
+        active.push(j);
     }
-    return out;
+    pairs.sort((x, y) => x[1] - y[1] || x[0] - y[0]);
+    return pairs.map(([i, j]) => [claims[i], claims[j]]);
 }
 
 /** The message for one collision, naming both keys. */

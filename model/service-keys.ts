@@ -5,6 +5,8 @@
 // Pure functions only: validation, key/value maps, operation plans and transaction batching.
 // Imports only Pulumi-free modules: the providers bundle this file (bundled-provider.ts).
 import { OWNER_NAMESPACE, serviceNameProblem, servicesPrefixProblem } from "./service-naming";
+import { HostRuleContext, serviceHostProblem } from "./service-hosts";
+import { fixedPortClaims, portNumberProblem, publishedPortProblem } from "./ports";
 
 export { OWNER_NAMESPACE };
 
@@ -41,9 +43,6 @@ export interface OwnerMarker {
     keys: string[];
 }
 
-/** A subset of what hostProblem accepts: canonical a.b.c.d:port, port 1-65535. */
-const PLAIN_IPV4_HOST = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d):(?:[1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/;
-
 export function serviceRoot(prefix: string, service: string): string {
     return `${prefix}/${service}`;
 }
@@ -52,32 +51,15 @@ export function ownerMarkerKey(prefix: string, service: string): string {
     return `${OWNER_NAMESPACE}${prefix}/${service}`;
 }
 
-/** "10.0.0.1:8080" or "[fd00::1]:8080"; returns a reason when malformed. */
-export function hostProblem(host: unknown): string | undefined {
-    if (typeof host !== "string") return "must be a string ip:port";
-    const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(host);
-    if (!match) return `"${host}" is not ip:port (e.g. 10.0.0.5:8080)`;
-    const [, ipv6, ipv4, portText] = match;
-    if (ipv4 !== undefined) {
-        const octets = ipv4.split(".");
-        if (octets.length !== 4 || octets.some((o) => !/^\d{1,3}$/.test(o) || Number(o) > 255)) {
-            return `"${host}" has an invalid IPv4 address`;
-        }
-    } else if (!ipv6Valid(ipv6)) {
-        return `"${host}" has an invalid IPv6 address`;
-    }
-    const port = Number(portText);
-    if (port < 1 || port > 65535) return `"${host}" has port ${port}, outside 1-65535`;
-    return undefined;
-}
-
-function ipv6Valid(text: string): boolean {
-    const halves = text.split("::");
-    if (halves.length > 2) return false;
-    const groups = halves.flatMap((h) => (h === "" ? [] : h.split(":")));
-    if (groups.some((g) => !/^[0-9A-Fa-f]{1,4}$/.test(g))) return false;
-    return halves.length === 2 ? groups.length < 8 : groups.length === 8;
-}
+/**
+ * What a provider knows of the cluster it writes for: the ports every machine keeps (SSH, DNS, etcd),
+ * not the members' addresses or the stack's health port (a consumer stack reaches etcd through a
+ * tunnel and has neither); the stack config checks those too (model/validate.ts).
+ */
+export const PROVIDER_HOST_CONTEXT: HostRuleContext = {
+    memberAddresses: [],
+    reservedPorts: fixedPortClaims().map((c) => ({ port: c.first, what: c.role })),
+};
 
 /** The services-prefix rule the stack config uses too (model/service-naming.ts). */
 export function prefixProblem(prefix: unknown): string | undefined {
@@ -120,17 +102,17 @@ export function serviceFieldProblems(raw: Record<string, unknown>, isUnknown?: (
             for (let i = 0; i < hosts.length; i++) {
                 const host = hosts[i];
                 if (!known(host)) continue;
-                // Most hosts are plain ipv4:port: one regex instead of the full parser (seeding thousands).
-                const problem = typeof host === "string" && PLAIN_IPV4_HOST.test(host) ? undefined : hostProblem(host);
+                const problem = serviceHostProblem(host, PROVIDER_HOST_CONTEXT);
                 if (problem) problems.push({ field: `hosts[${i}]`, message: problem });
                 else if (hosts.indexOf(host) < i) problems.push({ field: `hosts[${i}]`, message: `"${host}" is listed twice` });
             }
         }
     }
     if (known(hostPort) && hostPort !== undefined && hostPort !== null) {
-        if (typeof hostPort !== "number" || !Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) {
-            problems.push({ field: "hostPort", message: `${String(hostPort)} must be an integer port 1-65535` });
-        }
+        // The port table's rules a provider can judge alone: a port, publishable, none of the machines' own.
+        const reserved = typeof hostPort === "number" ? PROVIDER_HOST_CONTEXT.reservedPorts.find((r) => r.port === hostPort) : undefined;
+        const problem = portNumberProblem(hostPort) ?? publishedPortProblem(hostPort as number) ?? (reserved ? `${hostPort} is ${reserved.what}, which the cluster keeps for itself` : undefined);
+        if (problem) problems.push({ field: "hostPort", message: problem });
     } else if (known(hostPort) && scheme === "tcp") {
         problems.push({ field: "hostPort", message: "is required when scheme is tcp (the port the service is published on)" });
     }

@@ -58,8 +58,14 @@ export function portClaims(inputs: PortInputs): { claims: PortClaim[]; published
 /** Records a problem for every collision and every port that may not be published. */
 export function checkPortTable(inputs: PortInputs, problems: Problems): void {
     const { claims, published } = portClaims(inputs);
-    for (const [earlier, later] of portCollisions(claims)) problems.add(later.key, collisionMessage(earlier, later));
+    const collided = new Set<string>();
+    for (const [earlier, later] of portCollisions(claims)) {
+        if (collided.has(later.key)) continue; // one problem per key: the first collision names the port's owner
+        collided.add(later.key);
+        problems.add(later.key, collisionMessage(earlier, later));
+    }
     for (const claim of published) {
+        if (collided.has(claim.key)) continue;
         const problem = publishedPortProblem(claim.first);
         if (problem) problems.add(claim.key, problem);
     }

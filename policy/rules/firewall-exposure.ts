@@ -2,6 +2,7 @@
 // a shell: neither may be reachable from the whole internet. SSH goes through IAP or a
 // named range (coreos-cluster:sshSourceRanges); etcd is reached from inside the network.
 import { PlainResource, TYPES, asArray, isRecord } from "./resource-data";
+import { describeExposure, exposureOf } from "../../model/exposure";
 
 /** Ports that must never be open to the world, with why. */
 export const GUARDED_PORTS: ReadonlyArray<{ port: number; what: string }> = [
@@ -25,7 +26,8 @@ export const DATABASE_PORTS: ReadonlyArray<{ port: number; what: string }> = [
     { port: 27017, what: "MongoDB" },
 ];
 
-const WORLD_RANGES = ["0.0.0.0/0", "::/0"];
+/** IPv6 ranges count by spelling only (the cluster is IPv4): the whole v6 space. */
+const IPV6_WORLD = ["::/0"];
 
 /** `22`, `2379-2380`; a rule without ports opens every port of its protocol. */
 export function portSpecCovers(ports: unknown[], port: number): boolean {
@@ -45,13 +47,17 @@ function coversTcp(protocol: unknown): boolean {
 }
 
 /**
- * The world ranges an ingress rule admits. GCE applies an ingress rule with no source at
- * all (no ranges, tags or service accounts) to 0.0.0.0/0, so that counts as the world too.
+ * The sources of an ingress rule when, together, they admit the internet: judged by coverage
+ * (model/exposure.ts, the config validation's rule), so 0.0.0.0/1 + 128.0.0.0/1 is the world as
+ * 0.0.0.0/0 is. GCE applies an ingress rule with no source at all (no ranges, tags or service
+ * accounts) to 0.0.0.0/0, so that counts as the world too.
  */
 function worldSources(props: Record<string, unknown>): string[] {
-    const ranges = asArray(props.sourceRanges).map(String);
-    const explicit = ranges.filter((r) => WORLD_RANGES.includes(r.trim()));
-    if (explicit.length > 0) return explicit;
+    const ranges = asArray(props.sourceRanges).map((r) => String(r).trim());
+    const v6 = ranges.filter((r) => IPV6_WORLD.includes(r));
+    if (v6.length > 0) return v6;
+    const exposure = exposureOf(ranges);
+    if (exposure.openToInternet) return [describeExposure(ranges, exposure)];
     const noSource =
         ranges.length === 0 && asArray(props.sourceTags).length === 0 && asArray(props.sourceServiceAccounts).length === 0;
     return noSource ? ["0.0.0.0/0 (an ingress rule without sources applies to every address)"] : [];
