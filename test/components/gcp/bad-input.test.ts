@@ -24,7 +24,7 @@ const CASES: BadCase[] = [
     { title: "a zone outside the region", stack: "dev", override: { zones: ["europe-west1-b"] }, keys: ["zones[0]"], says: /not a zone of region/ },
     { title: "a malformed subnet CIDR", stack: "dev", override: { subnetCidr: "10.10.0.0/33" }, keys: ["subnetCidr"] },
     { title: "a malformed SSH source CIDR", stack: "dev", override: { sshSourceRanges: ["10.0.0.300/24"] }, keys: ["sshSourceRanges[0]"] },
-    { title: "SSH open to 0.0.0.0/0 without sshAllowWorld", stack: "dev", override: { sshSourceRanges: ["0.0.0.0/0"] }, keys: ["sshSourceRanges[0]"], says: /sshAllowWorld/ },
+    { title: "SSH open to 0.0.0.0/0 without sshAllowWorld", stack: "dev", override: { sshSourceRanges: ["0.0.0.0/0"] }, keys: ["sshSourceRanges"], says: /sshAllowWorld/ },
     { title: "an invalid service name", stack: "dev", override: { services: [{ name: "Bad_Name", scheme: "http", hosts: ["10.0.0.1:80"] }] }, keys: ["services[0].name"] },
     { title: "a host entry that is not ip:port", stack: "dev", override: { services: [{ name: "web", scheme: "http", hosts: ["10.0.0.1"] }] }, keys: ["services[0].hosts[0]"] },
     { title: "a host_port outside 1-65535", stack: "dev", override: { services: [tcp("db", 70000)] }, keys: ["services[0].host_port"] },

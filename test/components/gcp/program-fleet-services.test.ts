@@ -32,7 +32,7 @@ describe("program on GCE under mocks: fleetServices", function () {
     const fleetEndpoint = "http://10.10.0.2:49153";
     const fleetServices = [
         { name: "api", image: "nginx:1.27-alpine", containerPort: 80, count: 3 },
-        { name: "queue", content: QUEUE_UNIT, instancePort: 5672, count: 2, scheme: "tcp", hostPort: 5672, ttlSeconds: 60, waitTimeoutSeconds: 120 },
+        { name: "queue", content: QUEUE_UNIT, instancePort: 5672, count: 2, scheme: "tcp", hostPort: 5673, ttlSeconds: 60, waitTimeoutSeconds: 120 },
     ];
     let run: ProgramRun;
     let clientUrls: string[];
@@ -56,7 +56,7 @@ describe("program on GCE under mocks: fleetServices", function () {
         expect(inputsOf("coreos-dev-fleet-service-api")).to.include({ service: "api", image: "nginx:1.27-alpine", containerPort: 80, count: 3 });
         expect(inputsOf("coreos-dev-fleet-service-api")).to.not.have.property("hostPort");
         expect(inputsOf("coreos-dev-fleet-service-queue")).to.include({
-            service: "queue", content: QUEUE_UNIT, instancePort: 5672, count: 2, scheme: "tcp", hostPort: 5672, ttlSeconds: 60, waitTimeoutSeconds: 120,
+            service: "queue", content: QUEUE_UNIT, instancePort: 5672, count: 2, scheme: "tcp", hostPort: 5673, ttlSeconds: 60, waitTimeoutSeconds: 120,
         });
     });
 

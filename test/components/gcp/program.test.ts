@@ -245,7 +245,7 @@ for (const stack of ["dev", "prod"]) {
             const autohealing = one(of(GCE.healthCheck).filter((h) => group.autoHealingPolicies.healthCheck.endsWith(`/${h.inputs.name}`))).inputs;
             expect(autohealing.httpHealthCheck).to.deep.equal({ port: config.healthCheck.port, requestPath: config.healthCheck.path });
             expect(group.namedPorts).to.deep.equal(ingressPorts(config).map((p) => ({ name: p.name, port: p.port })));
-            expect(group.namedPorts.map((p: { name: string }) => p.name)).to.include.members(["http", "https"]);
+            expect(group.namedPorts.map((p: { name: string }) => p.name)).to.include.members(["http"]);
             for (const service of config.services.filter((s) => s.public === true)) {
                 expect(group.namedPorts.map((p: { port: number }) => p.port)).to.include(service.hostPort);
             }
