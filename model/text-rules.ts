@@ -67,17 +67,19 @@ export function urlProblem(text: string, rule: UrlRule): string | undefined {
     const example = `${rule.schemes[0]}://host.example.com${rule.path === false ? ":2379" : "/path"}`;
     const line = textProblem(text);
     if (line) return line;
+    // Credentials in a URL are a secret: no message shows them (the whole authority is hidden, as a password may hold "@").
+    const shown = JSON.stringify(text.includes("@") ? text.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/i, "$1<hidden>@") : text);
     const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(.*)$/.exec(text);
-    if (!m) return `${JSON.stringify(text)} is not a URL like ${example}`;
+    if (!m) return `${shown} is not a URL like ${example}`;
     const [, scheme, authority, path, rest] = m;
-    if (!rule.schemes.includes(scheme)) return `${JSON.stringify(text)} must use ${rule.schemes.map((s) => `${s}://`).join(" or ")}, not ${scheme}://`;
-    if (authority.includes("@")) return `${JSON.stringify(text)} carries credentials (user@host): give them in their own secret key, never in a URL`;
+    if (!rule.schemes.includes(scheme)) return `${shown} must use ${rule.schemes.map((s) => `${s}://`).join(" or ")}, not ${scheme}://`;
+    if (authority.includes("@")) return `${shown} carries credentials (user@host): give them in their own secret key, never in a URL`;
     const hostPort = /^([^:]+)(?::([1-9]\d{0,4}))?$/.exec(authority);
-    if (!hostPort || (hostPort[2] !== undefined && Number(hostPort[2]) > 65535)) return `${JSON.stringify(text)} must have a host and an optional port 1-65535, like ${example}`;
-    if (!DNS_NAME.test(hostPort[1]) && !IPV4.test(hostPort[1])) return `${JSON.stringify(text)}: host "${hostPort[1]}" must be a lowercase DNS name or an IPv4 address`;
-    if (rest !== "") return `${JSON.stringify(text)} must not have a query or fragment ("?" or "#")`;
-    if (path !== "" && rule.path === false) return `${JSON.stringify(text)} must be just ${scheme}://host:port, with no path`;
-    if (!PATH.test(path)) return `${JSON.stringify(text)}: its path may hold only letters, digits, "/", ".", "_", "~", "-", "+", "=", "@" and %XX escapes`;
+    if (!hostPort || (hostPort[2] !== undefined && Number(hostPort[2]) > 65535)) return `${shown} must have a host and an optional port 1-65535, like ${example}`;
+    if (!DNS_NAME.test(hostPort[1]) && !IPV4.test(hostPort[1])) return `${shown}: host "${hostPort[1]}" must be a lowercase DNS name or an IPv4 address`;
+    if (rest !== "") return `${shown} must not have a query or fragment ("?" or "#")`;
+    if (path !== "" && rule.path === false) return `${shown} must be just ${scheme}://host:port, with no path`;
+    if (!PATH.test(path)) return `${shown}: its path may hold only letters, digits, "/", ".", "_", "~", "-", "+", "=", "@" and %XX escapes`;
     return undefined;
 }
 
