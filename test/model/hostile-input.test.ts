@@ -138,6 +138,22 @@ describe("model/validate: hostile and careless input, refused by class (issue 22
         }
     });
 
+    it("never shows a credential given inside a URL, whatever else is wrong with it", () => {
+        const withSecret = (url: string) => [
+            gcpRaw({ etcdEndpoints: [url] }),
+            gcpRaw({ etcdDiscoveryUrl: url }),
+            gcpRaw({ fleetRelease: { sha256: SHA, url } }),
+            gcpRaw({ fleetEndpoint: url }),
+        ];
+        for (const url of ["https://root:hunter2@10.10.0.2:2379", "ftp://u:hunter2@x/y", "https://u:hun@ter2@x:1/", "https://u:hunter2@X_Y:99999/a b?c"]) {
+            for (const raw of withSecret(url)) {
+                const problems = validateConfig(raw, "dev").problems;
+                expect(problems, url).to.not.be.empty;
+                for (const p of problems) expect(p.message, url).to.not.match(/hunter2|ter2@|hun@/);
+            }
+        }
+    });
+
     it("still accepts the shipped stacks and what the classes leave alone", () => {
         const ok = [
             gcpRaw(),
