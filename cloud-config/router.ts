@@ -2,15 +2,17 @@
 // file and one unit. On GCE the unit runs the watcher with a pinned node runtime inside the pinned
 // HAProxy image, and the watcher runs HAProxy as its child; the local platform's boot reads the
 // same unit's ROUTER_* environment and runs the same file with this machine's node and Debian's
-// HAProxy. Pure apart from bundling the watcher once per process (router/bundle.ts).
+// HAProxy. The unit's name and variables are the contract of model/router-contract.ts.
+// Pure apart from bundling the watcher once per process (router/bundle.ts).
+import { ROUTER_CAPABILITIES, ROUTER_ENV, ROUTER_PATHS, ROUTER_STOP_SIGNAL, ROUTER_UNIT } from "../model/router-contract";
 import { gzipBase64, routerScript } from "../router/bundle";
 import { environmentDropIn, EnvironmentEntries } from "./environment";
 import { UnitSpec, WriteFileSpec } from "./model";
 
-export const ROUTER_UNIT = "coreos-router.service";
-export const ROUTER_SCRIPT = "/opt/coreos-router/router.js";
-export const ROUTER_CONFIG_DIR = "/etc/coreos-router";
-export const ROUTER_RUN_DIR = "/run/coreos-router";
+export { ROUTER_UNIT };
+export const ROUTER_SCRIPT = ROUTER_PATHS.script;
+export const ROUTER_CONFIG_DIR = ROUTER_PATHS.configDir;
+export const ROUTER_RUN_DIR = ROUTER_PATHS.runDir;
 /** Pinned like the etcd image: the proxy itself. HAProxy 2.8 LTS; the local platform runs Debian's 2.6, the config is valid on both. */
 export const ROUTER_HAPROXY_IMAGE = "docker.io/library/haproxy:2.8.10-bookworm";
 /** Only its /usr/local (node) is used, mounted into the HAProxy container; both images are Debian bookworm. */
@@ -33,19 +35,29 @@ export interface RouterSettings {
 }
 
 export function routerEnvironment(s: RouterSettings): EnvironmentEntries {
+    const E = ROUTER_ENV;
     return [
-        ["ROUTER_SCRIPT", ROUTER_SCRIPT],
-        ["ROUTER_PREFIX", s.prefix],
-        ["ROUTER_ETCD_ENDPOINTS", s.memberClientUrls.join(",")],
-        ["ROUTER_ETCD_PROXY", s.proxyUrl],
-        ["ROUTER_BIND", s.bind],
-        ["ROUTER_HTTP_PORTS", s.httpPorts.join(",")],
-        ["ROUTER_HEALTH_PORT", String(s.healthPort)],
-        ["ROUTER_HEALTH_PATH", s.healthPath],
-        ["ROUTER_DNS_ADDRESS", s.ownAddress],
-        ["ROUTER_CONFIG_DIR", ROUTER_CONFIG_DIR],
-        ["ROUTER_RUN_DIR", ROUTER_RUN_DIR],
+        [E.script, ROUTER_PATHS.script],
+        [E.prefix, s.prefix],
+        [E.etcdEndpoints, s.memberClientUrls.join(",")],
+        [E.etcdProxy, s.proxyUrl],
+        [E.bind, s.bind],
+        [E.httpPorts, s.httpPorts.join(",")],
+        [E.healthPort, String(s.healthPort)],
+        [E.healthPath, s.healthPath],
+        [E.dnsAddress, s.ownAddress],
+        [E.configDir, ROUTER_PATHS.configDir],
+        [E.runDir, ROUTER_PATHS.runDir],
     ];
+}
+
+/**
+ * The container's privileges: no capability of root but the few the router needs (model/router-contract.ts
+ * says why each), no gaining any back through a setuid binary, and an init as PID 1 that passes the stop
+ * signal on to the watcher and reaps what HAProxy leaves (a killed master's workers).
+ */
+export function routerContainerFlags(): string[] {
+    return ["--init", "--cap-drop ALL", ...ROUTER_CAPABILITIES.map((c) => `--cap-add ${c.name}`), "--security-opt no-new-privileges", `--stop-signal ${ROUTER_STOP_SIGNAL}`];
 }
 
 export function routerParts(s: RouterSettings): { unit: UnitSpec; script: WriteFileSpec } {
@@ -67,7 +79,10 @@ export function routerParts(s: RouterSettings): { unit: UnitSpec; script: WriteF
         "ExecStartPre=-/usr/bin/docker rm -f coreos-router",
         // An empty named volume mounted over an image path is filled from it: node's /usr/local, once per version.
         `ExecStartPre=/usr/bin/docker run --rm -v ${NODE_VOLUME}:/usr/local ${ROUTER_NODE_IMAGE} true`,
-        `ExecStart=/usr/bin/docker run --rm --name coreos-router --net=host --user root ${mounts} ${passEnv} --entrypoint /opt/node/bin/node ${ROUTER_HAPROXY_IMAGE} \${ROUTER_SCRIPT}`,
+        // Root inside (the image's USER is haproxy), with only the capabilities it needs; HAProxy's workers drop to haproxy.
+        // The image's STOPSIGNAL is SIGUSR1, which node (PID 1's child here) would take as "open the inspector": SIGTERM instead.
+        `ExecStart=/usr/bin/docker run --rm --name coreos-router --net=host --user root ${routerContainerFlags().join(" ")} ${mounts} ${passEnv} --entrypoint /opt/node/bin/node ${ROUTER_HAPROXY_IMAGE} \${${ROUTER_ENV.script}}`,
+        // docker stop sends the container's stop signal (--stop-signal above), then SIGKILL after 10 s.
         "ExecStop=/usr/bin/docker stop -t 10 coreos-router",
         // The watcher supervises HAProxy; systemd supervises the watcher.
         "Restart=always",

@@ -5,7 +5,8 @@ import * as http from "http";
 
 export interface RangeResult {
     revision: number;
-    keys: Record<string, string>;
+    /** A Map, not an object: a key is data and never reaches an object's built-in properties. */
+    keys: Map<string, { value: string; createRevision: number }>;
 }
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
@@ -49,10 +50,10 @@ export async function rangePrefix(endpoints: string[], prefix: string, timeoutMs
         try {
             const res = (await post(endpoint, "/v3/kv/range", { key: b64(`${prefix}/`), range_end: prefixRangeEnd(`${prefix}/`) }, timeoutMs)) as {
                 header?: { revision?: string };
-                kvs?: Array<{ key?: string; value?: string }>;
+                kvs?: Array<{ key?: string; value?: string; create_revision?: string }>;
             };
-            const keys: Record<string, string> = {};
-            for (const kv of res.kvs ?? []) keys[unb64(kv.key)] = unb64(kv.value);
+            const keys: RangeResult["keys"] = new Map();
+            for (const kv of res.kvs ?? []) keys.set(unb64(kv.key), { value: unb64(kv.value), createRevision: Number(kv.create_revision ?? 0) });
             return { revision: Number(res.header?.revision ?? 0), keys, endpoint };
         } catch (err) {
             errors.push((err as Error).message);

@@ -1,5 +1,7 @@
 // Entry point of the bundled watcher (router.js in the worker's user-data): settings from the
-// ROUTER_* environment the router unit sets, then run until SIGTERM.
+// ROUTER_* environment the router unit sets (model/router-contract.ts), then run until SIGTERM,
+// the unit's stop signal (docker stop --stop-signal SIGTERM; node takes SIGUSR1 for its inspector).
+import { ROUTER_DEFAULTS, ROUTER_ENV, ROUTER_STOP_SIGNAL } from "../model/router-contract";
 import { Router, RouterSettings } from "./watcher";
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -14,24 +16,37 @@ function ports(text: string, name: string): number[] {
     return list;
 }
 
+function milliseconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+    const text = env[name];
+    if (!text) return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 0) throw new Error(`router: ${name}="${text}" must be a whole number of milliseconds`);
+    return value;
+}
+
+/** The watcher's settings from the ROUTER_* environment (model/router-contract.ts names every variable). */
 export function settingsFromEnv(env: NodeJS.ProcessEnv): RouterSettings {
-    const bind = required(env, "ROUTER_BIND");
+    const E = ROUTER_ENV;
+    const bind = required(env, E.bind);
+    const dnsText = env[E.dnsPort];
+    // "0" turns DNS off; unset is the default port.
+    const dnsPort = dnsText === "0" ? 0 : dnsText ? ports(dnsText, E.dnsPort)[0] : ROUTER_DEFAULTS.dnsPort;
     return {
-        prefix: required(env, "ROUTER_PREFIX"),
-        etcdEndpoints: required(env, "ROUTER_ETCD_ENDPOINTS").split(","),
-        etcdProxy: required(env, "ROUTER_ETCD_PROXY"),
+        prefix: required(env, E.prefix),
+        etcdEndpoints: required(env, E.etcdEndpoints).split(","),
+        etcdProxy: required(env, E.etcdProxy),
         bindAddress: bind,
-        httpPorts: ports(required(env, "ROUTER_HTTP_PORTS"), "ROUTER_HTTP_PORTS"),
-        healthBind: env.ROUTER_HEALTH_BIND || bind,
-        healthPort: ports(required(env, "ROUTER_HEALTH_PORT"), "ROUTER_HEALTH_PORT")[0],
-        healthPath: required(env, "ROUTER_HEALTH_PATH"),
-        dnsAddress: env.ROUTER_DNS_ADDRESS || bind,
-        dnsPort: env.ROUTER_DNS_PORT === "0" ? 0 : Number(env.ROUTER_DNS_PORT || 53),
-        configDir: required(env, "ROUTER_CONFIG_DIR"),
-        runDir: required(env, "ROUTER_RUN_DIR"),
-        haproxyBinary: env.ROUTER_HAPROXY || "haproxy",
-        settleMs: Number(env.ROUTER_SETTLE_MS || 100),
-        maxSettleMs: Number(env.ROUTER_MAX_SETTLE_MS || 1000),
+        httpPorts: ports(required(env, E.httpPorts), E.httpPorts),
+        healthBind: env[E.healthBind] || bind,
+        healthPort: ports(required(env, E.healthPort), E.healthPort)[0],
+        healthPath: required(env, E.healthPath),
+        dnsAddress: env[E.dnsAddress] || bind,
+        dnsPort,
+        configDir: required(env, E.configDir),
+        runDir: required(env, E.runDir),
+        haproxyBinary: env[E.haproxy] || ROUTER_DEFAULTS.haproxy,
+        settleMs: milliseconds(env, E.settleMs, ROUTER_DEFAULTS.settleMs),
+        maxSettleMs: milliseconds(env, E.maxSettleMs, ROUTER_DEFAULTS.maxSettleMs),
     };
 }
 
@@ -41,7 +56,7 @@ export function main(): void {
         router.stop();
         process.exit(0);
     };
-    process.on("SIGTERM", stop);
+    process.on(ROUTER_STOP_SIGNAL, stop);
     process.on("SIGINT", stop);
     router.start().catch((err) => {
         console.error(`router: ${(err as Error).message}`);

@@ -6,7 +6,8 @@ import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import { proxyAnswers, rangePrefix, watchPrefix, WatchHandle } from "./etcd-gateway";
-import { renderHaproxyConfig, RoutedService } from "./haproxy-config";
+import { addressesOfUrls } from "../model/service-hosts";
+import { renderHaproxyConfig, RoutedService, ServiceKeys, SkippedService } from "./haproxy-config";
 import { checkConfig, HaproxyMaster, servingConfigId } from "./haproxy-process";
 import { serveDns } from "./dns";
 
@@ -40,7 +41,19 @@ interface Loaded {
     taken: boolean;
     revision: number;
     services: RoutedService[];
+    /** Services in etcd this config does not route, with the reasons (health JSON, log). */
+    skipped: SkippedService[];
     at: string;
+}
+
+/** The health JSON lists at most this many skipped services (and says how many there are). */
+export const MAX_SKIPPED_SHOWN = 100;
+/** One change logs at most this many skipped services (and says how many more). */
+const MAX_SKIPS_LOGGED = 20;
+
+/** A log line can hold no line break or control character, whatever etcd held. */
+function oneLine(text: string): string {
+    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 export class Router {
@@ -57,6 +70,8 @@ export class Router {
     private takeFailed = false;
     private everTaken = false;
     private timers: NodeJS.Timeout[] = [];
+    /** What the log last said about each skipped service (service -> reasons): a skip is logged once per change, not on every read. */
+    private loggedSkips = new Map<string, string>();
     private servers: Array<{ close(): void }> = [];
     readonly configFile: string;
 
@@ -95,7 +110,15 @@ export class Router {
     status() {
         return {
             config: this.loaded
-                ? { loaded: !this.takeFailed && (this.loaded.taken || this.everTaken), revision: this.loaded.revision, since: this.loaded.at, services: this.loaded.services.map((s) => s.name) }
+                ? {
+                      loaded: !this.takeFailed && (this.loaded.taken || this.everTaken),
+                      revision: this.loaded.revision,
+                      since: this.loaded.at,
+                      services: this.loaded.services.map((s) => s.name),
+                      // Bad data costs only its own service: listed here, never a reason for 503.
+                      skipped: this.loaded.skipped.slice(0, MAX_SKIPPED_SHOWN),
+                      skippedCount: this.loaded.skipped.length,
+                  }
                 : { loaded: false },
             haproxy: { pid: this.haproxy.pid, running: this.haproxy.alive(), ...(this.haproxy.lastExit ? { lastExit: this.haproxy.lastExit } : {}) },
             ...(this.problem ? { problem: this.problem } : {}),
@@ -167,23 +190,35 @@ export class Router {
         this.log(message);
     }
 
-    private async apply(keys: Record<string, string>, revision: number): Promise<void> {
+    /** Logs each skipped service when it starts being skipped or its reasons change, and when it stops. */
+    private logSkips(skipped: SkippedService[], revision: number): void {
+        const now = new Map(skipped.map((s) => [s.service, s.problems.join("; ")]));
+        const lines: string[] = [];
+        for (const [service, reasons] of now) {
+            if (this.loggedSkips.get(service) !== reasons) lines.push(`etcd revision ${revision}: skipping service ${service}, the others keep routing: ${reasons}`);
+        }
+        for (const service of this.loggedSkips.keys()) if (!now.has(service)) lines.push(`etcd revision ${revision}: service ${service} is no longer skipped`);
+        for (const line of lines.slice(0, MAX_SKIPS_LOGGED)) this.log(oneLine(line));
+        if (lines.length > MAX_SKIPS_LOGGED) this.log(`etcd revision ${revision}: and ${lines.length - MAX_SKIPS_LOGGED} more changes of skipped services (the health JSON lists them)`);
+        this.loggedSkips = now;
+    }
+
+    private async apply(keys: ServiceKeys, revision: number): Promise<void> {
         const result = renderHaproxyConfig(keys, {
             prefix: this.s.prefix,
             bindAddress: this.s.bindAddress,
             httpPorts: this.s.httpPorts,
-            reservedPorts: [
-                { port: this.s.healthPort, what: "the worker health check" },
-                { port: 2379, what: "the worker's etcd proxy" },
-                { port: 2380, what: "etcd's peer port" },
-            ],
+            healthPort: this.s.healthPort,
+            // No service host may be an etcd member: services never route into the control plane.
+            memberAddresses: addressesOfUrls(this.s.etcdEndpoints),
             runDir: this.s.runDir,
         });
+        this.logSkips(result.skipped, revision);
         if (!result.ok) {
             return this.report(`etcd revision ${revision} not applied, keeping the last good config: ${result.problems.join("; ")}`, revision);
         }
         if (this.loaded && this.loaded.text === result.text && this.loaded.taken && this.haproxy.alive()) {
-            this.loaded = { ...this.loaded, revision, services: result.services };
+            this.loaded = { ...this.loaded, revision, services: result.services, skipped: result.skipped };
             this.problem = undefined;
             return;
         }
@@ -192,7 +227,7 @@ export class Router {
         const invalid = await checkConfig(this.s.haproxyBinary, candidate);
         if (invalid) return this.report(`etcd revision ${revision}: haproxy -c refused the config, keeping the last good one: ${invalid}`, revision);
         fs.renameSync(candidate, this.configFile);
-        this.loaded = { text: result.text, id: result.id, taken: false, revision, services: result.services, at: new Date().toISOString() };
+        this.loaded = { text: result.text, id: result.id, taken: false, revision, services: result.services, skipped: result.skipped, at: new Date().toISOString() };
         this.problem = undefined;
         if (this.haproxy.alive()) this.haproxy.reload();
         else this.haproxy.start();

@@ -1,16 +1,15 @@
 // What the local platform runs for a worker's router unit, read from the unit TEXT of the
 // user-data like everything else the local boot does: the unit's ROUTER_* environment, with its
 // paths under the machine's root. GCE runs the same router.js in the pinned HAProxy image; here it
-// runs with this machine's node and Debian's haproxy. Pure; no module-level Set/Map (serialized).
+// runs with this machine's node and Debian's haproxy. The unit's name and variables come from the
+// contract both sides share (model/router-contract.ts). Pure; no module-level Set/Map (serialized).
 import type { BootProblem } from "./boot-error";
+import { ROUTER_ENV, ROUTER_PATH_VARIABLES, ROUTER_REQUIRED, ROUTER_UNIT, ROUTER_VARIABLES } from "../../model/router-contract";
 import { serviceEnvironment } from "./systemd-env";
 import { underRoot } from "./write-files";
 
-/** cloud-config/router.ts's ROUTER_UNIT (not imported: that module bundles the watcher; a test checks they agree). */
-export const LOCAL_ROUTER_UNIT = "coreos-router.service";
-
-const PATH_VARIABLES = ["ROUTER_SCRIPT", "ROUTER_CONFIG_DIR", "ROUTER_RUN_DIR"];
-const REQUIRED = ["ROUTER_SCRIPT", "ROUTER_BIND", "ROUTER_HEALTH_PORT", "ROUTER_HEALTH_PATH"];
+/** The unit cloud-config renders (model/router-contract.ts's ROUTER_UNIT). */
+export const LOCAL_ROUTER_UNIT = ROUTER_UNIT;
 
 /** sun_path is 108 bytes with its terminating NUL. */
 export const MAX_SOCKET_PATH_BYTES = 107;
@@ -50,21 +49,27 @@ export function routerBootPlan(
         return undefined;
     }
     const env: Record<string, string> = {};
-    for (const { name, value } of parsed.assignments) if (name.startsWith("ROUTER_")) env[name] = value;
-    const missing = REQUIRED.filter((name) => !env[name]);
+    const known: readonly string[] = ROUTER_VARIABLES;
+    for (const { name, value } of parsed.assignments) {
+        if (known.includes(name)) env[name] = value;
+        else if (name.startsWith("ROUTER_")) ignored.push(`${where}: ${name} (not a variable of the router's contract, model/router-contract.ts)`);
+    }
+    // The watcher's own required variables, and the script the unit runs.
+    const missing = [ROUTER_ENV.script, ...ROUTER_REQUIRED].filter((name) => !env[name]);
     if (missing.length > 0) {
         problems.push({ key: `${where}.content`, message: `${LOCAL_ROUTER_UNIT} does not set ${missing.join(", ")}` });
         return undefined;
     }
-    for (const name of PATH_VARIABLES) if (env[name]) env[name] = underRoot(root, env[name]);
+    for (const name of ROUTER_PATH_VARIABLES) if (env[name]) env[name] = underRoot(root, env[name]);
     // HAProxy's sockets live in the run dir, and a unix socket path has at most 107 bytes: a root
     // deep in a temp folder gets a short run dir of its own instead (removed with the root).
-    if (env.ROUTER_RUN_DIR && Buffer.byteLength(`${env.ROUTER_RUN_DIR}/haproxy.sock`) > MAX_SOCKET_PATH_BYTES) {
-        env.ROUTER_RUN_DIR = shortRunDir(root);
+    const runDir = ROUTER_ENV.runDir;
+    if (env[runDir] && Buffer.byteLength(`${env[runDir]}/haproxy.sock`) > MAX_SOCKET_PATH_BYTES) {
+        env[runDir] = shortRunDir(root);
     }
     for (const line of parsed.otherServiceLines) {
         if (/^Exec/.test(line)) ignored.push(`${where}: ${line.split(" --")[0]} (the container; locally router.js runs with this machine's node and Debian's haproxy)`);
     }
-    const host = env.ROUTER_HEALTH_BIND || env.ROUTER_BIND;
-    return { script: env.ROUTER_SCRIPT, env, healthUrl: `http://${host}:${env.ROUTER_HEALTH_PORT}${env.ROUTER_HEALTH_PATH}` };
+    const host = env[ROUTER_ENV.healthBind] || env[ROUTER_ENV.bind];
+    return { script: env[ROUTER_ENV.script], env, healthUrl: `http://${host}:${env[ROUTER_ENV.healthPort]}${env[ROUTER_ENV.healthPath]}` };
 }

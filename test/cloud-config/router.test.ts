@@ -1,5 +1,7 @@
 // The router in the rendered user-data: every worker (both flavors, both platforms) carries the
-// bundled watcher and its unit, with the pinned images, and the validator accepts the result.
+// bundled watcher and its unit, with the pinned images, and the validator accepts the result. The
+// unit keeps the contract of model/router-contract.ts: the watcher reads what the renderer writes,
+// and the container keeps only the capabilities the contract lists, and stops on a signal node handles.
 import { expect } from "chai";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -9,7 +11,10 @@ import YAML from "yaml";
 import * as zlib from "zlib";
 import { renderMachines, validateCloudConfig } from "../../cloud-config";
 import { ROUTER_HAPROXY_IMAGE, ROUTER_NODE_IMAGE, ROUTER_SCRIPT, ROUTER_UNIT } from "../../cloud-config/router";
+import { serviceEnvironment } from "../../components/local/systemd-env";
+import { ROUTER_CAPABILITIES, ROUTER_ENV, ROUTER_REQUIRED, ROUTER_UNIT as CONTRACT_UNIT, ROUTER_VARIABLES } from "../../model/router-contract";
 import { routerScript } from "../../router/bundle";
+import { settingsFromEnv } from "../../router/main";
 import { OsFlavor } from "../../model/types";
 import { gcpConfig, localConfig, planFor } from "./fixtures";
 
@@ -46,6 +51,13 @@ describe("router in the worker user-data", () => {
                     } else {
                         expect(unit).to.match(/Environment="ROUTER_BIND=10\.213\.10\.\d+"/);
                     }
+                    // The watcher starts from exactly what the unit sets: every variable is the contract's, none it requires is missing.
+                    const env = Object.fromEntries(serviceEnvironment(unit, m.name).assignments.map((a) => [a.name, a.value]));
+                    for (const name of Object.keys(env)) expect(ROUTER_VARIABLES as readonly string[], `${name} is a contract variable`).to.include(name);
+                    for (const name of ROUTER_REQUIRED) expect(env, `${m.name} sets ${name}`).to.have.property(name);
+                    const settings = settingsFromEnv(env);
+                    expect(settings.healthPort).to.equal(10256);
+                    expect(settings.httpPorts).to.deep.equal([80, 443]);
                     const validation = validateCloudConfig(m.userData);
                     expect(validation.errors, m.name).to.deep.equal([]);
                     if (flavor === "flatcar") expect(validation.warnings, m.name).to.deep.equal([]);
@@ -53,6 +65,28 @@ describe("router in the worker user-data", () => {
             });
         }
     }
+
+    it("the container keeps only the contract's capabilities, gains none back, and stops on SIGTERM through an init", () => {
+        const config = gcpConfig();
+        const worker = renderMachines(config, planFor(config)).find((m) => m.role === "worker")!;
+        const unit = (parse(worker.userData).coreos.units as Array<{ name: string; content?: string }>).find((u) => u.name === ROUTER_UNIT)!.content!;
+        const run = unit.split("\n").find((l) => l.startsWith("ExecStart=/usr/bin/docker run"))!;
+        const flags = run.split(" --entrypoint ")[0];
+        expect(flags).to.contain(" --cap-drop ALL ");
+        const added = [...flags.matchAll(/--cap-add (\S+)/g)].map((m) => m[1]);
+        expect(added).to.deep.equal(ROUTER_CAPABILITIES.map((c) => c.name));
+        expect(added.sort()).to.deep.equal(["KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"]);
+        expect(flags).to.contain(" --security-opt no-new-privileges ");
+        expect(flags).to.contain(" --stop-signal SIGTERM ");
+        expect(flags).to.contain(" --init ");
+        expect(flags).to.not.match(/--privileged|--cap-add ALL|SYS_ADMIN/);
+        expect(run).to.match(new RegExp(`\\$\\{${ROUTER_ENV.script}\\}$`));
+        expect(unit).to.contain("ExecStop=/usr/bin/docker stop -t 10 coreos-router");
+    });
+
+    it("one unit name for the renderer, the contract and the local boot", () => {
+        expect(ROUTER_UNIT).to.equal(CONTRACT_UNIT);
+    });
 
     it("pins both images by exact version, like the etcd image", () => {
         expect(ROUTER_HAPROXY_IMAGE).to.match(/^docker\.io\/library\/haproxy:2\.8\.\d+-bookworm$/);

@@ -1,16 +1,22 @@
 // The router end to end, all real: Debian's etcd (member + the worker's v2 proxy), the bundled
 // watcher the user-data ships, started by the local platform's spawnMachineProcess, Debian's
-// HAProxy, real HTTP/TCP backends, and DNS queries through the router's resolver.
-// Addresses: 127.0.14.x (this suite's range).
+// HAProxy, real HTTP/TCP backends, and DNS queries through the router's resolver. The watcher runs
+// with only the capabilities the router container keeps (router-harness.ts, setpriv).
+// Addresses: 10.213.14.0/24 (this suite's own, on a bridge of the harness; never loopback: the
+// router refuses service hosts there).
 import { expect } from "chai";
 import { Resolver } from "dns/promises";
 import { Etcd3 } from "etcd3";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { ROUTER_CAPABILITIES, ROUTER_HAPROXY_USER } from "../../model/router-contract";
 import { haproxyMasterPid, httpGet, RouterHarness, startBackends, startRouterHarness, tcpRead, waitFor, watcherPid } from "../support/router-harness";
 
-const ADDRESS = "127.0.14.10";
+const ADDRESS = "10.213.14.10";
 const URL80 = `http://${ADDRESS}`;
+/** Linux capability numbers (linux/capability.h) of the ones the router keeps. */
+const CAPABILITY_BITS: Record<string, bigint> = { KILL: 1n << 5n, SETGID: 1n << 6n, SETUID: 1n << 7n, NET_BIND_SERVICE: 1n << 10n };
 
 async function health(): Promise<{ status: number; body: any }> {
     const res = await httpGet(`http://${ADDRESS}:10256/healthz`);
@@ -34,21 +40,21 @@ describe("router (real etcd, real HAProxy, bundled watcher)", function () {
     let backends: { close(): Promise<void> };
 
     before(async () => {
-        h = await startRouterHarness({ memberAddress: "127.0.14.2", proxyAddress: "127.0.14.5", address: ADDRESS });
+        h = await startRouterHarness({ memberAddress: "10.213.14.2", proxyAddress: "10.213.14.5", address: ADDRESS });
         etcd = new Etcd3({ hosts: h.etcd.endpoints });
         backends = await startBackends([
-            { kind: "http", host: "127.0.14.20", port: 8080, label: "web-a" },
-            { kind: "http", host: "127.0.14.21", port: 8080, label: "web-b" },
-            { kind: "http", host: "127.0.14.22", port: 8080, label: "web-c" },
-            { kind: "http", host: "127.0.14.23", port: 8080, label: "api-a" },
-            { kind: "tcp", host: "127.0.14.20", port: 6379, label: "redis-a" },
+            { kind: "http", host: "10.213.14.20", port: 8080, label: "web-a" },
+            { kind: "http", host: "10.213.14.21", port: 8080, label: "web-b" },
+            { kind: "http", host: "10.213.14.22", port: 8080, label: "web-c" },
+            { kind: "http", host: "10.213.14.23", port: 8080, label: "api-a" },
+            { kind: "tcp", host: "10.213.14.20", port: 6379, label: "redis-a" },
         ]);
         await etcd.put("/services/web/scheme").value("http");
-        await etcd.put("/services/web/hosts/0").value("127.0.14.20:8080");
-        await etcd.put("/services/web/hosts/1").value("127.0.14.21:8080");
+        await etcd.put("/services/web/hosts/0").value("10.213.14.20:8080");
+        await etcd.put("/services/web/hosts/1").value("10.213.14.21:8080");
         await etcd.put("/services/redis/scheme").value("tcp");
         await etcd.put("/services/redis/host_port").value("16379");
-        await etcd.put("/services/redis/hosts/0").value("127.0.14.20:6379");
+        await etcd.put("/services/redis/hosts/0").value("10.213.14.20:6379");
         await etcd.put("/services/empty/scheme").value("http");
         h.start();
         await waitFor("a healthy router", async () => (await health()).status === 200);
@@ -85,23 +91,23 @@ describe("router (real etcd, real HAProxy, bundled watcher)", function () {
     });
 
     it("follows an added and a removed host, an added and a removed service", async () => {
-        await etcd.put("/services/web/hosts/2").value("127.0.14.22:8080");
+        await etcd.put("/services/web/hosts/2").value("10.213.14.22:8080");
         await waitFor("web-c in rotation", async () => (await seen(6, `${URL80}/`, "web.x")).includes("200 web-c /"));
         await etcd.delete().key("/services/web/hosts/0");
         await waitFor("web-a out of rotation", async () => (await seen(6, `${URL80}/`, "web.x")).join() === ["200 web-b /", "200 web-c /"].join());
         await etcd.put("/services/api/scheme").value("http");
-        await etcd.put("/services/api/hosts/0").value("127.0.14.23:8080");
+        await etcd.put("/services/api/hosts/0").value("10.213.14.23:8080");
         await waitFor("api routed", async () => (await httpGet(`${URL80}/api/v1`)).body === "api-a /v1\n");
         await etcd.delete().prefix("/services/api/");
         await waitFor("api gone", async () => (await httpGet(`${URL80}/api/v1`)).status === 404);
-        await etcd.put("/services/web/hosts/0").value("127.0.14.20:8080");
+        await etcd.put("/services/web/hosts/0").value("10.213.14.20:8080");
         await etcd.delete().key("/services/web/hosts/2");
         await waitFor("web back to a and b", async () => (await seen(6, `${URL80}/`, "web.x")).join() === ["200 web-a /", "200 web-b /"].join());
     });
 
     it("answers 503 when every host of a service is down", async () => {
         await etcd.put("/services/dead/scheme").value("http");
-        await etcd.put("/services/dead/hosts/0").value("127.0.14.24:8080");
+        await etcd.put("/services/dead/hosts/0").value("10.213.14.24:8080");
         await waitFor("dead service marked down", async () => {
             const res = await httpGet(`${URL80}/dead/`);
             return res.status === 503 && res.body.includes("no live host");
@@ -109,17 +115,26 @@ describe("router (real etcd, real HAProxy, bundled watcher)", function () {
         await etcd.delete().prefix("/services/dead/");
     });
 
-    it("keeps the last good config on bad data, says why in the health detail, and recovers", async () => {
+    it("skips a bad service, says why in the health detail (still 200), keeps routing the others, and takes it back once fixed", async () => {
         await etcd.put("/services/web/hosts/7").value("not-a-host");
-        const bad = await waitFor("the problem reported", async () => {
+        const bad = await waitFor("the skip reported", async () => {
             const res = await health();
-            return res.body.problem?.message?.includes("hosts/7") ? res : undefined;
+            return res.body.config.skipped?.some((s: { service: string }) => s.service === "web") ? res : undefined;
         });
-        expect(bad.body.problem.message).to.contain("keeping the last good config").and.to.contain("not-a-host");
-        expect(bad.status, "still serving the last good config").to.equal(200);
-        expect(await seen(6, `${URL80}/`, "web.x")).to.deep.equal(["200 web-a /", "200 web-b /"]);
+        expect(bad.status, "one bad service never fails the worker").to.equal(200);
+        expect(bad.body.config.skipped).to.deep.equal([{ service: "web", problems: ['/services/web/hosts/7: "not-a-host" is not ip:port (a canonical IPv4 address and a port 1-65535, e.g. 10.10.0.5:8080)'] }]);
+        expect(bad.body.config.skippedCount).to.equal(1);
+        expect(bad.body.problem, "not a problem of the router").to.equal(undefined);
+        expect(bad.body.config.services).to.deep.equal(["empty", "redis"]);
+        // The health detail tells what the config being loaded skips; HAProxy takes it a moment later.
+        await waitFor("web no longer routed", async () => (await httpGet(`${URL80}/`, "web.x")).status === 404);
+        expect(await tcpRead(ADDRESS, 16379), "the others keep routing").to.equal("redis-a\n");
         await etcd.delete().key("/services/web/hosts/7");
-        await waitFor("problem cleared", async () => (await health()).body.problem === undefined);
+        await waitFor("web routed again", async () => (await seen(6, `${URL80}/`, "web.x")).join() === ["200 web-a /", "200 web-b /"].join());
+        expect((await health()).body.config.skipped).to.deep.equal([]);
+        const log = h.log();
+        expect(log.match(/skipping service web,/g), "logged once").to.have.length(1);
+        expect(log).to.contain("service web is no longer skipped");
     });
 
     it("a config HAProxy cannot take (host_port already in use) turns health 503 and says why; fixing it recovers", async () => {
@@ -127,7 +142,7 @@ describe("router (real etcd, real HAProxy, bundled watcher)", function () {
         try {
             await etcd.put("/services/clash/scheme").value("tcp");
             await etcd.put("/services/clash/host_port").value("16380");
-            await etcd.put("/services/clash/hosts/0").value("127.0.14.20:6379");
+            await etcd.put("/services/clash/hosts/0").value("10.213.14.20:6379");
             const bad = await waitFor("503 with the reason", async () => {
                 const res = await health();
                 return res.status === 503 && res.body.problem?.message?.includes("did not take") ? res : undefined;
@@ -138,6 +153,23 @@ describe("router (real etcd, real HAProxy, bundled watcher)", function () {
             await waitFor("healthy again", async () => (await health()).status === 200);
         } finally {
             await squatter.close();
+        }
+    });
+
+    it("HAProxy's workers run as haproxy, its master and the watcher as root with only the router's capabilities", async () => {
+        const master = haproxyMasterPid(h)!;
+        const status = (pid: number) => fs.readFileSync(`/proc/${pid}/status`, "utf8");
+        const field = (pid: number, name: string) => new RegExp(`^${name}:\\s*(\\S+)`, "m").exec(status(pid))![1];
+        const workers = fs.readFileSync(`/proc/${master}/task/${master}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+        expect(workers.length).to.be.greaterThan(0);
+        const haproxyUid = execFileSync("id", ["-u", ROUTER_HAPROXY_USER], { encoding: "utf8" }).trim();
+        for (const w of workers) expect(field(w, "Uid"), `worker ${w}`).to.equal(haproxyUid);
+        expect(field(master, "Uid")).to.equal("0");
+        const kept = ROUTER_CAPABILITIES.map((c) => CAPABILITY_BITS[c.name]).reduce((a, b) => a | b, 0n);
+        for (const pid of [master, watcherPid(h.supervisorPid()!)!]) {
+            expect(BigInt(`0x${field(pid, "CapBnd")}`), `pid ${pid}: bounding set`).to.equal(kept);
+            expect(BigInt(`0x${field(pid, "CapEff")}`), `pid ${pid}: effective`).to.equal(kept);
+            expect(field(pid, "NoNewPrivs")).to.equal("1");
         }
     });
 
@@ -173,7 +205,7 @@ describe("router (real etcd, real HAProxy, bundled watcher)", function () {
         await waitFor("healthy again", async () => (await health()).status === 200);
         expect(haproxyMasterPid(h), "same HAProxy master, adopted").to.equal(master);
         await etcd.put("/services/api/scheme").value("http");
-        await etcd.put("/services/api/hosts/0").value("127.0.14.23:8080");
+        await etcd.put("/services/api/hosts/0").value("10.213.14.23:8080");
         await waitFor("the new watcher follows etcd", async () => (await httpGet(`${URL80}/api/`)).status === 200);
         await etcd.delete().prefix("/services/api/");
     });
@@ -195,7 +227,7 @@ describe("router (real etcd, real HAProxy, bundled watcher)", function () {
         await h.stop();
         fs.rmSync(h.env.ROUTER_CONFIG_DIR, { recursive: true, force: true });
         await etcd.put("/services/api/scheme").value("http");
-        await etcd.put("/services/api/hosts/0").value("127.0.14.23:8080");
+        await etcd.put("/services/api/hosts/0").value("10.213.14.23:8080");
         h.start();
         await waitFor("healthy", async () => (await health()).status === 200);
         expect((await httpGet(`${URL80}/api/`)).body).to.equal("api-a /\n");

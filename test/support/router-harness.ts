@@ -1,6 +1,10 @@
-// A real router on loopback for tests and benchmarks: Debian's etcd (a member and a worker's v2
-// proxy), the bundled watcher (router/bundle.ts, the very script the user-data ships) started by
-// the local platform's spawnRouterProcess, Debian's HAProxy as its child, and small real backends.
+// A real router for tests and benchmarks: Debian's etcd (a member and a worker's v2 proxy), the
+// bundled watcher (router/bundle.ts, the very script the user-data ships) started by the local
+// platform's spawnMachineProcess with only the capabilities the router container keeps
+// (model/router-contract.ts, through setpriv), Debian's HAProxy as its child, and small real backends.
+// Addresses: the router refuses service hosts on loopback (model/service-hosts.ts), so every part
+// lives on a private /24 of the suite's own, held by a bridge with no ports in the root namespace
+// ("ccl" prefix, recorded like a local VPC so a sweep removes it); traffic never leaves this machine.
 // Everything is stopped by the pids started here.
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
@@ -10,10 +14,16 @@ import * as os from "os";
 import * as path from "path";
 import { routerScript } from "../../router/bundle";
 import { runningProcessPid, spawnMachineProcess, stopMachineProcess } from "../../components/local/machine-process";
+import { shortHash } from "../../components/local/vpc/addressing";
+import { hostOverlaps, readRecord, REGISTRY_DIR, removeVpc, run, tool, VpcRecord } from "../../components/local/vpc/netns";
+import { cidrContains, formatIpv4, LOOPBACK, parseIpv4 } from "../../model/ipv4";
+import { ROUTER_CAPABILITIES, ROUTER_DEFAULTS, ROUTER_ENV } from "../../model/router-contract";
 import { EtcdTestCluster, startEtcdCluster } from "./etcd-cluster";
 
 export interface RouterHarness {
     etcd: EtcdTestCluster;
+    /** The bridge holding the suite's addresses. */
+    bridge: string;
     proxyUrl: string;
     address: string;
     root: string;
@@ -24,6 +34,8 @@ export interface RouterHarness {
     startProxy(): Promise<void>;
     stopProxy(): Promise<void>;
     close(): Promise<void>;
+    /** The watcher's log (and HAProxy's, its child) so far. */
+    log(): string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -95,20 +107,71 @@ export async function startBackends(specs: Array<{ kind: "http" | "tcp"; host: s
 }
 
 export interface RouterHarnessOptions {
-    /** Member at this address, the worker's proxy at +1... given explicitly. */
+    /** The etcd member's address; every address must be in one private /24 of the suite's own (not loopback). */
     memberAddress: string;
+    /** The worker's etcd v2 proxy. */
     proxyAddress: string;
     /** The router's (worker's) address. */
     address: string;
+    /** Addresses the backends listen on, all put on the bridge (default: .20 to .39 of the /24). */
+    backendAddresses?: string[];
     httpPorts?: number[];
     healthPort?: number;
     dnsPort?: number;
     settleMs?: number;
 }
 
+/**
+ * setpriv's argv prefix that leaves a root process exactly what the router container keeps
+ * (`--cap-drop ALL`, `--cap-add` each of ROUTER_CAPABILITIES, `--security-opt no-new-privileges`).
+ */
+export function routerPrivileges(): string[] {
+    const caps = ROUTER_CAPABILITIES.map((c) => `+${c.name.toLowerCase()}`).join(",");
+    return ["setpriv", "--no-new-privs", "--inh-caps=-all", `--bounding-set=-all,${caps}`];
+}
+
+/** The bridge of the /24 holding `addresses`, with them on it, recorded like a local VPC; what a killed run left is removed first. */
+async function addressBridge(addresses: string[], dataDir: string): Promise<VpcRecord> {
+    const values = addresses.map((a) => {
+        const v = parseIpv4(a);
+        if (v === undefined) throw new Error(`router harness: ${a} is not an IPv4 address`);
+        return v;
+    });
+    const network = values[0] - (values[0] % 256);
+    const subnet = `${formatIpv4(network)}/24`;
+    if (values.some((v) => cidrContains(LOOPBACK, v))) {
+        throw new Error("router harness: the router refuses service hosts on loopback (model/service-hosts.ts); give the suite a private /24 such as 10.213.14.0/24");
+    }
+    if (values.some((v) => v - (v % 256) !== network)) throw new Error(`router harness: every address must be in ${subnet}: ${addresses.join(", ")}`);
+    const bridge = `cclr-${shortHash(`router-harness/${subnet}`)}`;
+    const stale = readRecord(bridge);
+    if (stale) await removeVpc(stale);
+    const overlaps = hostOverlaps(subnet, bridge);
+    if (overlaps.length > 0) throw new Error(`router harness: ${subnet} is in use on this host (${overlaps.join(", ")}); nothing was created`);
+    const record: VpcRecord = { bridge, subnet, namespaces: [], rootGuardTable: `${bridge.replace(/-/g, "_")}_guard`, dataDir, createdAt: new Date().toISOString() };
+    // Recorded before it exists, so a run killed halfway is still swept (components/local/cleanup.ts --vpcs).
+    fs.mkdirSync(REGISTRY_DIR, { recursive: true });
+    fs.writeFileSync(path.join(REGISTRY_DIR, `${bridge}.json`), JSON.stringify(record, null, 2) + "\n");
+    const ip = (args: string[]) => run(tool("ip"), args);
+    ip(["link", "add", bridge, "type", "bridge"]);
+    for (const a of [...new Set(addresses)]) ip(["addr", "add", `${a}/24`, "dev", bridge]);
+    ip(["link", "set", bridge, "up"]);
+    return record;
+}
+
 export async function startRouterHarness(opts: RouterHarnessOptions): Promise<RouterHarness> {
-    const etcd = await startEtcdCluster({ size: 1, firstAddress: opts.memberAddress, enableV2: true });
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-router-"));
+    const base = opts.address.split(".").slice(0, 3).join(".");
+    const backends = opts.backendAddresses ?? Array.from({ length: 20 }, (_, i) => `${base}.${20 + i}`);
+    const record = await addressBridge([opts.address, opts.memberAddress, opts.proxyAddress, ...backends], root);
+    let etcd: EtcdTestCluster;
+    try {
+        etcd = await startEtcdCluster({ size: 1, firstAddress: opts.memberAddress, enableV2: true });
+    } catch (err) {
+        await removeVpc(record);
+        fs.rmSync(root, { recursive: true, force: true });
+        throw err;
+    }
     const script = path.join(root, "opt", "coreos-router", "router.js");
     fs.mkdirSync(path.dirname(script), { recursive: true });
     fs.writeFileSync(script, routerScript());
@@ -135,29 +198,31 @@ export async function startRouterHarness(opts: RouterHarnessOptions): Promise<Ro
         await new Promise((r) => p.once("exit", r));
     };
     await startProxy();
+    const E = ROUTER_ENV;
     const env: Record<string, string> = {
-        ROUTER_PREFIX: "/services",
-        ROUTER_ETCD_ENDPOINTS: etcd.endpoints.join(","),
-        ROUTER_ETCD_PROXY: proxyUrl,
-        ROUTER_BIND: opts.address,
-        ROUTER_HTTP_PORTS: (opts.httpPorts ?? [80, 443]).join(","),
-        ROUTER_HEALTH_PORT: String(opts.healthPort ?? 10256),
-        ROUTER_HEALTH_PATH: "/healthz",
-        ROUTER_DNS_PORT: String(opts.dnsPort ?? 53),
-        ROUTER_CONFIG_DIR: path.join(root, "etc", "coreos-router"),
-        ROUTER_RUN_DIR: path.join(root, "run", "coreos-router"),
-        ROUTER_SETTLE_MS: String(opts.settleMs ?? 100),
+        [E.prefix]: "/services",
+        [E.etcdEndpoints]: etcd.endpoints.join(","),
+        [E.etcdProxy]: proxyUrl,
+        [E.bind]: opts.address,
+        [E.httpPorts]: (opts.httpPorts ?? [80, 443]).join(","),
+        [E.healthPort]: String(opts.healthPort ?? 10256),
+        [E.healthPath]: "/healthz",
+        [E.dnsPort]: String(opts.dnsPort ?? ROUTER_DEFAULTS.dnsPort),
+        [E.configDir]: path.join(root, "etc", "coreos-router"),
+        [E.runDir]: path.join(root, "run", "coreos-router"),
+        [E.settleMs]: String(opts.settleMs ?? ROUTER_DEFAULTS.settleMs),
     };
     let pid: number | undefined;
     const harness: RouterHarness = {
         etcd,
+        bridge: record.bridge,
         proxyUrl,
         address: opts.address,
         root,
         env,
         supervisorPid: () => runningProcessPid(root, "router", pid),
         start() {
-            pid = spawnMachineProcess({ machine: "test-worker", root, name: "router", argv: [process.execPath, script], env });
+            pid = spawnMachineProcess({ machine: "test-worker", root, name: "router", argv: [...routerPrivileges(), process.execPath, script], env });
         },
         async stop() {
             await stopMachineProcess(runningProcessPid(root, "router", pid), root, "router");
@@ -168,7 +233,15 @@ export async function startRouterHarness(opts: RouterHarnessOptions): Promise<Ro
             await harness.stop();
             await stopProxy();
             await etcd.stop();
+            await removeVpc(record);
             fs.rmSync(root, { recursive: true, force: true });
+        },
+        log: () => {
+            try {
+                return fs.readFileSync(path.join(root, "router.log"), "utf8");
+            } catch {
+                return "";
+            }
         },
     };
     return harness;
