@@ -10,9 +10,15 @@ import { notAppliedLocally as notAppliedOn, platformFor } from "./components/pla
 import { ServiceRegistrationSet } from "./components/services/service-registration-set";
 import { EtcdConnectionArgs } from "./components/etcd/etcd-client";
 import { MemberCountGuard } from "./components/guards/member-count-guard";
+import { previewKeyEnvironment, withUnknownTunnelKey } from "./model/preview-key";
 
 // The environment: a stack may take its SSH tunnel key from a variable (sshTunnel.privateKeyEnv, CI).
-const config = loadConfig(readPulumiConfig(), pulumi.getStack(), { env: process.env });
+// A preview may run without it (CI's previews and drift checks hold no SSH key): the key is then
+// unknown to the preview (model/preview-key.ts); `pulumi up` still refuses a missing key.
+const rawConfig = readPulumiConfig();
+const previewKey = previewKeyEnvironment(rawConfig, process.env, pulumi.runtime.isDryRun());
+const validConfig = loadConfig(rawConfig, pulumi.getStack(), { env: previewKey.env });
+const config = previewKey.standIn ? withUnknownTunnelKey(validConfig, previewKey.standIn, pulumi.unknown) : validConfig;
 const plan = planCluster(config);
 const machines = renderMachines(config, plan);
 

@@ -1,6 +1,8 @@
-// Defect (1) of issue 14, the CI side: every job that previews or updates a GCE stack opens an IAP
-// tunnel to a member's SSH before Pulumi runs and stops it after, on the port the stack's sshTunnel
-// names, and hands Pulumi the tunnel's key only through the variable the stack's privateKeyEnv names.
+// Defect (1) of issue 14, the CI side: every job that updates a GCE stack opens an IAP tunnel to a
+// member's SSH before Pulumi runs and stops it after, on the port the stack's sshTunnel names, and
+// hands Pulumi the tunnel's key only through the variable the stack's privateKeyEnv names. Previews
+// and drift checks do neither (issue 22 item 5): they run read-only, without the key, and the
+// program previews with the key unknown (test/workflows/preview-without-key.test.ts).
 // Read from the YAML itself (yaml lib); member, zone and project come from the stack files.
 import { expect } from "chai";
 import * as fs from "fs";
@@ -24,7 +26,11 @@ interface StackJob {
     steps: Json[];
     /** The matrix entry the job runs with (`stack` plus its `include` fields). */
     matrix: Record<string, unknown>;
+    /** The Pulumi command the job runs (preview, up, ...). */
+    command: string;
 }
+
+const WRITE_COMMANDS = ["up", "update", "refresh", "destroy", "import"];
 
 /** Each job instance that runs pulumi/actions with a command, one per matrix stack. */
 function stackJobs(): StackJob[] {
@@ -38,7 +44,7 @@ function stackJobs(): StackJob[] {
             const entries: Record<string, unknown>[] = Array.isArray(matrix?.stack)
                 ? matrix.stack.map((stack: string) => ({ stack, ...(matrix.include ?? []).find((i: Json) => i.stack === stack) }))
                 : [{ stack: pulumi.with["stack-name"] }];
-            for (const entry of entries) out.push({ file, jobId, stack: String(entry.stack), steps, matrix: entry });
+            for (const entry of entries) out.push({ file, jobId, stack: String(entry.stack), steps, matrix: entry, command: String(pulumi.with.command) });
         }
     }
     return out;
@@ -57,13 +63,29 @@ function tunnelCommand(step: Json, matrix: Record<string, unknown>): string {
     return script.replace(/"/g, "");
 }
 
-describe("workflows: the IAP tunnel into the VPC around every preview and update", () => {
-    const jobs = stackJobs();
+describe("workflows: the IAP tunnel into the VPC around every update, and only there", () => {
+    const all = stackJobs();
+    const jobs = all.filter((j) => WRITE_COMMANDS.includes(j.command));
+    const previews = all.filter((j) => !WRITE_COMMANDS.includes(j.command));
 
-    it("covers every preview, drift check and update of dev and prod", () => {
-        expect(jobs.map((j) => `${j.file}:${j.stack}`).sort()).to.deep.equal(
-            ["deploy.yml:dev", "deploy.yml:prod", "drift.yml:dev", "drift.yml:prod", "pull-request.yml:dev", "pull-request.yml:prod"],
+    it("covers every update of dev and prod; every preview and drift check is read-only", () => {
+        expect(jobs.map((j) => `${j.file}:${j.stack}`).sort()).to.deep.equal(["deploy.yml:dev", "deploy.yml:prod"]);
+        expect(previews.map((j) => `${j.file}:${j.stack}:${j.command}`).sort()).to.deep.equal(
+            ["drift.yml:dev:preview", "drift.yml:prod:preview", "pull-request.yml:dev:preview", "pull-request.yml:prod:preview"],
         );
+    });
+
+    it("opens no tunnel and hands out no key in a preview or drift check", () => {
+        const keyVariables = ["dev", "prod"].map((s) => String((readStackFile(s, root).sshTunnel as Record<string, unknown>).privateKeyEnv));
+        for (const job of previews) {
+            const where = `${job.file} ${job.jobId} (${job.stack})`;
+            const text = JSON.stringify(workflows[job.file].jobs[job.jobId]);
+            expect(text, where).to.not.match(/start-iap-tunnel|tunnel-through-iap|IAP_TUNNEL_PID/);
+            expect(text, where).to.not.contain("CLUSTER_SSH_PRIVATE_KEY");
+            for (const name of keyVariables) expect(text, where).to.not.contain(name);
+            // Without a tunnel there is nothing for gcloud to do.
+            expect(job.steps.some((s) => String(s.uses).startsWith("google-github-actions/setup-gcloud@")), where).to.equal(false);
+        }
     });
 
     for (const stack of ["dev", "prod"]) {

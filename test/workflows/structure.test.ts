@@ -5,13 +5,16 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import { excludeGlobs } from "./workflow-policy";
 
 type Json = Record<string, any>;
 
 const workflowDir = path.resolve(__dirname, "../../.github/workflows");
 const STACKS = ["dev", "prod"];
 // CLUSTER_SSH_PRIVATE_KEY: the SSH key of the IAP tunnel into the VPC (docs/delivery.md); no cloud credential.
-const ALLOWED_SECRETS = ["PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "GITHUB_TOKEN", "CLUSTER_SSH_PRIVATE_KEY"];
+// PULUMI_PREVIEW_ACCESS_TOKEN / PULUMI_ACCESS_TOKEN: Pulumi Cloud tokens ("Stack Read" / "Stack Write").
+// No passphrase: the stacks use a KMS secrets provider (test/workflows/least-privilege.test.ts).
+const ALLOWED_SECRETS = ["PULUMI_ACCESS_TOKEN", "PULUMI_PREVIEW_ACCESS_TOKEN", "GITHUB_TOKEN", "CLUSTER_SSH_PRIVATE_KEY"];
 
 function load(file: string): Json {
     return parse(fs.readFileSync(path.join(workflowDir, file), "utf8"));
@@ -126,6 +129,38 @@ describe("workflows: structure", () => {
         }
     });
 
+    it("checks drift read-only: in drift-<stack> (main only), leaving out what only the SSH tunnel can read", () => {
+        const drift = runs.filter((r) => workflows[r.file].on?.schedule);
+        for (const r of drift) {
+            expect(expand(r.job.environment, r.stack), r.stack).to.equal(`drift-${r.stack}`);
+            expect(r.job.if).to.equal("github.ref == 'refs/heads/main'");
+            // URN globs as the engine reads them (** any text, * one segment): each names a type the program registers.
+            const excluded = String(r.inputs.exclude).trim().split("\n");
+            expect(excluded).to.deep.equal([
+                "**pulumi-nodejs:dynamic/coreos-cluster:ServiceRegistrationSet::**",
+                "**pulumi-nodejs:dynamic/coreos-cluster:ServiceRegistration::**",
+                "**pulumi-nodejs:dynamic/coreos-cluster:FleetUnit::**",
+                "**pulumi-nodejs:dynamic/coreos-cluster:FleetService::**",
+                "**coreos-cluster:index:ClusterHealthGate$command:remote:Command::**",
+            ]);
+            expect(r.inputs["exclude-dependents"], "dependents of the excluded (the workers) are still checked").to.equal(undefined);
+        }
+    });
+
+    it("reads the drift check's exclude globs as the engine does (the program's own URNs: preview-without-key.test.ts)", () => {
+        const drift = runs.find((r) => workflows[r.file].on?.schedule)!;
+        const globs = excludeGlobs(drift.inputs.exclude);
+        const excluded = (urn: string) => globs.some((g) => g.test(urn));
+        const urn = (type: string, name: string) => `urn:pulumi:prod::coreos-cluster::${type}::${name}`;
+        expect(excluded(urn("pulumi-nodejs:dynamic/coreos-cluster:ServiceRegistrationSet", "coreos-prod-services"))).to.equal(true);
+        expect(excluded(urn("pulumi-nodejs:dynamic/coreos-cluster:FleetUnit", "coreos-prod-unit-web"))).to.equal(true);
+        expect(excluded(urn("coreos-cluster:index:GcpCluster$coreos-cluster:index:ClusterHealthGate$command:remote:Command", "coreos-prod-etcd-health"))).to.equal(true);
+        // Control: cloud resources, and the other dynamic resources, stay in.
+        expect(excluded(urn("coreos-cluster:index:GcpCluster$coreos-cluster:index:EtcdCentralServices$gcp:compute/instance:Instance", "coreos-prod-etcd-0"))).to.equal(false);
+        expect(excluded(urn("pulumi-nodejs:dynamic/coreos-cluster:MemberCountGuard:Resource", "coreos-prod-etcd-member-count"))).to.equal(false);
+        expect(excluded(urn("pulumi-nodejs:dynamic/coreos-cluster:ServiceRegistrationSetX", "x")), "* and ** do not swallow a type's end").to.equal(false);
+    });
+
     it("never runs two updates of one stack at once: one never-cancelled group per stack", () => {
         const ups = byCommand("up");
         for (const stack of STACKS) {
@@ -159,12 +194,13 @@ describe("workflows: structure", () => {
         }
     });
 
-    it("gets GCP credentials only through workload identity federation", () => {
+    it("gets GCP credentials only through workload identity federation: the deployer to update, the read-only previewer otherwise", () => {
         for (const r of runs) {
             const auth = (r.job.steps as Json[]).filter((s) => String(s.uses).startsWith("google-github-actions/auth@"));
             expect(auth, `${r.file} ${r.jobId}`).to.have.length(1);
-            expect(auth[0].with.workload_identity_provider).to.match(/^\$\{\{ vars\.[A-Z_]+ \}\}$/);
-            expect(auth[0].with.service_account).to.match(/^\$\{\{ vars\.[A-Z_]+ \}\}$/);
+            expect(auth[0].with.workload_identity_provider).to.equal("${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}");
+            const account = r.inputs.command === "preview" ? "GCP_PREVIEW_SERVICE_ACCOUNT" : "GCP_DEPLOY_SERVICE_ACCOUNT";
+            expect(auth[0].with.service_account, `${r.file} ${r.jobId} ${r.inputs.command}`).to.equal(`\${{ vars.${account} }}`);
             expect(auth[0].with).to.not.have.property("credentials_json");
             expect(permissionsOf(r.file, r.job)["id-token"]).to.equal("write");
             const order = (r.job.steps as Json[]).map((s) => String(s.uses ?? ""));
@@ -181,7 +217,7 @@ describe("workflows: structure", () => {
         }
     });
 
-    it("declares least-privilege permissions in every workflow and pins every action to a version", () => {
+    it("declares least-privilege permissions in every workflow and pins every action by commit", () => {
         for (const [file, wf] of Object.entries(workflows)) {
             expect(wf.permissions, `${file} top-level permissions`).to.be.an("object");
             expect(wf.permissions.contents, file).to.equal("read");
@@ -189,7 +225,8 @@ describe("workflows: structure", () => {
                 const uses = [job.uses, ...(job.steps ?? []).map((s: Json) => s.uses)].filter((u) => typeof u === "string");
                 for (const u of uses) {
                     if (u.startsWith("./")) continue;
-                    expect(u, `${file} ${jobId}`).to.match(/^[\w.-]+\/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$/);
+                    // A tag can be moved; a commit cannot (least-privilege.test.ts checks the release comment too).
+                    expect(u, `${file} ${jobId}`).to.match(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/);
                 }
             }
         }

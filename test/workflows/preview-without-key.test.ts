@@ -1,0 +1,108 @@
+// Issue 22 item 5, the program side: CI's pull-request previews and drift checks hold no SSH key
+// (test/workflows/least-privilege.test.ts), so the program must preview a GCE stack whose tunnel key
+// comes from an environment variable without that variable, with the key unknown to the preview and
+// no stand-in reaching a resource, while `pulumi up` still refuses a missing key.
+import { expect } from "chai";
+import * as path from "path";
+import { readStackFile } from "../../model/stack-config";
+import { loadConfig, validateConfig } from "../../model/validate";
+import { previewKeyEnvironment, withUnknownTunnelKey } from "../../model/preview-key";
+import { ConfigValidationError } from "../../model/types";
+import * as pulumi from "@pulumi/pulumi";
+import { ProgramRun, REPO_ROOT, TUNNEL_KEY_ENV, runFailingProgram, runProgram, urnOf } from "../support/mocks";
+import { Json, excludeGlobs, loadWorkflows } from "./workflow-policy";
+
+const UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const WITHOUT_KEY = path.join(__dirname, "fixtures", "program-without-tunnel-key.ts");
+
+describe("model/preview-key: a preview needs no SSH key", () => {
+    const raw = readStackFile("prod", REPO_ROOT);
+    const variable = (raw.sshTunnel as Record<string, string>).privateKeyEnv;
+
+    it("stands in a throwaway key only in a preview of a GCE stack whose key variable is unset", () => {
+        const preview = previewKeyEnvironment(raw, {}, true);
+        expect(preview.standIn?.variable).to.equal(variable);
+        expect(preview.env[variable]).to.equal(preview.standIn!.key).and.match(/^-----BEGIN PRIVATE KEY-----/);
+        // Validation passes with it, and the program swaps it for the unknown value it is given.
+        const config = loadConfig(raw, "prod", { env: preview.env });
+        const unknown = { unknown: true };
+        const swapped = withUnknownTunnelKey(config, preview.standIn!, unknown);
+        expect(swapped.access.sshTunnel!.privateKey).to.equal(unknown);
+        expect(swapped.access.sshTunnel).to.include({ host: "localhost", port: 2222, username: "core" });
+        expect(JSON.stringify(swapped)).to.not.contain(preview.standIn!.key.split("\n")[1]);
+    });
+
+    it("leaves the environment alone otherwise (control: an update, a key present, the local platform)", () => {
+        // An update: nothing stands in, and validation still refuses the missing key.
+        expect(previewKeyEnvironment(raw, {}, false).standIn).to.equal(undefined);
+        expect(() => loadConfig(raw, "prod", { env: previewKeyEnvironment(raw, {}, false).env })).to.throw(ConfigValidationError, /is not set/);
+        // A preview whose job holds the key previews with it (an exact diff).
+        const held = { [variable]: previewKeyEnvironment(raw, {}, true).standIn!.key };
+        expect(previewKeyEnvironment(raw, held, true)).to.deep.equal({ env: held });
+        expect(previewKeyEnvironment(raw, { [variable]: "  " }, true).standIn, "a blank variable is no key").to.not.equal(undefined);
+        // The local stack's key is always made on the machine that runs it.
+        const local = readStackFile("local", REPO_ROOT);
+        expect(previewKeyEnvironment(local, {}, true).standIn).to.equal(undefined);
+        // A stack without a tunnel, or with its key in the (encrypted) stack config, is not touched.
+        expect(previewKeyEnvironment({ ...raw, sshTunnel: {} }, {}, true).standIn).to.equal(undefined);
+        expect(previewKeyEnvironment({ ...raw, sshTunnel: { host: "localhost", username: "core", privateKey: { secure: "v1:abc" } } }, {}, true).standIn).to.equal(undefined);
+    });
+
+    it("refuses to swap a key that is not the stand-in", () => {
+        const preview = previewKeyEnvironment(raw, {}, true);
+        const other = previewKeyEnvironment(raw, {}, true).standIn!.key;
+        const config = validateConfig(raw, "prod", { env: { [variable]: other } }).config!;
+        expect(() => withUnknownTunnelKey(config, preview.standIn!, {})).to.throw(/does not carry the stand-in/);
+    });
+});
+
+describe("program under mocks: previewing the shipped prod stack without the SSH key", function () {
+    let run: ProgramRun;
+    let saved: string | undefined;
+
+    before(async function () {
+        this.timeout(300_000);
+        saved = process.env[TUNNEL_KEY_ENV];
+        run = await runProgram({ stack: "prod", config: readStackFile("prod", REPO_ROOT), preview: true, programPath: WITHOUT_KEY });
+    });
+    after(() => {
+        if (saved === undefined) delete process.env[TUNNEL_KEY_ENV];
+        else process.env[TUNNEL_KEY_ENV] = saved;
+    });
+
+    it("registers the whole stack, the tunnelled resources with the key unknown", () => {
+        expect(process.env[TUNNEL_KEY_ENV], "the wrapper ran the program without the variable").to.equal(undefined);
+        const gate = run.wire.find((w) => w.type === "command:remote:Command");
+        expect(gate, "the etcd health gate is still there").to.not.equal(undefined);
+        // @pulumi/command applies its connection defaults inside an Output: an unknown key makes the
+        // whole connection unknown to the preview.
+        const connection = gate!.object.connection;
+        expect(typeof connection === "string" ? connection : (connection as Record<string, unknown>).privateKey).to.equal(UNKNOWN_SENTINEL);
+        const services = run.wire.find((w) => w.name === "coreos-prod-services");
+        expect(services, "the service keys are still previewed").to.not.equal(undefined);
+        expect(services!.object.connection).to.equal(UNKNOWN_SENTINEL);
+        expect(run.outputs.sshTunnel).to.deep.equal({ host: "localhost", port: 2222, username: "core" });
+        // No stand-in key was sent anywhere.
+        expect(JSON.stringify(run.wire)).to.not.match(/PRIVATE KEY/);
+    });
+
+    it("is what the drift check leaves out: exactly the resources whose inputs carry the tunnel's key", async () => {
+        // drift.yml previews without the key too, so it must leave out what cannot be compared without it.
+        const drift = loadWorkflows(path.join(REPO_ROOT, ".github", "workflows"))["drift.yml"].doc.jobs.drift;
+        const step = (drift.steps as Json[]).find((s) => String(s.uses).startsWith("pulumi/actions@") && s.with?.command)!;
+        const globs = excludeGlobs(step.with.exclude);
+        const custom = run.options.filter((o) => o.resource instanceof pulumi.CustomResource);
+        const urns = await Promise.all(custom.map((o) => urnOf(o.resource)));
+        const excluded = custom.filter((_, i) => globs.some((g) => g.test(urns[i]))).map((o) => o.name).sort();
+        const keyed = run.wire.filter((w) => JSON.stringify(w.object).includes(UNKNOWN_SENTINEL)).map((w) => w.name).sort();
+        expect(keyed).to.deep.equal(["coreos-prod-etcd-health", "coreos-prod-services"]);
+        expect(excluded).to.deep.equal(keyed);
+    });
+
+    it("control: an update without the key is still refused before any resource exists", async function () {
+        this.timeout(300_000);
+        const failed = await runFailingProgram({ stack: "prod", config: readStackFile("prod", REPO_ROOT), preview: false, programPath: WITHOUT_KEY });
+        expect(String(failed.error)).to.match(new RegExp(`${TUNNEL_KEY_ENV} is not set`));
+        expect(failed.registered.filter((r) => r.type !== "pulumi:pulumi:Stack")).to.deep.equal([]);
+    });
+});
