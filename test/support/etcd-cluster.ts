@@ -47,6 +47,11 @@ export interface StartEtcdClusterOptions {
      * CA, and `clientCert`/`clientKey` are what the harness's own health checks present.
      */
     tls?: { ca: string; cert: string; key: string; clientCertAuth?: boolean; clientCert?: string; clientKey?: string };
+    /**
+     * Per-member certificates, overriding tls.cert/key: `cert`/`key` for the client port and, with
+     * `peerCert`/`peerKey`, mutual TLS on the peer port too (peer client-certificate auth, tls.ca trusted).
+     */
+    memberTls?: Array<{ cert: string; key: string; peerCert?: string; peerKey?: string }>;
 }
 
 const INSTALL_HINT = "run scripts/install-system-deps.sh (installs Debian's etcd-server and etcd-client)";
@@ -139,11 +144,12 @@ export async function startEtcdCluster(opts: StartEtcdClusterOptions): Promise<E
     for (let i = 0; i < opts.size; i++) {
         const ip = addToIPv4(opts.firstAddress, i);
         const name = `member-${i}`;
+        const peerTls = opts.memberTls?.[i]?.peerCert !== undefined;
         members.push({
             name,
             ip,
             clientUrl: `${clientScheme}://${ip}:${clientPort}`,
-            peerUrl: `http://${ip}:${peerPort}`,
+            peerUrl: `${peerTls ? "https" : "http"}://${ip}:${peerPort}`,
             pid: undefined,
             dataDir: path.join(root, name),
             logFile: path.join(root, `${name}.log`),
@@ -173,6 +179,22 @@ export async function startEtcdCluster(opts: StartEtcdClusterOptions): Promise<E
             env.ETCD_KEY_FILE = tlsFiles["server-key.pem"];
             env.ETCD_TRUSTED_CA_FILE = tlsFiles["ca.pem"];
             env.ETCD_CLIENT_CERT_AUTH = opts.tls.clientCertAuth ? "true" : "false";
+            const own = opts.memberTls?.[i];
+            if (own) {
+                const file = (suffix: string, text: string) => {
+                    const f = path.join(root, `${m.name}-${suffix}.pem`);
+                    fs.writeFileSync(f, text, { mode: 0o600 });
+                    return f;
+                };
+                env.ETCD_CERT_FILE = file("server", own.cert);
+                env.ETCD_KEY_FILE = file("server-key", own.key);
+                if (own.peerCert && own.peerKey) {
+                    env.ETCD_PEER_CERT_FILE = file("peer", own.peerCert);
+                    env.ETCD_PEER_KEY_FILE = file("peer-key", own.peerKey);
+                    env.ETCD_PEER_TRUSTED_CA_FILE = tlsFiles["ca.pem"];
+                    env.ETCD_PEER_CLIENT_CERT_AUTH = "true";
+                }
+            }
         }
         const child = spawn("etcd", [], { env, stdio: ["ignore", log, log] });
         fs.closeSync(log);
