@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import fc from "fast-check";
+import { OFF_MACHINE_IDENTITIES, decodeBundle, encodeBundle, secretBundles } from "../../model/pki-delivery";
 import { CLIENT_IDENTITIES, CertificateSpec, IssuedRecord, expiryWarnings, planCertificates, planIssuance, validityProblem } from "../../model/pki-plan";
 
 const MEMBERS = [
@@ -81,5 +82,21 @@ describe("model/pki-plan: the cluster's certificates as data", () => {
         expect(validityProblem({ leafValidityDays: 30, renewBeforeDays: 30, caValidityDays: 3650 })).to.match(/must be less than leafValidityDays/);
         expect(validityProblem({ leafValidityDays: 365, renewBeforeDays: 30, caValidityDays: 365 })).to.match(/a leaf cannot outlive its CA/);
         expect(validityProblem({ leafValidityDays: 1.5, renewBeforeDays: 1, caValidityDays: 10 })).to.match(/whole numbers/);
+    });
+});
+
+describe("model/pki-delivery: secret bundles per holder", () => {
+    it("gives each member only its own keys, the workers only worker identities, and nobody the deployer's or consumers'", () => {
+        const bundles = secretBundles("demo", MEMBERS.map((m) => m.name), planCertificates(MEMBERS));
+        expect(bundles.map((b) => b.secretId)).to.deep.equal(["demo-tls-demo-etcd-0", "demo-tls-demo-etcd-1", "demo-tls-demo-etcd-2", "demo-tls-worker"]);
+        expect(bundles[1].certificateIds).to.deep.equal(["demo-etcd-1-server", "demo-etcd-1-peer", "fleet"]);
+        expect(bundles[3].certificateIds).to.deep.equal(["worker-local-server", "worker-proxy", "router", "fleet", "sidekick"]);
+        expect(OFF_MACHINE_IDENTITIES).to.deep.equal(["deployer", "consumer"]);
+        for (const b of bundles) for (const id of OFF_MACHINE_IDENTITIES) expect(b.certificateIds).to.not.include(id);
+    });
+    it("round-trips a payload and refuses a line that could name another path", () => {
+        const payload = encodeBundle("CA\n", [{ id: "router", certPem: "C\n", keyPem: "K\n" }]);
+        expect(decodeBundle(payload)).to.deep.equal({ "ca.pem": "CA\n", "router.pem": "C\n", "router-key.pem": "K\n" });
+        expect(() => decodeBundle(`../etc/passwd.pem\t${Buffer.from("x").toString("base64")}\n`)).to.throw(/not <file name><TAB><base64>/);
     });
 });
