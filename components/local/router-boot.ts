@@ -4,12 +4,22 @@
 // runs with this machine's node and Debian's haproxy. The unit's name and variables come from the
 // contract both sides share (model/router-contract.ts). Pure; no module-level Set/Map (serialized).
 import type { BootProblem } from "./boot-error";
-import { ROUTER_ENV, ROUTER_PATH_VARIABLES, ROUTER_REQUIRED, ROUTER_UNIT, ROUTER_VARIABLES } from "../../model/router-contract";
+import { ROUTER_CAPABILITIES, ROUTER_ENV, ROUTER_PATH_VARIABLES, ROUTER_REQUIRED, ROUTER_UNIT, ROUTER_VARIABLES } from "../../model/router-contract";
 import { serviceEnvironment } from "./systemd-env";
 import { underRoot } from "./write-files";
 
 /** The unit cloud-config renders (model/router-contract.ts's ROUTER_UNIT). */
 export const LOCAL_ROUTER_UNIT = ROUTER_UNIT;
+
+/**
+ * The local stand-in for the container's `--cap-drop ALL`, `--cap-add` of each ROUTER_CAPABILITIES and
+ * `--security-opt no-new-privileges`: util-linux's setpriv as an argv prefix. Root keeps only those
+ * capabilities (bounding set), and so does HAProxy, its child.
+ */
+export function routerPrivilegeArgv(): string[] {
+    const caps = ROUTER_CAPABILITIES.map((c) => `+${c.name.toLowerCase()}`).join(",");
+    return ["setpriv", "--no-new-privs", "--inh-caps=-all", `--bounding-set=-all,${caps}`];
+}
 
 /** sun_path is 108 bytes with its terminating NUL. */
 export const MAX_SOCKET_PATH_BYTES = 107;
@@ -27,6 +37,8 @@ export interface RouterBootPlan {
     env: Record<string, string>;
     /** Where the local boot waits for the router to report healthy. */
     healthUrl: string;
+    /** The argv prefix that starts the watcher with only the container's capabilities (routerPrivilegeArgv). */
+    privileges: string[];
 }
 
 export function routerBootPlan(
@@ -71,5 +83,5 @@ export function routerBootPlan(
         if (/^Exec/.test(line)) ignored.push(`${where}: ${line.split(" --")[0]} (the container; locally router.js runs with this machine's node and Debian's haproxy)`);
     }
     const host = env[ROUTER_ENV.healthBind] || env[ROUTER_ENV.bind];
-    return { script: env[ROUTER_ENV.script], env, healthUrl: `http://${host}:${env[ROUTER_ENV.healthPort]}${env[ROUTER_ENV.healthPath]}` };
+    return { script: env[ROUTER_ENV.script], env, healthUrl: `http://${host}:${env[ROUTER_ENV.healthPort]}${env[ROUTER_ENV.healthPath]}`, privileges: routerPrivilegeArgv() };
 }

@@ -1,7 +1,8 @@
 // A real router for tests and benchmarks: Debian's etcd (a member and a worker's v2 proxy), the
 // bundled watcher (router/bundle.ts, the very script the user-data ships) started by the local
 // platform's spawnMachineProcess with only the capabilities the router container keeps
-// (model/router-contract.ts, through setpriv), Debian's HAProxy as its child, and small real backends.
+// (model/router-contract.ts, through router-boot.ts's setpriv prefix), Debian's HAProxy as its
+// child, and small real backends.
 // Addresses: the router refuses service hosts on loopback (model/service-hosts.ts), so every part
 // lives on a private /24 of the suite's own, held by a bridge with no ports in the root namespace
 // ("ccl" prefix, recorded like a local VPC so a sweep removes it); traffic never leaves this machine.
@@ -14,10 +15,11 @@ import * as os from "os";
 import * as path from "path";
 import { routerScript } from "../../router/bundle";
 import { runningProcessPid, spawnMachineProcess, stopMachineProcess } from "../../components/local/machine-process";
+import { routerPrivilegeArgv } from "../../components/local/router-boot";
 import { shortHash } from "../../components/local/vpc/addressing";
 import { hostOverlaps, readRecord, REGISTRY_DIR, removeVpc, run, tool, VpcRecord } from "../../components/local/vpc/netns";
 import { cidrContains, formatIpv4, LOOPBACK, parseIpv4 } from "../../model/ipv4";
-import { ROUTER_CAPABILITIES, ROUTER_DEFAULTS, ROUTER_ENV } from "../../model/router-contract";
+import { ROUTER_DEFAULTS, ROUTER_ENV } from "../../model/router-contract";
 import { EtcdTestCluster, startEtcdCluster } from "./etcd-cluster";
 
 export interface RouterHarness {
@@ -121,15 +123,6 @@ export interface RouterHarnessOptions {
     settleMs?: number;
 }
 
-/**
- * setpriv's argv prefix that leaves a root process exactly what the router container keeps
- * (`--cap-drop ALL`, `--cap-add` each of ROUTER_CAPABILITIES, `--security-opt no-new-privileges`).
- */
-export function routerPrivileges(): string[] {
-    const caps = ROUTER_CAPABILITIES.map((c) => `+${c.name.toLowerCase()}`).join(",");
-    return ["setpriv", "--no-new-privs", "--inh-caps=-all", `--bounding-set=-all,${caps}`];
-}
-
 /** The bridge of the /24 holding `addresses`, with them on it, recorded like a local VPC; what a killed run left is removed first. */
 async function addressBridge(addresses: string[], dataDir: string): Promise<VpcRecord> {
     const values = addresses.map((a) => {
@@ -222,7 +215,7 @@ export async function startRouterHarness(opts: RouterHarnessOptions): Promise<Ro
         env,
         supervisorPid: () => runningProcessPid(root, "router", pid),
         start() {
-            pid = spawnMachineProcess({ machine: "test-worker", root, name: "router", argv: [...routerPrivileges(), process.execPath, script], env });
+            pid = spawnMachineProcess({ machine: "test-worker", root, name: "router", argv: [...routerPrivilegeArgv(), process.execPath, script], env });
         },
         async stop() {
             await stopMachineProcess(runningProcessPid(root, "router", pid), root, "router");
