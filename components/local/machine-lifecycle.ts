@@ -112,7 +112,7 @@ export async function startExtras(inputs: LocalMachineInputs, plan: BootPlan): P
         }
         if (plan.router) {
             const router = plan.router;
-            extras.routerPid = spawnMachineProcess({ machine: inputs.name, root: plan.root, name: "router", argv: [process.execPath, router.script], env: router.env, namespace: inputs.namespace });
+            extras.routerPid = spawnMachineProcess({ machine: inputs.name, root: plan.root, name: "router", argv: [...router.privileges, process.execPath, router.script], env: router.env, namespace: inputs.namespace });
             const deadline = Date.now() + (inputs.startTimeoutSeconds ?? 60) * 1000;
             while (!(await routerHealthy(router.healthUrl, inputs.namespace))) {
                 if (Date.now() > deadline || !isMachineProcess(extras.routerPid, plan.root, "router")) {
