@@ -188,7 +188,7 @@ describe("ServiceRegistration provider against real etcd (127.0.5.10-12)", funct
     it("check names the resource and field of malformed input, and create refuses it leaving etcd unchanged", async () => {
         const news = { resourceName: "bad", connection, service: "bad", scheme: "http", hosts: ["10.0.8.1:80", "10.0.8.1"], prefix: "/t9" };
         const result = await provider.check!({}, news);
-        expect(result.failures).to.deep.equal([{ property: "hosts", reason: 'ServiceRegistration "bad": hosts[1] "10.0.8.1" is not ip:port (e.g. 10.0.0.5:8080)' }]);
+        expect(result.failures).to.deep.equal([{ property: "hosts", reason: 'ServiceRegistration "bad": hosts[1] "10.0.8.1" is not ip:port (a canonical IPv4 address and a port 1-65535, e.g. 10.10.0.5:8080)' }]);
         const tcp = await provider.check!({}, { ...news, hosts: ["10.0.8.1:80"], scheme: "tcp" });
         expect(tcp.failures!.map((f) => f.reason)).to.deep.equal(['ServiceRegistration "bad": hostPort is required when scheme is tcp (the port the service is published on)']);
         const badEndpoint = await provider.check!({}, { ...news, hosts: ["10.0.8.1:80"], connection: { endpoints: ["127.0.5.10"] , password: "x" } });
