@@ -39,7 +39,7 @@ const GCP_PROJECT = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const GCP_REGION = /^[a-z]+(?:-[a-z]+)+[0-9]+$/;
 const LABEL = /^[a-z][a-z0-9-]{0,61}[a-z0-9]?$/;
 const ETCD_VERSION = /^v3\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
-const SSH_PUBLIC_KEY = /^(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?$/;
+const SSH_PUBLIC_KEY = /^(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}(?: [\x20-\x7e]*)?$/;
 const WINDOW_START = /^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?(?:[01][0-9]|2[0-3]):[0-5][0-9]$/;
 const DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 const HEALTH_PATH = /^\/[A-Za-z0-9._~\/-]*$/;
@@ -180,7 +180,7 @@ export function validateConfig(
     // SSH and network exposure.
     const authorizedKeys = r.list<string>("sshAuthorizedKeys", "string");
     authorizedKeys?.forEach((key, i) => {
-        if (!SSH_PUBLIC_KEY.test(key.trim())) problems.add(`sshAuthorizedKeys[${i}]`, "is not an SSH public key line (type, base64 key, optional comment), e.g. ssh-ed25519 AAAA... user@host");
+        if (!SSH_PUBLIC_KEY.test(key.trim())) problems.add(`sshAuthorizedKeys[${i}]`, "is not an SSH public key line (type, base64 key, optional comment of printable ASCII), e.g. ssh-ed25519 AAAA... user@host");
     });
     const keyBytes = (authorizedKeys ?? []).reduce((sum, key) => sum + Buffer.byteLength(key, "utf8") + 1, 0);
     if (keyBytes > GCE_METADATA_VALUE_LIMIT) {

@@ -111,6 +111,7 @@ const cases: Case[] = [
     { what: "isDev under production", raw: gcpRaw({ environment: "production", isDev: true }), key: "isDev", message: /environment is production \("production"\) cannot be marked dev/ },
     { what: "an upper-case Prod", raw: gcpRaw({ environment: "Prod" }), key: "environment", message: /must be a label/ },
     // Grammars of other strings.
+    { what: "a non-ASCII SSH key comment", raw: gcpRaw({ sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm/k7CRRK74CvxYQRAF6M8r6UU99EKvR5TC1tOrV4st ops\u00a0evil"] }), key: "sshAuthorizedKeys[0]", message: /optional comment of printable ASCII/ },
     { what: "a shell character in the SSH tunnel user", raw: gcpRaw({ sshTunnel: { host: "localhost", port: 2222, username: "core;id", privateKeyEnv: "K" } }), key: "sshTunnel.username", message: /must be a login name/ },
     { what: "a quote in the OS image", raw: gcpRaw({ osImage: "projects/x/global/images/family/flatcar'" }), key: "osImage", message: /must be a GCE resource name/ },
     { what: "a space in the existing network", raw: gcpRaw({ existingNetwork: "default net" }), key: "existingNetwork", message: /must be a GCE resource name/ },
