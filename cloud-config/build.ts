@@ -1,9 +1,10 @@
 // config + plan -> one MachineModel per machine (pure). Everything role-specific
 // is decided here; the flavor emitters only translate the model.
 
-import { ClusterConfig, ClusterPlan, ETCD_CLIENT_PORT, ETCD_PEER_PORT, MachineRole, MemberPlan, WorkerPlan } from "../model/types";
+import { ClusterConfig, ClusterPlan, ConfigValidationError, ETCD_CLIENT_PORT, ETCD_PEER_PORT, MachineRole, MemberPlan, WorkerPlan } from "../model/types";
 import { EtcdSettings, MachineModel } from "./model";
 import { routerParts } from "./router";
+import { configValueProblem, refuseValue } from "./value-safety";
 import { zoneLookupParts } from "./zone-lookup";
 
 /** The platform fills this in from the first NIC (GCE metadata server). */
@@ -39,16 +40,54 @@ function clientListenUrls(addr: Addressing): string {
     return urls.join(",");
 }
 
+function refuse(key: string, message: string): never {
+    throw new ConfigValidationError([{ key: `coreos-cluster:${key}`, message }]);
+}
+
+/**
+ * Every config value that reaches user-data, checked here whatever the config validator let
+ * through: one line of text, no character YAML 1.1 reads as a line break, no `$private_ipv4`
+ * (value-safety.ts). A refusal names the key; the renderers then only quote.
+ */
+function checkConfigValues(config: ClusterConfig): void {
+    const values: Array<[string, string | undefined]> = [
+        ["clusterName", config.name],
+        ["region", config.gcp.region],
+        ...config.gcp.zones.map((zone, i): [string, string] => [`zones[${i}]`, zone]),
+        ["etcdVersion", config.etcd.version],
+        ["etcdDiscoveryUrl", config.etcd.discoveryUrl],
+        ...config.ssh.authorizedKeys.map((key, i): [string, string] => [`sshAuthorizedKeys[${i}]`, key]),
+        ["rebootWindowStart", config.updates.windowStart],
+        ["rebootWindowLength", config.updates.windowLength],
+        ["servicesPrefix", config.servicesPrefix],
+        ["healthCheckPath", config.healthCheck.path],
+        ["localFirstAddress", config.platform === "local" ? config.local.firstAddress : undefined],
+        ["fleetRelease.version", config.fleet.release?.version],
+        ["fleetRelease.url", config.fleet.release?.url],
+        ["fleetRelease.sha256", config.fleet.release?.sha256],
+    ];
+    for (const [key, value] of values) {
+        if (value === undefined) continue;
+        if (typeof value !== "string") refuseValue(key, "the value", `must be a string, got ${typeof value}`);
+        const problem = configValueProblem(value);
+        if (problem) refuseValue(key, `the value ${JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)}`, problem);
+    }
+    if (config.ssh.authorizedKeys.some((key) => key.trim() === "")) {
+        refuseValue(`sshAuthorizedKeys[${config.ssh.authorizedKeys.findIndex((key) => key.trim() === "")}]`, "an SSH key", "is empty");
+    }
+}
+
 /** Flatcar's etcd-member runs the image tag given; fleet and locksmith need the v2 API, gone in etcd 3.6. */
 export function etcdImageTag(version: string): string {
     const tag = version.startsWith("v") ? version : `v${version}`;
     const match = /^v(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.-]+)?$/.exec(tag);
     if (!match) {
-        throw new Error(`etcd version "${version}" (coreos-cluster:etcdVersion) is not a release version like v3.5.17`);
+        refuse("etcdVersion", `etcd version "${version}" (coreos-cluster:etcdVersion) is not a release version like v3.5.17`);
     }
     const [major, minor] = [Number(match[1]), Number(match[2])];
     if (major !== 3 || minor < 4 || minor > 5) {
-        throw new Error(
+        refuse(
+            "etcdVersion",
             `etcd version "${version}" (coreos-cluster:etcdVersion) is not supported: fleet, locksmith and the worker ` +
                 `proxy need the etcd v2 API and v2 proxy, which exist in etcd 3.4 and 3.5 only`,
         );
@@ -65,17 +104,17 @@ function fleetMetadataParts(config: ClusterConfig, role: MachineRole, zone: stri
     ];
     for (const [key, value] of Object.entries(config.fleet.metadata)) {
         if (RESERVED_FLEET_METADATA.includes(key)) {
-            throw new Error(`fleet metadata key "${key}" (coreos-cluster:fleetMetadata) is set by the product and cannot be overridden`);
+            refuse("fleetMetadata", `fleet metadata key "${key}" (coreos-cluster:fleetMetadata) is set by the product and cannot be overridden`);
         }
         if (!FLEET_METADATA_TOKEN.test(key) || !FLEET_METADATA_TOKEN.test(value)) {
-            throw new Error(
-                `fleet metadata "${key}=${value}" (coreos-cluster:fleetMetadata) may only use letters, digits and _ . : / -`,
-            );
+            refuse("fleetMetadata", `fleet metadata "${key}=${value}" (coreos-cluster:fleetMetadata) may only use letters, digits and _ . : / -`);
         }
         parts.push([key, value]);
     }
     for (const [key, value] of parts) {
-        if (!FLEET_METADATA_TOKEN.test(value)) throw new Error(`fleet metadata ${key}="${value}" is not a plain token`);
+        if (!FLEET_METADATA_TOKEN.test(value)) {
+            refuse(key === "zone" ? "zones" : key === "region" ? "region" : key === "cluster" ? "clusterName" : "fleetMetadata", `fleet metadata ${key}="${value}" is not a plain token (letters, digits and _ . : / -)`);
+        }
     }
     return parts;
 }
@@ -198,6 +237,7 @@ function workerModel(
 /** One model per etcd member, then the worker template (GCE) or one model per local worker. */
 export function buildMachineModels(config: ClusterConfig, plan: ClusterPlan): MachineModel[] {
     if (plan.members.length === 0) throw new Error("the cluster plan has no etcd members");
+    checkConfigValues(config);
     const imageTag = etcdImageTag(config.etcd.version);
     const members = plan.members.map((member) => memberModel(config, plan, member, imageTag));
     // GCE workers share one template; local workers are individual machines (possibly none).

@@ -4,6 +4,7 @@
 // why both flavors can be rendered from one model and compared variable by variable.
 
 import { EtcdSettings, FleetSettings, LocksmithSettings } from "./model";
+import { refuseValue, singleLineProblem, VARIABLE_CONFIG_KEYS } from "./value-safety";
 
 export type EnvironmentEntries = Array<[string, string]>;
 
@@ -36,9 +37,18 @@ export function locksmithEnvironment(locksmith: LocksmithSettings): EnvironmentE
     return entries;
 }
 
-/** Quote a value for `Environment="K=V"`: systemd unescapes C-style and expands `%` specifiers. */
-function quoteSystemdValue(name: string, value: string): string {
-    if (/[\n\r]/.test(value)) throw new Error(`environment variable ${name} must not contain a line break`);
+/**
+ * Quote a value for `Environment="K=V"` (systemd.syntax(7), systemd.exec(5)): systemd splits the
+ * line into words honouring double quotes and C escapes, then expands `%` specifiers; `$` means
+ * nothing in `Environment=`. So backslash and double quote are escaped, `%` doubled, and whatever cannot stay
+ * on one line (line breaks, other control characters, U+2028/U+2029, lone surrogates) is
+ * refused naming the config key behind the variable: systemd would end the line there or drop
+ * the assignment as invalid.
+ */
+export function quoteSystemdValue(name: string, value: string): string {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`"${name}" is not an environment variable name`);
+    const problem = singleLineProblem(value);
+    if (problem) refuseValue(VARIABLE_CONFIG_KEYS[name], `environment variable ${name}`, problem);
     return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%");
 }
 

@@ -1,10 +1,14 @@
 // Flatcar ships no fleet, so the Flatcar rendering delivers it: a oneshot unit
 // downloads one pinned release, checks its sha256 before anything is unpacked and
-// installs it under /opt (never /usr: read-only on Flatcar). fleetd itself is run
-// by fleet.service/fleet.socket units shaped like the ones Container Linux shipped.
+// installs it under /opt (never /usr: read-only on Flatcar). The release reaches the
+// install script as the unit's environment; the script text is the same for any release.
+// fleetd itself is run by fleet.service/fleet.socket units shaped like the ones Container
+// Linux shipped.
 
 import { FleetRelease } from "../model/types";
+import { environmentDropIn, EnvironmentEntries } from "./environment";
 import { UnitSpec, WriteFileSpec } from "./model";
+import { refuseValue } from "./value-safety";
 
 export { FleetRelease };
 
@@ -13,19 +17,56 @@ export const FLEET_INSTALL_SCRIPT = "/opt/bin/fleet-install";
 export const FLEET_INSTALL_ROOT = "/opt/fleet";
 export const FLEETD_PATH = `${FLEET_INSTALL_ROOT}/current/fleetd`;
 
-export function fleetInstallScript(release: FleetRelease): WriteFileSpec {
-    if (!/^[0-9a-f]{64}$/.test(release.sha256)) throw new Error(`fleet release ${release.version}: sha256 must be 64 hex digits`);
-    const dir = `${FLEET_INSTALL_ROOT}/${release.version}`;
+const RELEASE_VERSION = /^v[0-9]+\.[0-9]+\.[0-9]+$/;
+const RELEASE_SHA256 = /^[0-9a-f]{64}$/;
+const RELEASE_URL = /^https:\/\/[\x21-\x7e]+$/;
+
+/**
+ * The release as the install unit's environment. The script below is the same text for every
+ * release: the values reach it only through these variables, never pasted into a shell line.
+ * Each is refused here naming its key unless it has the form the script checks again on the VM.
+ */
+export function fleetReleaseEnvironment(release: FleetRelease): EnvironmentEntries {
+    if (!RELEASE_SHA256.test(release.sha256)) refuseValue("fleetRelease.sha256", "the fleet release sha256", "must be 64 lowercase hex digits");
+    if (!RELEASE_VERSION.test(release.version)) refuseValue("fleetRelease.version", `the fleet release version ${JSON.stringify(release.version)}`, "must look like v1.0.0");
+    if (!RELEASE_URL.test(release.url)) {
+        refuseValue("fleetRelease.url", `the fleet release url ${JSON.stringify(release.url)}`, "must be an https:// URL of printable ASCII without spaces");
+    }
+    return [
+        ["FLEET_RELEASE_VERSION", release.version],
+        ["FLEET_RELEASE_URL", release.url],
+        ["FLEET_RELEASE_SHA256", release.sha256],
+    ];
+}
+
+/** Constant text: installs the release the unit's environment names, only if its sha256 matches. */
+export function fleetInstallScript(): WriteFileSpec {
     const content = [
         "#!/bin/bash",
-        "# Installs the pinned fleet release under /opt, only if its sha256 matches.",
+        "# Installs the pinned fleet release under /opt, only if its sha256 matches. The release comes",
+        "# from fleet-install.service's environment; no value is ever pasted into this text.",
         "set -euo pipefail",
-        `dir=${dir}`,
+        'version="${FLEET_RELEASE_VERSION:?}"',
+        'url="${FLEET_RELEASE_URL:?}"',
+        'sha256="${FLEET_RELEASE_SHA256:?}"',
+        "if [[ ! \"$version\" =~ ^v[0-9]+\\.[0-9]+\\.[0-9]+$ ]]; then",
+        "  printf 'fleet-install: FLEET_RELEASE_VERSION is not like v1.0.0: %q\\n' \"$version\" >&2",
+        "  exit 1",
+        "fi",
+        "if [[ ! \"$sha256\" =~ ^[0-9a-f]{64}$ ]]; then",
+        "  printf 'fleet-install: FLEET_RELEASE_SHA256 is not 64 lowercase hex digits: %q\\n' \"$sha256\" >&2",
+        "  exit 1",
+        "fi",
+        "if [[ ! \"$url\" =~ ^https://[[:graph:]]+$ ]]; then",
+        "  printf 'fleet-install: FLEET_RELEASE_URL is not an https URL: %q\\n' \"$url\" >&2",
+        "  exit 1",
+        "fi",
+        `dir="${FLEET_INSTALL_ROOT}/$version"`,
         'if [ ! -x "$dir/fleetd" ]; then',
         "  work=$(mktemp -d)",
         "  trap 'rm -rf \"$work\"' EXIT",
-        `  curl -fsSL --retry 5 --retry-delay 2 -o "$work/fleet.tar.gz" '${release.url}'`,
-        `  echo '${release.sha256}  '"$work/fleet.tar.gz" | sha256sum -c -`,
+        '  curl -fsSL --retry 5 --retry-delay 2 -o "$work/fleet.tar.gz" -- "$url"',
+        `  printf '%s  %s\\n' "$sha256" "$work/fleet.tar.gz" | sha256sum -c -`,
         '  mkdir -p "$work/unpacked"',
         '  tar -xzf "$work/fleet.tar.gz" -C "$work/unpacked" --strip-components=1',
         '  test -x "$work/unpacked/fleetd"',
@@ -46,11 +87,12 @@ export function fleetUnits(release: FleetRelease): { install: UnitSpec; socket: 
             name: FLEET_INSTALL_UNIT,
             content: [
                 "[Unit]",
-                `Description=Install fleet ${release.version} (sha256-verified) under ${FLEET_INSTALL_ROOT}`,
+                `Description=Install the pinned fleet release (sha256-verified) under ${FLEET_INSTALL_ROOT}`,
                 "Wants=network-online.target",
                 "After=network-online.target",
                 "",
-                "[Service]",
+                // environmentDropIn gives "[Service]" plus the quoted Environment= lines.
+                environmentDropIn(fleetReleaseEnvironment(release)).trimEnd(),
                 "Type=oneshot",
                 "RemainAfterExit=yes",
                 `ExecStart=${FLEET_INSTALL_SCRIPT}`,
@@ -76,7 +118,7 @@ export function fleetUnits(release: FleetRelease): { install: UnitSpec; socket: 
             command: "start",
             content: [
                 "[Unit]",
-                `Description=fleet daemon ${release.version}`,
+                "Description=fleet daemon (the pinned release fleet-install.service installed)",
                 `Requires=${FLEET_INSTALL_UNIT}`,
                 `After=${FLEET_INSTALL_UNIT} etcd-member.service fleet.socket`,
                 "Wants=etcd-member.service fleet.socket",

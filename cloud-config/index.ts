@@ -7,12 +7,15 @@ import { MachineModel } from "./model";
 import { renderContainerLinux } from "./render-container-linux";
 import { renderFlatcar } from "./render-flatcar";
 import { formatIssue, validateCloudConfig } from "./validate";
+import { yamlDisagreement } from "./yaml-agreement";
 
 export { buildMachineModels } from "./build";
 export { etcdEnvironmentOf, fleetEnvironmentOf } from "./inspect";
 export type { MachineModel } from "./model";
 export { formatIssue, validateCloudConfig } from "./validate";
 export type { Issue, IssueLevel, ValidationResult } from "./validate";
+export { yamlDisagreement } from "./yaml-agreement";
+export type { YamlDisagreement } from "./yaml-agreement";
 
 /** GCE refuses a single metadata value above 256 KiB. */
 export const GCE_USER_DATA_LIMIT_BYTES = 262144;
@@ -59,6 +62,15 @@ function assertDeliverable(machine: RenderedMachine, config: ClusterConfig): voi
                     contributors.map((c) => `${c.key} contributes ${c.bytes} bytes`).join(", "),
             },
         ]);
+    }
+    // Rendered text proves itself: coreos-cloudinit's YAML 1.1 reader and our YAML 1.2 one must read one document.
+    const disagreement = yamlDisagreement(machine.userData);
+    if (disagreement) {
+        const message =
+            `rendered cloud-config of machine ${machine.name} (${machine.fileName}): YAML 1.1 (coreos-cloudinit) and YAML 1.2 ` +
+            `would read different documents at ${disagreement.path || "the top"}: ${disagreement.message}`;
+        if (disagreement.configKey) throw new ConfigValidationError([{ key: disagreement.configKey, message }]);
+        throw new Error(message);
     }
     const { errors } = validateCloudConfig(machine.userData);
     if (errors.length > 0) {

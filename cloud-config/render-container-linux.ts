@@ -4,12 +4,27 @@
 
 import { MachineModel } from "./model";
 import { stringifyCloudConfig, topLevel, unitEntry } from "./render-common";
+import { cloudinitEnvironmentProblem, refuseValue, SECTION_CONFIG_KEYS } from "./value-safety";
+
+/**
+ * coreos-cloudinit writes each `coreos.etcd2` / `fleet` / `locksmith` value into a drop-in as
+ * `Environment="K=V"` without escaping anything, so a value it cannot carry is refused here,
+ * naming the config key it comes from.
+ */
+function section<T extends object>(name: string, values: T): T {
+    for (const [key, value] of Object.entries(values)) {
+        if (typeof value !== "string") continue;
+        const problem = cloudinitEnvironmentProblem(value);
+        if (problem) refuseValue(SECTION_CONFIG_KEYS[`${name}.${key}`], `coreos.${name}.${key}`, problem);
+    }
+    return { ...values };
+}
 
 export function containerLinuxDocument(model: MachineModel): Record<string, unknown> {
     const coreos: Record<string, unknown> = {
-        etcd2: { ...model.etcd },
-        fleet: { ...model.fleet },
-        locksmith: { ...model.locksmith },
+        etcd2: section("etcd2", model.etcd),
+        fleet: section("fleet", model.fleet),
+        locksmith: section("locksmith", model.locksmith),
         update: { ...model.update },
         units: [
             ...model.units.map(unitEntry),

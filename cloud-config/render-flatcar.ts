@@ -52,7 +52,7 @@ export function flatcarDocument(model: MachineModel): Record<string, unknown> {
         update: { ...model.update },
         units: [...roleUnits, etcdMember, ...fleetRunUnits, locksmithd].map(unitEntry),
     };
-    return topLevel(model, release ? [...model.writeFiles, fleetInstallScript(release)] : roleFiles, coreos);
+    return topLevel(model, release ? [...model.writeFiles, fleetInstallScript()] : roleFiles, coreos);
 }
 
 export function renderFlatcar(model: MachineModel): string {

@@ -5,7 +5,9 @@
 // Environment=, so it wins over the zone-less metadata of the fleet section/drop-in,
 // and no daemon-reload is needed at boot.
 
+import { environmentDropIn } from "./environment";
 import { UnitDropIn, UnitSpec, WriteFileSpec } from "./model";
+import { refuseValue } from "./value-safety";
 
 export const ZONE_LOOKUP_UNIT = "fleet-zone.service";
 export const ZONE_LOOKUP_SCRIPT = "/opt/bin/fleet-zone";
@@ -18,9 +20,8 @@ export interface ZoneLookupParts {
     script: WriteFileSpec;
 }
 
-function shellSingleQuote(text: string): string {
-    return `'${text.replace(/'/g, `'\\''`)}'`;
-}
+/** What fleet metadata parts may hold (build.ts refuses anything else); the script checks it again. */
+const METADATA_TEXT = /^[A-Za-z0-9_.:\/=,-]*$/;
 
 /**
  * @param metadataParts fleet metadata `k=v` pairs in order; the `zone` pair's value is filled in on the VM.
@@ -28,11 +29,24 @@ function shellSingleQuote(text: string): string {
 export function zoneLookupParts(metadataParts: Array<[string, string]>): ZoneLookupParts {
     const template = metadataParts.map(([k, v]) => `${k}=${k === "zone" ? ZONE_MARK : v}`).join(",");
     const [before, after] = template.split(ZONE_MARK);
-    // Never mention the $private/$public address variables here: cloudinit substitutes them in the whole text.
+    for (const text of [before, after]) {
+        if (!METADATA_TEXT.test(text)) refuseValue("fleetMetadata", `fleet metadata ${JSON.stringify(text)}`, "may only use letters, digits and _ . : / - = ,");
+    }
+    // The metadata reaches the script as the unit's environment: the script is the same text for
+    // every cluster. Never mention the $private/$public address variables here: cloudinit
+    // substitutes them in the whole text.
     const script = [
         "#!/bin/bash",
-        "# Writes FLEET_METADATA with this VM's zone (the instance template cannot know it).",
+        "# Writes FLEET_METADATA with this VM's zone (the instance template cannot know it). The",
+        "# metadata around the zone comes from fleet-zone.service's environment, never pasted here.",
         "set -euo pipefail",
+        'before="${FLEET_METADATA_BEFORE_ZONE:?}"',
+        'after="${FLEET_METADATA_AFTER_ZONE-}"',
+        "metadata='^[A-Za-z0-9_.:/=,-]*$'",
+        'if [[ ! "$before" =~ $metadata || ! "$after" =~ $metadata ]]; then',
+        '  echo "fleet metadata from the environment is not k=v,k=v text" >&2',
+        "  exit 1",
+        "fi",
         "zone_path=$(curl -fsS --retry 10 --retry-delay 2 --retry-connrefused \\",
         "  -H 'Metadata-Flavor: Google' \\",
         "  http://metadata.google.internal/computeMetadata/v1/instance/zone)",
@@ -42,7 +56,7 @@ export function zoneLookupParts(metadataParts: Array<[string, string]>): ZoneLoo
         "fi",
         'zone="${BASH_REMATCH[1]}"',
         `mkdir -p ${ZONE_ENVIRONMENT_FILE.replace(/\/[^/]+$/, "")}`,
-        `printf 'FLEET_METADATA=%s%s%s\\n' ${shellSingleQuote(before)} "$zone" ${shellSingleQuote(after)} > ${ZONE_ENVIRONMENT_FILE}.tmp`,
+        `printf 'FLEET_METADATA=%s%s%s\\n' "$before" "$zone" "$after" > ${ZONE_ENVIRONMENT_FILE}.tmp`,
         `mv ${ZONE_ENVIRONMENT_FILE}.tmp ${ZONE_ENVIRONMENT_FILE}`,
         "",
     ].join("\n");
@@ -59,7 +73,11 @@ export function zoneLookupParts(metadataParts: Array<[string, string]>): ZoneLoo
                 "After=network-online.target",
                 "Before=fleet.service",
                 "",
-                "[Service]",
+                // environmentDropIn gives "[Service]" plus the quoted Environment= lines.
+                environmentDropIn([
+                    ["FLEET_METADATA_BEFORE_ZONE", before],
+                    ["FLEET_METADATA_AFTER_ZONE", after],
+                ]).trimEnd(),
                 "Type=oneshot",
                 "RemainAfterExit=yes",
                 `ExecStart=${ZONE_LOOKUP_SCRIPT}`,

@@ -12,6 +12,7 @@ import {
 } from "../../cloud-config";
 import { substituteAddresses } from "../../cloud-config/inspect";
 import { parseEnvironmentDropIn } from "../../cloud-config/environment";
+import { serviceEnvironment } from "../../components/local/systemd-env";
 import { ClusterConfig, OsFlavor } from "../../model/types";
 import { gcpConfig, localConfig, planFor, prodConfig } from "./fixtures";
 
@@ -145,7 +146,13 @@ describe("cloud-config rendering", () => {
             const script = (doc.write_files as Doc[]).find((f) => f.path === "/opt/bin/fleet-zone")!;
             expect(script.permissions).to.equal("0755");
             expect(script.content).to.contain("Metadata-Flavor: Google").and.contain("computeMetadata/v1/instance/zone");
-            expect(script.content).to.contain(`printf 'FLEET_METADATA=%s%s%s\\n' 'role=worker,zone=' "$zone" ',region=europe-west1,cluster=prod,disk=ssd,tier=prod'`);
+            // The metadata around the zone is the unit's environment; the script only reads it.
+            expect(script.content).to.contain(`printf 'FLEET_METADATA=%s%s%s\\n' "$before" "$zone" "$after"`);
+            expect(script.content).to.not.contain("europe-west1").and.not.contain("tier=prod");
+            expect(serviceEnvironment(unit(doc, "fleet-zone.service").content, "h").assignments).to.deep.equal([
+                { name: "FLEET_METADATA_BEFORE_ZONE", value: "role=worker,zone=" },
+                { name: "FLEET_METADATA_AFTER_ZONE", value: ",region=europe-west1,cluster=prod,disk=ssd,tier=prod" },
+            ]);
         }
     });
 
@@ -283,7 +290,7 @@ describe("cloud-config rendering", () => {
     it("refuses to hand a VM a config the validator rejects", () => {
         // A unit-file value with a line break cannot be expressed in an Environment= line.
         const config = gcpConfig({ fleet: { metadata: {} }, etcd: { discoveryUrl: "https://d.example.test/x\nEvil=1" } });
-        expect(() => renderMachines(config, planFor(config))).to.throw(/ETCD_DISCOVERY must not contain a line break/);
+        expect(() => renderMachines(config, planFor(config))).to.throw(/coreos-cluster:etcdDiscoveryUrl: .*contains a line feed/);
         // A value the types forbid but plain JS could pass: the validator guard stops it before any VM sees it.
         const removed = gcpConfig({ updates: { rebootStrategy: "best-effort" as never } });
         expect(() => renderMachines(removed, planFor(removed))).to.throw(
@@ -307,8 +314,12 @@ describe("cloud-config rendering", () => {
             const config = gcpConfig();
             for (const machine of renderMachines(config, planFor(config))) {
                 expect(machine.userData).to.contain("fleet.service");
-                expect(machine.userData).to.contain(`${config.fleet.release!.sha256}  `);
-                expect(machine.userData).to.contain(config.fleet.release!.url);
+                const doc = parse(machine.userData);
+                expect(serviceEnvironment(unit(doc, "fleet-install.service").content, "h").assignments).to.deep.equal([
+                    { name: "FLEET_RELEASE_VERSION", value: config.fleet.release!.version },
+                    { name: "FLEET_RELEASE_URL", value: config.fleet.release!.url },
+                    { name: "FLEET_RELEASE_SHA256", value: config.fleet.release!.sha256 },
+                ]);
             }
         });
     });

@@ -1,5 +1,6 @@
-// The shell scripts the user-data writes are run here for real with bash. Only what
-// cannot exist on this machine is replaced: `curl` by a stub on PATH (the GCE metadata
+// The shell scripts the user-data writes are run here for real with bash, with the
+// environment their unit gives them (read from the unit text the way systemd reads it). Only
+// what cannot exist on this machine is replaced: `curl` by a stub on PATH (the GCE metadata
 // server and GitHub are unreachable) and the /run, /opt roots by a temp folder.
 
 import { expect } from "chai";
@@ -10,8 +11,17 @@ import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
 import { renderMachines } from "../../cloud-config";
-import { fleetInstallScript } from "../../cloud-config/fleet-release";
-import { planFor, prodConfig } from "./fixtures";
+import { fleetInstallScript, fleetUnits } from "../../cloud-config/fleet-release";
+import { serviceEnvironment } from "../../components/local/systemd-env";
+import { ConfigValidationError } from "../../model/types";
+import { gcpConfig, planFor, prodConfig } from "./fixtures";
+
+type Doc = { [key: string]: any };
+
+/** The environment systemd gives a unit's ExecStart, from the unit text. */
+function unitEnvironment(unitText: string): Record<string, string> {
+    return Object.fromEntries(serviceEnvironment(unitText, "host").assignments.map((a) => [a.name, a.value]));
+}
 
 function writeExecutable(file: string, text: string): void {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -35,11 +45,14 @@ describe("scripts written by the user-data (run with bash)", () => {
     });
     afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-    function zoneScript(): string {
+    function zoneParts(): { script: string; env: Record<string, string> } {
         const config = prodConfig();
         const worker = renderMachines(config, planFor(config)).find((m) => m.fileName === "worker.yaml")!;
-        const files = YAML.parse(worker.userData).write_files as Array<{ path: string; content: string }>;
-        return files.find((f) => f.path === "/opt/bin/fleet-zone")!.content.split("/run/fleet").join(path.join(tmp, "run", "fleet"));
+        const doc = YAML.parse(worker.userData) as Doc;
+        const files = doc.write_files as Array<{ path: string; content: string }>;
+        const script = files.find((f) => f.path === "/opt/bin/fleet-zone")!.content.split("/run/fleet").join(path.join(tmp, "run", "fleet"));
+        const unit = (doc.coreos.units as Doc[]).find((u) => u.name === "fleet-zone.service")!;
+        return { script, env: unitEnvironment(unit.content) };
     }
 
     function stubMetadataServer(): void {
@@ -52,7 +65,8 @@ describe("scripts written by the user-data (run with bash)", () => {
 
     it("fleet-zone writes the full fleet metadata with the VM's zone", () => {
         stubMetadataServer();
-        const { status, stderr } = runScript(zoneScript(), tmp, { ZONE_ANSWER: "projects/123456/zones/europe-west1-c" });
+        const { script, env } = zoneParts();
+        const { status, stderr } = runScript(script, tmp, { ...env, ZONE_ANSWER: "projects/123456/zones/europe-west1-c" });
         expect(status, stderr).to.equal(0);
         expect(fs.readFileSync(path.join(tmp, "run", "fleet", "zone.env"), "utf8")).to.equal(
             "FLEET_METADATA=role=worker,zone=europe-west1-c,region=europe-west1,cluster=prod,disk=ssd,tier=prod\n",
@@ -62,7 +76,8 @@ describe("scripts written by the user-data (run with bash)", () => {
     it("fleet-zone refuses an unexpected answer and writes nothing", () => {
         stubMetadataServer();
         for (const answer of ["projects/1/zones/evil;touch /tmp/x/y", "projects/1/zones/", "projects/1/zones/Europe West", "europe-west1-c", ""]) {
-            const { status, stderr } = runScript(zoneScript(), tmp, { ZONE_ANSWER: answer });
+            const { script, env } = zoneParts();
+            const { status, stderr } = runScript(script, tmp, { ...env, ZONE_ANSWER: answer });
             expect(status, answer).to.not.equal(0);
             expect(stderr).to.contain("unexpected zone");
             expect(fs.existsSync(path.join(tmp, "run", "fleet", "zone.env"))).to.equal(false);
@@ -87,28 +102,95 @@ describe("scripts written by the user-data (run with bash)", () => {
             );
         });
 
-        function installScript(sha256: string): string {
-            const script = fleetInstallScript({ version: "v1.0.0", url: "https://example.test/fleet.tar.gz", sha256 }).content;
-            return script.split("/opt/").join(`${tmp}/opt/`);
+        const RELEASE = { version: "v1.0.0", url: "https://example.test/fleet.tar.gz" };
+
+        /** The constant script (its /opt under tmp) and the environment fleet-install.service gives it. */
+        function install(release: { version: string; url: string; sha256: string }): { script: string; env: Record<string, string> } {
+            const script = fleetInstallScript().content.split("/opt/").join(`${tmp}/opt/`);
+            return { script, env: unitEnvironment(fleetUnits(release).install.content!) };
+        }
+
+        function run(release: { version: string; url: string; sha256: string }): { status: number | null; stderr: string } {
+            const { script, env } = install(release);
+            return runScript(script, tmp, env);
         }
 
         it("installs the release under /opt when its sha256 matches", () => {
-            const { status, stderr } = runScript(installScript(digest), tmp, {});
+            const { status, stderr } = run({ ...RELEASE, sha256: digest });
             expect(status, stderr).to.equal(0);
             expect(fs.existsSync(path.join(tmp, "opt", "fleet", "v1.0.0", "fleetd"))).to.equal(true);
             expect(fs.readlinkSync(path.join(tmp, "opt", "fleet", "current"))).to.equal(path.join(tmp, "opt", "fleet", "v1.0.0"));
             expect(fs.existsSync(path.join(tmp, "opt", "bin", "fleetctl"))).to.equal(true);
             // Idempotent: a second run keeps the installed release.
-            expect(runScript(installScript(digest), tmp, {}).status).to.equal(0);
+            expect(run({ ...RELEASE, sha256: digest }).status).to.equal(0);
         });
 
         it("installs nothing when the sha256 does not match", () => {
             const wrong = digest.replace(/^./, (c) => (c === "0" ? "1" : "0"));
-            const { status, stderr } = runScript(installScript(wrong), tmp, {});
+            const { status, stderr } = run({ ...RELEASE, sha256: wrong });
             expect(status).to.not.equal(0);
             expect(stderr).to.match(/FAILED|did NOT match/);
             expect(fs.existsSync(path.join(tmp, "opt", "fleet", "v1.0.0"))).to.equal(false);
             expect(fs.existsSync(path.join(tmp, "opt", "fleet", "current"))).to.equal(false);
+        });
+
+        it("refuses, on the VM too, an environment that is not a release (the script checks what the renderer checked)", () => {
+            const { script } = install({ ...RELEASE, sha256: digest });
+            const env = { FLEET_RELEASE_VERSION: "v1.0.0", FLEET_RELEASE_URL: RELEASE.url, FLEET_RELEASE_SHA256: digest };
+            for (const [name, value] of [["FLEET_RELEASE_VERSION", "../../etc"], ["FLEET_RELEASE_SHA256", "abc"], ["FLEET_RELEASE_URL", "http://plain.test/x.tar.gz"], ["FLEET_RELEASE_URL", ""]]) {
+                const { status, stderr } = runScript(script, tmp, { ...env, [name]: value });
+                expect(status, `${name}=${value}`).to.not.equal(0);
+                expect(stderr, `${name}=${value}`).to.contain(name);
+                expect(fs.existsSync(path.join(tmp, "opt", "fleet")), `${name}=${value}`).to.equal(false);
+            }
+        });
+    });
+
+    describe("a hostile fleet release URL is data, never shell", () => {
+        const SHA = "7e57".repeat(16);
+        // Quotes, command substitutions and backticks that would each run `touch` if pasted into a shell line.
+        const hostile = (marker: string) =>
+            `https://example.test/x'$(touch${"${IFS}"}${marker}-a)'"$(touch${"${IFS}"}${marker}-b)"\`touch${"${IFS}"}${marker}-c\`;touch${"${IFS}"}${marker}-d%H%%\\.tar.gz`;
+
+        it("the install script is the same text for any release; the URL is only a quoted Environment= value", () => {
+            const base = fleetUnits({ version: "v1.0.0", url: "https://example.test/fleet.tar.gz", sha256: SHA });
+            const evil = fleetUnits({ version: "v9.9.9", url: hostile("/tmp/pwned"), sha256: "ab".repeat(32) });
+            expect(fleetInstallScript().content).to.not.contain("example.test");
+            const envLines = (text: string) => text.split("\n").filter((l) => l.startsWith("Environment="));
+            const otherLines = (text: string) => text.split("\n").filter((l) => !l.startsWith("Environment="));
+            expect(otherLines(evil.install.content!)).to.deep.equal(otherLines(base.install.content!));
+            expect(evil.service.content).to.equal(base.service.content);
+            expect(envLines(evil.install.content!)).to.have.length(3);
+            for (const line of envLines(evil.install.content!)) expect(line).to.match(/^Environment="[A-Z0-9_]+=(?:[^"\\%]|\\["\\]|%%)*"$/);
+            expect(unitEnvironment(evil.install.content!).FLEET_RELEASE_URL).to.equal(hostile("/tmp/pwned"));
+        });
+
+        it("bash hands the hostile URL to curl as one argument and runs none of it", () => {
+            const marker = path.join(tmp, "pwned");
+            // A curl that records its arguments, then fails like an unreachable host.
+            writeExecutable(path.join(tmp, "stub-bin", "curl"), `#!/bin/bash\nprintf '%s\\0' "$@" > "${path.join(tmp, "curl-args")}"\nexit 22\n`);
+            const url = hostile(marker);
+            const script = fleetInstallScript().content.split("/opt/").join(`${tmp}/opt/`);
+            const { status } = runScript(script, tmp, unitEnvironment(fleetUnits({ version: "v1.0.0", url, sha256: SHA }).install.content!));
+            expect(status).to.not.equal(0);
+            const args = fs.readFileSync(path.join(tmp, "curl-args"), "utf8").split("\0").slice(0, -1);
+            expect(args[args.length - 1]).to.equal(url);
+            expect(args[args.length - 2]).to.equal("--");
+            expect(fs.readdirSync(tmp).filter((f) => f.startsWith("pwned")), "no command in the URL ran").to.deep.equal([]);
+        });
+
+        it("a URL with a line break, U+2028, NEL or a non-ASCII character is refused by the renderer, naming the key", () => {
+            for (const url of ["https://example.test/x.tar.gz\nExecStartPre=/bin/sh -c id", "https://example.test/x\u2028- ssh-ed25519 AAAA.tar.gz", "https://example.test/x\u0085y.tar.gz", "https://example.test/x y.tar.gz", "https://exämple.test/x.tar.gz"]) {
+                const config = gcpConfig({ fleet: { release: { version: "v1.0.0", url, sha256: SHA } } });
+                let thrown: unknown;
+                try {
+                    renderMachines(config, planFor(config));
+                } catch (err) {
+                    thrown = err;
+                }
+                expect(thrown, JSON.stringify(url)).to.be.instanceOf(ConfigValidationError);
+                expect((thrown as ConfigValidationError).problems.map((p) => p.key), JSON.stringify(url)).to.deep.equal(["coreos-cluster:fleetRelease.url"]);
+            }
         });
     });
 });
