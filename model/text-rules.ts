@@ -55,8 +55,12 @@ export interface UrlRule {
 
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-/** RFC 3986 unreserved characters and "%XX" in path segments, plus "+", "=" and "@" (release paths); no quote, space, "$", "`", ";", "&", "|", "\\", "<", ">", "(", ")". */
-const PATH = /^(?:\/(?:[A-Za-z0-9._~+=@-]|%[0-9A-Fa-f]{2})*)*$/;
+/**
+ * RFC 3986 unreserved characters in path segments, plus "+", "=" and "@" (release paths); no quote,
+ * space, "$", "`", ";", "&", "|", "\\", "<", ">", "(", ")", and no "%": coreos-cloudinit pastes some
+ * URLs into a unit's Environment= unescaped, where systemd reads "%x" as a specifier.
+ */
+const PATH = /^(?:\/[A-Za-z0-9._~+=@-]*)*$/;
 
 /**
  * Why `text` is not a URL of the strict grammar `scheme://host[:port][/path]`, or undefined.
@@ -79,7 +83,7 @@ export function urlProblem(text: string, rule: UrlRule): string | undefined {
     if (!DNS_NAME.test(hostPort[1]) && !IPV4.test(hostPort[1])) return `${shown}: host "${hostPort[1]}" must be a lowercase DNS name or an IPv4 address`;
     if (rest !== "") return `${shown} must not have a query or fragment ("?" or "#")`;
     if (path !== "" && rule.path === false) return `${shown} must be just ${scheme}://host:port, with no path`;
-    if (!PATH.test(path)) return `${shown}: its path may hold only letters, digits, "/", ".", "_", "~", "-", "+", "=", "@" and %XX escapes`;
+    if (!PATH.test(path)) return `${shown}: its path may hold only letters, digits and "/", ".", "_", "~", "-", "+", "=", "@" (no escapes)`;
     return undefined;
 }
 

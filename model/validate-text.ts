@@ -11,6 +11,17 @@ const DOCUMENT_PATHS = [/^fleetUnits\[\d+\]\.content$/, /^fleetServices\[\d+\]\.
 /** Secrets are not shown and not judged as text here (their own rules read them). */
 const SECRET_KEYS = ["etcdPassword"];
 
+/**
+ * coreos-cloudinit replaces these words in the WHOLE user-data text before it reads the YAML, so a
+ * value holding one would reach the machine as another text than the one rendered and checked.
+ */
+const CLOUDINIT_SUBSTITUTION = /\$(?:private|public)_ipv[46]/;
+
+function substitutionProblem(value: string): string | undefined {
+    const m = CLOUDINIT_SUBSTITUTION.exec(value);
+    return m ? `contains ${m[0]}, which coreos-cloudinit replaces in the whole user-data before reading it; the value must not hold it` : undefined;
+}
+
 export function checkConfigText(raw: Record<string, unknown>, problems: Problems): void {
     for (const key of Object.keys(raw)) {
         if (SECRET_KEYS.includes(key)) continue;
@@ -20,7 +31,7 @@ export function checkConfigText(raw: Record<string, unknown>, problems: Problems
 
 function walk(value: unknown, path: string, problems: Problems): void {
     if (typeof value === "string") {
-        const problem = textProblem(value, DOCUMENT_PATHS.some((p) => p.test(path)) ? "document" : "line");
+        const problem = textProblem(value, DOCUMENT_PATHS.some((p) => p.test(path)) ? "document" : "line") ?? substitutionProblem(value);
         if (problem) problems.refuse(path, problem);
     } else if (Array.isArray(value)) {
         value.forEach((item, i) => walk(item, `${path}[${i}]`, problems));

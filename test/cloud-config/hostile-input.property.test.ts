@@ -50,17 +50,7 @@ const KNOWN_OPEN: Readonly<Record<string, string>> = {};
  * naming the field (safe, but after validation: `pulumi preview` fails in the program, not in
  * the config check). Closing one means refusing the value in model/validate*.ts.
  */
-const KNOWN_LATE: Readonly<Record<string, string>> = {
-    // A comment holding $private_ipv4 or $public_ipv4, e.g. "ssh-ed25519 AAAA... ops@exam$public_ipv4ple.com":
-    // coreos-cloudinit replaces those words in the whole text before reading it, so the machine would
-    // get another key line than the one rendered. The renderer refuses them (build.ts).
-    "sshAuthorizedKeys[]": "$private_ipv4 / $public_ipv4 in the comment",
-    // With osFlavor container-linux, a percent-escape passes the URL rule, e.g.
-    // "https://discovery.etcd.io/<token>%2F"; coreos-cloudinit pastes coreos.etcd2.discovery
-    // unescaped into Environment="ETCD_DISCOVERY=...", where systemd reads %2 as a specifier (the
-    // assignment is dropped). The renderer refuses `%` there; flatcar quotes it as %%.
-    etcdDiscoveryUrl: "a % with osFlavor container-linux",
-};
+const KNOWN_LATE: Readonly<Record<string, string>> = {};
 
 type Step = string | number;
 

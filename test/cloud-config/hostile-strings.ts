@@ -1,7 +1,7 @@
 // Hostile text for the property tests: what could change the meaning of a rendered line in
 // YAML (1.1 or 1.2), a systemd unit, a shell script or an HAProxy config, mixed with pieces
 // of a valid value so that format checks anchored at either end still see what they expect.
-// Also a YAML 1.1 reader for the tests: libyaml through python3's PyYAML, when present.
+// Also a YAML 1.1 reader for the tests: libyaml through Debian's python3-yaml (scripts/install-system-deps.sh installs it).
 
 import { spawnSync } from "child_process";
 import fc from "fast-check";
@@ -91,7 +91,7 @@ print(json.dumps({"loader": loader.__name__, "reads": out}, default=str))
  * as line breaks). Undefined when python3 or PyYAML is missing on this machine.
  */
 export function libyamlRead(texts: string[]): { loader: string; reads: LibyamlRead[] } | undefined {
-    const run = spawnSync("python3", ["-c", PYTHON_READER], { input: JSON.stringify(texts), encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    const run = spawnSync("/usr/bin/python3", ["-c", PYTHON_READER], { input: JSON.stringify(texts), encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
     if (run.error || run.status !== 0 || run.stdout.startsWith("NO-PYYAML")) return undefined;
     return JSON.parse(run.stdout) as { loader: string; reads: LibyamlRead[] };
 }
