@@ -11,7 +11,7 @@ import * as gcp from "@pulumi/gcp";
 import { ClusterConfig, ClusterPlan } from "../../model/types";
 import { RenderedMachine } from "../../cloud-config";
 import { roleTag } from "../../model/plan";
-import { createRoleServiceAccount, resourceLabels, VM_SCOPES } from "./labels";
+import { createMemberServiceAccount, resourceLabels, VM_SCOPES } from "./labels";
 
 export interface EtcdCentralServicesArgs {
     config: ClusterConfig;
@@ -24,12 +24,16 @@ export interface EtcdCentralServicesArgs {
 /**
  * Instance properties a member ignores after creation. Changing any of them in place is
  * impossible on GCE (image, disk size) or would re-run bootstrap config on a live member
- * (user-data), so each would otherwise mean replacing the member.
+ * (user-data), so each would otherwise mean replacing the member. The service account and
+ * its scopes change only on a stopped VM, and members are never stopped by an update: a
+ * member that predates its own account is moved to it by hand, one member at a time
+ * (docs/gce.md, "Certificates on GCE").
  */
 export const MEMBER_IGNORED_CHANGES: readonly string[] = [
     'metadata["user-data"]',
     "bootDisk.initializeParams.image",
     "bootDisk.initializeParams.size",
+    "serviceAccount",
 ];
 
 /** etcd fsyncs every write; SSD latency keeps leader elections quiet. */
@@ -38,7 +42,8 @@ const MEMBER_DISK_TYPE = "pd-ssd";
 export class EtcdCentralServices extends pulumi.ComponentResource {
     public readonly addresses: gcp.compute.Address[];
     public readonly instances: gcp.compute.Instance[];
-    public readonly serviceAccount: gcp.serviceaccount.Account;
+    /** One per member, in plan order: each member reads only its own TLS secret. */
+    public readonly serviceAccounts: gcp.serviceaccount.Account[];
     public readonly memberNames: pulumi.Output<string[]>;
     public readonly memberIps: pulumi.Output<string[]>;
     public readonly clientUrls: pulumi.Output<string[]>;
@@ -50,7 +55,7 @@ export class EtcdCentralServices extends pulumi.ComponentResource {
         const labels = resourceLabels(config, "etcd");
         const protect = config.etcd.protect;
 
-        this.serviceAccount = createRoleServiceAccount(config, "etcd", this);
+        this.serviceAccounts = plan.members.map((member) => createMemberServiceAccount(config, member, this));
 
         this.addresses = plan.members.map(
             (member) =>
@@ -105,7 +110,7 @@ export class EtcdCentralServices extends pulumi.ComponentResource {
                         },
                     ],
                     metadata: { "user-data": machine.userData },
-                    serviceAccount: { email: this.serviceAccount.email, scopes: [...VM_SCOPES] },
+                    serviceAccount: { email: this.serviceAccounts[i].email, scopes: [...VM_SCOPES] },
                     deletionProtection: protect,
                     // Left false on purpose: a machine-type change then fails instead of
                     // stopping every member at once; resize members one at a time by hand.
@@ -133,7 +138,7 @@ export class EtcdCentralServices extends pulumi.ComponentResource {
             memberIps: this.memberIps,
             clientUrls: this.clientUrls,
             peerUrls: this.peerUrls,
-            serviceAccountEmail: this.serviceAccount.email,
+            serviceAccountEmails: this.serviceAccounts.map((a) => a.email),
         });
     }
 }

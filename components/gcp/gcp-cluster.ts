@@ -1,5 +1,6 @@
-// The whole cluster on GCE: network, firewall, etcd members, workers and ingress, plus the
-// health gate the providers wait on when the cluster is reachable over SSH.
+// The whole cluster on GCE: network, firewall, etcd members, workers and ingress, the TLS secrets
+// the machines fetch their certificates from, plus the health gate the providers wait on when the
+// cluster is reachable over SSH.
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, ClusterPlan } from "../../model/types";
 import { RenderedMachine } from "../../cloud-config";
@@ -10,11 +11,19 @@ import { EtcdCentralServices } from "./etcd-central-services";
 import { WorkerPool } from "./worker-pool";
 import { LoadBalancer } from "./load-balancer";
 import { ClusterHealthGate } from "./cluster-health-gate";
+import { TlsSecrets, TlsSecretsPki } from "./tls-secrets";
+import { planBundles } from "../../cloud-config/tls-fetch";
 
 export interface GcpClusterArgs {
     config: ClusterConfig;
     plan: ClusterPlan;
     machines: RenderedMachine[];
+    /**
+     * The cluster's PKI (a ClusterPki): with it, one Secret Manager secret per member and one for the
+     * workers, each readable only by its holder's service account. Without it no secret exists and
+     * a machine whose user-data fetches its certificates waits for one.
+     */
+    pki?: TlsSecretsPki;
 }
 
 export class GcpCluster extends pulumi.ComponentResource {
@@ -23,6 +32,8 @@ export class GcpCluster extends pulumi.ComponentResource {
     public readonly etcd: EtcdCentralServices;
     public readonly workers: WorkerPool;
     public readonly loadBalancer: LoadBalancer;
+    /** Only when args.pki is given. */
+    public readonly tlsSecrets?: TlsSecrets;
     /** Only when config.access.sshTunnel gives a way into the VPC. */
     public readonly healthGate?: ClusterHealthGate;
 
@@ -67,6 +78,20 @@ export class GcpCluster extends pulumi.ComponentResource {
             // Workers proxy to etcd from their first boot.
             { parent: this, dependsOn: [this.etcd] },
         );
+        if (args.pki) {
+            const bundles = planBundles(config.name, plan.members);
+            this.tlsSecrets = new TlsSecrets(
+                `${name}-tls`,
+                {
+                    config,
+                    bundles,
+                    pki: args.pki,
+                    memberServiceAccounts: Object.fromEntries(plan.members.map((m, i) => [m.name, this.etcd.serviceAccounts[i].email])),
+                    workerServiceAccount: this.workers.serviceAccount.email,
+                },
+                child,
+            );
+        }
         this.loadBalancer = new LoadBalancer(
             `${name}-ingress`,
             { config, instanceGroup: this.workers.instanceGroup },
@@ -79,7 +104,8 @@ export class GcpCluster extends pulumi.ComponentResource {
                 {
                     clientUrls: this.etcd.clientUrls,
                     sshTunnel: config.access.sshTunnel,
-                    dependsOn: [this.etcd, this.firewall],
+                    // Members start etcd once they have fetched their certificates.
+                    dependsOn: [this.etcd, this.firewall, ...(this.tlsSecrets ? [this.tlsSecrets] : [])],
                 },
                 child,
             );

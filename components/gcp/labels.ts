@@ -1,6 +1,7 @@
 // Identity of the GCE resources: every resource is `<cluster>-<role>...`, carries the same
 // three labels (so billing, audits and `gcloud ... --filter` agree on what belongs to which
-// cluster), and each VM role runs as its own service account with the least it needs.
+// cluster), and each VM role (each etcd member apart) runs as its own service account with the
+// least it needs.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
@@ -30,11 +31,12 @@ export function resourceName(clusterName: string, role: string, suffix?: string 
 }
 
 /**
- * A service account id for a role: `<cluster>-<role>` when it fits GCE's 6-30 character
- * rule; otherwise the cluster part is shortened and a hash of the full name keeps ids of
- * different clusters apart (a 24-character cluster name plus `-worker` is 31).
+ * A service account id for a role, or for one member (`etcd-0`): `<cluster>-<role>` when it fits
+ * GCE's rule (6-30 of a-z 0-9 -, starting with a letter, not ending with -); otherwise the cluster
+ * part is shortened and a hash of the full name keeps ids of different clusters apart (a 24-character
+ * cluster name plus `-worker` is 31). The role part is never cut, so every id still says what it is.
  */
-export function serviceAccountId(clusterName: string, role: ResourceRole): string {
+export function serviceAccountId(clusterName: string, role: string): string {
     const full = `${clusterName}-${role}`;
     if (full.length <= 30) return full;
     const hash = crypto.createHash("sha256").update(full).digest("hex").slice(0, 4);
@@ -43,32 +45,48 @@ export function serviceAccountId(clusterName: string, role: ResourceRole): strin
     return `${prefix}-${hash}-${role}`;
 }
 
-/** The only OAuth scopes cluster VMs get: writing their own logs and metrics. */
-export const VM_SCOPES: readonly string[] = [
-    "https://www.googleapis.com/auth/logging.write",
-    "https://www.googleapis.com/auth/monitoring.write",
-];
+/**
+ * The OAuth scope of every cluster VM. Secret Manager has no narrower scope than cloud-platform (its
+ * API lists only that one), and a machine reads its certificates from Secret Manager at every boot.
+ * A scope only caps what a token may ask for; what the VM may do is its service account's IAM
+ * roles: VM_ROLES on the project, plus secretAccessor on its own TLS secret (tls-secrets.ts).
+ */
+export const VM_SCOPES: readonly string[] = ["https://www.googleapis.com/auth/cloud-platform"];
 
-/** Project roles matching VM_SCOPES (scopes limit a token; roles grant the permission). */
+/** The only project roles a VM's service account holds: writing its logs and metrics. */
 export const VM_ROLES: readonly string[] = ["roles/logging.logWriter", "roles/monitoring.metricWriter"];
 
 /**
- * A dedicated service account for one VM role, allowed only to write logs and metrics.
- * Without it GCE would run the VMs as the project's default compute account, which
- * usually holds Editor on the whole project.
+ * A dedicated service account for the VMs of one role (the workers share one: every worker holds
+ * the same identities), allowed only to write logs and metrics on the project. Without it GCE would
+ * run the VMs as the project's default compute account, which usually holds Editor on the whole
+ * project.
  */
-export function createRoleServiceAccount(
-    config: ClusterConfig,
-    role: "etcd" | "worker",
-    parent: pulumi.Resource,
-): gcp.serviceaccount.Account {
-    const name = resourceName(config.name, role);
+export function createRoleServiceAccount(config: ClusterConfig, role: "etcd" | "worker", parent: pulumi.Resource): gcp.serviceaccount.Account {
+    return vmServiceAccount(config, role, `VMs of role ${role} in cluster ${config.name}: log and metric writes only`, parent);
+}
+
+/**
+ * A member's own service account: the same project roles as any VM, and the only principal that may
+ * read that member's TLS secret (its server and peer keys), so no member can read another's.
+ */
+export function createMemberServiceAccount(config: ClusterConfig, member: { name: string; index: number }, parent: pulumi.Resource): gcp.serviceaccount.Account {
+    return vmServiceAccount(
+        config,
+        `etcd-${member.index}`,
+        `etcd member ${member.name} of cluster ${config.name}: log and metric writes, and reading its own TLS secret`,
+        parent,
+    );
+}
+
+function vmServiceAccount(config: ClusterConfig, idRole: string, description: string, parent: pulumi.Resource): gcp.serviceaccount.Account {
+    const name = resourceName(config.name, idRole);
     const account = new gcp.serviceaccount.Account(
         name,
         {
-            accountId: serviceAccountId(config.name, role),
+            accountId: serviceAccountId(config.name, idRole),
             displayName: `${name} (${config.environment})`,
-            description: `VMs of role ${role} in cluster ${config.name}: log and metric writes only`,
+            description,
             project: config.gcp.project,
         },
         { parent },

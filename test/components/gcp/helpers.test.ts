@@ -40,25 +40,29 @@ describe("GCE helpers (pure)", () => {
             });
         });
 
-        it("service account ids stay within GCE's 6-30 characters and stay distinct", () => {
+        it("service account ids stay within GCE's 6-30 characters and stay distinct, per role and per member", () => {
             expect(serviceAccountId("demo", "etcd")).to.equal("demo-etcd");
+            expect(serviceAccountId("demo", "etcd-0")).to.equal("demo-etcd-0");
+            expect(serviceAccountId("a", "etcd-0")).to.equal("a-etcd-0");
             const long = "a".repeat(24);
             const longOther = "a".repeat(23) + "b";
-            for (const cluster of [long, longOther, "abcdefghijklmnopqrstuvwx-y"]) {
-                for (const role of ["etcd", "worker"] as const) {
+            for (const cluster of [long, longOther, "abcdefghijklmnopqrstuvwx-y", "abcdefghijklmnopq-stuvwx", "a", "ab-c"]) {
+                const ids = new Set<string>();
+                for (const role of ["etcd", "worker", ...Array.from({ length: 12 }, (_, i) => `etcd-${i}`)]) {
                     const id = serviceAccountId(cluster, role);
                     expect(id, id).to.match(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/);
-                    expect(id.endsWith(`-${role}`)).to.equal(true);
+                    expect(id, id).to.not.match(/--/);
+                    expect(id.endsWith(`-${role}`), id).to.equal(true);
+                    ids.add(id);
                 }
+                expect(ids.size, cluster).to.equal(14);
             }
             expect(serviceAccountId(long, "worker")).to.not.equal(serviceAccountId(longOther, "worker"));
+            expect(serviceAccountId(long, "etcd-4")).to.not.equal(serviceAccountId(longOther, "etcd-4"));
         });
 
-        it("VMs get only log and metric write scopes", () => {
-            expect([...VM_SCOPES].sort()).to.deep.equal([
-                "https://www.googleapis.com/auth/logging.write",
-                "https://www.googleapis.com/auth/monitoring.write",
-            ]);
+        it("VMs get the cloud-platform scope only: Secret Manager has no narrower one, IAM roles are the boundary", () => {
+            expect([...VM_SCOPES]).to.deep.equal(["https://www.googleapis.com/auth/cloud-platform"]);
         });
 
         it("tells self links from names", () => {
