@@ -76,7 +76,9 @@ export function largeStack(opts: { services: number; units: number } = { service
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm/k7CRRK74CvxYQRAF6M8r6UU99EKvR5TC1tOrV4st ops@example.com",
         ],
         sshSourceRanges: ["35.235.240.0/20"],
-        lbHttpPorts: [80, 443],
+        lbHttpPorts: [80],
+        // The providers' way in, with the key from the environment as CI's deploy job hands it.
+        sshTunnel: { host: "localhost", port: 2222, username: "core", privateKeyEnv: "COREOS_CLUSTER_SSH_KEY" },
         fleetMetadata: { tier: "large" },
         rebootStrategy: "etcd-lock",
         rebootWindowStart: "Sun 04:00",

@@ -32,6 +32,17 @@ const SMALL_POINT_TRIES = 2;
 const GROWTH_TOLERANCE = 1.2;
 const GC_LINE = /(?:Scavenge|Mark-Compact|Mark-sweep|Mark-Compact \(reduce\)|Minor Mark-Sweep)[^\d]*([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB/;
 
+/**
+ * The stacks take their tunnel key from the environment (sshTunnel.privateKeyEnv), as CI's deploy job
+ * hands it: a throwaway key per run, unless the caller's environment already holds one.
+ */
+function throwawayTunnelKeys(): Record<string, string> {
+    const key = () => (require("crypto") as typeof import("crypto")).generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const out: Record<string, string> = {};
+    for (const name of ["COREOS_CLUSTER_SSH_KEY", "COREOS_LOCAL_SSH_KEY"]) if (!process.env[name]) out[name] = key();
+    return out;
+}
+
 function evaluate(repoRoot: string, input: Record<string, unknown>): Promise<Evaluation> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-program-"));
     const inputFile = path.join(dir, "input.json");
@@ -42,7 +53,7 @@ function evaluate(repoRoot: string, input: Record<string, unknown>): Promise<Eva
         const child = spawn(
             process.execPath,
             ["--expose-gc", "--trace-gc", "-r", "ts-node/register/transpile-only", path.join(__dirname, "program-evaluation-child.ts"), inputFile],
-            { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" } },
+            { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...throwawayTunnelKeys(), PULUMI_NODEJS_TRANSPILE_ONLY: "true" } },
         );
         let stdout = "";
         let stderr = "";
