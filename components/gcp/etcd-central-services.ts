@@ -11,7 +11,7 @@ import * as gcp from "@pulumi/gcp";
 import { ClusterConfig, ClusterPlan } from "../../model/types";
 import { RenderedMachine } from "../../cloud-config";
 import { roleTag } from "../../model/plan";
-import { createMemberServiceAccount, resourceLabels, VM_SCOPES } from "./labels";
+import { createMemberServiceAccount, createRoleServiceAccount, resourceLabels, VM_SCOPES } from "./labels";
 
 export interface EtcdCentralServicesArgs {
     config: ClusterConfig;
@@ -44,6 +44,8 @@ export class EtcdCentralServices extends pulumi.ComponentResource {
     public readonly instances: gcp.compute.Instance[];
     /** One per member, in plan order: each member reads only its own TLS secret. */
     public readonly serviceAccounts: gcp.serviceaccount.Account[];
+    /** The members' shared account of earlier releases, kept for members created with it. */
+    public readonly sharedServiceAccount: gcp.serviceaccount.Account;
     public readonly memberNames: pulumi.Output<string[]>;
     public readonly memberIps: pulumi.Output<string[]>;
     public readonly clientUrls: pulumi.Output<string[]>;
@@ -56,6 +58,10 @@ export class EtcdCentralServices extends pulumi.ComponentResource {
         const protect = config.etcd.protect;
 
         this.serviceAccounts = plan.members.map((member) => createMemberServiceAccount(config, member, this));
+        // The account members shared before each had its own. Members created then still run with it
+        // (their serviceAccount is ignored after creation), so it stays until they are moved by hand
+        // (docs/gce.md, "Certificates on GCE"); deleting it would strip live members of their identity.
+        this.sharedServiceAccount = createRoleServiceAccount(config, "etcd", this);
 
         this.addresses = plan.members.map(
             (member) =>

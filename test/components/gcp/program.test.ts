@@ -72,9 +72,10 @@ for (const stack of ["dev", "prod"]) {
             expect(count(GCE.healthCheck)).to.equal(2);
             expect(count(GCE.backendService)).to.equal(1);
             expect(count(GCE.forwardingRule)).to.equal(Math.ceil(ingressPorts(config).length / 5));
-            // One account per member (each reads only its own TLS secret), one for the worker group.
-            expect(count(GCE.serviceAccount)).to.equal(config.etcd.count + 1);
-            expect(count(GCE.iamMember)).to.equal((config.etcd.count + 1) * VM_ROLES.length);
+            // One account per member (each reads only its own TLS secret), one for the worker group, and the
+            // members' shared account of earlier releases (kept for members created with it).
+            expect(count(GCE.serviceAccount)).to.equal(config.etcd.count + 2);
+            expect(count(GCE.iamMember)).to.equal((config.etcd.count + 2) * VM_ROLES.length);
             // With the cluster's PKI: one TLS secret (one version, one accessor binding) per member and one for the workers.
             const secrets = buildsPki(run) ? config.etcd.count + 1 : 0;
             for (const type of Object.values(SECRET_MANAGER)) expect(count(type), type).to.equal(secrets);
