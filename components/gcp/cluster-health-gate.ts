@@ -15,6 +15,35 @@ export interface ClusterHealthGateArgs {
     intervalSeconds?: number;
     /** Resources that must exist before the check can succeed (the members). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /**
+     * Seconds the SSH dial may keep retrying while the member boots, its cloud-config installs the
+     * key and the IAP tunnel comes up (coreos-cluster:clusterWaitSeconds); default 600.
+     */
+    dialWaitSeconds?: number;
+}
+
+/** pulumi-command's dial loop (its provider's remote/connection.go): the SDK's retry.Until, 100 ms growing 1.5x to 5 s. */
+const DIAL_FIRST_DELAY_S = 0.1;
+const DIAL_BACKOFF = 1.5;
+const DIAL_MAX_DELAY_S = 5;
+/** Each dial gives up after this long (a blackholed address), so the worst case stays bounded too. */
+export const PER_DIAL_TIMEOUT_S = 10;
+
+/**
+ * How many failed dials fit in `waitSeconds` in the worst case (every dial waits out its timeout):
+ * pulumi-command's own default of 10 gives up after ~16 s, while a first `up` waits minutes for the
+ * member to boot. At least the default, so a short wait never dials less than before.
+ */
+export function dialErrorLimit(waitSeconds: number): number {
+    let elapsed = 0;
+    let delay = DIAL_FIRST_DELAY_S;
+    let dials = 0;
+    while (elapsed + PER_DIAL_TIMEOUT_S + delay <= waitSeconds) {
+        elapsed += PER_DIAL_TIMEOUT_S + delay;
+        delay = Math.min(delay * DIAL_BACKOFF, DIAL_MAX_DELAY_S);
+        dials++;
+    }
+    return Math.max(10, dials);
 }
 
 const SHELL_SAFE = /^[A-Za-z0-9.:/_-]+$/;
@@ -68,6 +97,8 @@ export class ClusterHealthGate extends pulumi.ComponentResource {
                     port: tunnel.port,
                     user: tunnel.username,
                     privateKey: pulumi.secret(tunnel.privateKey),
+                    dialErrorLimit: dialErrorLimit(args.dialWaitSeconds ?? 600),
+                    perDialTimeout: PER_DIAL_TIMEOUT_S,
                 },
                 create: pulumi.output(args.clientUrls).apply((urls) => healthGateScript(urls, attempts, intervalSeconds)),
                 // Re-check whenever the member set changes.

@@ -104,6 +104,7 @@ export class GcpCluster extends pulumi.ComponentResource {
                 {
                     clientUrls: this.etcd.clientUrls,
                     sshTunnel: config.access.sshTunnel,
+                    dialWaitSeconds: config.access.clusterWaitSeconds,
                     // Members start etcd once they have fetched their certificates.
                     dependsOn: [this.etcd, this.firewall, ...(this.tlsSecrets ? [this.tlsSecrets] : [])],
                 },

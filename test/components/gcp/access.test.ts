@@ -1,6 +1,7 @@
 // How the program reaches a GCE cluster it created: the health gate over SSH, then the
 // service keys and fleet units, in that order, with the SSH key, the etcd password and the
 // tunnelled fleet endpoint sent to the engine only as secrets.
+import { dialErrorLimit, PER_DIAL_TIMEOUT_S } from "../../../components/gcp/cluster-health-gate";
 import { expect } from "chai";
 import * as crypto from "crypto";
 import { readStackFile } from "../../../model/stack-config";
@@ -66,6 +67,9 @@ describe("program on GCE under mocks: health gate, providers and secrets", funct
         expect(script).to.contain("etcdctl").and.contain("endpoint health");
         expect(script).to.match(/while \[ "\$i" -le \d+ \]/);
         expect(gate.inputs.connection).to.include({ host: tunnel.host, port: tunnel.port, user: tunnel.username });
+        // The dial rides out a booting member for clusterWaitSeconds (default 600), not pulumi-command's ~16 s.
+        expect(gate.inputs.connection).to.include({ dialErrorLimit: dialErrorLimit(600), perDialTimeout: PER_DIAL_TIMEOUT_S });
+        expect(dialErrorLimit(600)).to.be.greaterThan(10);
         const wire = one(wireOf("command:remote:Command"));
         expect(wire.object.connection, "connection sent").to.not.equal(undefined);
         expect(plaintextPaths(wire.object, privateKey)).to.deep.equal([]);

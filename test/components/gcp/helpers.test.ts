@@ -10,7 +10,7 @@ import { ClusterConfig } from "../../../model/types";
 import { resourceLabels, resourceName, serviceAccountId, VM_SCOPES } from "../../../components/gcp/labels";
 import { forwardingRulePortGroups, ingressPorts } from "../../../components/gcp/load-balancer";
 import { workerNamedPorts, workerUpdatePolicy } from "../../../components/gcp/worker-pool";
-import { healthGateScript } from "../../../components/gcp/cluster-health-gate";
+import { dialErrorLimit, healthGateScript, PER_DIAL_TIMEOUT_S } from "../../../components/gcp/cluster-health-gate";
 import { isSelfLink } from "../../../components/gcp/network";
 import { loadBalancedPorts } from "../../../model/firewall";
 
@@ -202,5 +202,21 @@ describe("GCE helpers (pure)", () => {
             expect(() => healthGateScript(["http://$(id):2379"], 3, 1)).to.throw(/refusing/);
             expect(() => healthGateScript(urls, 0, 1)).to.throw(/attempts/);
         });
+    });
+
+    it("dials for as long as clusterWaitSeconds allows in the worst case, and never less than pulumi-command's 10", () => {
+        // Worst case of n failed dials: each waits out its timeout, then pulumi-command's backoff (100 ms x1.5, at most 5 s).
+        const worst = (n: number) => {
+            let total = 0;
+            for (let k = 0, delay = 0.1; k < n; k++, delay = Math.min(delay * 1.5, 5)) total += PER_DIAL_TIMEOUT_S + delay;
+            return total;
+        };
+        for (const wait of [300, 600, 1800, 3600]) {
+            const n = dialErrorLimit(wait);
+            expect(worst(n), `${wait} s`).to.be.at.most(wait);
+            expect(worst(n + 1), `${wait} s`).to.be.greaterThan(wait);
+        }
+        for (const wait of [0, 10, 16, 100]) expect(dialErrorLimit(wait)).to.equal(10);
+        expect(dialErrorLimit(600)).to.equal(42);
     });
 });
