@@ -16,6 +16,12 @@ function percentile(sorted: number[], p: number): number {
     return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/** Two HTTP backends answering "a ..." and "b ...". */
+const TWO_BACKENDS = [
+    { kind: "http" as const, host: "10.213.16.20", port: 8080, label: "a" },
+    { kind: "http" as const, host: "10.213.16.21", port: 8080, label: "b" },
+];
+
 /** The harness first (its bridge holds the backends' addresses), then the backends, then `fn`. */
 async function withRouter<T>(backendSpecs: Parameters<typeof startBackends>[0], fn: (h: RouterHarness, etcd: Etcd3) => Promise<T>): Promise<T> {
     const { Etcd3: Client } = require("etcd3") as typeof import("etcd3");
@@ -38,11 +44,7 @@ export const routerConvergence: Benchmark = {
     name: "router-convergence",
     title: "Router convergence: etcd write -> first request routed to the new host",
     async run(ctx) {
-        const backends = [
-            { kind: "http" as const, host: "10.213.16.20", port: 8080, label: "a" },
-            { kind: "http" as const, host: "10.213.16.21", port: 8080, label: "b" },
-        ];
-        return await withRouter(backends, async (_h, etcd) => {
+        return await withRouter(TWO_BACKENDS, async (_h, etcd) => {
             await etcd.put("/services/conv/scheme").value("http");
             await etcd.put("/services/conv/hosts/0").value("10.213.16.20:8080");
             await waitFor("conv routed", async () => (await httpGet(`http://${ADDRESS}:18080/`, "conv.x")).body.startsWith("a "));
@@ -76,11 +78,7 @@ export const routerHitlessReload: Benchmark = {
     name: "router-hitless-reload",
     title: "Router hitless reload: failed requests during 100 reloads under steady load",
     async run(ctx) {
-        const backends = [
-            { kind: "http" as const, host: "10.213.16.20", port: 8080, label: "a" },
-            { kind: "http" as const, host: "10.213.16.21", port: 8080, label: "b" },
-        ];
-        return await withRouter(backends, async (h, etcd) => {
+        return await withRouter(TWO_BACKENDS, async (h, etcd) => {
             await etcd.put("/services/load/scheme").value("http");
             await etcd.put("/services/load/hosts/0").value("10.213.16.20:8080");
             await etcd.put("/services/load/hosts/1").value("10.213.16.21:8080");

@@ -34,8 +34,8 @@ function validity(cert: import("node-forge").pki.Certificate, now: Date, days: n
     cert.validity.notAfter = new Date(now.getTime() + days * DAY_MS);
 }
 
-/** A self-signed CA certificate and its key. */
-export function createCa(commonName: string, now: Date, days: number): KeyAndCertificate {
+/** A fresh key and an unsigned certificate for it: serial, validity from now; subject and extensions are the caller's. */
+function newCertificate(now: Date, days: number) {
     const f = forge();
     const keyPem = newRsaKeyPem();
     const key = f.pki.privateKeyFromPem(keyPem) as import("node-forge").pki.rsa.PrivateKey;
@@ -43,6 +43,13 @@ export function createCa(commonName: string, now: Date, days: number): KeyAndCer
     cert.publicKey = f.pki.setRsaPublicKey(key.n, key.e);
     cert.serialNumber = serialHex();
     validity(cert, now, days);
+    return { keyPem, key, cert };
+}
+
+/** A self-signed CA certificate and its key. */
+export function createCa(commonName: string, now: Date, days: number): KeyAndCertificate {
+    const f = forge();
+    const { keyPem, key, cert } = newCertificate(now, days);
     const subject = [{ name: "commonName", value: commonName }, { name: "organizationName", value: "coreos-cluster" }];
     cert.setSubject(subject);
     cert.setIssuer(subject);
@@ -60,13 +67,8 @@ export function issueLeaf(spec: CertificateSpec, ca: { keyPem: string; certPem: 
     const f = forge();
     const caCert = f.pki.certificateFromPem(ca.certPem);
     const caKey = f.pki.privateKeyFromPem(ca.keyPem);
-    const keyPem = newRsaKeyPem();
-    const key = f.pki.privateKeyFromPem(keyPem) as import("node-forge").pki.rsa.PrivateKey;
-    const cert = f.pki.createCertificate();
-    cert.publicKey = f.pki.setRsaPublicKey(key.n, key.e);
-    cert.serialNumber = serialHex();
+    const { keyPem, cert } = newCertificate(now, days);
     // Never past the CA's own end: a chain is only as valid as its shortest link.
-    validity(cert, now, days);
     if (cert.validity.notAfter > caCert.validity.notAfter) cert.validity.notAfter = caCert.validity.notAfter;
     cert.setSubject([{ name: "commonName", value: spec.commonName }, { name: "organizationName", value: "coreos-cluster" }]);
     cert.setIssuer(caCert.subject.attributes);
