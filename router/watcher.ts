@@ -281,7 +281,10 @@ export class Router {
             }
             const [etcd, serving] = await Promise.all([proxyAnswers(this.s.etcdProxy), this.serving()]);
             const status = this.status();
-            const healthy = status.config.loaded && status.haproxy.running && serving && etcd;
+            // Static stability: the worker is healthy while HAProxy serves its last good config. etcd's
+            // state is reported, never judged: an etcd outage must not take every worker out of the
+            // balancer at once, nor make autohealing recreate workers that cannot boot until etcd is back.
+            const healthy = status.config.loaded && status.haproxy.running && serving;
             res.writeHead(healthy ? 200 : 503, { "content-type": "application/json" });
             res.end(JSON.stringify({ healthy, etcdProxy: { url: this.s.etcdProxy, answers: etcd }, ...status, haproxy: { ...status.haproxy, serving } }) + "\n");
         });
