@@ -43,6 +43,14 @@ export interface OwnerMarker {
     keys: string[];
 }
 
+/**
+ * The value `record` holds for `key` itself, never one it inherits: `constructor` is a valid
+ * service name, and `{}.constructor` is a function, not a list of keys.
+ */
+export function ownValue<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+    return record !== undefined && Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+}
+
 export function serviceRoot(prefix: string, service: string): string {
     return `${prefix}/${service}`;
 }

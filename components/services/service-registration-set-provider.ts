@@ -18,6 +18,7 @@ import {
     ServiceScheme,
     ServiceWriteRequest,
     serviceRoot,
+    ownValue,
 } from "../../model/service-keys";
 import { readSnapshots, readV2Tree, registerServices, ServiceRemoval, unregisterServices } from "./service-store";
 import { failWith, isUnknown, sameJson } from "./service-registration-common";
@@ -144,12 +145,12 @@ async function apply(props: ServiceRegistrationSetState, before: Partial<Service
     const mirroredKeys: Record<string, string[]> = {};
     for (const s of props.services) {
         if (changed.has(s.service)) continue;
-        ownedKeys[s.service] = before.ownedKeys?.[s.service] ?? [];
-        mirroredKeys[s.service] = before.mirroredKeys?.[s.service] ?? [];
+        ownedKeys[s.service] = ownValue(before.ownedKeys, s.service) ?? [];
+        mirroredKeys[s.service] = ownValue(before.mirroredKeys, s.service) ?? [];
     }
     if (props.clusterWaitSeconds) await waitForEtcd(props.connection, { timeoutSeconds: props.clusterWaitSeconds });
     await withSharedEtcd(props.connection, async (session) => {
-        const requests = defs.map((def) => requestFor(props, def, { owned: before.ownedKeys?.[def.service], mirrored: before.mirroredKeys?.[def.service] }));
+        const requests = defs.map((def) => requestFor(props, def, { owned: ownValue(before.ownedKeys, def.service), mirrored: ownValue(before.mirroredKeys, def.service) }));
         const plans = await registerServices(session, requests, (i) => `${label}: service "${defs[i].service}"`);
         plans.forEach((plan, i) => {
             ownedKeys[defs[i].service] = plan.ownedKeys;
@@ -159,8 +160,8 @@ async function apply(props: ServiceRegistrationSetState, before: Partial<Service
             owner: serviceOwner({ prefix: before.prefix ?? props.prefix, ownerKey: before.ownerKey ?? props.ownerKey }, s.service),
             prefix: before.prefix ?? props.prefix,
             service: s.service,
-            ownedKeys: before.ownedKeys?.[s.service] ?? [],
-            mirroredKeys: before.mirroredKeys?.[s.service] ?? [],
+            ownedKeys: ownValue(before.ownedKeys, s.service) ?? [],
+            mirroredKeys: ownValue(before.mirroredKeys, s.service) ?? [],
         }));
         if (removals.length > 0) await unregisterServices(session, removals);
     });
@@ -231,13 +232,13 @@ export const provider: pulumi.dynamic.ResourceProvider = {
                 const ownedKeys: Record<string, string[]> = {};
                 const mirroredKeys: Record<string, string[]> = {};
                 const present = defs.filter((def, i) => {
-                    const owned = ownedKeysSeen(serviceRoot(def.prefix, def.service), snapshots[i].markerValue, serviceOwner(props, def.service), props.ownedKeys?.[def.service]);
+                    const owned = ownedKeysSeen(serviceRoot(def.prefix, def.service), snapshots[i].markerValue, serviceOwner(props, def.service), ownValue(props.ownedKeys, def.service));
                     // A service whose keys and marker were all removed by hand is gone from the set (drift).
                     if (snapshots[i].markerValue === undefined && owned.every((k) => !(k in snapshots[i].keys))) return false;
                     const fields = observedFields(serviceRoot(def.prefix, def.service), owned, snapshots[i].keys);
                     seen.push({ service: def.service, scheme: (fields.scheme ?? "") as ServiceScheme, hosts: fields.hosts, ...(fields.hostPort === undefined ? {} : { hostPort: fields.hostPort as number }) });
                     ownedKeys[def.service] = owned;
-                    mirroredKeys[def.service] = props.mirroredKeys?.[def.service] ?? [];
+                    mirroredKeys[def.service] = ownValue(props.mirroredKeys, def.service) ?? [];
                     return true;
                 });
                 if (services.length > 0 && present.length === 0) return { id: "", props: {} };
@@ -281,8 +282,8 @@ export const provider: pulumi.dynamic.ResourceProvider = {
                 owner: serviceOwner(props, s.service),
                 prefix: props.prefix,
                 service: s.service,
-                ownedKeys: props.ownedKeys?.[s.service] ?? [],
-                mirroredKeys: props.mirroredKeys?.[s.service] ?? [],
+                ownedKeys: ownValue(props.ownedKeys, s.service) ?? [],
+                mirroredKeys: ownValue(props.mirroredKeys, s.service) ?? [],
             }));
             await withSharedEtcd(props.connection, (session) => unregisterServices(session, removals));
         } catch (err) {

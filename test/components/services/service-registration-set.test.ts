@@ -125,6 +125,21 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         expect(await under("/s3/")).to.deep.equal({});
     });
 
+    it("a service named like a built-in property (constructor) is a service like any other: added by update, refreshed, removed", async () => {
+        const inputs = await checked("builtin", { services: [web], prefix: "/s40" });
+        const { id, outs } = await provider.create(inputs);
+        const ctor = { service: "constructor", scheme: "http", hosts: ["10.1.0.7:80"] };
+        const news = await checked("builtin", { services: [web, ctor], prefix: "/s40" });
+        const updated = await provider.update!(id, outs, news);
+        expect(updated.outs!.ownedKeys.constructor).to.deep.equal(["/s40/constructor/scheme", "/s40/constructor/hosts/0"]);
+        expect(await under("/s40/constructor/")).to.deep.equal({ "/s40/constructor/scheme": "http", "/s40/constructor/hosts/0": "10.1.0.7:80" });
+        const read = await provider.read!(id, updated.outs);
+        expect(read.props.ownedKeys.constructor).to.have.members(["/s40/constructor/scheme", "/s40/constructor/hosts/0"]);
+        const back = await provider.update!(id, read.props, await checked("builtin", { services: [web], prefix: "/s40" }));
+        expect(Object.keys(await under("/s40/")).sort()).to.deep.equal(["/s40/web/hosts/0", "/s40/web/hosts/1", "/s40/web/scheme"]);
+        await provider.delete!(id, back.outs);
+    });
+
     it("refresh reports drift (a host changed, a service removed by hand) and the next update puts it back", async () => {
         const inputs = await checked("drift", { services: [web, db], prefix: "/s4" });
         const { id, outs } = await provider.create(inputs);
