@@ -43,11 +43,12 @@ const previewJob = (doc: Json) => doc.jobs.preview;
 const pulumiStep = (job: Json): Json => (job.steps as Json[]).find((s) => String(s.uses).startsWith("pulumi/actions@") && s.with?.command)!;
 
 describe("workflows: least privilege (issue 22 item 5)", () => {
-    it("knows which jobs a pull request starts: the tests (and the workflow they call) and both previews", () => {
+    it("knows which jobs a pull request starts: the tests (and the workflow they call), the picture and both previews", () => {
         expect(keyVariables).to.deep.equal(["COREOS_CLUSTER_SSH_KEY", "COREOS_CLUSTER_SSH_KEY"]);
         expect(pullRequestJobs(workflows).map(where)).to.have.members([
             "pull-request.yml test",
             "test.yml npm-test [via pull-request.yml test -> test.yml]",
+            "pull-request.yml picture",
             "pull-request.yml preview (stack=dev)",
             "pull-request.yml preview (stack=prod)",
         ]);
@@ -184,7 +185,8 @@ describe("workflows: least privilege (issue 22 item 5)", () => {
             const short = clone(pr.doc);
             previewJob(short).steps[0].uses = "actions/checkout@11d5960";
             expect(pinProblems(withText(pr.text, short))).to.include("pull-request.yml: actions/checkout@11d5960 is not pinned by a full commit SHA");
-            expect(pinProblems(withText(pr.text.replace(`${checkout} # v4.4.0`, checkout)))).to.include(`pull-request.yml:65: ${checkout} has no "# vX.Y.Z" comment naming its release`);
+            const firstCheckoutLine = pr.text.split("\n").findIndex((l) => l.includes(`${checkout} # v4.4.0`)) + 1;
+            expect(pinProblems(withText(pr.text.replace(`${checkout} # v4.4.0`, checkout)))).to.include(`pull-request.yml:${firstCheckoutLine}: ${checkout} has no "# vX.Y.Z" comment naming its release`);
             expect(pinProblems(withText(pr.text.replace(`${checkout} # v4.4.0`, `${checkout} # v4.2.2`)), table)).to.include(
                 `pull-request.yml: ${checkout} # v4.2.2 is not actions/checkout@${table["actions/checkout"].commit} # v4.4.0`,
             );

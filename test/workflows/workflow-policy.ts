@@ -262,7 +262,9 @@ export function permissionProblems(workflows: Workflows): string[] {
                 if (scope === "id-token") {
                     if (!hasStep(job, usesAction("google-github-actions/auth"))) problems.push(`${at}: id-token: write without a workload identity federation step`);
                 } else if (scope === "pull-requests") {
-                    const comments = hasStep(job, (s) => usesAction("pulumi/actions")(s) && (s.with?.["comment-on-pr"] === true || s.with?.["comment-on-pr"] === "true"));
+                    const comments =
+                        hasStep(job, (s) => usesAction("pulumi/actions")(s) && (s.with?.["comment-on-pr"] === true || s.with?.["comment-on-pr"] === "true")) ||
+                        hasStep(job, (s) => typeof s.run === "string" && /\bgh pr comment\b|\/issues\/comments\//.test(s.run));
                     if (!comments) problems.push(`${at}: pull-requests: write in a job that does not comment`);
                     if (!pullRequestFiles.has(file)) problems.push(`${at}: pull-requests: write outside the pull-request workflow`);
                 } else {
