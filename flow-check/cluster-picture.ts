@@ -67,12 +67,15 @@ export function clusterPicture(config: ClusterConfig, plan: ClusterPlan, rules: 
         portsText(flows.filter((f) => "role" in f.from && f.from.role === role && f.to === role).map((f) => ({ first: f.port, last: f.lastPort ?? f.port })));
     const outside = new Map<string, string>();
     for (const f of flows) if (!("role" in f.from)) outside.set(sourceNode(f), `${label(f.from.label)}<br/>${label(f.from.ranges.join(", "))}`);
+    // The subnet's own range is inside the VPC; every other range is outside it.
+    const SUBNET_NODE = "src_the_cluster_s_subnet";
     lines.push(`  subgraph outside["outside the VPC"]`);
-    for (const [node, text] of outside) lines.push(`    ${node}["${text}"]`);
+    for (const [node, text] of outside) if (node !== SUBNET_NODE) lines.push(`    ${node}["${text}"]`);
     lines.push(`    lb["load balancer<br/>tcp ${label(portsText(loadBalancedPorts(config).map((p) => ({ first: p, last: p }))))}"]`);
     lines.push("  end");
     lines.push(`  subgraph vpc["VPC ${label(config.platform === "gcp" ? config.gcp.subnetCidr : `local ${config.local.firstAddress.split(".").slice(0, 3).join(".")}.0/24`)}"]`);
     const peers = within("etcd");
+    if (outside.has(SUBNET_NODE)) lines.push(`    ${SUBNET_NODE}["${outside.get(SUBNET_NODE)}"]`);
     lines.push(`    subgraph members["etcd members (${plan.members.length})${peers ? `, to each other: tcp ${label(peers)}` : ""}"]`);
     const zones = [...new Set(plan.members.map((m) => m.zone))];
     for (const zone of zones) {
@@ -83,7 +86,7 @@ export function clusterPicture(config: ClusterConfig, plan: ClusterPlan, rules: 
     lines.push("    end");
     const workerText =
         config.platform === "gcp"
-            ? `workers: managed group ${config.workers.min}-${config.workers.max}<br/>${plan.workerZones.map(label).join(", ")}`
+            ? `workers: managed group of ${config.workers.min === config.workers.max ? config.workers.min : `${config.workers.min}-${config.workers.max}`}<br/>${plan.workerZones.map(label).join(", ")}`
             : `workers (${plan.workers.length})<br/>${plan.workers.map((w) => label(w.privateIp ?? w.name)).join(", ")}`;
     const backends = within("worker");
     lines.push(`    workers["${workerText}<br/>local etcd endpoint + router${backends ? `<br/>to each other: tcp ${label(backends)}` : ""}"]`);
