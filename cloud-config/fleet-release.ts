@@ -16,6 +16,10 @@ export const FLEET_INSTALL_UNIT = "fleet-install.service";
 export const FLEET_INSTALL_SCRIPT = "/opt/bin/fleet-install";
 export const FLEET_INSTALL_ROOT = "/opt/fleet";
 export const FLEETD_PATH = `${FLEET_INSTALL_ROOT}/current/fleetd`;
+/** The group that may use fleet's API socket: core's own, the tunnel's user on GCE (model/validate-fields.ts). */
+export const FLEET_SOCKET_GROUP = "core";
+/** Container Linux ships its own fleet.socket (root only): this drop-in opens it to the same group. */
+export const FLEET_SOCKET_DROP_IN = { name: "30-socket-group.conf", content: `[Socket]\nSocketGroup=${FLEET_SOCKET_GROUP}\nSocketMode=0660\n` };
 
 const RELEASE_VERSION = /^v[0-9]+\.[0-9]+\.[0-9]+$/;
 const RELEASE_SHA256 = /^[0-9a-f]{64}$/;
@@ -110,6 +114,9 @@ export function fleetUnits(release: FleetRelease): { install: UnitSpec; socket: 
                 "[Socket]",
                 "ListenStream=/var/run/fleet.sock",
                 "SocketMode=0660",
+                // The providers reach the API through the SSH tunnel as core (whose are the machines'
+                // SSH keys), and sshd opens the socket as the user it logged in.
+                `SocketGroup=${FLEET_SOCKET_GROUP}`,
                 "",
             ].join("\n"),
         },

@@ -2,6 +2,7 @@
 // locksmith sections into ETCD_* / FLEET_* / LOCKSMITHD_* drop-ins itself; the units
 // list only has to start etcd2.service and fleet.service.
 
+import { FLEET_SOCKET_DROP_IN } from "./fleet-release";
 import { MachineModel } from "./model";
 import { stringifyCloudConfig, topLevel, unitEntry } from "./render-common";
 import { cloudinitEnvironmentProblem, refuseValue, SECTION_CONFIG_KEYS } from "./value-safety";
@@ -29,6 +30,7 @@ export function containerLinuxDocument(model: MachineModel): Record<string, unkn
         units: [
             ...model.units.map(unitEntry),
             unitEntry({ name: "etcd2.service", command: "start" }),
+            unitEntry({ name: "fleet.socket", drop_ins: [FLEET_SOCKET_DROP_IN] }),
             unitEntry({ name: "fleet.service", command: "start", drop_ins: model.fleetDropIns }),
         ],
     };

@@ -42,6 +42,8 @@ const ETCD_VERSION = /^v3\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
 const SSH_PUBLIC_KEY = /^(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}(?: [\x20-\x7e]*)?$/;
 const WINDOW_START = /^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?(?:[01][0-9]|2[0-3]):[0-5][0-9]$/;
 const DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+/** The user the cloud-config's ssh_authorized_keys belong to on Container Linux and Flatcar. */
+const GCE_TUNNEL_USER = "core";
 const HEALTH_PATH = /^\/[A-Za-z0-9._~\/-]*$/;
 const ETCD_USERNAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const FORBIDDEN_RANGES = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3"].map((c) => (parseCidr(c) as { cidr: import("./ipv4").Cidr }).cidr);
@@ -224,6 +226,11 @@ export function validateConfig(
     const metadata = fleetMetadata(r);
     const fleetEndpoint = r.string("fleetEndpoint") || undefined;
     const tunnel = sshTunnel(r, context.env);
+    // On GCE the machines' SSH keys (sshAuthorizedKeys) are core's, and so is fleet's socket group.
+    const tunnelUser = isPlainObject(raw.sshTunnel) ? raw.sshTunnel.username : undefined;
+    if (onGcp && typeof tunnelUser === "string" && /^[a-z_][a-z0-9_-]{0,31}$/.test(tunnelUser) && tunnelUser !== GCE_TUNNEL_USER) {
+        problems.add("sshTunnel.username", `must be ${GCE_TUNNEL_USER} on platform gcp: sshAuthorizedKeys are installed for ${GCE_TUNNEL_USER}, and fleet's API socket is open to its group; got ${describeValue(tunnelUser)}`);
+    }
     if (fleetEndpoint) {
         const problem = fleetEndpointProblem(fleetEndpoint, tunnel !== undefined);
         if (problem) problems.add("fleetEndpoint", problem);

@@ -11,6 +11,7 @@ import {
     validateCloudConfig,
 } from "../../cloud-config";
 import { substituteAddresses } from "../../cloud-config/inspect";
+import { fleetUnits, FLEET_SOCKET_GROUP } from "../../cloud-config/fleet-release";
 import { parseEnvironmentDropIn } from "../../cloud-config/environment";
 import { serviceEnvironment } from "../../components/local/systemd-env";
 import { ClusterConfig, OsFlavor } from "../../model/types";
@@ -96,7 +97,10 @@ describe("cloud-config rendering", () => {
             expect(listed).to.deep.equal(plan.members.map((m) => m.name));
             expect(etcd2).to.not.have.property("discovery");
             expect(etcd2).to.not.have.property("proxy");
-            expect(unitNames(doc)).to.deep.equal(["etcd2.service", "fleet.service"]);
+            expect(unitNames(doc)).to.deep.equal(["etcd2.service", "fleet.socket", "fleet.service"]);
+            // fleet's API socket opened to core, the SSH tunnel's user on GCE (sshd opens it as the user it logged in).
+            const socket = (doc.coreos as { units: Array<{ name: string; drop_ins?: Array<{ content: string }> }> }).units.find((u) => u.name === "fleet.socket")!;
+            expect(socket.drop_ins![0].content).to.equal("[Socket]\nSocketGroup=core\nSocketMode=0660\n");
             expect(unit(doc, "etcd2.service").command).to.equal("start");
             expect(unit(doc, "fleet.service").command).to.equal("start");
             expect(doc.coreos.fleet.metadata).to.equal(`role=etcd,zone=${member.zone},region=europe-west1,cluster=prod,disk=ssd,tier=prod`);
@@ -325,3 +329,11 @@ describe("cloud-config rendering", () => {
     });
 });
 
+
+describe("fleet's API socket (issue 23: the tunnel's user could not open it)", () => {
+    it("Flatcar's own fleet.socket is 0660 for the group core, the SSH tunnel's user on GCE", () => {
+        const socket = fleetUnits({ version: "v1.0.0", url: "https://example.com/fleet.tar.gz", sha256: "7e57".repeat(16) }).socket.content!;
+        expect(socket.split("\n")).to.include.members(["ListenStream=/var/run/fleet.sock", "SocketMode=0660", `SocketGroup=${FLEET_SOCKET_GROUP}`]);
+        expect(FLEET_SOCKET_GROUP).to.equal("core");
+    });
+});

@@ -114,6 +114,7 @@ const cases: Case[] = [
     { what: "$public_ipv4 inside an SSH key comment", raw: gcpRaw({ sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm/k7CRRK74CvxYQRAF6M8r6UU99EKvR5TC1tOrV4st ops@exam$public_ipv4ple.com"] }), key: "sshAuthorizedKeys[0]", message: /coreos-cloudinit replaces in the whole user-data/ },
     { what: "$private_ipv4 in fleet metadata", raw: gcpRaw({ fleetMetadata: { tier: "a$private_ipv4" } }), key: "fleetMetadata.tier", message: /coreos-cloudinit replaces/ },
     { what: "a percent-escape in a discovery URL", raw: gcpRaw({ etcdDiscoveryUrl: "https://discovery.etcd.io/abc%2F" }), key: "etcdDiscoveryUrl", message: /no escapes/ },
+    { what: "a GCE tunnel user other than core", raw: gcpRaw({ sshTunnel: { host: "localhost", port: 2222, username: "root", privateKeyEnv: "K" } }), key: "sshTunnel.username", message: /must be core on platform gcp/ },
     // Grammars of other strings.
     { what: "a non-ASCII SSH key comment", raw: gcpRaw({ sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm/k7CRRK74CvxYQRAF6M8r6UU99EKvR5TC1tOrV4st ops\u00a0evil"] }), key: "sshAuthorizedKeys[0]", message: /optional comment of printable ASCII/ },
     { what: "a shell character in the SSH tunnel user", raw: gcpRaw({ sshTunnel: { host: "localhost", port: 2222, username: "core;id", privateKeyEnv: "K" } }), key: "sshTunnel.username", message: /must be a login name/ },
