@@ -3,6 +3,7 @@
 
 import { ConfigProblem } from "./types";
 import { CONFIG_KEY_NAMES, configKeySpec, qualifiedKey } from "./defaults";
+import { shownValue } from "./text-rules";
 
 /** What `pulumi config set --secret` writes into a stack file: readable only with the stack's passphrase. */
 export interface EncryptedValue {
@@ -43,7 +44,7 @@ export function describeValue(value: unknown, secret = false): string {
     if (isEncryptedValue(value)) return "an encrypted value";
     if (isPlainObject(value)) return "an object";
     if (secret) return `a ${typeof value}`;
-    if (typeof value === "string") return `the string ${JSON.stringify(value.length > 60 ? value.slice(0, 57) + "..." : value)}`;
+    if (typeof value === "string") return `the string ${shownValue(value, 57)}`;
     return `${typeof value} ${String(value)}`;
 }
 

@@ -34,14 +34,24 @@ export const SYSTEM_UNIT_STEMS: readonly string[] = [
     "local-fs", "locksmithd", "modprobe", "multi-user", "network", "network-online", "nss-lookup", "ntpd", "poweroff",
     "reboot", "remote-fs", "rescue", "serial-getty", "shutdown", "sockets", "sshd", "sysinit", "system", "timers",
     "update-engine", "user", "user-runtime-dir",
+    // coreos-cloudinit's own units, GCE's guest agents and Flatcar's afterburn.
+    "user-cloudinit", "user-cloudinit-proc-cmdline", "user-config", "system-config", "afterburn", "afterburn-sshkeys",
 ];
 /** Stems that begin a family of system units (systemd-networkd, dbus-broker, sshd-keygen...). */
-export const SYSTEM_UNIT_PREFIXES: readonly string[] = ["systemd-", "dbus-", "sshd-", "docker-", "containerd-", "etcd-", "fleet-", "locksmith", "update-engine", "flatcar-", "coreos-", "oem-"];
+export const SYSTEM_UNIT_PREFIXES: readonly string[] = [
+    "systemd-", "dbus-", "sshd-", "docker-", "containerd-", "etcd-", "fleet-", "locksmith", "update-engine", "flatcar-", "coreos-", "oem-",
+    "user-cloudinit", "google-", "afterburn",
+];
+/** A mount, automount or swap unit names a path: none may be pushed over the OS's own file systems. */
+const SYSTEM_MOUNT_ROOTS: readonly string[] = ["", "-", "boot", "dev", "etc", "home", "opt", "proc", "run", "sys", "tmp", "usr", "var"];
+const MOUNT_SUFFIX = /\.(?:mount|automount|swap)$/;
 
 /** Why a unit name would shadow one of the machines' own units, or undefined. */
 export function systemUnitProblem(name: string): string | undefined {
     const base = name.toLowerCase().replace(/\.[a-z]+$/, "");
     const stem = base.includes("@") ? base.slice(0, base.indexOf("@")) : base;
+    const mountsSystemPath = MOUNT_SUFFIX.test(name.toLowerCase()) && SYSTEM_MOUNT_ROOTS.some((root) => stem === root || (root.length > 1 && stem.startsWith(`${root}-`)));
+    if (mountsSystemPath) return `"${name}" would mount over the machines' own ${stem === "-" || stem === "" ? "/" : `/${stem.replace(/-/g, "/")}`}; push mounts of your own paths only`;
     if (SYSTEM_UNIT_STEMS.includes(stem) || SYSTEM_UNIT_PREFIXES.some((p) => stem.startsWith(p))) {
         return `"${name}" would shadow the machines' own unit ${stem} (fleet links pushed units ahead of the system's); choose a name of your own`;
     }

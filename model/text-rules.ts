@@ -51,6 +51,17 @@ export interface UrlRule {
     schemes: readonly string[];
     /** Whether a path after the authority is allowed (default true). */
     path?: boolean;
+    /** The path is a credential (a discovery token): messages show it as `/<hidden>`. */
+    secretPath?: boolean;
+}
+
+/**
+ * A value as a message may show it: quoted, shortened, and with anything that reads as a credential
+ * hidden (everything up to the last "@": `user:password@host`, `unix://user:pw@/path`).
+ */
+export function shownValue(text: string, max = 80): string {
+    const hidden = text.includes("@") ? text.replace(/^((?:[a-z][a-z0-9+.-]*:\/\/)?).*@/i, "$1<hidden>@") : text;
+    return JSON.stringify(hidden.length > max ? `${hidden.slice(0, max)}...` : hidden);
 }
 
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -72,7 +83,7 @@ export function urlProblem(text: string, rule: UrlRule): string | undefined {
     const line = textProblem(text);
     if (line) return line;
     // Credentials in a URL are a secret: no message shows them (the whole authority is hidden, as a password may hold "@").
-    const shown = JSON.stringify(text.includes("@") ? text.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/i, "$1<hidden>@") : text);
+    const shown = rule.secretPath ? shownValue(text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)[/?#].*$/i, "$1/<hidden>")) : shownValue(text, 200);
     const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(.*)$/.exec(text);
     if (!m) return `${shown} is not a URL like ${example}`;
     const [, scheme, authority, path, rest] = m;

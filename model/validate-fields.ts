@@ -5,7 +5,7 @@ import { FleetRelease, SshTunnelSpec } from "./types";
 import { ConfigReader, ENCRYPTED_WHOLE, checkFields, describeValue, isEncryptedValue } from "./config-reader";
 import { LOOPBACK, cidrContains, parseIpv4 } from "./ipv4";
 import { portNumberProblem } from "./ports";
-import { SAFE_PATH, urlProblem } from "./text-rules";
+import { SAFE_PATH, shownValue, urlProblem } from "./text-rules";
 
 const SSH_TUNNEL_FIELDS = ["host", "port", "username", "privateKey", "privateKeyEnv"];
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -132,7 +132,7 @@ export function fleetRelease(r: ConfigReader): FleetRelease | undefined {
 
 export function fleetEndpointProblem(endpoint: string, tunnelled: boolean): string | undefined {
     if (endpoint.startsWith("unix://")) {
-        return /^unix:\/\//.test(endpoint) && SAFE_PATH.test(endpoint.slice("unix://".length)) && endpoint.startsWith("unix:///") ? undefined : `${JSON.stringify(endpoint)} must be unix:///path/to/fleet.sock (a path of A-Z a-z 0-9 . _ - /)`;
+        return SAFE_PATH.test(endpoint.slice("unix://".length)) && endpoint.startsWith("unix:///") ? undefined : `${shownValue(endpoint)} must be unix:///path/to/fleet.sock (a path of A-Z a-z 0-9 . _ - /)`;
     }
     // fleet's API speaks plain HTTP (the key's own exception), and only on loopback through the tunnel.
     const urlRule = urlProblem(endpoint, { schemes: ["http", "https"], path: false });
@@ -140,7 +140,7 @@ export function fleetEndpointProblem(endpoint: string, tunnelled: boolean): stri
     const host = new URL(endpoint).hostname;
     const loopback = host === "localhost" || (parseIpv4(host) !== undefined && cidrContains(LOOPBACK, parseIpv4(host)!));
     if (!loopback && !tunnelled) {
-        return `${endpoint}: the fleet API has no authentication and no TLS; reach it on a loopback address through sshTunnel, never across the network`;
+        return `${shownValue(endpoint)}: the fleet API has no authentication and no TLS; reach it on a loopback address through sshTunnel, never across the network`;
     }
     return undefined;
 }

@@ -16,7 +16,7 @@ import { checkPortTable } from "./validate-ports";
 import { fixedPortClaims, portNumberProblem } from "./ports";
 import { SAFE_PATH, urlProblem } from "./text-rules";
 import { describeExposure, exposureOf } from "./exposure";
-import { isProductionEnvironment } from "./environment-rules";
+import { isProductionStack } from "./environment-rules";
 import { planCluster } from "./plan";
 
 export { memberCountChangeProblems, faultToleranceTable } from "./quorum";
@@ -79,7 +79,8 @@ export function validateConfig(
         const origin = environmentValue ? "" : ` (taken from the stack name; set environment to a label)`;
         problems.add("environment", `"${environment}" must be a label: a-z 0-9 and "-", starting with a letter (it becomes a GCE label value)${origin}`);
     }
-    const isProd = isProductionEnvironment(environment);
+    // Fail-safe: the production rules apply when the stack's name or its environment says production.
+    const isProd = isProductionStack(environment, stack);
     const isDev = r.boolean("isDev") ?? false;
     if (isDev && isProd) problems.add("isDev", `a stack whose environment is production ("${environment}") cannot be marked dev`);
     const allowSingleMember = r.boolean("allowSingleMember") ?? false;
@@ -133,7 +134,8 @@ export function validateConfig(
         else if (Number(m[1]) > 5) problems.add("etcdVersion", `${etcdVersion}: etcd 3.6 and later have no v2 API, which fleet and locksmith need; use v3.5.x`);
     }
     const discoveryUrl = r.string("etcdDiscoveryUrl") || undefined;
-    const discoveryProblem = discoveryUrl && urlProblem(discoveryUrl, { schemes: ["https"] });
+    // The discovery URL's path is the cluster's join token: messages never show it.
+    const discoveryProblem = discoveryUrl && urlProblem(discoveryUrl, { schemes: ["https"], secretPath: true });
     if (discoveryProblem) problems.add("etcdDiscoveryUrl", `${discoveryProblem} (e.g. https://discovery.etcd.io/<token>)`);
     const protect = r.boolean("protectMembers");
     if (isProd && protect === false) problems.add("protectMembers", "must be true when environment is prod: a deleted member cannot rejoin, and losing members loses quorum");

@@ -10,7 +10,7 @@ import {
     TYPES,
     configValue,
     isLocalMachine,
-    isProduction,
+    isProductionContext,
     isRecord,
     labelsOf,
 } from "./resource-data";
@@ -95,7 +95,7 @@ function singleMemberAllowed(ctx: StackContext): boolean {
     return (
         configValue(ctx, "isDev") === "true" &&
         configValue(ctx, "allowSingleMember") === "true" &&
-        !isProduction(configValue(ctx, "environment") ?? ctx.stack)
+        !isProductionContext(undefined, ctx)
     );
 }
 

@@ -3,7 +3,7 @@
 // replacements lose quorum. Pulumi's `protect` stops `pulumi up`/`destroy` from deleting
 // it; GCE's deletionProtection stops everything else (console, gcloud, another tool).
 // Replacing a member is a manual, documented operation (docs/delivery.md).
-import { PlainResource, TYPES, environmentOf, isProduction, labelsOf, StackContext } from "./resource-data";
+import { PlainResource, TYPES, environmentOf, isProductionContext, labelsOf, StackContext } from "./resource-data";
 
 export function isEtcdMember(resource: PlainResource): boolean {
     return resource.type === TYPES.instance && labelsOf(resource).role === "etcd";
@@ -12,7 +12,7 @@ export function isEtcdMember(resource: PlainResource): boolean {
 export function etcdProtectionViolations(resource: PlainResource, ctx: StackContext): string[] {
     if (!isEtcdMember(resource)) return [];
     const environment = environmentOf(resource, ctx);
-    if (!isProduction(environment)) return [];
+    if (!isProductionContext(resource, ctx)) return [];
     const violations: string[] = [];
     if (resource.protect !== true) {
         violations.push(

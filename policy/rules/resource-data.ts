@@ -91,6 +91,8 @@ export function configValue(ctx: StackContext, key: string): string | undefined 
  * The environment a resource belongs to: its `environment` label, else the stack's
  * `coreos-cluster:environment`, else the stack name (the config key's documented default).
  */
+import { isProductionStack } from "../../model/environment-rules";
+
 export function environmentOf(resource: PlainResource | undefined, ctx: StackContext): string | undefined {
     const label = resource ? labelsOf(resource).environment : undefined;
     return label || configValue(ctx, "environment") || ctx.stack || undefined;
@@ -98,6 +100,11 @@ export function environmentOf(resource: PlainResource | undefined, ctx: StackCon
 
 /** `prod`, `production`, `prod-eu`, `eu-prd`, `live`: the production rules apply (the config validation's rule). */
 export { isProductionEnvironment as isProduction } from "../../model/environment-rules";
+
+/** Fail-safe, as the config validation judges it: the resource's label, the stack's environment or its name says production. */
+export function isProductionContext(resource: PlainResource | undefined, ctx: StackContext): boolean {
+    return isProductionStack(resource ? labelsOf(resource).environment : undefined, configValue(ctx, "environment"), ctx.stack);
+}
 
 export function describe(resource: PlainResource): string {
     return `${resource.name} (${resource.type})`;

@@ -98,6 +98,12 @@ const cases: Case[] = [
     { what: "a unit named like the router", raw: gcpRaw({ fleetUnits: [{ name: "coreos-router.service", options: [{ section: "Service", name: "ExecStart", value: "/bin/true" }] }] }), key: "fleetUnits[0].name", message: /shadow/ },
     { what: "a unit named like the etcd member", raw: gcpRaw({ fleetUnits: [{ name: "etcd-member.service", options: [{ section: "Service", name: "ExecStart", value: "/bin/true" }] }] }), key: "fleetUnits[0].name", message: /shadow/ },
     { what: "a unit named like locksmith", raw: gcpRaw({ fleetUnits: [{ name: "LOCKSMITHD.service", options: [{ section: "Service", name: "ExecStart", value: "/bin/true" }] }] }), key: "fleetUnits[0].name", message: /shadow/ },
+    ...["user-cloudinit@.service", "user-config.target", "google-guest-agent.service", "afterburn.service", "tmp.mount", "var-lib-docker.mount", "-.mount"].map((name) => ({
+        what: `a unit named ${name}`,
+        raw: gcpRaw({ fleetUnits: [{ name, options: [{ section: "Unit", name: "Description", value: "x" }] }] }),
+        key: "fleetUnits[0].name",
+        message: /would (?:shadow|mount over) the machines' own/,
+    })),
     { what: "a fleet service named like the getty template", raw: gcpRaw({ fleetServices: [{ ...API, name: "getty" }] }), key: "fleetServices[0].name", message: /shadow the machines' own unit getty/ },
     { what: "a services prefix in fleet's keyspace", raw: gcpRaw({ servicesPrefix: "/_coreos.com/fleet" }), key: "servicesPrefix", message: /fleet's registry/ },
     { what: "a services prefix in locksmith's keyspace", raw: gcpRaw({ servicesPrefix: "/coreos.com/updateengine/rebootlock" }), key: "servicesPrefix", message: /locksmith's reboot semaphore/ },
@@ -110,6 +116,9 @@ const cases: Case[] = [
     { what: "a single worker under live", raw: prodRaw({ environment: "live", workerMin: 1 }), key: "workerMin", message: /prod needs at least 3 workers/ },
     { what: "isDev under production", raw: gcpRaw({ environment: "production", isDev: true }), key: "isDev", message: /environment is production \("production"\) cannot be marked dev/ },
     { what: "an upper-case Prod", raw: gcpRaw({ environment: "Prod" }), key: "environment", message: /must be a label/ },
+    { what: "a prod stack whose environment says eu", raw: prodRaw({ environment: "eu", sshAllowWorld: true }), stack: "prod", key: "sshAllowWorld", message: /cannot be true when environment is prod/ },
+    { what: "a stack named prodeu without an environment", raw: prodRaw({ environment: undefined, protectMembers: false }), stack: "prod-eu", key: "protectMembers", message: /must be true when environment is prod/ },
+    { what: "environment production on a stack named main", raw: prodRaw({ environment: "production", externalIps: true }), stack: "main", key: "externalIps", message: /must be false when environment is prod/ },
     // coreos-cloudinit's substitutions and systemd's specifiers.
     { what: "$public_ipv4 inside an SSH key comment", raw: gcpRaw({ sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm/k7CRRK74CvxYQRAF6M8r6UU99EKvR5TC1tOrV4st ops@exam$public_ipv4ple.com"] }), key: "sshAuthorizedKeys[0]", message: /coreos-cloudinit replaces in the whole user-data/ },
     { what: "$private_ipv4 in fleet metadata", raw: gcpRaw({ fleetMetadata: { tier: "a$private_ipv4" } }), key: "fleetMetadata.tier", message: /coreos-cloudinit replaces/ },
@@ -157,6 +166,22 @@ describe("model/validate: hostile and careless input, refused by class (issue 22
                 expect(problems, url).to.not.be.empty;
                 for (const p of problems) expect(p.message, url).to.not.match(/hunter2|ter2@|hun@/);
             }
+        }
+    });
+
+    it("never shows a credential or a discovery token, in any key's message", () => {
+        const token = "4f0c1d7e9a2b4c6d8e0f1a3b5c7d9e1f";
+        const raws = [
+            gcpRaw({ sshTunnel: { host: "core:Sup3rS3cret@bastion.example.com", port: 2222, username: "core", privateKeyEnv: "K" } }),
+            gcpRaw({ fleetEndpoint: "unix://admin:Sup3rS3cret@/var/run/fleet.sock" }),
+            gcpRaw({ etcdDiscoveryUrl: `http://discovery.etcd.io/${token}` }),
+            gcpRaw({ etcdDiscoveryUrl: `https://discovery.etcd.io/${token}?size=3` }),
+            gcpRaw({ etcdDiscoveryUrl: `https://discovery.etcd.io/${token}%2F` }),
+        ];
+        for (const raw of raws) {
+            const problems = validateConfig(raw, "dev").problems;
+            expect(problems, JSON.stringify(raw)).to.not.be.empty;
+            for (const p of problems) expect(p.message).to.not.match(/Sup3rS3cret|4f0c1d7e/);
         }
     });
 
