@@ -44,7 +44,7 @@ export function previewKeyEnvironment(raw: Record<string, unknown>, env: Record<
  */
 export function withUnknownTunnelKey(config: ClusterConfig, standIn: { key: string }, unknownKey: unknown): ClusterConfig {
     const tunnel = config.access.sshTunnel;
-    if (tunnel === undefined || tunnel.privateKey.trim() !== standIn.key.trim()) {
+    if (tunnel === undefined || tunnel.privateKey?.trim() !== standIn.key.trim()) {
         throw new Error("preview without the SSH tunnel's key: the validated tunnel does not carry the stand-in key");
     }
     return { ...config, access: { ...config.access, sshTunnel: { ...tunnel, privateKey: unknownKey as string } } };

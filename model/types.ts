@@ -75,8 +75,17 @@ export interface SshTunnelSpec {
     host: string;
     port: number;
     username: string;
-    /** Secret: never logged, never stored in plaintext state. */
-    privateKey: string;
+    /**
+     * Secret: never logged, never stored in plaintext state. Absent from what resources are given when
+     * the key comes from `privateKeyEnv` (tunnelForResources): then it never reaches state at all.
+     */
+    privateKey?: string;
+    /**
+     * The environment variable the key came from (sshTunnel.privateKeyEnv). Resources then carry only
+     * this name and read the key from their process's environment when they dial, so a preview (which
+     * can decrypt state) never sees the key and a deploy job hands it in as a secret of its own.
+     */
+    privateKeyEnv?: string;
     /**
      * Set by the local platform (never by a stack file): the local VPC subnet `host` lives in. The
      * tunnel then dials only when the host's route goes through that VPC's bridge (vpc-route-guard.ts).

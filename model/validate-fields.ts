@@ -97,13 +97,20 @@ export function sshTunnel(r: ConfigReader, env?: Record<string, string | undefin
         if (p.count > before) return undefined;
         // One form whatever carried it (`$(cat key)` drops the final newline, a file read keeps it),
         // so the same key never shows as a changed connection.
-        return { host: value.host as string, port: port as number, username: value.username as string, privateKey: `${(key as string).trim()}\n` };
+        return { host: value.host as string, port: port as number, username: value.username as string, privateKey: `${(key as string).trim()}\n`, privateKeyEnv: name as string };
     }
     if (isEncryptedValue(value.privateKey)) return p.count === before ? "encrypted" : undefined;
     if (typeof value.privateKey !== "string") p.add("sshTunnel.privateKey", `must be a private key (PEM or OpenSSH text), got ${describeValue(value.privateKey, true)}`);
     else if (!PRIVATE_KEY.test(value.privateKey.trim())) p.add("sshTunnel.privateKey", "is not a PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----)");
     if (p.count > before) return undefined;
     return { host: value.host as string, port: port as number, username: value.username as string, privateKey: value.privateKey as string };
+}
+
+/** The tunnel as resources get it: with a key from the environment, only the variable's name (never the key). */
+export function tunnelForResources<T extends SshTunnelSpec>(spec: T): T {
+    if (spec.privateKeyEnv === undefined) return spec;
+    const { privateKey: _key, ...rest } = spec;
+    return rest as T;
 }
 
 export const DEFAULT_FLEET_RELEASE = {

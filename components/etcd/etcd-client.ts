@@ -6,7 +6,7 @@
 // state; this repository's own helpers are imported normally and serialized by value.
 import type { Etcd3 } from "etcd3";
 import type { SshTunnelSpec } from "../../model/types";
-import { openTunnel, redactPrivateKey, type Tunnel } from "./ssh-tunnel";
+import { knownTunnelKey, openTunnel, redactPrivateKey, type Tunnel } from "./ssh-tunnel";
 
 export interface EtcdConnectionArgs {
     endpoints: string[];
@@ -71,9 +71,13 @@ export function connectionProblems(raw: unknown, isUnknown: (v: unknown) => bool
     }
     const t = c.sshTunnel as Record<string, unknown> | undefined;
     if (t !== undefined && t !== null && !isUnknown(t)) {
-        for (const f of ["host", "username", "privateKey"]) {
+        for (const f of ["host", "username"]) {
             if (!isUnknown(t[f]) && (typeof t[f] !== "string" || (t[f] as string).length === 0)) problems.push({ field: `connection.sshTunnel.${f}`, message: "is required" });
         }
+        // The key itself, or the name of the variable holding it where Pulumi runs (never in state then).
+        const hasKey = isUnknown(t.privateKey) || (typeof t.privateKey === "string" && t.privateKey.length > 0);
+        const hasEnv = isUnknown(t.privateKeyEnv) || (typeof t.privateKeyEnv === "string" && /^[A-Z_][A-Z0-9_]*$/.test(t.privateKeyEnv));
+        if (!hasKey && !hasEnv) problems.push({ field: "connection.sshTunnel.privateKey", message: "is required (or privateKeyEnv, the environment variable that holds it)" });
         if (!isUnknown(t.port) && (typeof t.port !== "number" || !Number.isInteger(t.port) || t.port < 1 || t.port > 65535)) {
             problems.push({ field: "connection.sshTunnel.port", message: "must be a port 1-65535" });
         }
@@ -104,7 +108,7 @@ export function redactConnectionSecrets(message: string, conn: Partial<EtcdConne
     let out = message;
     if (conn.password) out = out.split(conn.password).join("[secret]");
     out = redactPrivateKey(out, conn.tls?.key);
-    out = redactPrivateKey(out, conn.sshTunnel?.privateKey);
+    out = redactPrivateKey(out, knownTunnelKey(conn.sshTunnel));
     return out;
 }
 

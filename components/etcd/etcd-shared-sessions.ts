@@ -17,7 +17,7 @@ export function connectionFingerprint(conn: EtcdConnectionArgs): string {
         username: conn.username ?? null,
         password: digest(conn.password),
         tls: conn.tls ? { ca: digest(conn.tls.ca), cert: digest(conn.tls.cert), key: digest(conn.tls.key) } : null,
-        sshTunnel: t ? { host: t.host, port: t.port, username: t.username, privateKey: digest(t.privateKey), localVpc: t.localVpc ?? null } : null,
+        sshTunnel: t ? { host: t.host, port: t.port, username: t.username, privateKey: digest(t.privateKey), privateKeyEnv: t.privateKeyEnv ?? null, localVpc: t.localVpc ?? null } : null,
         timeoutMs: conn.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         retries: conn.retries ?? DEFAULT_RETRIES,
     };

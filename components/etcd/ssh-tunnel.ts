@@ -38,12 +38,41 @@ export function describeTunnelTarget(target: TunnelTarget): string {
     return "socketPath" in target ? `unix:${target.socketPath}` : `${target.host}:${target.port}`;
 }
 
+/**
+ * The tunnel's private key: given, or read from the variable the stack named (sshTunnel.privateKeyEnv)
+ * in this process's environment, where the deploy job puts it; the key itself is then never in state.
+ */
+export function tunnelPrivateKey(spec: Pick<SshTunnelSpec, "privateKey" | "privateKeyEnv">): string {
+    if (spec.privateKey) return spec.privateKey;
+    const name = spec.privateKeyEnv;
+    const value = name ? process.env[name] : undefined;
+    if (!name) throw new Error("sshTunnel: no privateKey and no privateKeyEnv");
+    if (!value || value.trim() === "") throw new Error(`sshTunnel: environment variable ${name} is not set where Pulumi runs; it must hold the tunnel's private key (CI: the deploy job's secret)`);
+    return `${value.trim()}\n`;
+}
+
+/** The key when it can be had (for redacting messages), never throwing. */
+export function knownTunnelKey(spec: Pick<SshTunnelSpec, "privateKey" | "privateKeyEnv"> | undefined): string | undefined {
+    if (!spec) return undefined;
+    try {
+        return tunnelPrivateKey(spec);
+    } catch {
+        return undefined;
+    }
+}
+
 export function openTunnel(spec: SshTunnelSpec, target: TunnelTarget, options: TunnelOptions = {}): Promise<Tunnel> {
     const ssh2 = require("ssh2") as typeof import("ssh2");
     const net = require("net") as typeof import("net");
     const crypto = require("crypto") as typeof import("crypto");
     const where = `SSH tunnel ${spec.username}@${spec.host}:${spec.port} -> ${describeTunnelTarget(target)}`;
-    const fail = (cause: unknown) => new Error(`${where}: ${redactPrivateKey(cause instanceof Error ? cause.message : String(cause), spec.privateKey)}`);
+    let privateKey: string | undefined;
+    const fail = (cause: unknown) => new Error(`${where}: ${redactPrivateKey(cause instanceof Error ? cause.message : String(cause), privateKey)}`);
+    try {
+        privateKey = tunnelPrivateKey(spec);
+    } catch (err) {
+        return Promise.reject(fail(err));
+    }
 
     // A local VPC's address is dialed only through its bridge, never through the host's default route.
     const routeProblem = spec.localVpc === undefined ? undefined : vpcRouteProblem(spec.host, spec.localVpc);
@@ -109,7 +138,7 @@ export function openTunnel(spec: SshTunnelSpec, target: TunnelTarget, options: T
                 host: spec.host,
                 port: spec.port,
                 username: spec.username,
-                privateKey: spec.privateKey,
+                privateKey,
                 readyTimeout: options.readyTimeoutMs ?? 10000,
                 keepaliveInterval: 15000,
                 hostVerifier: options.hostKeySha256

@@ -279,7 +279,7 @@ export function makeRedactor(args: FleetConnectionArgs): (message: string) => st
         const s = args.sshTunnel;
         secrets.push(`${s.username}@${s.host}:${s.port}`, `${s.host}:${s.port}`, s.host);
     }
-    const key = args.sshTunnel?.privateKey;
+    const key = (require("../etcd/ssh-tunnel") as typeof import("../etcd/ssh-tunnel")).knownTunnelKey(args.sshTunnel);
     return (message: string) => {
         let out = message;
         for (const secret of secrets.filter((x) => x && x.length >= 3).sort((a, b) => b.length - a.length)) out = out.split(secret).join("[redacted]");

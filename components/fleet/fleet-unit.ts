@@ -92,9 +92,12 @@ export function checkFleetUnit(_olds: Record<string, any>, news: Record<string, 
     }
     const tunnel = news.sshTunnel;
     if (tunnel !== undefined && tunnel !== null && !isUnknown(tunnel)) {
-        for (const [k, type] of [["host", "string"], ["port", "number"], ["username", "string"], ["privateKey", "string"]] as const) {
+        for (const [k, type] of [["host", "string"], ["port", "number"], ["username", "string"]] as const) {
             if (typeof tunnel[k] !== type || tunnel[k] === "") fail("sshTunnel", `sshTunnel.${k} must be a non-empty ${type}`);
         }
+        // The key, or the variable holding it where Pulumi runs (then no key is in state).
+        const keyGiven = (typeof tunnel.privateKey === "string" && tunnel.privateKey !== "") || (typeof tunnel.privateKeyEnv === "string" && /^[A-Z_][A-Z0-9_]*$/.test(tunnel.privateKeyEnv));
+        if (!keyGiven) fail("sshTunnel", "sshTunnel.privateKey (or privateKeyEnv, the environment variable holding it) is required");
     }
     for (const k of ["waitTimeoutSeconds", "pollIntervalMs", "requestTimeoutMs", "retries", "retryDelayMs"]) {
         const v = news[k];

@@ -96,7 +96,9 @@ export class ClusterHealthGate extends pulumi.ComponentResource {
                     host: tunnel.host,
                     port: tunnel.port,
                     user: tunnel.username,
-                    privateKey: pulumi.secret(tunnel.privateKey),
+                    // A key from the environment stays out of state: the deploy job loads it into an
+                    // ssh-agent, which pulumi-command uses through SSH_AUTH_SOCK (docs/delivery.md).
+                    ...(tunnel.privateKeyEnv === undefined ? { privateKey: pulumi.secret(tunnel.privateKey!) } : {}),
                     dialErrorLimit: dialErrorLimit(args.dialWaitSeconds ?? 600),
                     perDialTimeout: PER_DIAL_TIMEOUT_S,
                 },

@@ -6,17 +6,18 @@ import type { Platform } from "../platform";
 import { GcpCluster } from "./gcp-cluster";
 import { FleetUnit } from "../fleet/fleet-unit";
 import { FleetService } from "../fleet/fleet-service";
+import { tunnelForResources } from "../../model/validate-fields";
 
 /** How the fleet providers reach fleetd. Through a tunnel the endpoint names a host inside the VPC: kept secret with the key. */
 function fleetAccess(config: ClusterConfig): { endpoint: pulumi.Input<string>; sshTunnel?: pulumi.Input<SshTunnelSpec> } {
     const tunnel = config.access.sshTunnel;
     const endpoint = config.fleet.endpoint ?? "unix:///var/run/fleet.sock";
-    return { endpoint: tunnel ? pulumi.secret(endpoint) : endpoint, sshTunnel: tunnel && pulumi.secret(tunnel) };
+    return { endpoint: tunnel ? pulumi.secret(endpoint) : endpoint, sshTunnel: tunnel && pulumi.secret(tunnelForResources(tunnel)) };
 }
 
 export const gcpPlatform: Platform = {
     name: "gcp",
-    deployerTunnel: (config) => config.access.sshTunnel,
+    deployerTunnel: (config) => config.access.sshTunnel && tunnelForResources(config.access.sshTunnel),
     buildCluster: (name, args, opts) => new GcpCluster(name, args, opts),
     fleetUnit(name, unit, config, opts) {
         return new FleetUnit(name, { ...unit, ...fleetAccess(config), clusterWaitSeconds: config.access.clusterWaitSeconds }, opts);

@@ -137,7 +137,7 @@ export class LocalCluster extends pulumi.ComponentResource {
         }
 
         // The deployer's way in: sshd in the bastion member's namespace, with the tunnel's key.
-        const authorizedKeys = [...(config.access.sshTunnel ? [publicKeyOf(config.access.sshTunnel.privateKey)] : []), ...config.ssh.authorizedKeys];
+        const authorizedKeys = [...(config.access.sshTunnel ? [publicKeyOf(config.access.sshTunnel.privateKey!)] : []), ...config.ssh.authorizedKeys];
         const bastion = vpc.machines.find((m) => m.name === bastionOf(config, plan))!;
         const sshd =
             authorizedKeys.length === 0

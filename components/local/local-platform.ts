@@ -7,13 +7,14 @@ import { LocalCluster } from "./local-cluster";
 import { LocalFleetUnit } from "./local-fleet-unit";
 import { LocalFleetService } from "./local-fleet-service";
 import { localVpcPlan } from "./vpc/addressing";
+import { tunnelForResources } from "../../model/validate-fields";
 
 const unitsDir = (dataDir: string) => path.join(dataDir, "fleet-units");
 
 export const localPlatform: Platform = {
     name: "local",
     // The tunnel's host is a member in the local VPC: dialed only through that VPC's bridge.
-    deployerTunnel: (config, plan) => config.access.sshTunnel && { ...config.access.sshTunnel, localVpc: localVpcPlan(config, plan).subnet },
+    deployerTunnel: (config, plan) => config.access.sshTunnel && { ...tunnelForResources(config.access.sshTunnel), localVpc: localVpcPlan(config, plan).subnet },
     buildCluster: (name, args, opts) => new LocalCluster(name, args, opts),
     fleetUnit: (name, unit, config, opts) => new LocalFleetUnit(name, { ...unit, directory: unitsDir(config.local.dataDir) }, opts),
     fleetService(name, service, config, etcdEndpoints, opts) {

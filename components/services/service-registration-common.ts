@@ -10,7 +10,8 @@ export type EtcdConnectionInput = pulumi.Input<{
     username?: pulumi.Input<string>;
     password?: pulumi.Input<string>;
     tls?: pulumi.Input<{ ca?: pulumi.Input<string>; cert?: pulumi.Input<string>; key?: pulumi.Input<string> }>;
-    sshTunnel?: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; username: pulumi.Input<string>; privateKey: pulumi.Input<string>; localVpc?: pulumi.Input<string> }>;
+    /** The key, or (the program's way) `privateKeyEnv`: the variable holding it where Pulumi runs, so no key is in state. */
+    sshTunnel?: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; username: pulumi.Input<string>; privateKey?: pulumi.Input<string>; privateKeyEnv?: pulumi.Input<string>; localVpc?: pulumi.Input<string> }>;
     timeoutMs?: pulumi.Input<number>;
     retries?: pulumi.Input<number>;
 }>;

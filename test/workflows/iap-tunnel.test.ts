@@ -124,11 +124,18 @@ describe("workflows: the IAP tunnel into the VPC around every update, and only t
             }
         });
 
-        it(`${stack}: gives Pulumi the key only in ${String(raw.privateKeyEnv)}, from a secret, in the Pulumi step alone`, () => {
+        it(`${stack}: gives the key only in ${String(raw.privateKeyEnv)}, from a secret, to the Pulumi step and the step loading it into the ssh-agent`, () => {
             for (const job of jobs.filter((j) => j.stack === stack)) {
                 const pulumi = job.steps.find((s) => String(s.uses).startsWith("pulumi/actions@") && s.with?.command)!;
                 expect(pulumi.env?.[String(raw.privateKeyEnv)], `${job.file} ${job.jobId}`).to.match(/^\$\{\{ secrets\.[A-Z_]+ \}\}$/);
-                const others = job.steps.filter((s) => s !== pulumi);
+                // The health gate authenticates through an ssh-agent, so its state holds no key.
+                const agent = job.steps.find((s) => /ssh-add -/.test(String(s.run ?? "")));
+                expect(agent, `${job.file} ${job.jobId}: the ssh-agent step`).to.not.equal(undefined);
+                expect(agent!.env?.[String(raw.privateKeyEnv)]).to.equal(pulumi.env?.[String(raw.privateKeyEnv)]);
+                const leaks = String(agent!.run).split("\n").filter((l) => l.includes(String(raw.privateKeyEnv)) && l.includes("GITHUB_ENV"));
+                expect(leaks, "only the agent's socket and pid go to GITHUB_ENV").to.deep.equal([]);
+                expect(job.steps.indexOf(agent!)).to.be.below(job.steps.indexOf(pulumi));
+                const others = job.steps.filter((s) => s !== pulumi && s !== agent);
                 expect(JSON.stringify(others), "no other step sees the key").to.not.contain(String(raw.privateKeyEnv));
                 expect(JSON.stringify(workflows[job.file].jobs[job.jobId].env ?? {})).to.not.contain(String(raw.privateKeyEnv));
             }

@@ -13,6 +13,8 @@ import { ProgramRun, REPO_ROOT, TUNNEL_KEY_ENV, runFailingProgram, runProgram, u
 import { Json, excludeGlobs, loadWorkflows } from "./workflow-policy";
 
 const UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** The wire form of a secret: `{ [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270", value }`. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const WITHOUT_KEY = path.join(__dirname, "fixtures", "program-without-tunnel-key.ts");
 
 describe("model/preview-key: a preview needs no SSH key", () => {
@@ -70,33 +72,41 @@ describe("program under mocks: previewing the shipped prod stack without the SSH
         else process.env[TUNNEL_KEY_ENV] = saved;
     });
 
-    it("registers the whole stack, the tunnelled resources with the key unknown", () => {
+    it("registers the whole stack; the tunnelled resources carry the variable's name, never a key", () => {
         expect(process.env[TUNNEL_KEY_ENV], "the wrapper ran the program without the variable").to.equal(undefined);
         const gate = run.wire.find((w) => w.type === "command:remote:Command");
         expect(gate, "the etcd health gate is still there").to.not.equal(undefined);
-        // @pulumi/command applies its connection defaults inside an Output: an unknown key makes the
-        // whole connection unknown to the preview.
-        const connection = gate!.object.connection;
-        expect(typeof connection === "string" ? connection : (connection as Record<string, unknown>).privateKey).to.equal(UNKNOWN_SENTINEL);
+        // The gate authenticates through the deploy job's ssh-agent: its connection holds no key at all.
+        // @pulumi/command sends its connection as a secret: the value inside the secret's wrapper.
+        const sent = gate!.object.connection as Record<string, unknown>;
+        const connection = (SECRET_SIG in sent ? sent.value : sent) as Record<string, unknown>;
+        expect(connection).to.include({ host: "localhost", port: 2222, user: "core" });
+        expect(connection).to.not.have.property("privateKey");
         const services = run.wire.find((w) => w.name === "coreos-prod-services");
         expect(services, "the service keys are still previewed").to.not.equal(undefined);
-        expect(services!.object.connection).to.equal(UNKNOWN_SENTINEL);
+        expect(JSON.stringify(services!.object)).to.contain(`"privateKeyEnv":"${TUNNEL_KEY_ENV}"`);
         expect(run.outputs.sshTunnel).to.deep.equal({ host: "localhost", port: 2222, username: "core" });
-        // No stand-in key was sent anywhere.
+        // No key (and no stand-in) was sent anywhere, nor anything unknown for it: a preview shows no change of connection.
         expect(JSON.stringify(run.wire)).to.not.match(/PRIVATE KEY/);
+        // (The providers' own code, in __provider, names the sentinel: only the inputs are judged.)
+        const inputs = run.wire.map((w) => ({ ...(w.object as Record<string, unknown>), __provider: undefined }));
+        expect(JSON.stringify(inputs)).to.not.contain(UNKNOWN_SENTINEL);
     });
 
-    it("is what the drift check leaves out: exactly the resources whose inputs carry the tunnel's key", async () => {
-        // drift.yml previews without the key too, so it must leave out what cannot be compared without it.
+    it("is what the drift check leaves out: exactly the resources that dial through the tunnel", async () => {
+        // drift.yml runs without the key: what can only be read through the tunnel cannot be compared there.
         const drift = loadWorkflows(path.join(REPO_ROOT, ".github", "workflows"))["drift.yml"].doc.jobs.drift;
         const step = (drift.steps as Json[]).find((s) => String(s.uses).startsWith("pulumi/actions@") && s.with?.command)!;
         const globs = excludeGlobs(step.with.exclude);
         const custom = run.options.filter((o) => o.resource instanceof pulumi.CustomResource);
         const urns = await Promise.all(custom.map((o) => urnOf(o.resource)));
         const excluded = custom.filter((_, i) => globs.some((g) => g.test(urns[i]))).map((o) => o.name).sort();
-        const keyed = run.wire.filter((w) => JSON.stringify(w.object).includes(UNKNOWN_SENTINEL)).map((w) => w.name).sort();
-        expect(keyed).to.deep.equal(["coreos-prod-etcd-health", "coreos-prod-services"]);
-        expect(excluded).to.deep.equal(keyed);
+        const tunnelled = run.wire
+            .filter((w) => JSON.stringify(w.object).includes(`"privateKeyEnv":"${TUNNEL_KEY_ENV}"`) || w.type === "command:remote:Command")
+            .map((w) => w.name)
+            .sort();
+        expect(tunnelled).to.deep.equal(["coreos-prod-etcd-health", "coreos-prod-services"]);
+        expect(excluded).to.deep.equal(tunnelled);
     });
 
     it("control: an update without the key is still refused before any resource exists", async function () {

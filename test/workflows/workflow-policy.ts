@@ -358,9 +358,11 @@ export function deployEnvironmentProblems(workflows: Workflows, keyVariables: st
             const commands = pulumiCommands(run);
             const writes = commands.filter((c) => WRITE_COMMANDS.includes(c.command));
             const deploySecrets = [
-                ...contextUse(run.job, "secrets").names.filter((n) => DEPLOY_SECRETS.includes(n)).map((n) => `secrets.${n}`),
-                ...contextUse(run.job, "vars").names.filter((n) => DEPLOY_VARS.includes(n)).map((n) => `vars.${n}`),
-                ...envNames(run.job).filter((n) => keyVariables.includes(n)),
+                ...new Set([
+                    ...contextUse(run.job, "secrets").names.filter((n) => DEPLOY_SECRETS.includes(n)).map((n) => `secrets.${n}`),
+                    ...contextUse(run.job, "vars").names.filter((n) => DEPLOY_VARS.includes(n)).map((n) => `vars.${n}`),
+                    ...envNames(run.job).filter((n) => keyVariables.includes(n)),
+                ]),
             ];
             if (deploySecrets.length > 0) {
                 if (writes.length === 0) problems.push(`${at}: holds ${deploySecrets.join(", ")} but writes nothing (a preview or check needs no deploy secret)`);

@@ -56,6 +56,34 @@ describe("SSH tunnel through a real sshd (127.0.5.49) to etcd (127.0.5.40-42)", 
         expect(refused).to.equal(true);
     });
 
+    it("reads the key from the variable the stack names (privateKeyEnv) when it dials, and says which is missing without key text", async () => {
+        const variable = "COREOS_TEST_TUNNEL_KEY";
+        const saved = process.env[variable];
+        const { privateKey: _key, ...withoutKey } = spec;
+        try {
+            process.env[variable] = sshd.privateKey;
+            const tunnel = await openTunnel({ ...withoutKey, privateKeyEnv: variable }, { host: cluster.members[0].ip, port: 2379 });
+            const through = new Etcd3({ hosts: `http://${tunnel.host}:${tunnel.port}` });
+            try {
+                await through.put("/tunnel/env-key").value("read from the environment");
+                expect(await etcd.get("/tunnel/env-key").string()).to.equal("read from the environment");
+            } finally {
+                through.close();
+                await tunnel.close();
+            }
+            delete process.env[variable];
+            const err = await openTunnel({ ...withoutKey, privateKeyEnv: variable }, { host: cluster.members[0].ip, port: 2379 }).then(
+                () => undefined,
+                (e: Error) => e,
+            );
+            expect(err?.message).to.match(new RegExp(`environment variable ${variable} is not set`));
+            for (const line of keyLines(sshd.privateKey)) expect(err!.message).to.not.contain(line);
+        } finally {
+            if (saved === undefined) delete process.env[variable];
+            else process.env[variable] = saved;
+        }
+    });
+
     it("forwards to a unix socket on the far side (as fleet's /var/run/fleet.sock is reached)", async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tunnel-sock-"));
         const socketPath = path.join(dir, "echo.sock");
