@@ -1,0 +1,180 @@
+// Static stability on the real local stack (issue 23, item 5): every etcd member is killed for longer
+// than autohealing's initial delay plus its failure threshold, while a client calls `web` through the
+// load balancer the whole time. Not one call fails, no worker leaves the rotation, none is recreated,
+// and no router restarts; once `pulumi up` brings the members back, a change in etcd is routed again.
+// Runs on a scratch copy of the project (fresh backend, the VPC on 10.213.27.0/24, the cluster renamed
+// `estat`), so neither the developer's stack nor the other engine tests are touched.
+// Fails (does not skip) when the engine is missing, unless COREOS_CLUSTER_SKIP_ENGINE_TESTS=1.
+import { expect } from "chai";
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import { processPaths } from "../../components/local/machine-process";
+import { readBalancerStatus } from "../../components/local/local-load-balancer";
+import { namespaceName } from "../../components/local/vpc/addressing";
+import { namespaces, records, removeVpc } from "../../components/local/vpc/netns";
+import { execInNamespace } from "../../components/local/vpc/spawn";
+import { autohealingHealthCheck } from "../../model/health-checks";
+import { Engine, engineTestsDisabled, findEngine, makeProjectCopy, ProjectCopy, PulumiStack, replaceInStrings, runCommand, scriptEnv } from "../support/engine";
+
+const STACK_RANGE = "10.213.10.";
+const TEST_RANGE = "10.213.27.";
+const TEST_CLUSTER = "estat";
+
+function viaLoadBalancer(lb: string, pathname: string, host: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        const req = http.get(`http://${lb}${pathname}`, { agent: false, timeout: 10000, headers: { host } }, (res) => {
+            let body = "";
+            res.setEncoding("utf8");
+            res.on("data", (c) => (body += c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("timeout", () => req.destroy(new Error(`GET ${pathname} via ${lb}: timeout`)));
+        req.on("error", reject);
+    });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 90000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const value = await probe().catch(() => undefined);
+        if (value !== undefined && value !== false) return value as T;
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 250));
+    }
+}
+
+const alive = (pid: number) => {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+};
+const restarts = (log: string) => (log.match(/exited \(\d+\); restarting/g) ?? []).length;
+
+describe("static stability on the local stack: etcd away, nothing that works stops @engine", function () {
+    this.timeout(20 * 60 * 1000);
+    let engine: Engine;
+    let scratch: string;
+    let project: ProjectCopy;
+    let cluster: PulumiStack;
+    let up = false;
+
+    const ownNamespaces = () => namespaces().filter((n) => n.startsWith(`ccl-${TEST_CLUSTER}-`));
+    const ownRecords = () => records().filter((r) => scratch !== undefined && r.dataDir.startsWith(scratch + path.sep));
+
+    function localSh(args: string[], allowFailure = false) {
+        const env = scriptEnv(engine, { PULUMI_NODEJS_TRANSPILE_ONLY: "true" });
+        return runCommand("bash", [path.join(project.dir, "scripts", "local.sh"), ...args], { cwd: project.dir, env, timeoutMs: 10 * 60 * 1000, allowFailure });
+    }
+
+    before(async function () {
+        if (engineTestsDisabled()) return this.skip();
+        engine = findEngine();
+        expect(ownNamespaces(), `namespaces of the ${TEST_CLUSTER} cluster left by another run`).to.deep.equal([]);
+        scratch = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-engine-test-"));
+        project = makeProjectCopy({
+            into: scratch,
+            stackConfig: {
+                local: (doc) => {
+                    const moved = replaceInStrings(doc, STACK_RANGE, TEST_RANGE);
+                    return { ...moved, config: { ...moved.config, "coreos-cluster:clusterName": TEST_CLUSTER } };
+                },
+            },
+        });
+        cluster = new PulumiStack({ engine, backendDir: path.join(project.dir, ".pulumi-local"), transpileOnly: true, projectRoot: project.dir, projectDir: project.dir, stack: "local" });
+    });
+
+    after(async function () {
+        if (!cluster) return;
+        this.timeout(10 * 60 * 1000);
+        const problems: string[] = [];
+        if (up) {
+            const run = await localSh(["destroy"], true);
+            if (run.code !== 0) problems.push(`destroy exited ${run.code}: ${run.stderr.slice(-2000)}`);
+        }
+        for (const record of ownRecords()) problems.push(`VPC ${record.bridge} still existed after destroy; removed: ${(await removeVpc(record)).join(", ")}`);
+        if (problems.length) process.stderr.write(`static-stability engine test cleanup:\n  ${problems.join("\n  ")}\n`);
+        fs.rmSync(scratch, { recursive: true, force: true });
+    });
+
+    it("@engine every member killed past autohealing's window: 0 failed requests, no worker out of rotation or recreated; changes flow once etcd is back", async function () {
+        const run = await localSh([]);
+        up = true;
+        cluster.env.COREOS_LOCAL_SSH_KEY = fs.readFileSync(path.join(project.dir, ".local-machines", "deployer", "id_ed25519"), "utf8");
+        expect(run.stdout).to.match(/Current stack outputs/);
+        const outputs = await cluster.outputs();
+        const lb: string = outputs.loadBalancerIp;
+        const resources = await cluster.resources();
+        const members = resources.filter((r) => r.outputs?.mode === "member").map((r) => ({ name: r.urn.split("::").pop()!, pid: r.outputs!.pid as number }));
+        const workers = resources
+            .filter((r) => r.outputs?.mode === "proxy")
+            .map((r) => ({ name: r.urn.split("::").pop()!, root: r.outputs!.root as string, address: new URL(r.outputs!.clientUrl).hostname }));
+        // The LocalLoadBalancer (a dynamic resource): the one whose state carries the autohealing plan.
+        const balancer = resources.find((r) => r.outputs?.autohealing !== undefined && typeof r.outputs?.root === "string");
+        expect(balancer, "the local load balancer in the state").to.not.equal(undefined);
+        expect(members.length).to.equal(3);
+        expect(workers.length).to.be.greaterThan(1);
+        const status = () => readBalancerStatus(balancer!.outputs!.root)!;
+        const web = () => viaLoadBalancer(lb, "/x", "web.example.com");
+        await waitFor("web through the load balancer", async () => /^web on /.test((await web()).body));
+        await waitFor("every worker in rotation", async () => Object.values(status().backends).every((b) => b.loadBalancer.healthy));
+        const routerLogs = () => workers.map((w) => fs.readFileSync(processPaths(w.root, "router").logFile, "utf8"));
+        const restartsBefore = routerLogs().map(restarts);
+        const recreationsBefore = Object.fromEntries(Object.entries(status().backends).map(([n, b]) => [n, b.recreations]));
+
+        let running = true;
+        let ok = 0;
+        const failures: string[] = [];
+        const outOfRotation = new Set<string>();
+        const client = (async () => {
+            while (running) {
+                try {
+                    const res = await web();
+                    if (res.status === 200 && res.body.startsWith("web on ")) ok++;
+                    else failures.push(`${res.status} ${res.body.trim().slice(0, 200)}`);
+                } catch (err) {
+                    failures.push((err as Error).message);
+                }
+                for (const [name, b] of Object.entries(status().backends)) if (!b.loadBalancer.healthy) outOfRotation.add(name);
+            }
+        })();
+
+        // Longer than a worker's autohealing window: its failures would count from the start (the initial
+        // delay is long past) and unhealthyThreshold of them, checkIntervalSec apart, recreate it.
+        const heal = autohealingHealthCheck({ platform: "local", healthCheck: { port: 10256, path: "/healthz" } } as never);
+        const outageMs = (heal.unhealthyThreshold * heal.checkIntervalSec + 2 * heal.checkIntervalSec) * 1000;
+        try {
+            for (const m of members) process.kill(m.pid, "SIGKILL");
+            await waitFor("every member dead", async () => members.every((m) => !alive(m.pid)));
+            const start = Date.now();
+            while (Date.now() - start < outageMs) {
+                await new Promise((r) => setTimeout(r, 2000));
+                expect(members.some((m) => alive(m.pid)), "the members stay down").to.equal(false);
+            }
+        } finally {
+            running = false;
+            await client;
+        }
+        expect(failures, "failed requests to web through the load balancer during the outage").to.deep.equal([]);
+        expect(ok, "web was called throughout").to.be.greaterThan(50);
+        expect([...outOfRotation], "workers taken out of rotation").to.deep.equal([]);
+        expect(Object.fromEntries(Object.entries(status().backends).map(([n, b]) => [n, b.recreations])), "workers recreated by autohealing").to.deep.equal(recreationsBefore);
+        expect(routerLogs().map(restarts), "no router restarted").to.deep.equal(restartsBefore);
+
+        // etcd back: `pulumi up` restarts the members; a new host is routed.
+        await cluster.up();
+        const memberNs = namespaceName(outputs.etcdMemberNames[0]);
+        const put = await execInNamespace(memberNs, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", "--endpoints", outputs.etcdClientUrls.join(","), "put", `${outputs.servicesPrefix}/back/scheme`, "http"], 30000);
+        expect(put.code, put.stderr).to.equal(0);
+        const host = await execInNamespace(memberNs, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", "--endpoints", outputs.etcdClientUrls.join(","), "put", `${outputs.servicesPrefix}/back/hosts/0`, `${workers[0].address}:8080`], 30000);
+        expect(host.code, host.stderr).to.equal(0);
+        await waitFor("a change after the outage routed through the load balancer", async () => {
+            const res = await viaLoadBalancer(lb, "/back/y", lb);
+            return res.status === 200 && res.body.includes(`on ${workers[0].address}:8080 /y`);
+        });
+    });
+});
