@@ -28,6 +28,8 @@ export interface HostRuleContext {
     memberAddresses: readonly string[];
     /** Ports the cluster keeps for itself on every machine (SSH, etcd, the health check, DNS...). */
     reservedPorts: ReadonlyArray<{ port: number; what: string }>;
+    /** Other addresses no backend has: the subnet's own (network, gateway, broadcast), the local VPC's deployer and balancer. */
+    reservedAddresses?: ReadonlyArray<{ address: string; what: string }>;
 }
 
 export const NO_CLUSTER_CONTEXT: HostRuleContext = { memberAddresses: [], reservedPorts: [] };
@@ -49,6 +51,8 @@ export function serviceHostProblem(host: unknown, context: HostRuleContext = NO_
     const range = NON_BACKEND_RANGES.find((r) => cidrContains(r.cidr, value));
     if (range) return `${shown} is in ${range.what}; a service host must be a unicast address of a backend`;
     if (context.memberAddresses.includes(parts.address)) return `${shown} is an etcd member's address; services never route into the control plane`;
+    const address = context.reservedAddresses?.find((r) => r.address === parts.address);
+    if (address) return `${shown} is ${address.what}, where no backend can be`;
     const reserved = context.reservedPorts.find((r) => r.port === parts.port);
     if (reserved) return `${shown} uses port ${parts.port}, ${reserved.what}, which the cluster keeps for itself`;
     return undefined;

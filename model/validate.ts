@@ -384,9 +384,46 @@ export function validateConfig(
         local: { firstAddress: localFirstAddress!, workers: localWorkers!, dataDir: localDataDir! },
     };
     // Hosts against the cluster itself: its members' planned addresses and the ports it keeps.
-    checkServiceHosts(config.services, { memberAddresses: planCluster(config).members.map((m) => m.privateIp), reservedPorts: fixedPortClaims(healthCheckPort).map((c) => ({ port: c.first, what: c.role })) }, problems);
+    checkServiceHosts(
+        config.services,
+        {
+            memberAddresses: planCluster(config).members.map((m) => m.privateIp),
+            reservedPorts: fixedPortClaims(healthCheckPort).map((c) => ({ port: c.first, what: c.role })),
+            reservedAddresses: subnetReservedAddresses(config),
+        },
+        problems,
+    );
     if (problems.count > 0) return { problems: problems.list };
     return { config, problems: [] };
+}
+
+/**
+ * Addresses of the cluster's own network that no backend has. GCE keeps four of every subnet (the
+ * network, its gateway, the second-to-last and the broadcast address); the local VPC's /24 has its
+ * network, the deployer (.1), the load balancer (.2) and its broadcast.
+ */
+function subnetReservedAddresses(config: ClusterConfig): Array<{ address: string; what: string }> {
+    if (config.platform === "gcp") {
+        const parsed = parseCidr(config.gcp.subnetCidr);
+        if ("problem" in parsed) return [];
+        const { network, size } = parsed.cidr;
+        const usable = gceUsableRange(parsed.cidr);
+        return [
+            { address: formatIpv4(network), what: "the subnet's network address" },
+            { address: formatIpv4(network + 1), what: "the subnet's gateway (GCE reserves it)" },
+            { address: formatIpv4(usable.last + 1), what: "the subnet's second-to-last address (GCE reserves it)" },
+            { address: formatIpv4(network + size - 1), what: "the subnet's broadcast address" },
+        ];
+    }
+    const first = parseIpv4(config.local.firstAddress);
+    if (first === undefined) return [];
+    const network = first - (first % 256);
+    return [
+        { address: formatIpv4(network), what: "the local VPC's network address" },
+        { address: formatIpv4(network + 1), what: "the local VPC's deployer (this machine's end of the bridge)" },
+        { address: formatIpv4(network + 2), what: "the local VPC's load balancer" },
+        { address: formatIpv4(network + 255), what: "the local VPC's broadcast address" },
+    ];
 }
 
 /** validateConfig, throwing a ConfigValidationError that lists every problem. */

@@ -54,7 +54,7 @@ describe("model/validate: sshTunnel.privateKeyEnv", () => {
     it("reads the key from the environment inside the program, and only there", () => {
         const inProgram = validateConfig(gcpRaw({ sshTunnel: tunnel }), "dev", { env: { TUNNEL_KEY: TEST_PRIVATE_KEY } });
         expect(inProgram.problems).to.deep.equal([]);
-        expect(inProgram.config!.access.sshTunnel).to.deep.equal({ host: "localhost", port: 2222, username: "core", privateKey: `${TEST_PRIVATE_KEY.trim()}\n` });
+        expect(inProgram.config!.access.sshTunnel).to.deep.equal({ host: "localhost", port: 2222, username: "core", privateKey: `${TEST_PRIVATE_KEY.trim()}\n`, privateKeyEnv: "TUNNEL_KEY" });
         // With or without the final newline (`$(cat key)` drops it), the same key reads the same.
         const withNewline = validateConfig(gcpRaw({ sshTunnel: tunnel }), "dev", { env: { TUNNEL_KEY: `${TEST_PRIVATE_KEY.trim()}\n` } });
         expect(withNewline.config!.access.sshTunnel).to.deep.equal(inProgram.config!.access.sshTunnel);

@@ -81,6 +81,9 @@ const cases: Case[] = [
     { what: "a worker's health port", raw: gcpRaw({ services: [web(["10.10.0.40:10256"])] }), key: "services[0].hosts[0]", message: /port 10256, the worker health check/ },
     { what: "a host's SSH port", raw: gcpRaw({ services: [web(["10.10.0.40:22"])] }), key: "services[0].hosts[0]", message: /port 22, SSH/ },
     { what: "a local member", raw: localRaw({ services: [web(["10.213.10.11:8080"])], sshTunnel: LOCAL_TUNNEL }), stack: "local", key: "services[0].hosts[0]", message: /an etcd member's address/ },
+    { what: "the subnet's gateway", raw: gcpRaw({ services: [web(["10.10.0.1:8080"])] }), key: "services[0].hosts[0]", message: /the subnet's gateway \(GCE reserves it\)/ },
+    { what: "the subnet's broadcast address", raw: gcpRaw({ services: [web(["10.10.0.255:8080"])] }), key: "services[0].hosts[0]", message: /broadcast address/ },
+    { what: "the local load balancer as a backend (a loop)", raw: localRaw({ services: [web(["10.213.10.2:80"])], sshTunnel: LOCAL_TUNNEL }), stack: "local", key: "services[0].hosts[0]", message: /the local VPC's load balancer/ },
     { what: "an IPv6 host", raw: gcpRaw({ services: [web(["[fd00::1]:8080"])] }), key: "services[0].hosts[0]", message: /is not ip:port/ },
     { what: "a leading-zero address", raw: gcpRaw({ services: [web(["010.10.0.20:8080"])] }), key: "services[0].hosts[0]", message: /is not ip:port/ },
     // Exposure by coverage.
