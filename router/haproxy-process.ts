@@ -62,7 +62,12 @@ export class HaproxyMaster {
     /** Takes over a master a previous watcher left running. */
     adopt(): boolean {
         try {
-            const pid = parseInt(fs.readFileSync(this.paths.pidFile, "utf8").trim(), 10);
+            // HAProxy rewrites its pid file when it reloads: an empty read is a file being written, read again.
+            let pid = NaN;
+            for (let attempt = 0; attempt < 20 && !Number.isInteger(pid); attempt++) {
+                if (attempt > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+                pid = parseInt(fs.readFileSync(this.paths.pidFile, "utf8").trim(), 10);
+            }
             if (isOurHaproxy(pid, this.paths.configFile)) {
                 this.pid = pid;
                 this.log(`haproxy: adopted the running master (pid ${pid})`);

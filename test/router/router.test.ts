@@ -11,7 +11,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { ROUTER_CAPABILITIES, ROUTER_HAPROXY_USER } from "../../model/router-contract";
-import { haproxyMasterPid, httpGet, RouterHarness, startBackends, startRouterHarness, tcpRead, waitFor, watcherPid } from "../support/router-harness";
+import { haproxyMasterPid, httpGet, settledHaproxyMasterPid, RouterHarness, startBackends, startRouterHarness, tcpRead, waitFor, watcherPid } from "../support/router-harness";
 
 const ADDRESS = "10.213.14.10";
 const URL80 = `http://${ADDRESS}`;
@@ -157,7 +157,7 @@ describe("router (real etcd, real HAProxy, bundled watcher)", function () {
     });
 
     it("HAProxy's workers run as haproxy, its master and the watcher as root with only the router's capabilities", async () => {
-        const master = haproxyMasterPid(h)!;
+        const master = await settledHaproxyMasterPid(h);
         const status = (pid: number) => fs.readFileSync(`/proc/${pid}/status`, "utf8");
         const field = (pid: number, name: string) => new RegExp(`^${name}:\\s*(\\S+)`, "m").exec(status(pid))![1];
         const workers = fs.readFileSync(`/proc/${master}/task/${master}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
@@ -183,7 +183,7 @@ describe("router (real etcd, real HAProxy, bundled watcher)", function () {
     });
 
     it("restores a killed HAProxy", async () => {
-        const before = haproxyMasterPid(h)!;
+        const before = await settledHaproxyMasterPid(h);
         process.kill(before, "SIGKILL");
         await waitFor("a new master", async () => {
             const now = haproxyMasterPid(h);
@@ -196,14 +196,14 @@ describe("router (real etcd, real HAProxy, bundled watcher)", function () {
         const supervisor = h.supervisorPid()!;
         const watcher = watcherPid(supervisor)!;
         expect(watcher, "watcher pid").to.be.a("number");
-        const master = haproxyMasterPid(h);
+        const master = await settledHaproxyMasterPid(h);
         process.kill(watcher, "SIGKILL");
         await waitFor("a new watcher", async () => {
             const now = watcherPid(supervisor);
             return now !== undefined && now !== watcher;
         });
         await waitFor("healthy again", async () => (await health()).status === 200);
-        expect(haproxyMasterPid(h), "same HAProxy master, adopted").to.equal(master);
+        expect(await settledHaproxyMasterPid(h), "same HAProxy master, adopted").to.equal(master);
         await etcd.put("/services/api/scheme").value("http");
         await etcd.put("/services/api/hosts/0").value("10.213.14.23:8080");
         await waitFor("the new watcher follows etcd", async () => (await httpGet(`${URL80}/api/`)).status === 200);

@@ -250,10 +250,17 @@ export function watcherPid(supervisorPid: number): number | undefined {
     }
 }
 
+/** The master's pid from HAProxy's own pid file; undefined while the file is missing or being rewritten (a reload). */
 export function haproxyMasterPid(harness: RouterHarness): number | undefined {
     try {
-        return parseInt(fs.readFileSync(path.join(harness.env.ROUTER_RUN_DIR, "haproxy.pid"), "utf8").trim(), 10);
+        const pid = parseInt(fs.readFileSync(path.join(harness.env.ROUTER_RUN_DIR, "haproxy.pid"), "utf8").trim(), 10);
+        return Number.isInteger(pid) ? pid : undefined;
     } catch {
         return undefined;
     }
+}
+
+/** The master's pid once the pid file reads whole (it is rewritten on every reload). */
+export async function settledHaproxyMasterPid(harness: RouterHarness): Promise<number> {
+    return waitFor("HAProxy's pid file", async () => haproxyMasterPid(harness));
 }
