@@ -25,8 +25,8 @@ export interface SecretBundle {
 
 /** Client identities a machine of each role holds (the rest stay with the deployer and consumers). */
 const MEMBER_CLIENTS = ["fleet"];
-const WORKER_CLIENTS = ["worker-proxy", "router", "fleet", "sidekick"];
-/** Never on a machine: the deployer's and consumers' identities write the services prefix from outside. */
+const WORKER_CLIENTS = ["router", "fleet", "sidekick"];
+/** Never on a machine: the deployer's and consumers' identities write the services prefix from outside; root manages etcd's auth. */
 export const OFF_MACHINE_IDENTITIES = CLIENT_IDENTITIES.map((i) => i.commonName).filter((cn) => !MEMBER_CLIENTS.includes(cn) && !WORKER_CLIENTS.includes(cn));
 
 /**
@@ -38,7 +38,7 @@ export function secretBundles(clusterName: string, memberNames: readonly string[
     const present = (list: string[]) => list.filter((id) => ids.has(id));
     return [
         ...memberNames.map((m) => ({ secretId: `${clusterName}-tls-${m}`, holder: m, certificateIds: present([`${m}-server`, `${m}-peer`, ...MEMBER_CLIENTS]) })),
-        { secretId: `${clusterName}-tls-worker`, holder: "worker", certificateIds: present(["worker-local-server", ...WORKER_CLIENTS]) },
+        { secretId: `${clusterName}-tls-worker`, holder: "worker", certificateIds: present(WORKER_CLIENTS) },
     ];
 }
 

@@ -10,15 +10,21 @@ export interface Identity {
     holder: string;
     /** What it may do in etcd, in words (the role the auth setup grants). */
     may: string;
+    /**
+     * A client of etcd's JSON gateway (the router): its certificate carries no Common Name, since
+     * etcd 3.4 answers a gateway request from a certificate with one "400 CommonName of client sending
+     * a request against gateway will be ignored"; it authenticates as its user by password instead.
+     */
+    jsonGateway?: boolean;
 }
 
 export const CLIENT_IDENTITIES: readonly Identity[] = [
-    { commonName: "worker-proxy", holder: "every worker's etcd proxy, dialing the members", may: "forward the requests of the worker's local clients (the proxy's own listener demands their certificates)" },
-    { commonName: "router", holder: "every worker's router", may: "read the services prefix" },
-    { commonName: "fleet", holder: "fleetd and locksmithd on every machine (etcd v2 clients)", may: "fleet's registry and locksmith's semaphore: fleet is a root scheduler, so this identity runs code as root on every machine by design" },
-    { commonName: "sidekick", holder: "the presence sidekicks of fleet services on workers", may: "write the hosts of services under the services prefix (one shared worker identity: a per-service grant would need a per-service key on every worker)" },
+    { commonName: "router", holder: "every worker's router", may: "read the services prefix (v3, through the members' JSON gateway with a password derived from its key: the gateway ignores certificate names)", jsonGateway: true },
+    { commonName: "fleet", holder: "fleetd and locksmithd on every machine (etcd v2 clients)", may: "fleet's registry and locksmith's semaphore over the v2 API, which v3 roles do not cover: fleet is a root scheduler, so this identity runs code as root on every machine by design" },
+    { commonName: "sidekick", holder: "the presence sidekicks of fleet services on workers", may: "write the services prefix (one shared worker identity: a per-service grant would need a per-service key on every worker, and any worker may run any service's sidekick)" },
     { commonName: "deployer", holder: "Pulumi's providers, through the SSH tunnel", may: "write the services prefix and the ownership markers" },
-    { commonName: "consumer", holder: "other stacks that register their services (StackReference)", may: "write the services prefix and the ownership markers; never the CA key" },
+    { commonName: "consumer", holder: "other stacks that register their services (a secret stack output)", may: "write the services prefix and the ownership markers; never the CA key" },
+    { commonName: "root", holder: "the deploy step that converges etcd's users and roles (never on a machine)", may: "etcd's root: manage users, roles and auth; etcd requires a user named root before auth can be turned on" },
 ];
 
 export type CertificateUsage = "server" | "client" | "server-and-client";
@@ -41,7 +47,10 @@ export interface PkiMember {
  * Every certificate of the cluster. Members: a client-port certificate (server and client: etcd's
  * gRPC gateway dials its own client port with it) and a peer certificate (both ends of raft), each
  * with the member's static address as an IP SAN (etcd checks a peer's IP SAN against its address).
- * Workers: one loopback server certificate for the proxy's own listener, and the client identities.
+ * Workers hold client identities only: their local etcd endpoint is `etcd gateway`, a TCP proxy
+ * that carries each client's own TLS session (and its client certificate) to a member, so the
+ * member's server certificate answers on the worker's loopback (hence its 127.0.0.1/localhost SANs)
+ * and the gateway itself holds no certificate.
  */
 export function planCertificates(members: readonly PkiMember[]): CertificateSpec[] {
     const specs: CertificateSpec[] = [];
@@ -49,8 +58,8 @@ export function planCertificates(members: readonly PkiMember[]): CertificateSpec
         specs.push({ id: `${m.name}-server`, commonName: m.name, usage: "server-and-client", ipSans: [m.ip, "127.0.0.1"], dnsSans: [m.name, "localhost"] });
         specs.push({ id: `${m.name}-peer`, commonName: m.name, usage: "server-and-client", ipSans: [m.ip], dnsSans: [m.name] });
     }
-    specs.push({ id: "worker-local-server", commonName: "worker-local", usage: "server", ipSans: ["127.0.0.1"], dnsSans: ["localhost"] });
-    for (const identity of CLIENT_IDENTITIES) specs.push({ id: identity.commonName, commonName: identity.commonName, usage: "client", ipSans: [], dnsSans: [] });
+    // A JSON-gateway client's certificate has no CN (an empty commonName): x509.ts names it by OU=<id>.
+    for (const identity of CLIENT_IDENTITIES) specs.push({ id: identity.commonName, commonName: identity.jsonGateway ? "" : identity.commonName, usage: "client", ipSans: [], dnsSans: [] });
     return specs;
 }
 

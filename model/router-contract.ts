@@ -31,6 +31,12 @@ export const ROUTER_ENV = {
     dnsPort: "ROUTER_DNS_PORT",
     configDir: "ROUTER_CONFIG_DIR",
     runDir: "ROUTER_RUN_DIR",
+    /** Optional (required with https endpoints): the trust bundle, the router's certificate and key (model/pki-delivery.ts paths). */
+    etcdCa: "ROUTER_ETCD_CA",
+    etcdCert: "ROUTER_ETCD_CERT",
+    etcdKey: "ROUTER_ETCD_KEY",
+    /** Optional: the etcd user (under etcd auth); the password is derived from the key (model/etcd-auth.ts). */
+    etcdUser: "ROUTER_ETCD_USER",
     /** Optional: the HAProxy binary, ROUTER_DEFAULTS.haproxy when unset. */
     haproxy: "ROUTER_HAPROXY",
     /** Optional: quiet time (ms) after the last etcd event before a reload. */
@@ -66,7 +72,7 @@ export const ROUTER_REQUIRED: readonly RouterVariable[] = [
 ];
 
 /** Variables holding paths on the machine (the local boot maps them under the machine's root). */
-export const ROUTER_PATH_VARIABLES: readonly RouterVariable[] = [ROUTER_ENV.script, ROUTER_ENV.configDir, ROUTER_ENV.runDir];
+export const ROUTER_PATH_VARIABLES: readonly RouterVariable[] = [ROUTER_ENV.script, ROUTER_ENV.configDir, ROUTER_ENV.runDir, ROUTER_ENV.etcdCa, ROUTER_ENV.etcdCert, ROUTER_ENV.etcdKey];
 
 /** The paths the unit uses on the machine. */
 export const ROUTER_PATHS = {

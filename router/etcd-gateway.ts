@@ -1,7 +1,35 @@
 // A dependency-free etcd v3 reader over the members' JSON gateway (`/v3/kv/range`, `/v3/watch`
-// on 2379). Not through the worker's proxy: that is a v2 proxy, and v3 through it fails
-// ("http2: frame too large"). Node's http only, so the bundle stays small.
+// on 2379). Node's http/https only, so the bundle stays small. Over TLS it presents the router's
+// client certificate; with etcd auth on it also authenticates with the router user's password
+// (`/v3/auth/authenticate`) and sends the token: the JSON gateway ignores a certificate's name
+// (etcd 3.4: "CommonName of client sending a request against gateway will be ignored").
 import * as http from "http";
+import * as https from "https";
+
+/** How the router proves who it is: its client certificate (https endpoints) and, under auth, its password. */
+export interface EtcdAccess {
+    tls?: { ca: string; cert: string; key: string };
+    user?: string;
+    password?: string;
+}
+
+/** Cached tokens per endpoint and credential (simple tokens are per member; a new key is a new password). */
+const tokens = new Map<string, string>();
+const tokenKey = (endpoint: string, access: EtcdAccess | undefined) => `${endpoint}\n${access?.user ?? ""}\n${access?.password ?? ""}`;
+
+function requestFn(url: string): typeof http.request {
+    return (url.startsWith("https:") ? https.request : http.request) as typeof http.request;
+}
+
+function tlsOptions(url: string, access: EtcdAccess | undefined): https.RequestOptions {
+    if (!url.startsWith("https:") || !access?.tls) return {};
+    return { ca: access.tls.ca, cert: access.tls.cert, key: access.tls.key, agent: false };
+}
+
+/** True when the answer says the request lacked a valid token (the caller authenticates again). */
+function authRefused(status: number | undefined, text: string): boolean {
+    return status === 401 || /auth token|user name is empty/i.test(text);
+}
 
 export interface RangeResult {
     revision: number;
@@ -21,15 +49,22 @@ export function prefixRangeEnd(prefix: string): string {
     return Buffer.from([0]).toString("base64");
 }
 
-function post(endpoint: string, path: string, body: unknown, timeoutMs: number): Promise<unknown> {
+class HttpError extends Error {
+    constructor(message: string, readonly status: number | undefined, readonly text: string) {
+        super(message);
+    }
+}
+
+function postOnce(endpoint: string, path: string, body: unknown, timeoutMs: number, access: EtcdAccess | undefined, token: string | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
         const data = JSON.stringify(body);
-        const req = http.request(`${endpoint}${path}`, { method: "POST", timeout: timeoutMs, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data) } }, (res) => {
+        const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...(token ? { authorization: token } : {}) };
+        const req = requestFn(endpoint)(`${endpoint}${path}`, { method: "POST", timeout: timeoutMs, headers, ...tlsOptions(endpoint, access) }, (res) => {
             let text = "";
             res.setEncoding("utf8");
             res.on("data", (c) => (text += c));
             res.on("end", () => {
-                if (res.statusCode !== 200) return reject(new Error(`${endpoint}${path}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
+                if (res.statusCode !== 200) return reject(new HttpError(`${endpoint}${path}: HTTP ${res.statusCode} ${text.slice(0, 200)}`, res.statusCode, text));
                 try {
                     resolve(JSON.parse(text));
                 } catch (err) {
@@ -43,12 +78,34 @@ function post(endpoint: string, path: string, body: unknown, timeoutMs: number):
     });
 }
 
+/** The token of `access`'s user on `endpoint`, authenticating when there is none yet; undefined without a password. */
+export async function tokenFor(endpoint: string, access: EtcdAccess | undefined, timeoutMs: number, fresh = false): Promise<string | undefined> {
+    if (!access?.user || !access.password) return undefined;
+    const key = tokenKey(endpoint, access);
+    if (!fresh && tokens.has(key)) return tokens.get(key);
+    const res = (await postOnce(endpoint, "/v3/auth/authenticate", { name: access.user, password: access.password }, timeoutMs, access, undefined)) as { token?: string };
+    if (!res.token) throw new Error(`${endpoint}: authenticate gave no token`);
+    tokens.set(key, res.token);
+    return res.token;
+}
+
+/** One JSON-gateway call; with a password, authenticated (again once when the token was refused). */
+async function post(endpoint: string, path: string, body: unknown, timeoutMs: number, access?: EtcdAccess): Promise<unknown> {
+    const token = await tokenFor(endpoint, access, timeoutMs);
+    try {
+        return await postOnce(endpoint, path, body, timeoutMs, access, token);
+    } catch (err) {
+        if (!(err instanceof HttpError) || token === undefined || !authRefused(err.status, err.text)) throw err;
+        return postOnce(endpoint, path, body, timeoutMs, access, await tokenFor(endpoint, access, timeoutMs, true));
+    }
+}
+
 /** Every key under `prefix/`, read from the first endpoint that answers. */
-export async function rangePrefix(endpoints: string[], prefix: string, timeoutMs = 2000): Promise<RangeResult & { endpoint: string }> {
+export async function rangePrefix(endpoints: string[], prefix: string, timeoutMs = 2000, access?: EtcdAccess): Promise<RangeResult & { endpoint: string }> {
     const errors: string[] = [];
     for (const endpoint of endpoints) {
         try {
-            const res = (await post(endpoint, "/v3/kv/range", { key: b64(`${prefix}/`), range_end: prefixRangeEnd(`${prefix}/`) }, timeoutMs)) as {
+            const res = (await post(endpoint, "/v3/kv/range", { key: b64(`${prefix}/`), range_end: prefixRangeEnd(`${prefix}/`) }, timeoutMs, access)) as {
                 header?: { revision?: string };
                 kvs?: Array<{ key?: string; value?: string; create_revision?: string }>;
             };
@@ -70,7 +127,7 @@ export interface WatchHandle {
  * Watches `prefix/` from `fromRevision` on one endpoint; calls `onChange` for every batch of
  * events and `onEnd` once when the stream stops (the caller re-reads and watches again).
  */
-export function watchPrefix(endpoint: string, prefix: string, fromRevision: number, onChange: (revision: number) => void, onEnd: (why: string) => void): WatchHandle {
+export function watchPrefix(endpoint: string, prefix: string, fromRevision: number, onChange: (revision: number) => void, onEnd: (why: string) => void, access?: EtcdAccess): WatchHandle {
     let ended = false;
     const end = (why: string) => {
         if (!ended) {
@@ -79,9 +136,12 @@ export function watchPrefix(endpoint: string, prefix: string, fromRevision: numb
         }
     };
     const body = JSON.stringify({ create_request: { key: b64(`${prefix}/`), range_end: prefixRangeEnd(`${prefix}/`), start_revision: String(fromRevision) } });
-    const req = http.request(`${endpoint}/v3/watch`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+    // rangePrefix ran just before on this endpoint, so a token (under auth) is cached; a refused one ends the watch and the re-read authenticates again.
+    const token = access?.password ? tokens.get(tokenKey(endpoint, access)) : undefined;
+    const req = requestFn(endpoint)(`${endpoint}/v3/watch`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: token } : {}) }, ...tlsOptions(endpoint, access) }, (res) => {
         if (res.statusCode !== 200) {
             res.resume();
+            if (res.statusCode === 401) tokens.delete(tokenKey(endpoint, access));
             return end(`watch on ${endpoint}: HTTP ${res.statusCode}`);
         }
         let buffer = "";
@@ -95,7 +155,8 @@ export function watchPrefix(endpoint: string, prefix: string, fromRevision: numb
                 buffer = buffer.slice(nl + 1);
                 if (line === "") continue;
                 try {
-                    const msg = JSON.parse(line) as { result?: { header?: { revision?: string }; events?: unknown[]; canceled?: boolean; compact_revision?: string }; error?: unknown };
+                    const msg = JSON.parse(line) as { result?: { header?: { revision?: string }; events?: unknown[]; canceled?: boolean; cancel_reason?: string; compact_revision?: string }; error?: unknown };
+                    if (/token|user name is empty/i.test(JSON.stringify(msg.error ?? msg.result?.cancel_reason ?? ""))) tokens.delete(tokenKey(endpoint, access));
                     if (msg.error || msg.result?.canceled) return end(`watch on ${endpoint} cancelled: ${JSON.stringify(msg.error ?? msg.result)}`);
                     if (msg.result?.events && msg.result.events.length > 0) onChange(Number(msg.result.header?.revision ?? 0));
                 } catch {
@@ -117,13 +178,14 @@ export function watchPrefix(endpoint: string, prefix: string, fromRevision: numb
 }
 
 /** True when a v2 read through the worker's own etcd proxy succeeds within `timeoutMs`. */
-export function proxyAnswers(proxyUrl: string, timeoutMs = 1000): Promise<boolean> {
+export function proxyAnswers(proxyUrl: string, timeoutMs = 1000, access?: EtcdAccess): Promise<boolean> {
     return new Promise((resolve) => {
-        const req = http.get(`${proxyUrl}/v2/keys/?quorum=false`, { timeout: timeoutMs }, (res) => {
+        const req = requestFn(proxyUrl)(`${proxyUrl}/v2/keys/?quorum=false`, { timeout: timeoutMs, ...tlsOptions(proxyUrl, access) }, (res) => {
             res.resume();
             resolve(res.statusCode === 200);
         });
         req.on("timeout", () => req.destroy());
         req.on("error", () => resolve(false));
+        req.end();
     });
 }

@@ -24,6 +24,19 @@ function milliseconds(env: NodeJS.ProcessEnv, name: string, fallback: number): n
     return value;
 }
 
+/** The router's etcd identity files: all three or none; required when an endpoint is https. */
+function etcdTls(env: NodeJS.ProcessEnv): Pick<RouterSettings, "etcdTls"> {
+    const E = ROUTER_ENV;
+    const [caFile, certFile, keyFile] = [env[E.etcdCa], env[E.etcdCert], env[E.etcdKey]];
+    const https = [...(env[E.etcdEndpoints] ?? "").split(","), env[E.etcdProxy] ?? ""].some((u) => u.trim().startsWith("https:"));
+    if (!caFile && !certFile && !keyFile) {
+        if (https) throw new Error(`router: ${E.etcdCa}, ${E.etcdCert} and ${E.etcdKey} are required with https etcd endpoints (client-certificate authentication)`);
+        return {};
+    }
+    if (!caFile || !certFile || !keyFile) throw new Error(`router: ${E.etcdCa}, ${E.etcdCert} and ${E.etcdKey} go together`);
+    return { etcdTls: { caFile, certFile, keyFile, ...(env[E.etcdUser] ? { user: env[E.etcdUser] } : {}) } };
+}
+
 /** The watcher's settings from the ROUTER_* environment (model/router-contract.ts names every variable). */
 export function settingsFromEnv(env: NodeJS.ProcessEnv): RouterSettings {
     const E = ROUTER_ENV;
@@ -47,6 +60,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): RouterSettings {
         haproxyBinary: env[E.haproxy] || ROUTER_DEFAULTS.haproxy,
         settleMs: milliseconds(env, E.settleMs, ROUTER_DEFAULTS.settleMs),
         maxSettleMs: milliseconds(env, E.maxSettleMs, ROUTER_DEFAULTS.maxSettleMs),
+        ...etcdTls(env),
     };
 }
 

@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
-import { proxyAnswers, rangePrefix, watchPrefix, WatchHandle } from "./etcd-gateway";
+import { EtcdAccess, proxyAnswers, rangePrefix, watchPrefix, WatchHandle } from "./etcd-gateway";
+import { etcdPasswordFromKey } from "../model/etcd-auth";
 import { addressesOfUrls } from "../model/service-hosts";
 import { renderHaproxyConfig, RoutedService, ServiceKeys, SkippedService } from "./haproxy-config";
 import { checkConfig, HaproxyMaster, servingConfigId } from "./haproxy-process";
@@ -32,6 +33,22 @@ export interface RouterSettings {
     settleMs: number;
     /** A burst of events never delays a reload longer than this. */
     maxSettleMs: number;
+    /** The router's etcd identity: files of the trust bundle, its certificate and key; `user` under etcd auth. */
+    etcdTls?: { caFile: string; certFile: string; keyFile: string; user?: string };
+}
+
+/**
+ * The router's credentials, read from its files at every (re)connection: a renewed certificate on
+ * disk is used from the next read on. Under etcd auth the password is derived from the key
+ * (model/etcd-auth.ts), so nothing else is stored on the worker.
+ */
+export function loadEtcdAccess(tls: RouterSettings["etcdTls"]): EtcdAccess | undefined {
+    if (!tls) return undefined;
+    const key = fs.readFileSync(tls.keyFile, "utf8");
+    return {
+        tls: { ca: fs.readFileSync(tls.caFile, "utf8"), cert: fs.readFileSync(tls.certFile, "utf8"), key },
+        ...(tls.user ? { user: tls.user, password: etcdPasswordFromKey(tls.user, key) } : {}),
+    };
 }
 
 interface Loaded {
@@ -137,12 +154,13 @@ export class Router {
         if (this.stopped) return;
         this.watch?.close();
         try {
-            const read = await rangePrefix(this.s.etcdEndpoints, this.s.prefix);
+            const access = loadEtcdAccess(this.s.etcdTls);
+            const read = await rangePrefix(this.s.etcdEndpoints, this.s.prefix, 2000, access);
             await this.apply(read.keys, read.revision);
             this.watch = watchPrefix(read.endpoint, this.s.prefix, read.revision + 1, () => this.changed(), (end) => {
                 this.log(`${end}; reading again`);
                 this.later(() => this.resync("watch ended"), 500);
-            });
+            }, access);
         } catch (err) {
             this.report(`etcd (${why}): ${(err as Error).message}`);
             this.later(() => this.resync("retry"), 1000);
@@ -172,7 +190,7 @@ export class Router {
         }
         this.syncing = true;
         try {
-            const read = await rangePrefix(this.s.etcdEndpoints, this.s.prefix);
+            const read = await rangePrefix(this.s.etcdEndpoints, this.s.prefix, 2000, loadEtcdAccess(this.s.etcdTls));
             await this.apply(read.keys, read.revision);
         } catch (err) {
             this.report(`etcd: ${(err as Error).message}`);
@@ -279,7 +297,13 @@ export class Router {
                 res.writeHead(404, { "content-type": "text/plain" }).end(`not found; the health check is ${this.s.healthPath}\n`);
                 return;
             }
-            const [etcd, serving] = await Promise.all([proxyAnswers(this.s.etcdProxy), this.serving()]);
+            let access: EtcdAccess | undefined;
+            try {
+                access = loadEtcdAccess(this.s.etcdTls);
+            } catch {
+                access = undefined; // unreadable credentials: the read below fails and says unhealthy
+            }
+            const [etcd, serving] = await Promise.all([proxyAnswers(this.s.etcdProxy, 1000, access), this.serving()]);
             const status = this.status();
             // Static stability: the worker is healthy while HAProxy serves its last good config. etcd's
             // state is reported, never judged: an etcd outage must not take every worker out of the

@@ -50,7 +50,7 @@ function inputProblems(news: Record<string, unknown>): pulumi.dynamic.CheckFailu
             if (!c || typeof c.id !== "string" || !ID.test(c.id)) failures.push({ property: `certificates[${i}].id`, reason: `must match ${ID}` });
             else if (seen.has(c.id)) failures.push({ property: `certificates[${i}].id`, reason: `duplicate id ${c.id}` });
             else seen.add(c.id);
-            if (!c || typeof c.commonName !== "string" || !ID.test(c.commonName)) failures.push({ property: `certificates[${i}].commonName`, reason: `must match ${ID}` });
+            if (!c || typeof c.commonName !== "string" || (c.commonName !== "" && !ID.test(c.commonName))) failures.push({ property: `certificates[${i}].commonName`, reason: `must match ${ID} (or be empty: no Common Name)` });
         });
     }
     const problem = validityProblem(news as unknown as ClusterPkiInputs);

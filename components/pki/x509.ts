@@ -70,7 +70,9 @@ export function issueLeaf(spec: CertificateSpec, ca: { keyPem: string; certPem: 
     const { keyPem, cert } = newCertificate(now, days);
     // Never past the CA's own end: a chain is only as valid as its shortest link.
     if (cert.validity.notAfter > caCert.validity.notAfter) cert.validity.notAfter = caCert.validity.notAfter;
-    cert.setSubject([{ name: "commonName", value: spec.commonName }, { name: "organizationName", value: "coreos-cluster" }]);
+    // No Common Name when the plan gives none (JSON-gateway clients, model/pki-plan.ts): OU names the certificate instead.
+    const name = spec.commonName ? { name: "commonName", value: spec.commonName } : { name: "organizationalUnitName", value: spec.id };
+    cert.setSubject([name, { name: "organizationName", value: "coreos-cluster" }]);
     cert.setIssuer(caCert.subject.attributes);
     const altNames = [...spec.dnsSans.map((value) => ({ type: 2, value })), ...spec.ipSans.map((ip) => ({ type: 7, ip }))];
     cert.setExtensions([

@@ -17,10 +17,11 @@ describe("model/pki-plan: the cluster's certificates as data", () => {
         const specs = planCertificates(MEMBERS);
         expect(specs.find((s) => s.id === "demo-etcd-1-peer")).to.deep.equal({ id: "demo-etcd-1-peer", commonName: "demo-etcd-1", usage: "server-and-client", ipSans: ["10.10.0.3"], dnsSans: ["demo-etcd-1"] });
         expect(specs.find((s) => s.id === "demo-etcd-1-server")!.ipSans).to.deep.equal(["10.10.0.3", "127.0.0.1"]);
-        for (const identity of CLIENT_IDENTITIES) expect(specs.find((s) => s.id === identity.commonName)).to.include({ usage: "client", commonName: identity.commonName });
-        expect(specs.find((s) => s.id === "worker-local-server")).to.include({ usage: "server" });
+        for (const identity of CLIENT_IDENTITIES) expect(specs.find((s) => s.id === identity.commonName)).to.include({ usage: "client", commonName: identity.jsonGateway ? "" : identity.commonName });
+        expect(specs.find((s) => s.id === "router")!.commonName, "the JSON gateway refuses certificates with a CN").to.equal("");
+        expect(specs.find((s) => s.usage === "server"), "no worker listener certificate: the gateway carries the members' TLS").to.equal(undefined);
         expect(new Set(specs.map((s) => s.id)).size).to.equal(specs.length);
-        expect(specs).to.have.length(MEMBERS.length * 2 + 1 + CLIENT_IDENTITIES.length);
+        expect(specs).to.have.length(MEMBERS.length * 2 + CLIENT_IDENTITIES.length);
     });
 
     it("issues everything the first time and nothing on a no-op", () => {
@@ -90,8 +91,8 @@ describe("model/pki-delivery: secret bundles per holder", () => {
         const bundles = secretBundles("demo", MEMBERS.map((m) => m.name), planCertificates(MEMBERS));
         expect(bundles.map((b) => b.secretId)).to.deep.equal(["demo-tls-demo-etcd-0", "demo-tls-demo-etcd-1", "demo-tls-demo-etcd-2", "demo-tls-worker"]);
         expect(bundles[1].certificateIds).to.deep.equal(["demo-etcd-1-server", "demo-etcd-1-peer", "fleet"]);
-        expect(bundles[3].certificateIds).to.deep.equal(["worker-local-server", "worker-proxy", "router", "fleet", "sidekick"]);
-        expect(OFF_MACHINE_IDENTITIES).to.deep.equal(["deployer", "consumer"]);
+        expect(bundles[3].certificateIds).to.deep.equal(["router", "fleet", "sidekick"]);
+        expect(OFF_MACHINE_IDENTITIES).to.deep.equal(["deployer", "consumer", "root"]);
         for (const b of bundles) for (const id of OFF_MACHINE_IDENTITIES) expect(b.certificateIds).to.not.include(id);
     });
     it("round-trips a payload and refuses a line that could name another path", () => {
