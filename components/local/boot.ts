@@ -7,6 +7,7 @@ import { bootError, BootProblem } from "./boot-error";
 import { serviceEnvironment } from "./systemd-env";
 import { LOCAL_ROUTER_UNIT, RouterBootPlan, routerBootPlan } from "./router-boot";
 import { PlannedFile, planWriteFiles, underRoot } from "./write-files";
+import { TLS_DIR, TLS_FETCH_UNIT } from "../../model/pki-delivery";
 
 export interface BootMachine {
     name: string;
@@ -18,6 +19,11 @@ export interface BootMachine {
     publicAddress?: string;
     /** Which OS would boot this config; detected from the text when absent. */
     flavor?: OsFlavor;
+    /**
+     * The machine's TLS bundle in the local secret store (components/local/tls-store.ts): the one
+     * secret its service account could read on GCE. Fetched when the user-data starts the fetch unit.
+     */
+    tlsBundle?: string;
 }
 
 export interface BootPlan {
@@ -35,6 +41,8 @@ export interface BootPlan {
     files: PlannedFile[];
     /** The worker's router (coreos-router.service), when the config starts one. */
     router?: RouterBootPlan;
+    /** The fetch step (coreos-tls-fetch.service), simulated: this bundle is unpacked under `<root>/etc/coreos-cluster/tls` before etcd starts. */
+    tlsFetch?: { bundle: string };
     /** Parts of the config with no local counterpart, each with the reason. */
     ignored: string[];
     /** Where the local machine deliberately differs from a CoreOS host. */
@@ -243,9 +251,17 @@ export function bootPlan(userData: string, machine: BootMachine): BootPlan {
         problems.push({ key: "coreos.units", message: `does not start ${unitName} (command: start): the host would not run etcd` });
     }
     let router: RouterBootPlan | undefined;
+    let tlsFetch: BootPlan["tlsFetch"];
     units.forEach((u, i) => {
         const name = asMapping(u)?.name;
-        if (name === LOCAL_ROUTER_UNIT && startsAtBoot(asMapping(u)!)) {
+        if (name === TLS_FETCH_UNIT && startsAtBoot(asMapping(u)!)) {
+            if (!machine.tlsBundle) {
+                problems.push({ key: `coreos.units[${i}]`, message: `starts ${TLS_FETCH_UNIT}, but the local secret store holds no TLS bundle for this machine (on GCE: no secret its service account may read)` });
+            } else {
+                tlsFetch = { bundle: machine.tlsBundle };
+                simulated.push(`${TLS_FETCH_UNIT}: the bundle is read from the local secret store (${machine.tlsBundle}, root only) instead of Secret Manager with the machine's token, and unpacked under ${underRoot(machine.root, TLS_DIR)}`);
+            }
+        } else if (name === LOCAL_ROUTER_UNIT && startsAtBoot(asMapping(u)!)) {
             router = routerBootPlan(asMapping(u)!, `coreos.units[${i}]`, machine.root, hostname, problems, ignored);
             if (router) simulated.push(`${LOCAL_ROUTER_UNIT}: the router.js of write_files runs with this machine's node and Debian's haproxy (GCE: the pinned images); a shell loop restarts it in place of systemd's Restart=always`);
         } else if (name !== unitName && name !== "etcd-member.service") ignored.push(`coreos.units[${i}] (${String(name)}: only etcd and the router run locally)`);
@@ -277,5 +293,5 @@ export function bootPlan(userData: string, machine: BootMachine): BootPlan {
 
     const clientUrls = env.ETCD_LISTEN_CLIENT_URLS.split(",");
     const clientUrl = clientUrls.find((u) => u.endsWith(":2379")) ?? clientUrls[0];
-    return { machine: machine.name, address: machine.address, root: machine.root, flavor, mode, env, dataDir: env.ETCD_DATA_DIR, clientUrl, files: written.files, ...(router ? { router } : {}), ignored, simulated };
+    return { machine: machine.name, address: machine.address, root: machine.root, flavor, mode, env, dataDir: env.ETCD_DATA_DIR, clientUrl, files: written.files, ...(router ? { router } : {}), ...(tlsFetch ? { tlsFetch } : {}), ignored, simulated };
 }

@@ -82,6 +82,7 @@ export const localMachineProvider: pulumi.dynamic.ResourceProvider = {
             olds.userData !== news.userData ||
             olds.providerVersion !== news.providerVersion ||
             olds.startTimeoutSeconds !== news.startTimeoutSeconds ||
+            olds.tlsBundle !== news.tlsBundle ||
             JSON.stringify(olds.demoBackends ?? []) !== JSON.stringify(news.demoBackends ?? []);
         // Same address and root: the old machine must be gone before the new one binds them.
         return { changes, replaces, deleteBeforeReplace: true };
@@ -131,6 +132,8 @@ export interface LocalMachineArgs {
     namespace?: pulumi.Input<string>;
     startTimeoutSeconds?: pulumi.Input<number>;
     demoBackends?: pulumi.Input<DemoBackend[]>;
+    /** Its TLS bundle in the local secret store: fetched at every boot when its user-data starts the fetch unit. */
+    tlsBundle?: pulumi.Input<string>;
 }
 
 export class LocalMachine extends pulumi.dynamic.Resource {

@@ -25,6 +25,8 @@ export interface LocalMachineInputs {
     startTimeoutSeconds?: number;
     /** Stand-ins for the services' hosts on this machine's address (no fleetd runs their units here). */
     demoBackends?: DemoBackend[];
+    /** Its TLS bundle in the local secret store (components/local/tls-store.ts), fetched at every boot. */
+    tlsBundle?: string;
     providerVersion: string;
 }
 
@@ -44,7 +46,7 @@ export interface LocalMachineState extends LocalMachineInputs {
 }
 
 export function planFor(inputs: LocalMachineInputs): BootPlan {
-    return bootPlan(inputs.userData, { name: inputs.name, address: inputs.address, root: inputs.root, flavor: inputs.flavor });
+    return bootPlan(inputs.userData, { name: inputs.name, address: inputs.address, root: inputs.root, flavor: inputs.flavor, tlsBundle: inputs.tlsBundle });
 }
 
 export function stateOf(inputs: LocalMachineInputs, plan: BootPlan, pid: number | undefined, extras: Extras = {}): LocalMachineState {

@@ -5,6 +5,7 @@
 import type { BootPlan } from "./boot";
 import { shortRunDir } from "./router-boot";
 import { httpGetInNamespace, listensInNamespace, spawnInNamespace } from "./vpc/spawn";
+import { fetchBundle } from "./tls-store";
 
 /** Marks a folder as a local machine's root; only such folders are ever removed. */
 export const ROOT_MARKER = ".coreos-cluster-local-machine";
@@ -27,13 +28,23 @@ export function machinePaths(root: string): MachinePaths {
     };
 }
 
-/** Creates the machine's root and lays down its `write_files` (the data dir is left to etcd). */
+/**
+ * Creates the machine's root, runs the simulated TLS fetch (its bundle from the local secret store,
+ * as coreos-tls-fetch.service would before etcd) and lays down its `write_files` (the data dir is left to etcd).
+ */
 export function prepareRoot(plan: BootPlan): void {
     const fs: typeof import("fs") = require("fs");
     const path: typeof import("path") = require("path");
     const paths = machinePaths(plan.root);
     fs.mkdirSync(plan.root, { recursive: true });
     fs.writeFileSync(paths.marker, JSON.stringify({ machine: plan.machine, address: plan.address }) + "\n");
+    if (plan.tlsFetch) {
+        try {
+            fetchBundle(plan.tlsFetch.bundle, plan.root);
+        } catch (err) {
+            throw new Error(`machine ${plan.machine}: ${(err as Error).message}`);
+        }
+    }
     for (const file of plan.files) {
         fs.mkdirSync(path.dirname(file.localPath), { recursive: true });
         fs.writeFileSync(file.localPath, Buffer.from(file.contentBase64, "base64"), { mode: file.mode });

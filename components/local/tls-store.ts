@@ -1,0 +1,94 @@
+// The local platform's stand-in for Secret Manager (issue 21, item 2). On GCE each secret bundle
+// (model/pki-delivery.ts) is a Secret Manager secret whose accessor is the holder's service
+// account, and a machine's coreos-tls-fetch.service reads it at every boot with its own token.
+// Here the bundles are files of a root-only store under the stack's data dir (`<dataDir>/tls-store`,
+// mode 0700; each bundle `<secretId>.bundle`, mode 0600), and the local boot performs the fetch
+// step itself: it reads the ONE bundle the machine's inputs name (the stand-in for the IAM binding
+// "this machine's service account may read this secret") and unpacks it under the machine's root,
+// as the GCE script unpacks it under /etc/coreos-cluster/tls. A worker the autohealer recreates
+// boots from its template and fetches again. What is simulated: the store is a folder only root can
+// read, and the binding is which bundle path a machine's inputs carry; there is no token, no IAM
+// and no network call. Runtime modules are required inside functions: this module is serialized
+// into the LocalMachine provider and bundled into the balancer (autohealing).
+import { decodeBundle, TLS_DIR } from "../../model/pki-delivery";
+
+export const STORE_DIR_MODE = 0o700;
+export const BUNDLE_FILE_MODE = 0o600;
+/** The unpacked files: private keys only root can read, certificates and the trust bundle world-readable (as the GCE script leaves them). */
+export const KEY_FILE_MODE = 0o600;
+export const CERT_FILE_MODE = 0o644;
+export const TLS_DIR_MODE = 0o755;
+
+export function storeDir(dataDir: string): string {
+    return require("path").join(dataDir, "tls-store");
+}
+
+export function bundlePath(dataDir: string, secretId: string): string {
+    if (!/^[A-Za-z0-9_-]{1,255}$/.test(secretId)) throw new Error(`TLS store: "${secretId}" is not a secret id (letters, digits, - and _)`);
+    return require("path").join(storeDir(dataDir), `${secretId}.bundle`);
+}
+
+/** Why `file` is not a private file of root's (owner root, no group or other bits), or undefined. */
+export function notPrivate(file: string, wantedMode: number): string | undefined {
+    const fs: typeof import("fs") = require("fs");
+    const st = fs.lstatSync(file);
+    if (st.isSymbolicLink()) return `${file} is a symbolic link`;
+    if ((st.mode & 0o077) !== 0) return `${file} has mode ${(st.mode & 0o777).toString(8)}, not ${wantedMode.toString(8)} (group or others could read it)`;
+    if (typeof process.getuid === "function" && st.uid !== process.getuid()) return `${file} belongs to uid ${st.uid}, not to the deployer (uid ${process.getuid()})`;
+    return undefined;
+}
+
+/** Writes (or replaces, atomically) one bundle; the store folder is created 0700 and must stay private. */
+export function writeBundle(dataDir: string, secretId: string, payload: string): string {
+    const fs: typeof import("fs") = require("fs");
+    const dir = storeDir(dataDir);
+    fs.mkdirSync(dir, { recursive: true, mode: STORE_DIR_MODE });
+    fs.chmodSync(dir, STORE_DIR_MODE);
+    const problem = notPrivate(dir, STORE_DIR_MODE);
+    if (problem) throw new Error(`TLS store: ${problem}`);
+    decodeBundle(payload); // refuses a payload the machines could not unpack
+    const file = bundlePath(dataDir, secretId);
+    const temp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temp, payload, { mode: BUNDLE_FILE_MODE });
+    fs.chmodSync(temp, BUNDLE_FILE_MODE);
+    fs.renameSync(temp, file);
+    return file;
+}
+
+/** Removes one bundle (destroy); the store folder goes once empty. */
+export function removeBundle(dataDir: string, secretId: string): void {
+    const fs: typeof import("fs") = require("fs");
+    fs.rmSync(bundlePath(dataDir, secretId), { force: true });
+    try {
+        fs.rmdirSync(storeDir(dataDir));
+    } catch {
+        // not empty, or already gone
+    }
+}
+
+/**
+ * The fetch step of one machine: reads its bundle from the store (refusing one others could have
+ * read or replaced) and writes its files under `<root>/etc/coreos-cluster/tls` (replacing what an
+ * earlier boot left: a renewed certificate arrives at the next boot). Returns the files written.
+ */
+export function fetchBundle(bundleFile: string, root: string): string[] {
+    const fs: typeof import("fs") = require("fs");
+    const path: typeof import("path") = require("path");
+    if (!fs.existsSync(bundleFile)) throw new Error(`its TLS bundle ${bundleFile} is not in the local secret store (on GCE: no secret version to read)`);
+    const problem = notPrivate(bundleFile, BUNDLE_FILE_MODE);
+    if (problem) throw new Error(`its TLS bundle is not private: ${problem}`);
+    const files = decodeBundle(fs.readFileSync(bundleFile, "utf8"));
+    const dir = path.posix.join(root, TLS_DIR);
+    fs.mkdirSync(dir, { recursive: true, mode: TLS_DIR_MODE });
+    const written: string[] = [];
+    for (const [name, content] of Object.entries(files)) {
+        const target = path.join(dir, name);
+        const mode = name.endsWith("-key.pem") ? KEY_FILE_MODE : CERT_FILE_MODE;
+        const temp = `${target}.tmp`;
+        fs.writeFileSync(temp, content, { mode });
+        fs.chmodSync(temp, mode);
+        fs.renameSync(temp, target);
+        written.push(target);
+    }
+    return written;
+}
