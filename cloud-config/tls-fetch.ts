@@ -124,10 +124,11 @@ export function planBundles(clusterName: string, members: ReadonlyArray<{ name: 
 /**
  * The certificate ids of a bundle that etcd reads as the `etcd` user (Flatcar's etcd-member.service
  * runs the container with `-u etcd`, Container Linux's etcd2.service as User=etcd): a member's
- * server and peer certificates; on a worker, the proxy's own listener and its client identity.
+ * server and peer certificates. A worker has none: its local endpoint is `etcd gateway`, a TCP proxy
+ * that holds no certificate (each client's TLS goes through it to a member; docs/security.md).
  */
 export function etcdUserIdsOf(bundle: SecretBundle): string[] {
-    const wanted = bundle.holder === "worker" ? ["worker-local-server", "worker-proxy"] : [`${bundle.holder}-server`, `${bundle.holder}-peer`];
+    const wanted = bundle.holder === "worker" ? [] : [`${bundle.holder}-server`, `${bundle.holder}-peer`];
     return bundle.certificateIds.filter((id) => wanted.includes(id));
 }
 

@@ -8,6 +8,7 @@ import { serviceEnvironment } from "./systemd-env";
 import { LOCAL_ROUTER_UNIT, RouterBootPlan, routerBootPlan } from "./router-boot";
 import { PlannedFile, planWriteFiles, underRoot } from "./write-files";
 import { TLS_DIR, TLS_FETCH_UNIT } from "../../model/pki-delivery";
+import { bundlePath } from "./tls-store";
 
 export interface BootMachine {
     name: string;
@@ -20,10 +21,11 @@ export interface BootMachine {
     /** Which OS would boot this config; detected from the text when absent. */
     flavor?: OsFlavor;
     /**
-     * The machine's TLS bundle in the local secret store (components/local/tls-store.ts): the one
-     * secret its service account could read on GCE. Fetched when the user-data starts the fetch unit.
+     * The local secret store (components/local/tls-store.ts) and the one secret this machine may read
+     * from it (on GCE: the secret its service account is the accessor of). Used when the user-data
+     * starts the fetch unit.
      */
-    tlsBundle?: string;
+    tlsStore?: { dir: string; secretId: string };
 }
 
 export interface BootPlan {
@@ -41,8 +43,8 @@ export interface BootPlan {
     files: PlannedFile[];
     /** The worker's router (coreos-router.service), when the config starts one. */
     router?: RouterBootPlan;
-    /** The fetch step (coreos-tls-fetch.service), simulated: this bundle is unpacked under `<root>/etc/coreos-cluster/tls` before etcd starts. */
-    tlsFetch?: { bundle: string };
+    /** The fetch step (coreos-tls-fetch.service), simulated: this bundle is unpacked under `<root><dir>` before etcd starts, as tlsFilesOf says. */
+    tlsFetch?: { bundle: string; dir: string; etcdUserIds: string[] };
     /** Parts of the config with no local counterpart, each with the reason. */
     ignored: string[];
     /** Where the local machine deliberately differs from a CoreOS host. */
@@ -189,6 +191,35 @@ function rewriteListenUrls(name: string, value: string, address: string, problem
     return urls.join(",");
 }
 
+/**
+ * The simulated fetch of TLS_FETCH_UNIT from the unit's own TLS_* environment (cloud-config/tls-fetch.ts
+ * TLS_FETCH_CONTRACT): the secret it names must be the one this machine may read, as IAM decides on GCE.
+ */
+function tlsFetchPlan(unit: Record<string, unknown>, key: string, machine: BootMachine, hostname: string, problems: BootProblem[]): BootPlan["tlsFetch"] {
+    let env: Record<string, string> = {};
+    try {
+        env = Object.fromEntries(serviceEnvironment(typeof unit.content === "string" ? unit.content : "", hostname).assignments.map((a) => [a.name, a.value]));
+    } catch (err) {
+        problems.push({ key: `${key}.content`, message: (err as Error).message });
+        return undefined;
+    }
+    const secretId = env.TLS_SECRET_ID;
+    if (!secretId) {
+        problems.push({ key: `${key}.content`, message: `${TLS_FETCH_UNIT} sets no TLS_SECRET_ID` });
+        return undefined;
+    }
+    if (!machine.tlsStore) {
+        problems.push({ key, message: `starts ${TLS_FETCH_UNIT}, but the local secret store holds no TLS bundle for this machine (on GCE: no secret its service account may read)` });
+        return undefined;
+    }
+    if (secretId !== machine.tlsStore.secretId) {
+        problems.push({ key: `${key}.content`, message: `fetches secret ${secretId}, but this machine may read only ${machine.tlsStore.secretId} (on GCE: 403 from Secret Manager)` });
+        return undefined;
+    }
+    const ids = (env.TLS_ETCD_USER_IDS ?? "").split(",").filter((id) => id !== "");
+    return { bundle: bundlePath(machine.tlsStore.dir, secretId), dir: env.TLS_DIR || TLS_DIR, etcdUserIds: ids };
+}
+
 /** Derives what a CoreOS host would run from one machine's cloud-config text. Throws BootError naming machine and keys. */
 export function bootPlan(userData: string, machine: BootMachine): BootPlan {
     const YAML: typeof import("yaml") = require("yaml");
@@ -255,11 +286,10 @@ export function bootPlan(userData: string, machine: BootMachine): BootPlan {
     units.forEach((u, i) => {
         const name = asMapping(u)?.name;
         if (name === TLS_FETCH_UNIT && startsAtBoot(asMapping(u)!)) {
-            if (!machine.tlsBundle) {
-                problems.push({ key: `coreos.units[${i}]`, message: `starts ${TLS_FETCH_UNIT}, but the local secret store holds no TLS bundle for this machine (on GCE: no secret its service account may read)` });
-            } else {
-                tlsFetch = { bundle: machine.tlsBundle };
-                simulated.push(`${TLS_FETCH_UNIT}: the bundle is read from the local secret store (${machine.tlsBundle}, root only) instead of Secret Manager with the machine's token, and unpacked under ${underRoot(machine.root, TLS_DIR)}`);
+            const fetched = tlsFetchPlan(asMapping(u)!, `coreos.units[${i}]`, machine, hostname, problems);
+            if (fetched) {
+                tlsFetch = fetched;
+                simulated.push(`${TLS_FETCH_UNIT}: secret ${machine.tlsStore!.secretId} is read from the local secret store (${fetched.bundle}, root only) instead of Secret Manager with the machine's token, and unpacked under ${underRoot(machine.root, fetched.dir)} (owners not applied: etcd runs as root here)`);
             }
         } else if (name === LOCAL_ROUTER_UNIT && startsAtBoot(asMapping(u)!)) {
             router = routerBootPlan(asMapping(u)!, `coreos.units[${i}]`, machine.root, hostname, problems, ignored);

@@ -82,7 +82,7 @@ export const localMachineProvider: pulumi.dynamic.ResourceProvider = {
             olds.userData !== news.userData ||
             olds.providerVersion !== news.providerVersion ||
             olds.startTimeoutSeconds !== news.startTimeoutSeconds ||
-            olds.tlsBundle !== news.tlsBundle ||
+            JSON.stringify(olds.tlsStore ?? null) !== JSON.stringify(news.tlsStore ?? null) ||
             JSON.stringify(olds.demoBackends ?? []) !== JSON.stringify(news.demoBackends ?? []);
         // Same address and root: the old machine must be gone before the new one binds them.
         return { changes, replaces, deleteBeforeReplace: true };
@@ -132,8 +132,8 @@ export interface LocalMachineArgs {
     namespace?: pulumi.Input<string>;
     startTimeoutSeconds?: pulumi.Input<number>;
     demoBackends?: pulumi.Input<DemoBackend[]>;
-    /** Its TLS bundle in the local secret store: fetched at every boot when its user-data starts the fetch unit. */
-    tlsBundle?: pulumi.Input<string>;
+    /** The local secret store and the one secret this machine may read: fetched at every boot when its user-data starts the fetch unit. */
+    tlsStore?: pulumi.Input<{ dir: string; secretId: string }>;
 }
 
 export class LocalMachine extends pulumi.dynamic.Resource {

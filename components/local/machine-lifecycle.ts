@@ -25,8 +25,8 @@ export interface LocalMachineInputs {
     startTimeoutSeconds?: number;
     /** Stand-ins for the services' hosts on this machine's address (no fleetd runs their units here). */
     demoBackends?: DemoBackend[];
-    /** Its TLS bundle in the local secret store (components/local/tls-store.ts), fetched at every boot. */
-    tlsBundle?: string;
+    /** The local secret store and the one secret this machine may read (components/local/tls-store.ts), fetched at every boot. */
+    tlsStore?: { dir: string; secretId: string };
     providerVersion: string;
 }
 
@@ -46,7 +46,7 @@ export interface LocalMachineState extends LocalMachineInputs {
 }
 
 export function planFor(inputs: LocalMachineInputs): BootPlan {
-    return bootPlan(inputs.userData, { name: inputs.name, address: inputs.address, root: inputs.root, flavor: inputs.flavor, tlsBundle: inputs.tlsBundle });
+    return bootPlan(inputs.userData, { name: inputs.name, address: inputs.address, root: inputs.root, flavor: inputs.flavor, tlsStore: inputs.tlsStore });
 }
 
 export function stateOf(inputs: LocalMachineInputs, plan: BootPlan, pid: number | undefined, extras: Extras = {}): LocalMachineState {

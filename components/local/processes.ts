@@ -40,7 +40,7 @@ export function prepareRoot(plan: BootPlan): void {
     fs.writeFileSync(paths.marker, JSON.stringify({ machine: plan.machine, address: plan.address }) + "\n");
     if (plan.tlsFetch) {
         try {
-            fetchBundle(plan.tlsFetch.bundle, plan.root);
+            fetchBundle(plan.tlsFetch.bundle, plan.root, plan.tlsFetch.dir, plan.tlsFetch.etcdUserIds);
         } catch (err) {
             throw new Error(`machine ${plan.machine}: ${(err as Error).message}`);
         }

@@ -11,21 +11,20 @@
 // and no network call. Runtime modules are required inside functions: this module is serialized
 // into the LocalMachine provider and bundled into the balancer (autohealing).
 import { decodeBundle, TLS_DIR } from "../../model/pki-delivery";
+import { TLS_FILE_RULES, TLS_MANIFEST, tlsFilesOf } from "../../cloud-config/tls-fetch";
 
 export const STORE_DIR_MODE = 0o700;
 export const BUNDLE_FILE_MODE = 0o600;
-/** The unpacked files: private keys only root can read, certificates and the trust bundle world-readable (as the GCE script leaves them). */
-export const KEY_FILE_MODE = 0o600;
-export const CERT_FILE_MODE = 0o644;
-export const TLS_DIR_MODE = 0o755;
 
+/** The store of a stack: `<dataDir>/tls-store`. */
 export function storeDir(dataDir: string): string {
     return require("path").join(dataDir, "tls-store");
 }
 
-export function bundlePath(dataDir: string, secretId: string): string {
+/** One bundle's file in a store folder (storeDir). */
+export function bundlePath(store: string, secretId: string): string {
     if (!/^[A-Za-z0-9_-]{1,255}$/.test(secretId)) throw new Error(`TLS store: "${secretId}" is not a secret id (letters, digits, - and _)`);
-    return require("path").join(storeDir(dataDir), `${secretId}.bundle`);
+    return require("path").join(store, `${secretId}.bundle`);
 }
 
 /** Why `file` is not a private file of root's (owner root, no group or other bits), or undefined. */
@@ -39,15 +38,15 @@ export function notPrivate(file: string, wantedMode: number): string | undefined
 }
 
 /** Writes (or replaces, atomically) one bundle; the store folder is created 0700 and must stay private. */
-export function writeBundle(dataDir: string, secretId: string, payload: string): string {
+export function writeBundle(store: string, secretId: string, payload: string): string {
     const fs: typeof import("fs") = require("fs");
-    const dir = storeDir(dataDir);
+    const dir = store;
     fs.mkdirSync(dir, { recursive: true, mode: STORE_DIR_MODE });
     fs.chmodSync(dir, STORE_DIR_MODE);
     const problem = notPrivate(dir, STORE_DIR_MODE);
     if (problem) throw new Error(`TLS store: ${problem}`);
     decodeBundle(payload); // refuses a payload the machines could not unpack
-    const file = bundlePath(dataDir, secretId);
+    const file = bundlePath(store, secretId);
     const temp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(temp, payload, { mode: BUNDLE_FILE_MODE });
     fs.chmodSync(temp, BUNDLE_FILE_MODE);
@@ -56,39 +55,45 @@ export function writeBundle(dataDir: string, secretId: string, payload: string):
 }
 
 /** Removes one bundle (destroy); the store folder goes once empty. */
-export function removeBundle(dataDir: string, secretId: string): void {
+export function removeBundle(store: string, secretId: string): void {
     const fs: typeof import("fs") = require("fs");
-    fs.rmSync(bundlePath(dataDir, secretId), { force: true });
+    fs.rmSync(bundlePath(store, secretId), { force: true });
     try {
-        fs.rmdirSync(storeDir(dataDir));
+        fs.rmdirSync(store);
     } catch {
         // not empty, or already gone
     }
 }
 
 /**
- * The fetch step of one machine: reads its bundle from the store (refusing one others could have
- * read or replaced) and writes its files under `<root>/etc/coreos-cluster/tls` (replacing what an
- * earlier boot left: a renewed certificate arrives at the next boot). Returns the files written.
+ * The fetch step of one machine, as cloud-config/tls-fetch.ts's script does it (TLS_FETCH_CONTRACT):
+ * reads its bundle from the store (refusing one others could have read or replaced), writes each
+ * file under `<root><dir>` with tlsFilesOf's mode (ca.pem 0644, everything else 0600; owners are not
+ * applied, etcd runs as root here), each staged then renamed into place, removes `*.pem` files the
+ * bundle no longer names, then writes the manifest. Returns the files written.
  */
-export function fetchBundle(bundleFile: string, root: string): string[] {
+export function fetchBundle(bundleFile: string, root: string, dir: string = TLS_DIR, etcdUserIds: readonly string[] = []): string[] {
     const fs: typeof import("fs") = require("fs");
     const path: typeof import("path") = require("path");
     if (!fs.existsSync(bundleFile)) throw new Error(`its TLS bundle ${bundleFile} is not in the local secret store (on GCE: no secret version to read)`);
     const problem = notPrivate(bundleFile, BUNDLE_FILE_MODE);
     if (problem) throw new Error(`its TLS bundle is not private: ${problem}`);
-    const files = decodeBundle(fs.readFileSync(bundleFile, "utf8"));
-    const dir = path.posix.join(root, TLS_DIR);
-    fs.mkdirSync(dir, { recursive: true, mode: TLS_DIR_MODE });
+    const files = tlsFilesOf(fs.readFileSync(bundleFile, "utf8"), etcdUserIds, dir);
+    const target = path.posix.join(root, dir);
+    fs.mkdirSync(target, { recursive: true, mode: parseInt(TLS_FILE_RULES.dirMode, 8) });
+    fs.chmodSync(target, parseInt(TLS_FILE_RULES.dirMode, 8));
     const written: string[] = [];
-    for (const [name, content] of Object.entries(files)) {
-        const target = path.join(dir, name);
-        const mode = name.endsWith("-key.pem") ? KEY_FILE_MODE : CERT_FILE_MODE;
-        const temp = `${target}.tmp`;
-        fs.writeFileSync(temp, content, { mode });
+    for (const file of files) {
+        const local = path.join(target, file.name);
+        const mode = parseInt(file.mode, 8);
+        const temp = path.join(target, `.stage.${file.name}`);
+        fs.writeFileSync(temp, file.content, { mode });
         fs.chmodSync(temp, mode);
-        fs.renameSync(temp, target);
-        written.push(target);
+        fs.renameSync(temp, local);
+        written.push(local);
     }
+    const names = files.map((f) => f.name);
+    for (const name of fs.readdirSync(target)) if (name.endsWith(".pem") && !names.includes(name)) fs.rmSync(path.join(target, name), { force: true });
+    fs.writeFileSync(path.join(target, TLS_MANIFEST), names.map((n) => `${n}\n`).join(""), { mode: 0o644 });
     return written;
 }

@@ -79,7 +79,7 @@ describe("cloud-config/tls-fetch: the unit that fetches a machine's certificates
                 [TLS_FETCH_ENV.secretId]: "demo-tls-worker",
                 [TLS_FETCH_ENV.project]: "coreos-cluster-prod",
                 [TLS_FETCH_ENV.dir]: TLS_DIR,
-                [TLS_FETCH_ENV.etcdUserIds]: "worker-local-server,worker-proxy",
+                [TLS_FETCH_ENV.etcdUserIds]: "",
             });
         });
 
@@ -118,9 +118,9 @@ describe("cloud-config/tls-fetch: the unit that fetches a machine's certificates
             expect(tlsFetchParts({ secretId: "s", project: "" }).unit.content).to.include('Environment="TLS_PROJECT="');
         });
 
-        it("names the files etcd reads as the etcd user: a member's server and peer pair, the worker proxy's two", () => {
+        it("names the files etcd reads as the etcd user: a member's server and peer pair; none on a worker (its gateway holds no certificate)", () => {
             expect(etcdUserIdsOf(memberBundle)).to.deep.equal(["demo-etcd-0-server", "demo-etcd-0-peer"]);
-            expect(etcdUserIdsOf(workerBundle)).to.deep.equal(["worker-local-server", "worker-proxy"]);
+            expect(etcdUserIdsOf(workerBundle)).to.deep.equal([]);
             const files = tlsFilesOf(payloadOf(memberBundle.certificateIds), etcdUserIdsOf(memberBundle));
             expect(files.map((f) => [f.name, f.mode, f.owner])).to.deep.equal([
                 ["ca.pem", "0644", "root"],
