@@ -11,6 +11,9 @@ import { ServiceRegistrationSet } from "./components/services/service-registrati
 import { EtcdConnectionArgs } from "./components/etcd/etcd-client";
 import { MemberCountGuard } from "./components/guards/member-count-guard";
 import { previewKeyEnvironment, withUnknownTunnelKey } from "./model/preview-key";
+import { planCertificates } from "./model/pki-plan";
+import { ClusterPki } from "./components/pki/cluster-pki";
+import { EtcdAccess } from "./components/etcd/etcd-access";
 
 // The environment: a stack may take its SSH tunnel key from a variable (sshTunnel.privateKeyEnv, CI).
 // A preview may run without it (CI's previews and drift checks hold no SSH key): the key is then
@@ -24,26 +27,50 @@ const machines = renderMachines(config, plan);
 
 // Registered first: refuses a deployed member-count change quorum cannot survive.
 const memberCountGuard = new MemberCountGuard(`${config.name}-etcd-member-count`, { memberCount: config.etcd.count, isDev: config.isDev });
+// The trust boundary (docs/security.md): the stack's own CA and every member, worker and client
+// certificate; the platform delivers each machine's bundle (Secret Manager on GCE, a root-only
+// store locally), private keys only as secrets.
+const pki = new ClusterPki(`${config.name}-pki`, { clusterName: config.name, certificates: planCertificates(plan.members.map((m) => ({ name: m.name, ip: m.privateIp }))) });
 // GCE or this machine: the platform builds the cluster and pushes its fleet units; its module
 // (and with it @pulumi/gcp) loads only when chosen.
 const clusterPlatform = platformFor(config);
-const cluster = clusterPlatform.buildCluster(config.name, { config, plan, machines }, { dependsOn: [memberCountGuard] });
-// The providers wait for the cluster (and its health gate) to be up.
-const afterCluster: pulumi.CustomResourceOptions = { dependsOn: [cluster] };
+const cluster = clusterPlatform.buildCluster(config.name, { config, plan, machines, pki }, { dependsOn: [memberCountGuard] });
 
 // The deployer's way in (the stack's sshTunnel, as the platform dials it).
 const tunnel = clusterPlatform.deployerTunnel(config, plan);
 
-function etcdConnection(c: ClusterConfig): pulumi.Output<EtcdConnectionArgs> {
+/** A client identity of the PKI as a connection's TLS: the CA, its certificate, its key (secret). */
+function identityTls(id: string) {
+    // (Under the SDK's mocks a ClusterPki has no outputs: no credential then.)
+    return pulumi.secret(pulumi.all([pki.trustBundle, pki.issued, pki.keys]).apply(([ca, issued, keys]) => (issued?.[id] && keys?.[id] ? { ca, cert: issued[id].certPem, key: keys[id] } : undefined)));
+}
+
+/** How the deployer's providers reach etcd: mutual TLS as `identity` (deployer; root for the auth step). */
+function etcdConnection(c: ClusterConfig, identity = "deployer"): pulumi.Output<EtcdConnectionArgs> {
     const endpoints = c.access.etcdEndpoints?.length ? c.access.etcdEndpoints : plan.clientUrls;
     // Secret parts make the whole connection secret.
     return pulumi.output({
         endpoints,
         username: c.access.etcdUsername,
         password: c.access.etcdPassword === undefined ? undefined : pulumi.secret(c.access.etcdPassword),
+        tls: identityTls(identity),
         sshTunnel: tunnel === undefined ? undefined : pulumi.secret(tunnel),
     });
 }
+
+// Least privilege in etcd: users and roles converged, auth on, before any provider writes.
+const etcdAccess = new EtcdAccess(
+    `${config.name}-etcd-access`,
+    {
+        connection: etcdConnection(config, "root"),
+        servicesPrefix: config.servicesPrefix,
+        passwordKeys: pki.keys.apply((keys): Record<string, string> => (keys?.router ? { router: keys.router } : {})),
+        clusterWaitSeconds: config.access.clusterWaitSeconds,
+    },
+    { dependsOn: [cluster] },
+);
+// The providers wait for the cluster (and its health gate) to be up, and for the users they write as.
+const afterCluster: pulumi.CustomResourceOptions = { dependsOn: [cluster, etcdAccess] };
 
 // All the config's services as one resource: one read and <= 128-op transactions for the lot.
 if (config.services.length > 0) {
@@ -84,6 +111,11 @@ export const etcdMemberIps = cluster.memberIps;
 export const etcdClientUrls = cluster.clientUrls;
 export const etcdPeerUrls = cluster.peerUrls;
 export const servicesPrefix = config.servicesPrefix;
+// When each certificate expires (plain: a date is no secret); the next `up` renews inside the window.
+export const certificateExpiries = pki.expiries;
+// For other stacks that register services: the consumer identity (its etcd user may write the
+// services prefix and the ownership markers, nothing else), never the CA key. Secret.
+export const consumerCredentials = identityTls("consumer");
 // How the deployer reaches the members (docs/delivery.md, docs/local-platform.md): other stacks
 // tunnel the same way with their own key. Never the key itself.
 export const sshTunnel = tunnel ? { host: tunnel.host, port: tunnel.port, username: tunnel.username, ...(tunnel.localVpc ? { localVpc: tunnel.localVpc } : {}) } : null;

@@ -4,6 +4,9 @@
 import { ClusterConfig, ClusterPlan, ConfigValidationError, ETCD_CLIENT_PORT, ETCD_PEER_PORT, MachineRole, MemberPlan, WorkerPlan } from "../model/types";
 import { EtcdSettings, MachineModel } from "./model";
 import { routerParts } from "./router";
+import { clientTlsFiles, etcdGatewayUnit, memberTlsSettings } from "./etcd-tls";
+import { planBundles, TLS_CONSUMER_DROP_IN, tlsFetchPartsFor } from "./tls-fetch";
+import { SecretBundle } from "../model/pki-delivery";
 import { configValueProblem, refuseValue } from "./value-safety";
 import { zoneLookupParts } from "./zone-lookup";
 
@@ -30,8 +33,26 @@ function addressing(config: ClusterConfig, privateIp: string | undefined, machin
     return { own: privateIp, localClients: privateIp };
 }
 
+/** Every etcd URL is https: mutual TLS on both ports, loopback included (docs/security.md). */
 function url(host: string, port: number): string {
-    return `http://${host}:${port}`;
+    return `https://${host}:${port}`;
+}
+
+/** fleet's and locksmith's client identity (both speak v2 through the machine's local endpoint). */
+function fleetTls() {
+    const f = clientTlsFiles("fleet");
+    return { etcd_cafile: f.ca, etcd_certfile: f.cert, etcd_keyfile: f.key };
+}
+
+/** The fetch unit and script of the machine's own bundle (cloud-config/tls-fetch.ts); the project is GCE's, none locally. */
+function tlsFetch(config: ClusterConfig, bundle: SecretBundle) {
+    return tlsFetchPartsFor(bundle, config.platform === "gcp" ? config.gcp.project : "");
+}
+
+function bundleOf(config: ClusterConfig, plan: ClusterPlan, holder: string): SecretBundle {
+    const bundle = planBundles(config.name, plan.members).find((b) => b.holder === holder);
+    if (!bundle) throw new Error(`no TLS bundle for ${holder}`);
+    return bundle;
 }
 
 function clientListenUrls(addr: Addressing): string {
@@ -142,8 +163,10 @@ function memberModel(config: ClusterConfig, plan: ClusterPlan, member: MemberPla
         ...(discovery
             ? {}
             : { ...bootstrap(config, plan), initial_cluster_state: "new" as const, initial_cluster_token: plan.clusterToken }),
+        ...memberTlsSettings(member.name),
     };
     const localEtcd = url(addr.localClients, ETCD_CLIENT_PORT);
+    const fetch = tlsFetch(config, bundleOf(config, plan, member.name));
     return {
         name: member.name,
         role: "etcd",
@@ -158,25 +181,32 @@ function memberModel(config: ClusterConfig, plan: ClusterPlan, member: MemberPla
             metadata: joinMetadata(fleetMetadataParts(config, "etcd", member.zone)),
             public_ip: addr.own,
             etcd_servers: localEtcd,
+            ...fleetTls(),
         },
         locksmith: locksmithSettings(config, "etcd", localEtcd),
         update: { reboot_strategy: config.updates.rebootStrategy },
-        units: [],
-        fleetDropIns: [],
-        writeFiles: [],
+        // Certificates first: etcd, fleet and locksmith start after the fetch (Before= and the consumers' drop-ins).
+        units: [fetch.unit],
+        fleetDropIns: [TLS_CONSUMER_DROP_IN],
+        writeFiles: [fetch.script],
     };
 }
 
 function locksmithSettings(config: ClusterConfig, role: MachineRole, endpoint: string): MachineModel["locksmith"] {
     return {
         endpoint,
+        ...fleetTls(),
         group: `${config.name}-${role}`,
         ...(config.updates.windowStart ? { window_start: config.updates.windowStart } : {}),
         ...(config.updates.windowLength ? { window_length: config.updates.windowLength } : {}),
     };
 }
 
-/** A worker runs etcd as a v2 proxy to every member; fleet and locksmith talk to it locally. */
+/**
+ * A worker's local etcd endpoint is `etcd gateway` on its loopback (model/etcd-gateway-contract.ts):
+ * fleet, locksmith and the router's health check dial https://127.0.0.1:2379 with their own
+ * certificates, and the gateway carries each TLS session to a member (whose certificate names 127.0.0.1).
+ */
 function workerModel(
     config: ClusterConfig,
     plan: ClusterPlan,
@@ -184,28 +214,23 @@ function workerModel(
     imageTag: string,
 ): MachineModel {
     const addr = addressing(config, slot.worker?.privateIp, slot.name);
-    const proxyUrl = url(addr.localClients, ETCD_CLIENT_PORT);
-    const etcd: EtcdSettings = {
-        proxy: "on",
-        ...bootstrap(config, plan),
-        listen_client_urls: proxyUrl,
-        advertise_client_urls: proxyUrl,
-    };
+    // The worker's own loopback on both platforms (each local machine has its own in its namespace).
+    const proxyUrl = url("127.0.0.1", ETCD_CLIENT_PORT);
+    const fetch = tlsFetch(config, bundleOf(config, plan, "worker"));
     const model: MachineModel = {
         name: slot.name,
         role: "worker",
         fileName: slot.fileName,
         ...(slot.worker ? { hostname: slot.worker.name, zone: slot.worker.zone } : {}),
         sshAuthorizedKeys: [...config.ssh.authorizedKeys],
-        etcd,
         etcdImageTag: imageTag,
         ...(config.fleet.release ? { fleetRelease: { ...config.fleet.release } } : {}),
-        fleet: { metadata: "", public_ip: addr.own, etcd_servers: proxyUrl },
+        fleet: { metadata: "", public_ip: addr.own, etcd_servers: proxyUrl, ...fleetTls() },
         locksmith: locksmithSettings(config, "worker", proxyUrl),
         update: { reboot_strategy: config.updates.rebootStrategy },
-        units: [],
-        fleetDropIns: [],
-        writeFiles: [],
+        units: [fetch.unit, etcdGatewayUnit(plan.members.map((m) => m.clientUrl), imageTag)],
+        fleetDropIns: [TLS_CONSUMER_DROP_IN],
+        writeFiles: [fetch.script],
     };
     // Every worker routes the registered services (docs/router.md).
     const router = routerParts({
@@ -217,6 +242,7 @@ function workerModel(
         httpPorts: [...config.loadBalancer.httpPorts],
         healthPort: config.healthCheck.port,
         healthPath: config.healthCheck.path,
+        tls: { ...clientTlsFiles("router"), user: "router" },
     });
     model.units.push(router.unit);
     model.writeFiles.push(router.script);

@@ -30,6 +30,9 @@ export function fleetEnvironment(fleet: FleetSettings): EnvironmentEntries {
 export function locksmithEnvironment(locksmith: LocksmithSettings): EnvironmentEntries {
     const entries: EnvironmentEntries = [
         ["LOCKSMITHD_ENDPOINT", locksmith.endpoint],
+        ["LOCKSMITHD_ETCD_CAFILE", locksmith.etcd_cafile],
+        ["LOCKSMITHD_ETCD_CERTFILE", locksmith.etcd_certfile],
+        ["LOCKSMITHD_ETCD_KEYFILE", locksmith.etcd_keyfile],
         ["LOCKSMITHD_GROUP", locksmith.group],
     ];
     if (locksmith.window_start) entries.push(["REBOOT_WINDOW_START", locksmith.window_start]);

@@ -20,6 +20,15 @@ export interface EtcdSettings {
     initial_cluster?: string;
     initial_cluster_state?: "new" | "existing";
     initial_cluster_token?: string;
+    // Mutual TLS (cloud-config/etcd-tls.ts memberTlsSettings): files under model/pki-delivery.ts's TLS_DIR.
+    cert_file?: string;
+    key_file?: string;
+    trusted_ca_file?: string;
+    client_cert_auth?: boolean;
+    peer_cert_file?: string;
+    peer_key_file?: string;
+    peer_trusted_ca_file?: string;
+    peer_client_cert_auth?: boolean;
 }
 
 /** fleet settings, named like the `coreos.fleet` keys (each becomes `FLEET_<KEY>`). */
@@ -28,11 +37,19 @@ export interface FleetSettings {
     metadata: string;
     public_ip: string;
     etcd_servers: string;
+    /** fleet's client identity (coreos.fleet etcd_cafile, etcd_certfile, etcd_keyfile). */
+    etcd_cafile: string;
+    etcd_certfile: string;
+    etcd_keyfile: string;
 }
 
 /** locksmith settings, named like the `coreos.locksmith` keys. */
 export interface LocksmithSettings {
     endpoint: string;
+    /** All three: locksmithctl with a CA file but no client certificate fails misleadingly (Flatcar issue 948). */
+    etcd_cafile: string;
+    etcd_certfile: string;
+    etcd_keyfile: string;
     group: string;
     window_start?: string;
     window_length?: string;
@@ -84,7 +101,8 @@ export interface MachineModel {
     /** Known for members and local workers; absent for the GCE worker template. */
     zone?: string;
     sshAuthorizedKeys: string[];
-    etcd: EtcdSettings;
+    /** The member's etcd; absent on workers, whose local endpoint is the etcd gateway unit (in `units`). */
+    etcd?: EtcdSettings;
     /** Pinned etcd image for Flatcar's etcd-member.service, e.g. `v3.5.17`. */
     etcdImageTag: string;
     fleet: FleetSettings;

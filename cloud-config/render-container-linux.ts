@@ -4,6 +4,7 @@
 
 import { FLEET_SOCKET_DROP_IN } from "./fleet-release";
 import { MachineModel } from "./model";
+import { TLS_CONSUMER_DROP_IN } from "./tls-fetch";
 import { stringifyCloudConfig, topLevel, unitEntry } from "./render-common";
 import { cloudinitEnvironmentProblem, refuseValue, SECTION_CONFIG_KEYS } from "./value-safety";
 
@@ -22,14 +23,15 @@ function section<T extends object>(name: string, values: T): T {
 }
 
 export function containerLinuxDocument(model: MachineModel): Record<string, unknown> {
+    // A worker has no etcd2 (its gateway is a unit of model.units): only members configure etcd2.service.
     const coreos: Record<string, unknown> = {
-        etcd2: section("etcd2", model.etcd),
+        ...(model.etcd ? { etcd2: section("etcd2", model.etcd) } : {}),
         fleet: section("fleet", model.fleet),
         locksmith: section("locksmith", model.locksmith),
         update: { ...model.update },
         units: [
             ...model.units.map(unitEntry),
-            unitEntry({ name: "etcd2.service", command: "start" }),
+            ...(model.etcd ? [unitEntry({ name: "etcd2.service", command: "start", drop_ins: [TLS_CONSUMER_DROP_IN] })] : []),
             unitEntry({ name: "fleet.socket", drop_ins: [FLEET_SOCKET_DROP_IN] }),
             unitEntry({ name: "fleet.service", command: "start", drop_ins: model.fleetDropIns }),
         ],

@@ -7,25 +7,28 @@ import { environmentDropIn, etcdEnvironment, fleetEnvironment, locksmithEnvironm
 import { fleetInstallScript, fleetUnits } from "./fleet-release";
 import { ZONE_LOOKUP_SCRIPT, ZONE_LOOKUP_UNIT } from "./zone-lookup";
 import { MachineModel, UnitSpec } from "./model";
+import { TLS_CONSUMER_DROP_IN } from "./tls-fetch";
 import { stringifyCloudConfig, topLevel, unitEntry } from "./render-common";
 
 export const CLUSTER_DROP_IN = "20-cluster.conf";
 
 export function flatcarDocument(model: MachineModel): Record<string, unknown> {
-    const etcdMember: UnitSpec = {
-        name: "etcd-member.service",
-        command: "start",
-        drop_ins: [
-            {
-                name: CLUSTER_DROP_IN,
-                content: environmentDropIn([
-                    ["ETCD_IMAGE_TAG", model.etcdImageTag],
-                    ...etcdEnvironment(model.etcd),
-                    ["ETCD_ENABLE_V2", "true"],
-                ]),
-            },
-        ],
-    };
+    // Members only: a worker's local endpoint is the etcd gateway unit (model.units).
+    const etcdMember: UnitSpec[] = model.etcd
+        ? [
+              {
+                  name: "etcd-member.service",
+                  command: "start",
+                  drop_ins: [
+                      {
+                          name: CLUSTER_DROP_IN,
+                          content: environmentDropIn([["ETCD_IMAGE_TAG", model.etcdImageTag], ...etcdEnvironment(model.etcd), ["ETCD_ENABLE_V2", "true"]]),
+                      },
+                      TLS_CONSUMER_DROP_IN,
+                  ],
+              },
+          ]
+        : [];
     // Flatcar ships no fleet: it runs only from a release whose sha256 the operator pinned.
     const release = model.fleetRelease;
     const fleet = release ? fleetUnits(release) : undefined;
@@ -46,11 +49,11 @@ export function flatcarDocument(model: MachineModel): Record<string, unknown> {
     const locksmithd: UnitSpec = {
         name: "locksmithd.service",
         ...(model.update.reboot_strategy === "off" ? {} : { command: "restart" as const }),
-        drop_ins: [{ name: CLUSTER_DROP_IN, content: environmentDropIn(locksmithEnvironment(model.locksmith)) }],
+        drop_ins: [{ name: CLUSTER_DROP_IN, content: environmentDropIn(locksmithEnvironment(model.locksmith)) }, TLS_CONSUMER_DROP_IN],
     };
     const coreos: Record<string, unknown> = {
         update: { ...model.update },
-        units: [...roleUnits, etcdMember, ...fleetRunUnits, locksmithd].map(unitEntry),
+        units: [...roleUnits, ...etcdMember, ...fleetRunUnits, locksmithd].map(unitEntry),
     };
     return topLevel(model, release ? [...model.writeFiles, fleetInstallScript()] : roleFiles, coreos);
 }

@@ -8,6 +8,7 @@ import { ROUTER_CAPABILITIES, ROUTER_ENV, ROUTER_PATHS, ROUTER_STOP_SIGNAL, ROUT
 import { gzipBase64, routerScript } from "../router/bundle";
 import { environmentDropIn, EnvironmentEntries } from "./environment";
 import { UnitSpec, WriteFileSpec } from "./model";
+import { TLS_CONSUMER_DROP_IN } from "./tls-fetch";
 
 export { ROUTER_UNIT };
 export const ROUTER_SCRIPT = ROUTER_PATHS.script;
@@ -32,6 +33,8 @@ export interface RouterSettings {
     httpPorts: number[];
     healthPort: number;
     healthPath: string;
+    /** The router's etcd identity: trust bundle, certificate and key files, and its etcd user (docs/security.md). */
+    tls?: { ca: string; cert: string; key: string; user?: string };
 }
 
 export function routerEnvironment(s: RouterSettings): EnvironmentEntries {
@@ -48,6 +51,14 @@ export function routerEnvironment(s: RouterSettings): EnvironmentEntries {
         [E.dnsAddress, s.ownAddress],
         [E.configDir, ROUTER_PATHS.configDir],
         [E.runDir, ROUTER_PATHS.runDir],
+        ...(s.tls
+            ? ([
+                  [E.etcdCa, s.tls.ca],
+                  [E.etcdCert, s.tls.cert],
+                  [E.etcdKey, s.tls.key],
+                  ...(s.tls.user ? [[E.etcdUser, s.tls.user]] : []),
+              ] as EnvironmentEntries)
+            : []),
     ];
 }
 
@@ -63,7 +74,8 @@ export function routerContainerFlags(): string[] {
 export function routerParts(s: RouterSettings): { unit: UnitSpec; script: WriteFileSpec } {
     const env = routerEnvironment(s);
     const passEnv = env.map(([name]) => `-e ${name}`).join(" ");
-    const mounts = [`${ROUTER_CONFIG_DIR}:${ROUTER_CONFIG_DIR}`, `${ROUTER_RUN_DIR}:${ROUTER_RUN_DIR}`, `/opt/coreos-router:/opt/coreos-router:ro`, `${NODE_VOLUME}:/opt/node:ro`]
+    const tlsDirs = s.tls ? [...new Set([s.tls.ca, s.tls.cert, s.tls.key].map((f) => f.slice(0, f.lastIndexOf("/"))))].map((d) => `${d}:${d}:ro`) : [];
+    const mounts = [`${ROUTER_CONFIG_DIR}:${ROUTER_CONFIG_DIR}`, `${ROUTER_RUN_DIR}:${ROUTER_RUN_DIR}`, `/opt/coreos-router:/opt/coreos-router:ro`, ...tlsDirs, `${NODE_VOLUME}:/opt/node:ro`]
         .map((m) => `-v ${m}`)
         .join(" ");
     const content = [
@@ -90,7 +102,8 @@ export function routerParts(s: RouterSettings): { unit: UnitSpec; script: WriteF
         "",
     ].join("\n");
     return {
-        unit: { name: ROUTER_UNIT, command: "start", content },
+        // The router reads its certificate: it starts after the fetch (cloud-config/tls-fetch.ts).
+        unit: { name: ROUTER_UNIT, command: "start", content, ...(s.tls ? { drop_ins: [TLS_CONSUMER_DROP_IN] } : {}) },
         script: { path: ROUTER_SCRIPT, permissions: "0644", owner: "root:root", content: gzipBase64(routerScript()), encoding: "gzip+base64" },
     };
 }

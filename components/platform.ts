@@ -5,10 +5,20 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig, ClusterPlan, FleetServiceConfig, FleetUnitOption, FleetDesiredState, SshTunnelSpec } from "../model/types";
 import type { RenderedMachine } from "../cloud-config";
 
+/** What a platform reads of the cluster's PKI to deliver the machines' bundles: a ClusterPki is one. */
+export interface ClusterPkiOutputs {
+    trustBundle: pulumi.Input<string>;
+    issued: pulumi.Input<Record<string, { certPem: string }>>;
+    /** Secret: leaf private keys by certificate id. */
+    keys: pulumi.Input<Record<string, string>>;
+}
+
 export interface ClusterArgs {
     config: ClusterConfig;
     plan: ClusterPlan;
     machines: RenderedMachine[];
+    /** The cluster's certificates: GCE stores each bundle in Secret Manager, the local platform in its root-only store. */
+    pki?: ClusterPkiOutputs;
 }
 
 /** What every platform's cluster exposes; the GCE-only parts are null where a platform has none. */

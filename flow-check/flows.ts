@@ -2,7 +2,7 @@
 // RENDERED user-data (what coreos-cloudinit would hand etcd, fleet and locksmithd) plus the few
 // dialers that live outside a machine (load balancer, health probes, the deployer's tunnel,
 // operators' SSH); then whether the firewall matrix admits exactly those flows and nothing else.
-// A rule missing (e.g. `<cluster>-etcd-peer-proxies`) names the flow it breaks; a rule or a port
+// A rule missing (e.g. `<cluster>-etcd-client`) names the flow it breaks; a rule or a port
 // no flow needs names what is open for nothing.
 //
 // Extensible: DIALERS is a table. Another part of the product that dials something (the worker
@@ -11,6 +11,7 @@ import YAML from "yaml";
 import { etcdEnvironmentOf, fleetEnvironmentOf } from "../cloud-config/inspect";
 import { parseEnvironmentDropIn, sectionEnvironment } from "../cloud-config/environment";
 import { ROUTER_UNIT } from "../cloud-config/router";
+import { ETCD_GATEWAY_ENV, ETCD_GATEWAY_UNIT } from "../model/etcd-gateway-contract";
 import { parseServiceKeys } from "../router/haproxy-config";
 import { serviceKeyValues } from "../model/service-keys";
 import { ClusterConfig, ClusterPlan, MachineRole } from "../model/types";
@@ -53,7 +54,8 @@ export interface Dialer {
     flows(ctx: FlowContext): Flow[];
 }
 
-const LOOPBACK_HOSTS = new Set(["localhost", "$private_ipv4", "$public_ipv4"]);
+// 127.0.0.1 is a machine's own loopback on every platform (each local machine has its own in its namespace).
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "$private_ipv4", "$public_ipv4"]);
 
 function ownAddress(ctx: Pick<FlowContext, "plan">, machine: FlowMachine | undefined): string | undefined {
     if (!machine) return undefined;
@@ -105,11 +107,16 @@ function advertisedPeerUrls(ctx: FlowContext): URL[] {
     return ctx.machines.filter((m) => m.role === "etcd").flatMap((m) => urlsIn(etcdEnvironmentOf(m.userData).ETCD_INITIAL_ADVERTISE_PEER_URLS));
 }
 
+/** The Environment= of one unit's own content, empty when the user-data has no such unit. */
+export function unitEnvironmentOf(userData: string, unitName: string): Record<string, string> {
+    const coreos = ((YAML.parse(userData) as Record<string, any> | null)?.coreos ?? {}) as Record<string, any>;
+    const unit = ((coreos.units ?? []) as Array<{ name?: string; content?: string }>).find((u) => u.name === unitName);
+    return unit?.content ? parseEnvironmentDropIn(unit.content) : {};
+}
+
 /** The ROUTER_* environment of a worker's router unit (cloud-config/router.ts), empty when it has none. */
 export function routerEnvironmentOf(userData: string): Record<string, string> {
-    const coreos = ((YAML.parse(userData) as Record<string, any> | null)?.coreos ?? {}) as Record<string, any>;
-    const unit = ((coreos.units ?? []) as Array<{ name?: string; content?: string }>).find((u) => u.name === ROUTER_UNIT);
-    return unit?.content ? parseEnvironmentDropIn(unit.content) : {};
+    return unitEnvironmentOf(userData, ROUTER_UNIT);
 }
 
 /**
@@ -165,20 +172,15 @@ export const DIALERS: Dialer[] = [
                 }),
     },
     {
-        // etcd 3.x startProxy -> GetClusterFromRemotePeers: GET <peerURL>/members on the peer port,
-        // then it forwards clients to the members' advertised client URLs.
-        name: "worker etcd proxy",
+        // `etcd gateway` (model/etcd-gateway-contract.ts): a TCP proxy to the members' client ports only.
+        name: "worker etcd gateway",
         flows: (ctx) =>
-            ctx.machines
-                .filter((m) => etcdEnvironmentOf(m.userData).ETCD_PROXY === "on" || etcdEnvironmentOf(m.userData).ETCD_PROXY === "readonly")
-                .flatMap((m) => {
-                    const env = etcdEnvironmentOf(m.userData);
-                    const peers = env.ETCD_INITIAL_CLUSTER ? urlsIn(env.ETCD_INITIAL_CLUSTER) : advertisedPeerUrls(ctx);
-                    return [
-                        ...flowsToUrls(ctx, m, peers, "worker etcd proxy", (u) => `reads the member list from ${u.host}/members (ETCD_INITIAL_CLUSTER, ETCD_PROXY=${env.ETCD_PROXY})`),
-                        ...flowsToUrls(ctx, m, advertisedClientUrls(ctx), "worker etcd proxy", (u) => `forwards clients to ${u.host} (the members' ETCD_ADVERTISE_CLIENT_URLS)`),
-                    ];
-                }),
+            ctx.machines.flatMap((m) => {
+                const endpoints = unitEnvironmentOf(m.userData, ETCD_GATEWAY_UNIT)[ETCD_GATEWAY_ENV.endpoints];
+                if (!endpoints) return [];
+                const urls = endpoints.split(",").map((hp) => new URL(`https://${hp.trim()}`));
+                return flowsToUrls(ctx, m, urls, "worker etcd gateway", (u) => `carries its clients' TLS to ${u.host} (${ETCD_GATEWAY_ENV.endpoints})`);
+            }),
     },
     {
         name: "locksmithd",

@@ -57,7 +57,6 @@ export function planEtcdAuth(servicesPrefix: string): EtcdAuthPlan {
     return {
         roles: [
             { name: "services-read", grants: [{ prefix: services, permission: "read" }] },
-            { name: "services-write", grants: [{ prefix: services, permission: "readwrite" }] },
             { name: "services-owner", grants: [{ prefix: services, permission: "readwrite" }, { prefix: owners, permission: "readwrite" }] },
         ],
         users: [
@@ -65,9 +64,9 @@ export function planEtcdAuth(servicesPrefix: string): EtcdAuthPlan {
             { name: "router", roles: ["services-read"], password: true, why: "routers only follow the service keys; the password is for the JSON gateway, which ignores certificate names" },
             {
                 name: "sidekick",
-                roles: ["services-write"],
+                roles: ["services-owner"],
                 password: false,
-                why: "every worker holds the same sidekick identity and any worker may run any service's sidekick, so no grant narrower than the prefix can tell services apart",
+                why: "a sidekick writes its service's hosts and keeps fleet's ownership marker alive; every worker holds the same sidekick identity and any worker may run any service's sidekick, so no grant narrower than the prefix (and its markers) can tell services apart",
             },
             { name: "deployer", roles: ["services-owner"], password: false, why: "Pulumi's providers write the services and their ownership markers" },
             { name: "consumer", roles: ["services-owner"], password: false, why: "other stacks register services the same way; they get no CA key and no other grant" },

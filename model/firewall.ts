@@ -116,19 +116,11 @@ export function firewallMatrix(config: ClusterConfig, plan: ClusterPlan): Firewa
             targetTags: [etcd],
             allow: [{ protocol: "tcp", ports: [String(ETCD_PEER_PORT)] }],
         },
-        {
-            // An etcd v2 proxy learns the client URLs from `<peerURL>/members` on the peer port
-            // (etcd 3.x startProxy -> GetClusterFromRemotePeers); without this it has zero endpoints.
-            name: `${cluster}-etcd-peer-proxies`,
-            description: `workers' etcd proxies read the member list from the peer port (${ETCD_PEER_PORT})`,
-            direction: "INGRESS",
-            sourceTags: [worker],
-            targetTags: [etcd],
-            allow: [{ protocol: "tcp", ports: [String(ETCD_PEER_PORT)] }],
-        },
+        // No worker reaches the peer port: a worker's local endpoint is `etcd gateway`, which dials the
+        // members' client ports only (docs/security.md), so raft's port stays members-only.
         {
             name: `${cluster}-etcd-client`,
-            description: `etcd clients (${ETCD_CLIENT_PORT}): workers' proxies, fleet and locksmith, and members themselves`,
+            description: `etcd clients (${ETCD_CLIENT_PORT}), mutual TLS: workers' gateways, routers, fleet and locksmith, and members themselves`,
             direction: "INGRESS",
             sourceTags: [etcd, worker],
             targetTags: [etcd],

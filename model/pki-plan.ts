@@ -21,7 +21,7 @@ export interface Identity {
 export const CLIENT_IDENTITIES: readonly Identity[] = [
     { commonName: "router", holder: "every worker's router", may: "read the services prefix (v3, through the members' JSON gateway with a password derived from its key: the gateway ignores certificate names)", jsonGateway: true },
     { commonName: "fleet", holder: "fleetd and locksmithd on every machine (etcd v2 clients)", may: "fleet's registry and locksmith's semaphore over the v2 API, which v3 roles do not cover: fleet is a root scheduler, so this identity runs code as root on every machine by design" },
-    { commonName: "sidekick", holder: "the presence sidekicks of fleet services on workers", may: "write the services prefix (one shared worker identity: a per-service grant would need a per-service key on every worker, and any worker may run any service's sidekick)" },
+    { commonName: "sidekick", holder: "the presence sidekicks of fleet services on workers", may: "write the services prefix and fleet's ownership markers (one shared worker identity: a per-service grant would need a per-service key on every worker, and any worker may run any service's sidekick)" },
     { commonName: "deployer", holder: "Pulumi's providers, through the SSH tunnel", may: "write the services prefix and the ownership markers" },
     { commonName: "consumer", holder: "other stacks that register their services (a secret stack output)", may: "write the services prefix and the ownership markers; never the CA key" },
     { commonName: "root", holder: "the deploy step that converges etcd's users and roles (never on a machine)", may: "etcd's root: manage users, roles and auth; etcd requires a user named root before auth can be turned on" },

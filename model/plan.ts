@@ -76,8 +76,9 @@ export function planCluster(config: ClusterConfig): ClusterPlan {
         name: memberName(config.name, index),
         zone: zoneFor(zones, index),
         privateIp: ip,
-        clientUrl: `http://${ip}:${ETCD_CLIENT_PORT}`,
-        peerUrl: `http://${ip}:${ETCD_PEER_PORT}`,
+        // Mutual TLS on both ports (docs/security.md): every URL the plan gives is https.
+        clientUrl: `https://${ip}:${ETCD_CLIENT_PORT}`,
+        peerUrl: `https://${ip}:${ETCD_PEER_PORT}`,
     }));
 
     let workers: WorkerPlan[] = [];

@@ -83,7 +83,14 @@ export async function tokenFor(endpoint: string, access: EtcdAccess | undefined,
     if (!access?.user || !access.password) return undefined;
     const key = tokenKey(endpoint, access);
     if (!fresh && tokens.has(key)) return tokens.get(key);
-    const res = (await postOnce(endpoint, "/v3/auth/authenticate", { name: access.user, password: access.password }, timeoutMs, access, undefined)) as { token?: string };
+    let res: { token?: string };
+    try {
+        res = (await postOnce(endpoint, "/v3/auth/authenticate", { name: access.user, password: access.password }, timeoutMs, access, undefined)) as { token?: string };
+    } catch (err) {
+        // Before the deploy turns auth on, etcd answers "authentication is not enabled": no token is needed yet.
+        if (err instanceof HttpError && /authentication is not enabled/i.test(err.text)) return undefined;
+        throw err;
+    }
     if (!res.token) throw new Error(`${endpoint}: authenticate gave no token`);
     tokens.set(key, res.token);
     return res.token;

@@ -8,6 +8,7 @@
 // ServiceRegistration(Set) of the same service refuses it and a sidekick refuses to announce a
 // service someone else declared (docs/fleet-units.md, "Ownership").
 // Imports only Pulumi-free modules: the FleetService provider bundles this file.
+import { certFile, keyFile, TRUST_BUNDLE_FILE } from "../../model/pki-delivery";
 import type { FleetUnitOption } from "../../model/types";
 import { encodeOwnerMarker, ownerMarkerKey, serviceRoot } from "../../model/service-keys";
 
@@ -119,6 +120,10 @@ export function sidekickTemplateOptions(spec: FleetServiceSpec): FleetUnitOption
         { section: "Service", name: "EnvironmentFile", value: "/etc/environment" },
         { section: "Service", name: "Environment", value: "ETCDCTL_API=3" },
         { section: "Service", name: "Environment", value: `ETCDCTL_ENDPOINTS=${spec.etcdEndpoints}` },
+        // Mutual TLS as the sidekick identity (docs/security.md), from the worker's fetched bundle.
+        { section: "Service", name: "Environment", value: `ETCDCTL_CACERT=${TRUST_BUNDLE_FILE}` },
+        { section: "Service", name: "Environment", value: `ETCDCTL_CERT=${certFile("sidekick")}` },
+        { section: "Service", name: "Environment", value: `ETCDCTL_KEY=${keyFile("sidekick")}` },
         { section: "Service", name: "ExecStart", value: `/bin/bash -c '${execEscape(sidekickScript(spec))}'` },
         // a stopped instance leaves the router at once, not when its lease runs out
         // only while the marker is fleet's: after a declared registration took the service over, hosts/<n> is not ours

@@ -6,9 +6,11 @@ import type { OsFlavor } from "../../model/types";
 import { bootError, BootProblem } from "./boot-error";
 import { serviceEnvironment } from "./systemd-env";
 import { LOCAL_ROUTER_UNIT, RouterBootPlan, routerBootPlan } from "./router-boot";
+import { ROUTER_ENV } from "../../model/router-contract";
 import { PlannedFile, planWriteFiles, underRoot } from "./write-files";
 import { TLS_DIR, TLS_FETCH_UNIT } from "../../model/pki-delivery";
 import { bundlePath } from "./tls-store";
+import { ETCD_GATEWAY_ENV, ETCD_GATEWAY_UNIT } from "../../model/etcd-gateway-contract";
 
 export interface BootMachine {
     name: string;
@@ -33,8 +35,12 @@ export interface BootPlan {
     address: string;
     root: string;
     flavor: OsFlavor;
-    /** `proxy` when ETCD_PROXY is on/readonly (a v2 proxy), else `member`. */
+    /** `proxy` for a worker's local endpoint (etcd gateway, or a v2 proxy with ETCD_PROXY on/readonly), else `member`. */
     mode: "member" | "proxy";
+    /** The worker's `etcd gateway` (etcd-gateway.service): run as `etcd gateway start` with these flags instead of etcd's environment. */
+    gateway?: { endpoints: string; listenAddr: string; retryDelay: string };
+    /** The files this machine's own readiness probes present (mutual TLS): a member's server certificate, a worker's router identity. */
+    probeTls?: { ca: string; cert: string; key: string };
     /** The exact environment etcd is started with (ETCD_* only). */
     env: Record<string, string>;
     dataDir: string;
@@ -259,6 +265,10 @@ export function bootPlan(userData: string, machine: BootMachine): BootPlan {
     // Container Linux starts etcd2.service from coreos.etcd2; Flatcar ships only etcd-member.service.
     const etcd2 = asMapping(coreos.etcd2);
     const member = findUnit(units, "etcd-member.service");
+    const gatewayUnit = findUnit(units, ETCD_GATEWAY_UNIT);
+    if (gatewayUnit && startsAtBoot(gatewayUnit.unit) && !etcd2 && !member) {
+        return gatewayBootPlan(config, units, gatewayUnit, machine, hostname, problems, ignored, simulated);
+    }
     if (!machine.flavor && !etcd2 && !member) {
         throw fail("coreos", "has neither an etcd2 section nor an etcd-member.service unit: no etcd would start");
     }
@@ -323,5 +333,81 @@ export function bootPlan(userData: string, machine: BootMachine): BootPlan {
 
     const clientUrls = env.ETCD_LISTEN_CLIENT_URLS.split(",");
     const clientUrl = clientUrls.find((u) => u.endsWith(":2379")) ?? clientUrls[0];
-    return { machine: machine.name, address: machine.address, root: machine.root, flavor, mode, env, dataDir: env.ETCD_DATA_DIR, clientUrl, files: written.files, ...(router ? { router } : {}), ...(tlsFetch ? { tlsFetch } : {}), ignored, simulated };
+    // A member probes itself with its own server certificate (it carries the client usage too).
+    const probeTls = env.ETCD_CLIENT_CERT_AUTH === "true" && env.ETCD_TRUSTED_CA_FILE && env.ETCD_CERT_FILE && env.ETCD_KEY_FILE
+        ? { ca: env.ETCD_TRUSTED_CA_FILE, cert: env.ETCD_CERT_FILE, key: env.ETCD_KEY_FILE }
+        : undefined;
+    return { machine: machine.name, address: machine.address, root: machine.root, flavor, mode, env, dataDir: env.ETCD_DATA_DIR, clientUrl, files: written.files, ...(router ? { router } : {}), ...(tlsFetch ? { tlsFetch } : {}), ...(probeTls ? { probeTls } : {}), ignored, simulated };
+}
+
+/**
+ * A worker whose local endpoint is etcd-gateway.service (model/etcd-gateway-contract.ts): Debian's
+ * `etcd gateway start` runs with the unit's own ETCD_GATEWAY_* values, listening on the machine's
+ * own loopback (each local machine has one in its namespace). It holds no certificate: each client's
+ * TLS goes through it to a member. ETCD_DATA_DIR is set only to recognise the process by its pid.
+ */
+function gatewayBootPlan(
+    config: Record<string, unknown>,
+    units: unknown[],
+    gatewayUnit: { unit: Record<string, unknown>; index: number },
+    machine: BootMachine,
+    hostname: string,
+    problems: BootProblem[],
+    ignored: string[],
+    simulated: string[],
+): BootPlan {
+    const key = `coreos.units[${gatewayUnit.index}]`;
+    let unitEnv: Record<string, string> = {};
+    try {
+        unitEnv = Object.fromEntries(serviceEnvironment(typeof gatewayUnit.unit.content === "string" ? gatewayUnit.unit.content : "", hostname).assignments.map((a) => [a.name, a.value]));
+    } catch (err) {
+        problems.push({ key: `${key}.content`, message: (err as Error).message });
+    }
+    const E = ETCD_GATEWAY_ENV;
+    for (const name of [E.endpoints, E.listenAddr]) if (!unitEnv[name]) problems.push({ key: `${key}.content`, message: `${ETCD_GATEWAY_UNIT} sets no ${name}` });
+    const gateway = { endpoints: unitEnv[E.endpoints] ?? "", listenAddr: unitEnv[E.listenAddr] ?? "", retryDelay: unitEnv[E.retryDelay] || "5s" };
+    for (const hp of gateway.endpoints.split(",").filter((e) => e !== "")) {
+        if (!/^[0-9.]+:\d{1,5}$/.test(hp.trim())) problems.push({ key: `${key}.content`, message: `${E.endpoints}: "${hp}" is not address:port` });
+    }
+    if (gateway.listenAddr && !/^[0-9.]+:\d{1,5}$/.test(gateway.listenAddr)) problems.push({ key: `${key}.content`, message: `${E.listenAddr}: "${gateway.listenAddr}" is not address:port` });
+    simulated.push(`${ETCD_GATEWAY_UNIT}: Debian's etcd gateway runs in place of the pinned image, on ${gateway.listenAddr}, this machine's own loopback in its namespace`);
+    let router: RouterBootPlan | undefined;
+    let tlsFetch: BootPlan["tlsFetch"];
+    units.forEach((u, i) => {
+        const unit = asMapping(u);
+        const name = unit?.name;
+        if (name === TLS_FETCH_UNIT && startsAtBoot(unit!)) {
+            tlsFetch = tlsFetchPlan(unit!, `coreos.units[${i}]`, machine, hostname, problems);
+            if (tlsFetch) simulated.push(`${TLS_FETCH_UNIT}: secret ${machine.tlsStore!.secretId} is read from the local secret store (${tlsFetch.bundle}, root only) instead of Secret Manager with the machine's token, and unpacked under ${underRoot(machine.root, tlsFetch.dir)} (owners not applied)`);
+        } else if (name === LOCAL_ROUTER_UNIT && startsAtBoot(unit!)) {
+            router = routerBootPlan(unit!, `coreos.units[${i}]`, machine.root, hostname, problems, ignored);
+            if (router) simulated.push(`${LOCAL_ROUTER_UNIT}: the router.js of write_files runs with this machine's node and Debian's haproxy (GCE: the pinned images); a shell loop restarts it in place of systemd's Restart=always`);
+        } else if (name !== ETCD_GATEWAY_UNIT) ignored.push(`coreos.units[${i}] (${String(name)}: only etcd, the gateway and the router run locally)`);
+    });
+    const written = planWriteFiles(config.write_files, machine.root);
+    problems.push(...written.problems);
+    ignored.push(...written.ignored);
+    if (problems.length > 0) throw bootError(machine.name, problems);
+    const dataDir = underRoot(machine.root, "/var/lib/etcd-gateway");
+    const R = ROUTER_ENV;
+    const probeTls = router && router.env[R.etcdCa] && router.env[R.etcdCert] && router.env[R.etcdKey]
+        ? { ca: router.env[R.etcdCa], cert: router.env[R.etcdCert], key: router.env[R.etcdKey] }
+        : undefined;
+    return {
+        machine: machine.name,
+        address: machine.address,
+        root: machine.root,
+        flavor: machine.flavor ?? "flatcar",
+        mode: "proxy",
+        gateway,
+        env: { ETCD_DATA_DIR: dataDir },
+        dataDir,
+        clientUrl: `https://${gateway.listenAddr}`,
+        files: written.files,
+        ...(router ? { router } : {}),
+        ...(tlsFetch ? { tlsFetch } : {}),
+        ...(probeTls ? { probeTls } : {}),
+        ignored,
+        simulated,
+    };
 }

@@ -5,6 +5,7 @@
 // pids: when a machine is restarted, readiness is waited for again.
 import * as pulumi from "@pulumi/pulumi";
 import { memberHealthy, proxyAnswers } from "./processes";
+import type { ProbeTls } from "./vpc/spawn";
 
 export const CLUSTER_READINESS_PROVIDER_VERSION = "2";
 
@@ -15,6 +16,9 @@ export interface ClusterReadinessInputs {
     /** Each member's / proxy's namespace in the local VPC: it probes itself there (the deployer cannot). */
     memberNamespaces?: string[];
     proxyNamespaces?: string[];
+    /** The client certificate files each member's / proxy's probe presents (mutual TLS; absent: plain). */
+    memberProbeTls?: Array<ProbeTls | undefined>;
+    proxyProbeTls?: Array<ProbeTls | undefined>;
     /** Pids of every machine, so a restart triggers a new wait. */
     pids: number[];
     timeoutSeconds: number;
@@ -28,8 +32,8 @@ export interface ClusterReadinessState extends ClusterReadinessInputs {
 }
 
 async function unhealthyEndpoints(inputs: ClusterReadinessInputs): Promise<string[]> {
-    const members = await Promise.all(inputs.memberClientUrls.map(async (u, i) => ((await memberHealthy(u, 1500, inputs.memberNamespaces?.[i])) ? undefined : `member ${u}`)));
-    const proxies = await Promise.all(inputs.proxyUrls.map(async (u, i) => ((await proxyAnswers(u, 1500, inputs.proxyNamespaces?.[i])) ? undefined : `proxy ${u}`)));
+    const members = await Promise.all(inputs.memberClientUrls.map(async (u, i) => ((await memberHealthy(u, 1500, inputs.memberNamespaces?.[i], inputs.memberProbeTls?.[i] ?? undefined)) ? undefined : `member ${u}`)));
+    const proxies = await Promise.all(inputs.proxyUrls.map(async (u, i) => ((await proxyAnswers(u, 1500, inputs.proxyNamespaces?.[i], inputs.proxyProbeTls?.[i] ?? undefined)) ? undefined : `proxy ${u}`)));
     return [...members, ...proxies].filter((x): x is string => x !== undefined);
 }
 
@@ -89,6 +93,8 @@ export interface ClusterReadinessArgs {
     proxyUrls: pulumi.Input<pulumi.Input<string>[]>;
     memberNamespaces?: string[];
     proxyNamespaces?: string[];
+    memberProbeTls?: pulumi.Input<Array<ProbeTls | undefined>>;
+    proxyProbeTls?: pulumi.Input<Array<ProbeTls | undefined>>;
     pids: pulumi.Input<pulumi.Input<number | undefined>[]>;
     timeoutSeconds?: pulumi.Input<number>;
 }

@@ -18,6 +18,11 @@ import { LocalNetwork } from "./local-network";
 import { LocalSshd } from "./local-sshd";
 import { localVpcPlan, VpcPlan } from "./vpc/addressing";
 import { rootGuardRuleset, rootGuardTable, vpcRulesets } from "./vpc/firewall-rules";
+import { encodeBundle } from "../../model/pki-delivery";
+import { planBundles } from "../../cloud-config/tls-fetch";
+import { LocalTlsStore } from "./local-tls-store";
+import { storeDir } from "./tls-store";
+import type { ClusterPkiOutputs } from "../platform";
 
 /** The fields of cloud-config's RenderedMachine this platform needs. */
 export interface LocalRenderedMachine {
@@ -33,6 +38,8 @@ export interface LocalClusterArgs {
     machines: LocalRenderedMachine[];
     /** Bound on the wait for the whole cluster (default 120). */
     readyTimeoutSeconds?: number;
+    /** The cluster's certificates: each machine's bundle goes to the local secret store, which its boot fetches from. */
+    pki?: ClusterPkiOutputs;
 }
 
 /** Planned loopback address per machine name; throws naming a rendered machine the plan has no address for. */
@@ -114,15 +121,33 @@ export class LocalCluster extends pulumi.ComponentResource {
             { parent: this },
         );
         const specs = new Map(localMachineSpecs(config, plan, args.machines, dataDir, vpc).map((spec) => [spec.name, spec]));
+        // The local Secret Manager: every bundle in a root-only folder; each machine may read its own only.
+        const bundles = planBundles(config.name, plan.members);
+        const pki = args.pki;
+        const store = pki
+            ? new LocalTlsStore(
+                  `${name}-tls-store`,
+                  {
+                      dir: storeDir(dataDir),
+                      bundles: pulumi.all([pki.trustBundle, pki.issued, pki.keys]).apply(([trust, issued, keys]) =>
+                          // (Under the SDK's mocks a ClusterPki has no outputs: nothing to store then.)
+                          !issued || !keys ? {} : Object.fromEntries(bundles.map((b) => [b.secretId, encodeBundle(trust, b.certificateIds.map((id) => ({ id, certPem: issued[id].certPem, keyPem: keys[id] })))])),
+                      ),
+                  },
+                  { parent: this },
+              )
+            : undefined;
+        const secretOf = (machine: LocalRenderedMachine) => bundles.find((b) => b.holder === (machine.role === "worker" ? "worker" : machine.name))?.secretId;
 
         const boot = (machine: LocalRenderedMachine, extra: pulumi.CustomResourceOptions) => {
             // Secrets rendered into user-data (etcd passwords) stay secret in state, with what is derived from it.
             const secret = /password/i.test(machine.userData);
             const spec = specs.get(machine.name)!;
+            const secretId = store ? secretOf(machine) : undefined;
             return new LocalMachine(
                 machine.name,
-                { ...spec, userData: secret ? pulumi.secret(spec.userData) : spec.userData },
-                { parent: this, ...(secret ? { additionalSecretOutputs: ["ignored"] } : {}), ...extra },
+                { ...spec, userData: secret ? pulumi.secret(spec.userData) : spec.userData, ...(secretId ? { tlsStore: { dir: storeDir(dataDir), secretId } } : {}) },
+                { parent: this, ...(secret ? { additionalSecretOutputs: ["ignored"] } : {}), ...extra, dependsOn: [...((extra.dependsOn as pulumi.Resource[]) ?? []), ...(store ? [store] : [])] },
             );
         };
         // Members are created without waiting for health (a lone member has no quorum); workers proxy to them.
@@ -177,6 +202,9 @@ export class LocalCluster extends pulumi.ComponentResource {
                 proxyUrls: workers.map((w) => w.clientUrl),
                 memberNamespaces: args.machines.filter((m) => m.role === "etcd").map(nsOf),
                 proxyNamespaces: args.machines.filter((m) => m.role === "worker").map(nsOf),
+                // Mutual TLS: each probes with its own machine's files (a member's server certificate, a worker's router identity).
+                memberProbeTls: pulumi.all(members.map((m) => m.probeTls)),
+                proxyProbeTls: pulumi.all(workers.map((w) => w.probeTls)),
                 pids: this.machines.map((m) => m.pid),
                 timeoutSeconds: args.readyTimeoutSeconds ?? 120,
             },

@@ -146,6 +146,7 @@ export class LocalMachine extends pulumi.dynamic.Resource {
     declare public readonly ignored: pulumi.Output<string[]>;
     declare public readonly routes: pulumi.Output<boolean>;
     declare public readonly routerPid: pulumi.Output<number | undefined>;
+    declare public readonly probeTls: pulumi.Output<{ ca: string; cert: string; key: string } | undefined>;
 
     constructor(name: string, args: LocalMachineArgs, opts?: pulumi.CustomResourceOptions) {
         super(
@@ -164,6 +165,7 @@ export class LocalMachine extends pulumi.dynamic.Resource {
                 routes: undefined,
                 routerPid: undefined,
                 backendsPid: undefined,
+                probeTls: undefined,
             },
             opts,
         );

@@ -38,6 +38,8 @@ export interface LocalMachineState extends LocalMachineInputs {
     dataDir: string;
     logFile: string;
     mode: "member" | "proxy";
+    /** The client certificate files its readiness probes present (mutual TLS), under its root. */
+    probeTls?: { ca: string; cert: string; key: string };
     ignored: string[];
     /** True when the user-data starts the router (coreos-router.service). */
     routes: boolean;
@@ -61,6 +63,7 @@ export function stateOf(inputs: LocalMachineInputs, plan: BootPlan, pid: number 
         dataDir: plan.dataDir,
         logFile: machinePaths(plan.root).logFile,
         mode: plan.mode,
+        ...(plan.probeTls ? { probeTls: plan.probeTls } : {}),
         ignored: plan.ignored,
     };
 }
@@ -133,7 +136,7 @@ export async function startExtras(inputs: LocalMachineInputs, plan: BootPlan): P
 
 /** Starts the machine's etcd and waits for it to come up; on failure stops exactly that pid again. */
 export async function boot(inputs: LocalMachineInputs, plan: BootPlan): Promise<number> {
-    const urls = [plan.env.ETCD_LISTEN_CLIENT_URLS, plan.env.ETCD_LISTEN_PEER_URLS].filter(Boolean).join(",").split(",");
+    const urls = plan.gateway ? [plan.clientUrl] : [plan.env.ETCD_LISTEN_CLIENT_URLS, plan.env.ETCD_LISTEN_PEER_URLS].filter(Boolean).join(",").split(",");
     // A process that just died (crash, SIGKILL) gives up its memory before its sockets, so its
     // ports can stay taken for a moment after it stops looking like etcd: wait that out, bounded.
     const deadline = Date.now() + PORT_RELEASE_GRACE_MS;

@@ -4,7 +4,7 @@
 // serialized into the LocalMachine dynamic provider.
 import type { BootPlan } from "./boot";
 import { shortRunDir } from "./router-boot";
-import { httpGetInNamespace, listensInNamespace, spawnInNamespace } from "./vpc/spawn";
+import { httpGetInNamespace, listensInNamespace, ProbeTls, spawnInNamespace } from "./vpc/spawn";
 import { fetchBundle } from "./tls-store";
 
 /** Marks a folder as a local machine's root; only such folders are ever removed. */
@@ -82,6 +82,12 @@ export function runningPid(root: string, dataDir: string, knownPid?: number): nu
     }
 }
 
+/** etcd's arguments: none for a member or v2 proxy (all in ETCD_*), `gateway start ...` for a worker's gateway. */
+export function etcdArgs(plan: BootPlan): string[] {
+    const g = plan.gateway;
+    return g ? ["gateway", "start", `--endpoints=${g.endpoints}`, `--listen-addr=${g.listenAddr}`, `--retry-delay=${g.retryDelay}`] : [];
+}
+
 /**
  * Starts etcd detached (its own session), output appended to the machine's log; returns the pid.
  * With a namespace, etcd runs inside the machine's network namespace (the local VPC).
@@ -92,7 +98,7 @@ export async function startEtcd(plan: BootPlan, namespace?: string): Promise<num
     const paths = machinePaths(plan.root);
     if (namespace) {
         try {
-            return await spawnInNamespace({ namespace, command: "etcd", env: plan.env, logFile: paths.logFile, pidFile: paths.pidFile, label: `etcd for ${plan.machine} (${plan.mode}) on ${plan.address}` });
+            return await spawnInNamespace({ namespace, command: "etcd", args: etcdArgs(plan), env: plan.env, logFile: paths.logFile, pidFile: paths.pidFile, label: `etcd for ${plan.machine} (${plan.mode}) on ${plan.address}` });
         } catch (err) {
             throw new Error(`machine ${plan.machine}: ${(err as Error).message} (is Debian's etcd-server installed? run scripts/install-system-deps.sh)`);
         }
@@ -101,7 +107,7 @@ export async function startEtcd(plan: BootPlan, namespace?: string): Promise<num
     fs.writeSync(log, `--- ${new Date().toISOString()} starting etcd for ${plan.machine} (${plan.mode}) on ${plan.address}\n`);
     let child: import("child_process").ChildProcess;
     try {
-        child = childProcess.spawn("etcd", [], {
+        child = childProcess.spawn("etcd", etcdArgs(plan), {
             detached: true,
             stdio: ["ignore", log, log],
             env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...plan.env },
@@ -151,12 +157,14 @@ export async function stopEtcd(pid: number | undefined, dataDir: string, graceMs
     return true;
 }
 
-function httpGet(url: string, timeoutMs: number, namespace?: string): Promise<{ status: number; body: string } | undefined> {
+function httpGet(url: string, timeoutMs: number, namespace?: string, tls?: ProbeTls): Promise<{ status: number; body: string } | undefined> {
     // Inside the VPC the deployer cannot reach a machine: a machine's own namespace can (loopback).
-    if (namespace) return httpGetInNamespace(namespace, url, timeoutMs);
-    const http: typeof import("http") = require("http");
+    if (namespace) return httpGetInNamespace(namespace, url, timeoutMs, tls);
+    const fs: typeof import("fs") = require("fs");
+    const transport: typeof import("https") = url.startsWith("https:") ? require("https") : require("http");
+    const tlsOptions = tls && url.startsWith("https:") ? { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key), agent: false } : {};
     return new Promise((resolve) => {
-        const req = http.get(url, { timeout: timeoutMs }, (res) => {
+        const req = transport.get(url, { timeout: timeoutMs, ...tlsOptions }, (res) => {
             let body = "";
             res.setEncoding("utf8");
             res.on("data", (chunk) => (body += chunk));
@@ -168,8 +176,8 @@ function httpGet(url: string, timeoutMs: number, namespace?: string): Promise<{ 
 }
 
 /** A member is healthy when `/health` says so (it has a leader, so a quorum is up). */
-export async function memberHealthy(clientUrl: string, timeoutMs = 1500, namespace?: string): Promise<boolean> {
-    const res = await httpGet(`${clientUrl}/health`, timeoutMs, namespace);
+export async function memberHealthy(clientUrl: string, timeoutMs = 1500, namespace?: string, tls?: ProbeTls): Promise<boolean> {
+    const res = await httpGet(`${clientUrl}/health`, timeoutMs, namespace, tls);
     if (!res || res.status !== 200) return false;
     try {
         return JSON.parse(res.body).health === "true";
@@ -178,9 +186,9 @@ export async function memberHealthy(clientUrl: string, timeoutMs = 1500, namespa
     }
 }
 
-/** A worker's proxy answers when a v2 read through it succeeds (etcd 3.4 `ETCD_PROXY=on` is a v2 proxy). */
-export async function proxyAnswers(clientUrl: string, timeoutMs = 1500, namespace?: string): Promise<boolean> {
-    const res = await httpGet(`${clientUrl}/v2/keys/?quorum=false`, timeoutMs, namespace);
+/** A worker's local endpoint answers when a v2 read through it succeeds (the gateway carries the probe's TLS to a member). */
+export async function proxyAnswers(clientUrl: string, timeoutMs = 1500, namespace?: string, tls?: ProbeTls): Promise<boolean> {
+    const res = await httpGet(`${clientUrl}/v2/keys/?quorum=false`, timeoutMs, namespace, tls);
     return res !== undefined && res.status === 200;
 }
 
@@ -252,7 +260,7 @@ export async function waitStarted(plan: BootPlan, pid: number, timeoutMs: number
         if (!isMachineEtcd(pid, plan.dataDir)) {
             throw new Error(`machine ${plan.machine}: etcd (pid ${pid}) exited while starting; log ${machinePaths(plan.root).logFile}:\n${logTail(plan.root)}`);
         }
-        const up = plan.mode === "proxy" ? ownsListener(pid, plan.clientUrl) && (await proxyAnswers(plan.clientUrl, 1500, namespace)) : ownsListener(pid, plan.clientUrl);
+        const up = plan.mode === "proxy" ? ownsListener(pid, plan.clientUrl) && (await proxyAnswers(plan.clientUrl, 1500, namespace, plan.probeTls)) : ownsListener(pid, plan.clientUrl);
         if (up) return;
         if (Date.now() > deadline) {
             const what = plan.mode === "proxy" ? "answer v2 reads (are the members up?)" : "listen";

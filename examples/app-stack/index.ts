@@ -2,7 +2,10 @@
 // StackReference and registers its own service in the cluster's etcd with ServiceRegistration.
 // The cluster stack is not modified; deleting this stack removes exactly the keys it wrote.
 // The members answer only inside the cluster's network: like the cluster stack, this one reaches
-// them through the SSH tunnel the cluster exports (`sshTunnel`), with a key from its environment.
+// them through the SSH tunnel the cluster exports (`sshTunnel`), with a key from its environment,
+// and over mutual TLS as the cluster's `consumer` identity (the secret output `consumerCredentials`:
+// the CA certificate, the consumer's certificate and key; its etcd user may write the services
+// prefix and the ownership markers, nothing else; never the CA key).
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceRegistration } from "../../components/services/service-registration";
 
@@ -12,6 +15,7 @@ const clusterRef = new pulumi.StackReference(clusterStack);
 
 const endpoints = clusterRef.requireOutput("etcdClientUrls") as pulumi.Output<string[]>;
 const servicesPrefix = clusterRef.requireOutput("servicesPrefix") as pulumi.Output<string>;
+const consumer = clusterRef.requireOutput("consumerCredentials") as pulumi.Output<{ ca: string; cert: string; key: string }>;
 const scheme = config.get("scheme") ?? "http";
 if (scheme !== "http" && scheme !== "tcp") throw new Error(`coreos-app-example:scheme must be http or tcp, got "${scheme}"`);
 const hostPort = config.getNumber("hostPort") || undefined;
@@ -34,8 +38,9 @@ function tunnelKey(): string {
 }
 
 const registration = new ServiceRegistration(`app-${service}`, {
-    connection: pulumi.all([endpoints, tunnel]).apply(([urls, t]) => ({
+    connection: pulumi.all([endpoints, tunnel, consumer]).apply(([urls, t, tls]) => ({
         endpoints: urls,
+        tls,
         timeoutMs: 5000,
         retries: 2,
         ...(t ? { sshTunnel: { host: t.host, port: t.port, username: t.username, privateKey: tunnelKey(), ...(t.localVpc ? { localVpc: t.localVpc } : {}) } } : {}),

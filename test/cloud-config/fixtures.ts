@@ -66,8 +66,8 @@ export function planFor(config: ClusterConfig, firstHost = 10): ClusterPlan {
             name: `${config.name}-etcd-${index}`,
             zone: config.gcp.zones[index % config.gcp.zones.length],
             privateIp: ip,
-            clientUrl: `http://${ip}:${ETCD_CLIENT_PORT}`,
-            peerUrl: `http://${ip}:${ETCD_PEER_PORT}`,
+            clientUrl: `https://${ip}:${ETCD_CLIENT_PORT}`,
+            peerUrl: `https://${ip}:${ETCD_PEER_PORT}`,
         };
     });
     const workers =

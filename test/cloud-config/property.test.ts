@@ -57,13 +57,18 @@ describe("cloud-config properties", () => {
                     expect(validateCloudConfig(m.userData).errors).to.deep.equal([]);
                     expect(m.userData).to.not.contain("public_ipv4");
                     const env = etcdEnvironmentOf(m.userData);
-                    if (s.discovery) {
+                    // Every etcd URL is https, and a worker runs no etcd of its own: its gateway dials every member's client port.
+                    expect(m.userData).to.not.match(/http:\/\/[^\s"]*:23(79|80)/);
+                    if (m.role === "worker") {
+                        expect(env).to.deep.equal({});
+                        expect(m.userData).to.contain(`Environment="ETCD_GATEWAY_ENDPOINTS=${plan.members.map((x) => `${x.privateIp}:2379`).join(",")}"`);
+                    } else if (s.discovery) {
                         expect(env.ETCD_DISCOVERY).to.be.a("string");
                         expect(env).to.not.have.property("ETCD_INITIAL_CLUSTER");
                     } else {
                         expect(env.ETCD_INITIAL_CLUSTER.split(",").map((e) => e.split("=")[0])).to.deep.equal(plan.members.map((x) => x.name));
                     }
-                    expect(env.ETCD_PROXY === "on").to.equal(m.role === "worker");
+                    expect(env).to.not.have.property("ETCD_PROXY");
                     const metadata = fleetEnvironmentOf(m.userData).FLEET_METADATA;
                     expect(metadata.startsWith(`role=${m.role},`)).to.equal(true);
                     expect(metadata).to.contain(`cluster=${s.name}`);
@@ -80,7 +85,7 @@ describe("cloud-config properties", () => {
         fc.assert(
             fc.property(shape, (s) => {
                 const config = configOf(s);
-                for (const model of buildMachineModels(config, planCluster(config))) {
+                for (const model of buildMachineModels(config, planCluster(config)).filter((m) => m.role === "etcd")) {
                     const { ETCD_IMAGE_TAG, ETCD_ENABLE_V2, ...flatcar } = etcdEnvironmentOf(renderModel(model, "flatcar"));
                     expect(ETCD_IMAGE_TAG).to.match(/^v3\.[45]\./);
                     expect(ETCD_ENABLE_V2).to.equal("true");

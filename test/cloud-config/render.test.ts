@@ -51,7 +51,8 @@ describe("cloud-config rendering", () => {
                     expect(result.errors, `${m.fileName}: ${JSON.stringify(result.errors)}`).to.deep.equal([]);
                     expect(result.infos).to.deep.equal([]);
                     // Flatcar output is warning-free; the classic one only carries the expected deprecations.
-                    const expectedWarnings = flavor === "flatcar" ? [] : ["coreos.etcd2", "coreos.fleet"];
+                    // (workers have no coreos.etcd2: their local endpoint is the etcd gateway unit)
+                    const expectedWarnings = flavor === "flatcar" ? [] : m.role === "etcd" ? ["coreos.etcd2", "coreos.fleet"] : ["coreos.fleet"];
                     expect(result.warnings.map((w) => w.message.split(":")[0]), m.fileName).to.deep.equal(expectedWarnings);
                     // Underscore keys only, in every mapping of the document.
                     const dashed: string[] = [];
@@ -89,15 +90,27 @@ describe("cloud-config rendering", () => {
             expect(etcd2.name).to.equal(member.name);
             expect(etcd2.initial_advertise_peer_urls).to.equal(member.peerUrl);
             expect(etcd2.advertise_client_urls).to.equal(member.clientUrl);
-            expect(etcd2.listen_peer_urls).to.equal("http://$private_ipv4:2380");
-            expect(etcd2.listen_client_urls.split(",")).to.include("http://127.0.0.1:2379");
+            expect(etcd2.listen_peer_urls).to.equal("https://$private_ipv4:2380");
+            expect(etcd2.listen_client_urls.split(",")).to.include("https://127.0.0.1:2379");
+            // Mutual TLS on both ports, from the files the fetch unit writes before etcd2 starts.
+            expect(etcd2).to.deep.include({
+                cert_file: `/etc/coreos-cluster/tls/${member.name}-server.pem`,
+                key_file: `/etc/coreos-cluster/tls/${member.name}-server-key.pem`,
+                trusted_ca_file: "/etc/coreos-cluster/tls/ca.pem",
+                client_cert_auth: true,
+                peer_cert_file: `/etc/coreos-cluster/tls/${member.name}-peer.pem`,
+                peer_key_file: `/etc/coreos-cluster/tls/${member.name}-peer-key.pem`,
+                peer_trusted_ca_file: "/etc/coreos-cluster/tls/ca.pem",
+                peer_client_cert_auth: true,
+            });
+            expect((unit(doc, "etcd2.service").drop_ins as Doc[]).map((d) => d.name)).to.deep.equal(["10-tls-fetch.conf"]);
             expect(etcd2.initial_cluster_state).to.equal("new");
             expect(etcd2.initial_cluster_token).to.equal(plan.clusterToken);
             const listed = (etcd2.initial_cluster as string).split(",").map((entry) => entry.split("=")[0]);
             expect(listed).to.deep.equal(plan.members.map((m) => m.name));
             expect(etcd2).to.not.have.property("discovery");
             expect(etcd2).to.not.have.property("proxy");
-            expect(unitNames(doc)).to.deep.equal(["etcd2.service", "fleet.socket", "fleet.service"]);
+            expect(unitNames(doc)).to.deep.equal(["coreos-tls-fetch.service", "etcd2.service", "fleet.socket", "fleet.service"]);
             // fleet's API socket opened to core, the SSH tunnel's user on GCE (sshd opens it as the user it logged in).
             const socket = (doc.coreos as { units: Array<{ name: string; drop_ins?: Array<{ content: string }> }> }).units.find((u) => u.name === "fleet.socket")!;
             expect(socket.drop_ins![0].content).to.equal("[Socket]\nSocketGroup=core\nSocketMode=0660\n");
@@ -105,9 +118,12 @@ describe("cloud-config rendering", () => {
             expect(unit(doc, "fleet.service").command).to.equal("start");
             expect(doc.coreos.fleet.metadata).to.equal(`role=etcd,zone=${member.zone},region=europe-west1,cluster=prod,disk=ssd,tier=prod`);
             expect(doc.coreos.fleet.public_ip).to.equal("$private_ipv4");
-            expect(doc.coreos.fleet.etcd_servers).to.equal("http://127.0.0.1:2379");
+            expect(doc.coreos.fleet.etcd_servers).to.equal("https://127.0.0.1:2379");
+            const fleetTls = { etcd_cafile: "/etc/coreos-cluster/tls/ca.pem", etcd_certfile: "/etc/coreos-cluster/tls/fleet.pem", etcd_keyfile: "/etc/coreos-cluster/tls/fleet-key.pem" };
+            expect(doc.coreos.fleet).to.deep.include(fleetTls);
             expect(doc.coreos.locksmith).to.deep.equal({
-                endpoint: "http://127.0.0.1:2379",
+                endpoint: "https://127.0.0.1:2379",
+                ...fleetTls,
                 group: "prod-etcd",
                 window_start: "Sun 04:00",
                 window_length: "2h",
@@ -117,19 +133,24 @@ describe("cloud-config rendering", () => {
         });
     });
 
-    it("workers run etcd as a proxy to every member and reach etcd through it", () => {
+    it("workers run etcd gateway on their loopback to every member's client port (no etcd of their own) and reach etcd through it", () => {
         for (const flavor of FLAVORS) {
             const config = withFlavor(prodConfig(), flavor);
             const plan = planFor(config);
             const worker = renderMachines(config, plan).find((m) => m.role === "worker")!;
-            const env = etcdEnvironmentOf(worker.userData);
-            expect(env.ETCD_PROXY, flavor).to.equal("on");
-            expect(env.ETCD_INITIAL_CLUSTER).to.equal(plan.initialCluster);
-            expect(env.ETCD_LISTEN_CLIENT_URLS).to.equal("http://127.0.0.1:2379");
-            expect(env).to.not.have.property("ETCD_INITIAL_CLUSTER_STATE");
-            expect(env).to.not.have.property("ETCD_NAME");
+            expect(etcdEnvironmentOf(worker.userData), flavor).to.deep.equal({});
+            const gateway = unit(parse(worker.userData), "etcd-gateway.service");
+            expect(gateway.command).to.equal("start");
+            const env = Object.fromEntries(serviceEnvironment(gateway.content, "h").assignments.map((a) => [a.name, a.value]));
+            expect(env).to.deep.equal({
+                ETCD_GATEWAY_ENDPOINTS: plan.members.map((m) => `${m.privateIp}:2379`).join(","),
+                ETCD_GATEWAY_LISTEN_ADDR: "127.0.0.1:2379",
+                ETCD_GATEWAY_RETRY_DELAY: "5s",
+            });
+            expect(gateway.content).to.contain("quay.io/coreos/etcd:v3.5.17 gateway start --endpoints=${ETCD_GATEWAY_ENDPOINTS}");
             const fleet = fleetEnvironmentOf(worker.userData);
-            expect(fleet.FLEET_ETCD_SERVERS).to.equal("http://127.0.0.1:2379");
+            expect(fleet.FLEET_ETCD_SERVERS).to.equal("https://127.0.0.1:2379");
+            expect(fleet.FLEET_ETCD_CERTFILE).to.equal("/etc/coreos-cluster/tls/fleet.pem");
             expect(fleet.FLEET_PUBLIC_IP).to.equal("$private_ipv4");
             const doc = parse(worker.userData);
             expect(doc, "a template has no fixed hostname").to.not.have.property("hostname");
@@ -172,12 +193,16 @@ describe("cloud-config rendering", () => {
         const config = localConfig();
         const plan = planFor(config);
         const machines = renderMachines(config, plan);
-        for (const m of machines) expect(m.userData, m.fileName).to.not.contain("$private_ipv4").and.not.contain("127.0.0.1");
+        for (const m of machines) expect(m.userData, m.fileName).to.not.contain("$private_ipv4");
+        for (const m of machines.filter((x) => x.role === "etcd")) {
+            expect(JSON.stringify([etcdEnvironmentOf(m.userData), fleetEnvironmentOf(m.userData)]), m.fileName).to.not.contain("127.0.0.1");
+        }
         const member = etcdEnvironmentOf(machines[1].userData);
         expect(member.ETCD_LISTEN_CLIENT_URLS).to.equal(plan.members[1].clientUrl);
         expect(member.ETCD_LISTEN_PEER_URLS).to.equal(plan.members[1].peerUrl);
-        const worker = etcdEnvironmentOf(machines[3].userData);
-        expect(worker.ETCD_LISTEN_CLIENT_URLS).to.equal(`http://${plan.workers[0].privateIp}:2379`);
+        // A worker's gateway is on its own loopback: each local machine has one in its namespace.
+        expect(machines[3].userData).to.not.contain("$private_ipv4");
+        expect(fleetEnvironmentOf(machines[3].userData).FLEET_ETCD_SERVERS).to.equal("https://127.0.0.1:2379");
     });
 
     it("never uses $public_ipv4 when VMs have no external IP (and not otherwise either)", () => {
@@ -193,7 +218,7 @@ describe("cloud-config rendering", () => {
         const url = "https://discovery.example.test/abc123";
         for (const flavor of FLAVORS) {
             const config = withFlavor(gcpConfig({ etcd: { discoveryUrl: url } }), flavor);
-            for (const m of renderMachines(config, planFor(config))) {
+            for (const m of renderMachines(config, planFor(config)).filter((x) => x.role === "etcd")) {
                 const env = etcdEnvironmentOf(m.userData);
                 expect(env.ETCD_DISCOVERY, m.name).to.equal(url);
                 expect(env).to.not.have.property("ETCD_INITIAL_CLUSTER");
@@ -219,7 +244,10 @@ describe("cloud-config rendering", () => {
         expect(unit(member, "fleet.service").content).to.contain("ExecStart=/opt/fleet/current/fleetd").and.contain("Requires=fleet-install.service");
         for (const file of member.write_files as Doc[]) expect(file.path.startsWith("/usr"), file.path).to.equal(false);
         expect(dropInEnv(member, "locksmithd.service")).to.deep.equal({
-            LOCKSMITHD_ENDPOINT: "http://127.0.0.1:2379",
+            LOCKSMITHD_ENDPOINT: "https://127.0.0.1:2379",
+            LOCKSMITHD_ETCD_CAFILE: "/etc/coreos-cluster/tls/ca.pem",
+            LOCKSMITHD_ETCD_CERTFILE: "/etc/coreos-cluster/tls/fleet.pem",
+            LOCKSMITHD_ETCD_KEYFILE: "/etc/coreos-cluster/tls/fleet-key.pem",
             LOCKSMITHD_GROUP: "prod-etcd",
             REBOOT_WINDOW_START: "Sun 04:00",
             REBOOT_WINDOW_LENGTH: "2h",
@@ -235,7 +263,8 @@ describe("cloud-config rendering", () => {
         for (const [label, base] of scenarios) {
             const config = withFlavor(base, "flatcar");
             const plan = planFor(config);
-            for (const model of buildMachineModels(config, plan)) {
+            // Members: workers have no etcd of their own (their gateway is a unit).
+            for (const model of buildMachineModels(config, plan).filter((m) => m.role === "etcd")) {
                 const flatcar = renderModel(model, "flatcar");
                 const classic = renderModel(model, "container-linux");
                 const flatcarEtcd = etcdEnvironmentOf(flatcar);
@@ -256,7 +285,7 @@ describe("cloud-config rendering", () => {
         const text = substituteAddresses(renderMachines(config, plan)[2].userData, { privateIpv4: plan.members[2].privateIp });
         const env = etcdEnvironmentOf(text);
         expect(env.ETCD_LISTEN_PEER_URLS).to.equal(plan.members[2].peerUrl);
-        expect(env.ETCD_LISTEN_CLIENT_URLS).to.equal(`${plan.members[2].clientUrl},http://127.0.0.1:2379`);
+        expect(env.ETCD_LISTEN_CLIENT_URLS).to.equal(`${plan.members[2].clientUrl},https://127.0.0.1:2379`);
         expect(substituteAddresses("a \\$private_ipv4 b $public_ipv4.", { privateIpv4: "10.0.0.1" })).to.equal("a $private_ipv4 b .");
     });
 
@@ -308,9 +337,11 @@ describe("cloud-config rendering", () => {
             delete (config.fleet as { release?: unknown }).release;
             for (const machine of renderMachines(config, planFor(config))) {
                 expect(validateCloudConfig(machine.userData).errors).to.deep.equal([]);
-                expect(machine.userData).not.to.contain("fleet.service");
+                // (the fetch unit names fleet.service only in its Before= ordering, which needs no such unit)
+                expect(unitNames(parse(machine.userData))).not.to.include("fleet.service");
                 expect(machine.userData).not.to.contain("fleet-install");
-                expect(machine.userData).to.contain("etcd-member.service");
+                if (machine.role === "etcd") expect(unitNames(parse(machine.userData))).to.include("etcd-member.service");
+                else expect(unitNames(parse(machine.userData))).to.include("etcd-gateway.service");
             }
         });
 

@@ -47,7 +47,7 @@ describe("router in the worker user-data", () => {
                     expect(unit).to.contain('Environment="ROUTER_HTTP_PORTS=80,443"');
                     if (platform === "gcp") {
                         expect(unit).to.contain('Environment="ROUTER_BIND=0.0.0.0"').and.to.contain('Environment="ROUTER_DNS_ADDRESS=$private_ipv4"');
-                        expect(unit).to.contain('Environment="ROUTER_ETCD_PROXY=http://127.0.0.1:2379"');
+                        expect(unit).to.contain('Environment="ROUTER_ETCD_PROXY=https://127.0.0.1:2379"');
                     } else {
                         expect(unit).to.match(/Environment="ROUTER_BIND=10\.213\.10\.\d+"/);
                     }

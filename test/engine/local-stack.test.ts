@@ -17,6 +17,8 @@ import { namespaceName } from "../../components/local/vpc/addressing";
 import { namespaces, records, removeVpc } from "../../components/local/vpc/netns";
 import { execInNamespace } from "../../components/local/vpc/spawn";
 import { sweepOrphanVpcs } from "../../components/local/cleanup";
+import { etcdPasswordFromKey } from "../../model/etcd-auth";
+import { TLS_DIR } from "../../model/pki-delivery";
 import {
     Engine,
     engineTestsDisabled,
@@ -79,9 +81,18 @@ function isLiveEtcd(pid: number, dataDir: string): boolean {
     }
 }
 
-/** etcdctl (v3) run inside a machine's namespace, as a process on that machine would run it. */
-async function etcdctl(namespace: string, args: string[]): Promise<{ code: number; output: string }> {
-    const r = await execInNamespace(namespace, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", ...args], 30000);
+/** Client certificate files (mutual TLS) the test presents; set once the stack's consumer credential is known. */
+interface TlsFiles {
+    ca: string;
+    cert: string;
+    key: string;
+}
+let credential: TlsFiles | undefined;
+
+/** etcdctl (v3) run inside a machine's namespace, as a process on that machine would run it, with the test's credential. */
+async function etcdctl(namespace: string, args: string[], tls: TlsFiles | undefined = credential): Promise<{ code: number; output: string }> {
+    const tlsArgs = tls ? [`--cacert=${tls.ca}`, `--cert=${tls.cert}`, `--key=${tls.key}`] : [];
+    const r = await execInNamespace(namespace, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", ...tlsArgs, ...args], 30000);
     return { code: r.code, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -96,9 +107,10 @@ async function memberHealth(namespace: string, url: string): Promise<{ code: num
     return last;
 }
 
-/** An HTTP GET made from inside a machine's namespace (curl). */
-async function httpGet(namespace: string, url: string): Promise<{ status: number; body: string }> {
-    const r = await execInNamespace(namespace, "curl", ["-s", "-m", "10", "-w", "\n%{http_code}", url], 15000);
+/** An HTTP(S) GET made from inside a machine's namespace (curl), with the test's credential. */
+async function httpGet(namespace: string, url: string, tls: TlsFiles | undefined = credential): Promise<{ status: number; body: string }> {
+    const tlsArgs = tls ? ["--cacert", tls.ca, "--cert", tls.cert, "--key", tls.key] : [];
+    const r = await execInNamespace(namespace, "curl", ["-s", "-m", "10", ...tlsArgs, "-w", "\n%{http_code}", url], 15000);
     if (r.code !== 0) throw new Error(`GET ${url} from ${namespace} failed (curl ${r.code}): ${r.stderr}`);
     const cut = r.stdout.lastIndexOf("\n");
     return { status: Number(r.stdout.slice(cut + 1)), body: r.stdout.slice(0, cut) };
@@ -195,7 +207,7 @@ describe("local stack on the real Pulumi engine @engine", function () {
         const urls: string[] = outputs.etcdClientUrls;
         expect(urls, "etcdClientUrls output").to.have.length(cfg("etcdCount"));
         for (const [i, url] of urls.entries()) {
-            expect(url.startsWith(`http://${TEST_RANGE}`), `${url} is in the engine tests' range`).to.equal(true);
+            expect(url.startsWith(`https://${TEST_RANGE}`), `${url} is in the engine tests' range, over TLS`).to.equal(true);
             const health = await memberHealth(memberNs(outputs, i), url);
             expect(health.code, `etcdctl endpoint health ${url}:\n${health.output}`).to.equal(0);
             expect(health.output).to.match(/is healthy/);
@@ -272,6 +284,15 @@ describe("local stack on the real Pulumi engine @engine", function () {
         const outputs = await cluster.outputs();
         expect(outputs.platform).to.equal("local");
         expect(outputs.etcdMemberIps).to.have.length(cfg("etcdCount"));
+        expect(outputs.etcdPeerUrls.every((u: string) => u.startsWith("https://")), "peer URLs over TLS").to.equal(true);
+        expect(Object.keys(outputs.certificateExpiries)).to.include.members(["router", "deployer", "consumer", `${outputs.etcdMemberNames[0]}-server`]);
+        // The consumer's credential (what other stacks get): a CA certificate, its certificate and key, never a CA key.
+        const consumer = outputs.consumerCredentials as { ca: string; cert: string; key: string };
+        expect(Object.keys(consumer).sort()).to.deep.equal(["ca", "cert", "key"]);
+        expect(consumer.ca).to.match(/BEGIN CERTIFICATE/).and.not.match(/PRIVATE KEY/);
+        const credDir = fs.mkdtempSync(path.join(scratch, "consumer-"));
+        credential = { ca: path.join(credDir, "ca.pem"), cert: path.join(credDir, "consumer.pem"), key: path.join(credDir, "consumer-key.pem") };
+        for (const [file, text] of [[credential.ca, consumer.ca], [credential.cert, consumer.cert], [credential.key, consumer.key]]) fs.writeFileSync(file, text, { mode: 0o600 });
 
         const machines = await recordMachines();
         const members = Object.values(machines).filter((m) => m.mode === "member");
@@ -295,10 +316,10 @@ describe("local stack on the real Pulumi engine @engine", function () {
         expect(vpcRecord!.subnet).to.equal(`${TEST_RANGE}0/24`);
         expect(ownNamespaces().sort()).to.deep.equal([...Object.keys(machines).map(namespaceName), namespaceName(`${TEST_CLUSTER}-lb`)].sort());
 
-        // Each worker's proxy answers on its own address and forwards to the members.
+        // Each worker's gateway answers on its own loopback and carries the client's TLS to the members.
         const leader = await httpGet(memberNs(outputs, 0), `${outputs.etcdClientUrls[0]}/v2/keys/?quorum=false`);
         for (const proxy of proxies) {
-            expect(proxy.clientUrl.startsWith(`http://${TEST_RANGE}`)).to.equal(true);
+            expect(proxy.clientUrl).to.equal("https://127.0.0.1:2379");
             const res = await httpGet(namespaceName(proxy.name), `${proxy.clientUrl}/v2/keys/?quorum=false`);
             expect(res.status, `${proxy.name} at ${proxy.clientUrl}: ${res.body}`).to.equal(200);
             expect(JSON.parse(res.body).node.dir).to.equal(true);
@@ -354,6 +375,67 @@ describe("local stack on the real Pulumi engine @engine", function () {
         const keyBody = fs.readFileSync(deployerKeyFile(), "utf8").split("\n")[1];
         expect(state).to.not.contain(keyBody);
         step("outside");
+    });
+
+    it("@engine the trust boundary: no answer without TLS, no TLS without a certificate, nothing on a worker's loopback without one, the router reads /services and cannot write it", async function () {
+        requireStep("up");
+        const outputs = await cluster.outputs();
+        const machines = await recordMachines();
+        const worker = Object.values(machines).find((m) => m.mode === "proxy")!;
+        const workerNs = namespaceName(worker.name);
+        const curl = (ns: string, args: string[]) => execInNamespace(ns, "curl", ["-s", "-m", "5", "-w", "\n%{http_code}", ...args], 15000);
+        const ca = credential!.ca;
+        for (const ip of outputs.etcdMemberIps as string[]) {
+            // From a worker: plain HTTP on the client port gets no HTTP answer at all (etcd speaks only TLS there) ...
+            const plain = await curl(workerNs, [`http://${ip}:2379/health`]);
+            expect(plain.code, `plain HTTP ${ip}:2379 from ${worker.name}: ${plain.stdout}`).to.not.equal(0);
+            expect(plain.stdout.trim().split("\n").pop(), "no HTTP status").to.equal("000");
+            // ... and TLS without a client certificate is refused in the handshake.
+            const noCert = await curl(workerNs, ["--cacert", ca, `https://${ip}:2379/health`]);
+            expect(noCert.code, `TLS without a certificate ${ip}:2379: ${noCert.stdout}`).to.not.equal(0);
+            // The peer port is not even reachable from a worker (members only: no worker needs it).
+            for (const args of [[`http://${ip}:2380/members`], ["--cacert", ca, `https://${ip}:2380/members`]]) {
+                const r = await curl(workerNs, args);
+                expect(r.code, `${args.join(" ")} from ${worker.name}`).to.not.equal(0);
+            }
+        }
+        // From another member (the peer port's only clients): plain HTTP and TLS without a certificate get nothing on 2380 either.
+        const [first, second] = outputs.etcdMemberIps as string[];
+        const memberNs0 = memberNs(outputs, 0);
+        const peerPlain = await curl(memberNs0, [`http://${second}:2380/members`]);
+        expect(peerPlain.code, `plain HTTP ${second}:2380 from a member`).to.not.equal(0);
+        expect(peerPlain.stdout.trim().split("\n").pop()).to.equal("000");
+        const peerNoCert = await curl(memberNs0, ["--cacert", ca, `https://${second}:2380/members`]);
+        expect(peerNoCert.code, `TLS without a certificate ${second}:2380 from a member`).to.not.equal(0);
+        const clientNoCert = await curl(memberNs0, ["--cacert", ca, `https://${first}:2379/health`]);
+        expect(clientNoCert.code, "TLS without a certificate on a member's own client port").to.not.equal(0);
+
+        // The worker's loopback 2379 (its etcd gateway) gives nothing without credentials.
+        const loopPlain = await curl(workerNs, ["http://127.0.0.1:2379/v2/keys/"]);
+        expect(loopPlain.code, "plain HTTP on the worker's loopback").to.not.equal(0);
+        const loopNoCert = await curl(workerNs, ["--cacert", ca, "https://127.0.0.1:2379/v2/keys/"]);
+        expect(loopNoCert.code, "TLS without a certificate on the worker's loopback").to.not.equal(0);
+
+        // The router's identity, as the worker holds it (fetched from the local secret store): reads /services, cannot write it.
+        const tlsDir = path.join(worker.root, TLS_DIR);
+        const router = ["--cacert", path.join(tlsDir, "ca.pem"), "--cert", path.join(tlsDir, "router.pem"), "--key", path.join(tlsDir, "router-key.pem")];
+        const password = etcdPasswordFromKey("router", fs.readFileSync(path.join(tlsDir, "router-key.pem"), "utf8"));
+        const member = outputs.etcdClientUrls[0];
+        const auth = await curl(workerNs, [...router, "-d", JSON.stringify({ name: "router", password }), `${member}/v3/auth/authenticate`]);
+        const token = JSON.parse(auth.stdout.slice(0, auth.stdout.lastIndexOf("\n"))).token as string;
+        expect(token, `authenticate as router: ${auth.stdout}`).to.be.a("string");
+        const b64 = (t: string) => Buffer.from(t).toString("base64");
+        const prefix = outputs.servicesPrefix;
+        const read = await curl(workerNs, [...router, "-H", `Authorization: ${token}`, "-d", JSON.stringify({ key: b64(`${prefix}/`), range_end: b64(`${prefix}0`) }), `${member}/v3/kv/range`]);
+        expect(read.stdout.trim().split("\n").pop(), `router reads ${prefix}: ${read.stdout}`).to.equal("200");
+        expect(JSON.parse(read.stdout.slice(0, read.stdout.lastIndexOf("\n"))).kvs.length, "service keys the router sees").to.be.greaterThan(0);
+        const write = await curl(workerNs, [...router, "-H", `Authorization: ${token}`, "-d", JSON.stringify({ key: b64(`${prefix}/intruder/scheme`), value: b64("http") }), `${member}/v3/kv/put`]);
+        expect(write.stdout, "router writes /services").to.match(/permission denied/);
+        expect(await keysUnder(memberNs0, outputs.etcdClientUrls, `${prefix}/intruder/`), "nothing was written").to.deep.equal({});
+        // Without its token the router's certificate (no CN) is nobody: the JSON gateway answers nothing of the keys.
+        const anonymous = await curl(workerNs, [...router, "-d", JSON.stringify({ key: b64(`${prefix}/`), range_end: b64(`${prefix}0`) }), `${member}/v3/kv/range`]);
+        expect(anonymous.stdout).to.not.match(/"kvs"/);
+        step("trust");
     });
 
     it("@engine a second pulumi preview --expect-no-changes reports no changes", async function () {

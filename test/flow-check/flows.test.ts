@@ -32,7 +32,8 @@ describe("flow-check/flows: the firewall admits exactly the flows the rendered m
         it(`${stack}: every derived flow is admitted and nothing else is open`, () => {
             const { config, flows, rules } = forStack(stack);
             const d = flows.map(describeFlow).join("\n");
-            expect(d).to.match(/worker etcd proxy: worker -> etcd tcp\/2380/).and.match(/worker etcd proxy: worker -> etcd tcp\/2379/);
+            expect(d).to.match(/worker etcd gateway: worker -> etcd tcp\/2379/);
+            expect(d, "no worker dials the peer port").to.not.match(/worker -> etcd tcp\/2380/);
             expect(d).to.match(/etcd member: etcd -> etcd tcp\/2380/);
             expect(checkFlows(config, flows, rules).problems, d).to.deep.equal([]);
         });
@@ -81,10 +82,16 @@ describe("flow-check/flows: the firewall admits exactly the flows the rendered m
         });
     }
 
-    it("without <cluster>-etcd-peer-proxies the check fails, naming the proxy's flow to 2380", () => {
+    it("without <cluster>-etcd-client the check fails, naming the gateway's flow to 2379", () => {
         const { config, flows, rules } = forStack("dev");
-        const check = checkFlows(config, flows, rules.filter((r) => r.name !== "coreos-dev-etcd-peer-proxies"));
-        expect(check.problems.join("\n")).to.match(/not admitted by any firewall rule: worker etcd proxy: worker -> etcd tcp\/2380 \(reads the member list/);
+        const check = checkFlows(config, flows, rules.filter((r) => r.name !== "coreos-dev-etcd-client"));
+        expect(check.problems.join("\n")).to.match(/not admitted by any firewall rule: worker etcd gateway: worker -> etcd tcp\/2379 \(carries its clients' TLS/);
+    });
+
+    it("a rule opening the peer port to workers is open for no flow", () => {
+        const { config, flows, rules } = forStack("dev");
+        const extra = [...rules, { name: "coreos-dev-etcd-peer-proxies", description: "", direction: "INGRESS" as const, sourceTags: ["coreos-dev-worker"], targetTags: ["coreos-dev-etcd"], allow: [{ protocol: "tcp" as const, ports: ["2380"] }] }];
+        expect(checkFlows(config, flows, extra).problems).to.deep.equal(["open for no flow: rule coreos-dev-etcd-peer-proxies lets worker (tag coreos-dev-worker) reach etcd on tcp/2380"]);
     });
 
     it("a port opened for no flow is named", () => {

@@ -27,7 +27,7 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
     const byName = new Map(rules.map((r) => [r.name, r]));
 
     it("has exactly these rules, named <cluster>-<purpose>", () => {
-        expect(rules.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-peer-proxies", "demo-etcd-client", "demo-ssh", "demo-ingress", "demo-ingress-internal", "demo-service-backends", "demo-health-check"]);
+        expect(rules.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-client", "demo-ssh", "demo-ingress", "demo-ingress-internal", "demo-service-backends", "demo-health-check"]);
         for (const r of rules) expect(r.direction).to.equal("INGRESS");
     });
 
@@ -40,13 +40,10 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
         expect(byName.get("demo-etcd-peer")!.sourceRanges).to.equal(undefined);
     });
 
-    it("admits workers' proxies to the members' peer port, where they read the member list", () => {
-        expect(byName.get("demo-etcd-peer-proxies")).to.deep.include({
-            sourceTags: ["demo-worker"],
-            targetTags: ["demo-etcd"],
-            allow: [{ protocol: "tcp", ports: ["2380"] }],
-        });
-        expect(byName.get("demo-etcd-peer-proxies")!.sourceRanges).to.equal(undefined);
+    it("admits nothing but members to the peer port: the workers' etcd gateway dials client ports only", () => {
+        const toPeerPort = rules.filter((r) => r.allow.some((a) => a.ports?.includes("2380")));
+        expect(toPeerPort.map((r) => r.name)).to.deep.equal(["demo-etcd-peer"]);
+        expect(byName.has("demo-etcd-peer-proxies")).to.equal(false);
     });
 
     it("allows the etcd client port only from workers and members, to members", () => {
@@ -147,7 +144,7 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
 
     it("targets members only with etcd and SSH rules, nothing load-balanced", () => {
         const toMembers = rules.filter((r) => r.targetTags.includes("demo-etcd"));
-        expect(toMembers.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-peer-proxies", "demo-etcd-client", "demo-ssh"]);
+        expect(toMembers.map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-client", "demo-ssh"]);
     });
 
     it("never opens 2379, 2380 or 22 to 0.0.0.0/0 in any shipped stack or by default", () => {
@@ -172,7 +169,7 @@ describe("model/firewall: the least-privilege matrix, as data", () => {
 
     it("drops the SSH rule when no source range is configured, and the ingress rule when no port is balanced", () => {
         const closed = loadConfig(gcpRaw({ sshSourceRanges: [], lbHttpPorts: [], services: [] }), "dev");
-        expect(matrixFor(closed).map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-peer-proxies", "demo-etcd-client", "demo-health-check"]);
+        expect(matrixFor(closed).map((r) => r.name)).to.deep.equal(["demo-etcd-peer", "demo-etcd-client", "demo-health-check"]);
     });
 
     it("opens SSH to the world only when sshAllowWorld says so", () => {

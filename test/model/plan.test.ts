@@ -32,10 +32,10 @@ describe("model/plan: GCE address and zone plan", () => {
     });
 
     it("builds client and peer URLs on 2379/2380, the initial cluster and client list", () => {
-        expect(plan.members[0].clientUrl).to.equal("http://10.10.0.2:2379");
-        expect(plan.members[0].peerUrl).to.equal("http://10.10.0.2:2380");
-        expect(plan.initialCluster).to.equal(plan.members.map((m) => `${m.name}=http://${m.privateIp}:2380`).join(","));
-        expect(plan.clientUrls).to.deep.equal(plan.members.map((m) => `http://${m.privateIp}:2379`));
+        expect(plan.members[0].clientUrl).to.equal("https://10.10.0.2:2379");
+        expect(plan.members[0].peerUrl).to.equal("https://10.10.0.2:2380");
+        expect(plan.initialCluster).to.equal(plan.members.map((m) => `${m.name}=https://${m.privateIp}:2380`).join(","));
+        expect(plan.clientUrls).to.deep.equal(plan.members.map((m) => `https://${m.privateIp}:2379`));
     });
 
     it("derives a stable cluster token from the cluster name, distinct per cluster", () => {
@@ -70,9 +70,9 @@ describe("model/plan: local platform", () => {
     it("gives members and then workers consecutive loopback addresses from localFirstAddress", () => {
         const plan = planCluster(loadConfig(localRaw(), "local"));
         expect(plan.members.map((m) => [m.name, m.privateIp, m.clientUrl])).to.deep.equal([
-            ["local-etcd-0", "10.213.10.10", "http://10.213.10.10:2379"],
-            ["local-etcd-1", "10.213.10.11", "http://10.213.10.11:2379"],
-            ["local-etcd-2", "10.213.10.12", "http://10.213.10.12:2379"],
+            ["local-etcd-0", "10.213.10.10", "https://10.213.10.10:2379"],
+            ["local-etcd-1", "10.213.10.11", "https://10.213.10.11:2379"],
+            ["local-etcd-2", "10.213.10.12", "https://10.213.10.12:2379"],
         ]);
         expect(plan.workers).to.deep.equal([
             { name: "local-worker-0", zone: "local-a", privateIp: "10.213.10.13" },

@@ -25,6 +25,7 @@ import { waitClusterReady } from "../../components/local/cluster-readiness";
 import { LocalMachineInputs, LocalMachineState, localMachineProvider } from "../../components/local/local-machine";
 import { isMachineEtcd } from "../../components/local/processes";
 import { localMachineSpecs } from "../../components/local/local-cluster";
+import { localTls } from "../support/local-tls";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -218,12 +219,17 @@ describe("reliability: a killed worker proxy on the local platform (127.0.13.50-
         const validated = loadConfig({ platform: "local", clusterName: "rel", localFirstAddress: "10.213.13.50", localWorkers: 1, osImage: "image" }, "local");
         const config = { ...validated, local: { ...validated.local, firstAddress: "127.0.13.50" } };
         const plan = planCluster(config);
-        return localMachineSpecs(config, plan, renderMachines(config, plan), root).map((spec) => ({ ...spec, providerVersion: "test" }));
+        // Mutual TLS: each machine fetches its bundle from the local secret store; the probes use the deployer's identity.
+        const tls = localTls(config, plan, root);
+        client = tls.identity("deployer");
+        return localMachineSpecs(config, plan, renderMachines(config, plan), root).map((spec) => ({ ...spec, providerVersion: "test", tlsStore: tls.tlsStoreOf(spec) }));
     }
+    let client: { ca: string; cert: string; key: string } | undefined;
 
     function v2Get(url: string): Promise<number> {
         return new Promise((resolve) => {
-            const req = http.get(`${url}/v2/keys/?quorum=false`, { timeout: 3000 }, (res) => {
+            const transport: typeof http = url.startsWith("https:") ? require("https") : http;
+            const req = transport.get(`${url}/v2/keys/?quorum=false`, { timeout: 3000, ...(client ? { ca: client.ca, cert: client.cert, key: client.key, agent: false } : {}) }, (res) => {
                 res.resume();
                 resolve(res.statusCode ?? 0);
             });
@@ -243,6 +249,8 @@ describe("reliability: a killed worker proxy on the local platform (127.0.13.50-
             cluster: "rel",
             memberClientUrls: states.filter((s) => s.role === "etcd").map((s) => s.clientUrl),
             proxyUrls: states.filter((s) => s.role === "worker").map((s) => s.clientUrl),
+            memberProbeTls: states.filter((s) => s.role === "etcd").map((s) => s.probeTls),
+            proxyProbeTls: states.filter((s) => s.role === "worker").map((s) => s.probeTls),
             pids: [],
             timeoutSeconds: 60,
             providerVersion: "test",

@@ -2,6 +2,7 @@
 // every resource with its inputs, each RegisterResource request as serialized for the
 // engine (secrets still wrapped, options and dependencies included), the options a stack
 // transformation sees, the program's stack outputs, and the provider functions it called.
+import { fakePki } from "../components/gcp/fixtures/fake-pki";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -119,6 +120,14 @@ export class GceMocks implements pulumi.runtime.Mocks {
             case "pulumi-nodejs:dynamic:Resource":
                 // The local load balancer answers with its frontend address, as localLoadBalancerProvider.create does.
                 if (inputs.health && Array.isArray(inputs.ports) && typeof inputs.address === "string") state.ip = inputs.address;
+                break;
+            case "pulumi-nodejs:dynamic/coreos-cluster:ClusterPki":
+                // The cluster's PKI answers with PEM-shaped stand-ins (test/components/gcp/fixtures/fake-pki.ts), as its provider would with real ones.
+                if (Array.isArray(inputs.certificates)) {
+                    Object.assign(state, fakePki(String(inputs.clusterName), inputs.certificates), {
+                        expiries: Object.fromEntries(inputs.certificates.map((c: { id: string }) => [c.id, "2027-12-06T00:00:00.000Z"])),
+                    });
+                }
                 break;
         }
         return { id: args.custom ? selfLink : undefined, state };

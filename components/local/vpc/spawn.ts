@@ -78,9 +78,17 @@ export function execInNamespace(namespace: string, command: string, args: string
     });
 }
 
-/** An HTTP GET from inside a namespace (curl), as a machine of the VPC would make it. */
-export async function httpGetInNamespace(namespace: string, url: string, timeoutMs = 1500): Promise<{ status: number; body: string } | undefined> {
-    const r = await execInNamespace(namespace, "curl", ["-s", "-m", String(timeoutMs / 1000), "-w", "\n%{http_code}", url], timeoutMs + 2000);
+/** Files of a client certificate (mutual TLS): the trust bundle, the certificate, its key. */
+export interface ProbeTls {
+    ca: string;
+    cert: string;
+    key: string;
+}
+
+/** An HTTP(S) GET from inside a namespace (curl), as a machine of the VPC would make it; with `tls`, presenting that client certificate. */
+export async function httpGetInNamespace(namespace: string, url: string, timeoutMs = 1500, tls?: ProbeTls): Promise<{ status: number; body: string } | undefined> {
+    const tlsArgs = tls ? ["--cacert", tls.ca, "--cert", tls.cert, "--key", tls.key] : [];
+    const r = await execInNamespace(namespace, "curl", ["-s", "-m", String(timeoutMs / 1000), ...tlsArgs, "-w", "\n%{http_code}", url], timeoutMs + 2000);
     if (r.code !== 0) return undefined;
     const cut = r.stdout.lastIndexOf("\n");
     return { status: Number(r.stdout.slice(cut + 1)), body: r.stdout.slice(0, cut) };

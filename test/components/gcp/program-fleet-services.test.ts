@@ -64,7 +64,7 @@ describe("program on GCE under mocks: fleetServices", function () {
         for (const name of ["coreos-dev-fleet-service-api", "coreos-dev-fleet-service-queue"]) {
             const inputs = inputsOf(name);
             expect(inputs.etcdEndpoints, name).to.equal(clientUrls.join(","));
-            expect(inputs.etcdEndpoints).to.match(/^http:\/\/10\.10\.0\.\d+:2379(,http:\/\/10\.10\.0\.\d+:2379)+$/);
+            expect(inputs.etcdEndpoints).to.match(/^https:\/\/10\.10\.0\.\d+:2379(,https:\/\/10\.10\.0\.\d+:2379)+$/);
             expect(inputs.prefix, name).to.equal("/services");
             expect(inputs.declaredServices, name).to.deep.equal(["web", "redis"]);
         }
@@ -127,7 +127,9 @@ describe("program under mocks: the local stack's fleetServices", function () {
             expect(unit.inputs.options, decl.name).to.deep.equal(decl.options);
         }
         const sidekick = one(run.resources.filter((r) => r.name === "local-fleet-service-demo-demo_presence@.service")).inputs.options;
-        expect(sidekick).to.deep.include({ section: "Service", name: "Environment", value: "ETCDCTL_ENDPOINTS=http://10.213.10.10:2379,http://10.213.10.11:2379,http://10.213.10.12:2379" });
+        expect(sidekick).to.deep.include({ section: "Service", name: "Environment", value: "ETCDCTL_ENDPOINTS=https://10.213.10.10:2379,https://10.213.10.11:2379,https://10.213.10.12:2379" });
+        // Mutual TLS as the sidekick identity, from the worker's fetched bundle.
+        expect(sidekick).to.deep.include({ section: "Service", name: "Environment", value: "ETCDCTL_CERT=/etc/coreos-cluster/tls/sidekick.pem" });
         expect(sidekick).to.deep.include({ section: "Unit", name: "X-FleetService", value: "/services/demo" });
     });
 

@@ -223,7 +223,7 @@ describe("local platform: substituteAddresses", () => {
 
 describe("local platform: bootPlan of the real renderer's output", () => {
     for (const flavor of ["container-linux", "flatcar"] as OsFlavor[]) {
-        it(`${flavor}: every machine boots, members as members and workers as proxies of the planned cluster`, () => {
+        it(`${flavor}: every machine boots, members as members over mutual TLS and workers as etcd gateways to them`, () => {
             // Machines on their own, outside any VPC, on loopback: validated on a VPC address, then
             // moved (a stack cannot ask for loopback; the VPC is tested in vpc.test.ts).
             const validated = loadConfig(
@@ -236,13 +236,20 @@ describe("local platform: bootPlan of the real renderer's output", () => {
             expect(machines.map((m) => m.role)).to.deep.equal(["etcd", "etcd", "etcd", "worker", "worker"]);
             machines.forEach((m, i) => {
                 const address = i < 3 ? plan.members[i].privateIp : plan.workers[i - 3].privateIp!;
-                const booted = bootPlan(m.userData, { name: m.name, address, root: `/r/${m.name}`, flavor });
+                const secretId = m.role === "worker" ? "boot-tls-worker" : `boot-tls-${m.name}`;
+                const booted = bootPlan(m.userData, { name: m.name, address, root: `/r/${m.name}`, flavor, tlsStore: { dir: "/store", secretId } });
                 expect(booted.flavor).to.equal(flavor);
-                expect(booted.env.ETCD_INITIAL_CLUSTER).to.equal(plan.initialCluster);
-                expect(booted.clientUrl).to.equal(`http://${address}:2379`);
-                expect(booted.env.ETCD_ENABLE_V2).to.equal("true");
                 expect(booted.dataDir.startsWith(`/r/${m.name}/var/lib/`)).to.equal(true);
+                // Every machine fetches its own bundle first (simulated from the local store).
+                expect(booted.tlsFetch?.bundle).to.equal(`/store/${secretId}.bundle`);
                 if (m.role === "etcd") {
+                    expect(booted.env.ETCD_INITIAL_CLUSTER).to.equal(plan.initialCluster);
+                    expect(booted.clientUrl).to.equal(`https://${address}:2379`);
+                    expect(booted.env.ETCD_ENABLE_V2).to.equal("true");
+                    expect(booted.env.ETCD_CLIENT_CERT_AUTH).to.equal("true");
+                    expect(booted.env.ETCD_PEER_CLIENT_CERT_AUTH).to.equal("true");
+                    expect(booted.env.ETCD_CERT_FILE).to.equal(`/r/${m.name}/etc/coreos-cluster/tls/${m.name}-server.pem`);
+                    expect(booted.probeTls).to.deep.equal({ ca: `/r/${m.name}/etc/coreos-cluster/tls/ca.pem`, cert: booted.env.ETCD_CERT_FILE, key: booted.env.ETCD_KEY_FILE });
                     expect(booted.mode).to.equal("member");
                     expect(booted.env.ETCD_NAME).to.equal(plan.members[i].name);
                     expect(booted.env.ETCD_INITIAL_CLUSTER_TOKEN).to.equal(plan.clusterToken);
@@ -250,9 +257,13 @@ describe("local platform: bootPlan of the real renderer's output", () => {
                     expect(booted.env.ETCD_LISTEN_PEER_URLS).to.equal(plan.members[i].peerUrl);
                 } else {
                     expect(booted.mode).to.equal("proxy");
+                    expect(booted.gateway).to.deep.equal({ endpoints: plan.members.map((x) => `${x.privateIp}:2379`).join(","), listenAddr: "127.0.0.1:2379", retryDelay: "5s" });
+                    expect(booted.clientUrl).to.equal("https://127.0.0.1:2379");
+                    expect(booted.env).to.deep.equal({ ETCD_DATA_DIR: `/r/${m.name}/var/lib/etcd-gateway` });
+                    expect(booted.probeTls?.cert).to.equal(`/r/${m.name}/etc/coreos-cluster/tls/router.pem`);
                 }
                 const ignored = booted.ignored.join("\n");
-                expect(ignored).to.include(flavor === "flatcar" ? "ETCD_IMAGE_TAG" : "coreos.fleet");
+                if (m.role === "etcd") expect(ignored).to.include(flavor === "flatcar" ? "ETCD_IMAGE_TAG" : "coreos.fleet");
                 expect(ignored).to.include("fleet.service");
             });
         });

@@ -73,7 +73,7 @@ describe("local platform: LocalCluster wiring (mocks)", function () {
                 newResource: (args) => {
                     registered.push({ type: args.type, name: args.name, inputs: args.inputs });
                     const state: Record<string, unknown> = { ...args.inputs };
-                    if (args.inputs.address) Object.assign(state, { clientUrl: `http://${args.inputs.address}:2379`, pid: 4242, running: true, ignored: [`ignored on ${args.name}`] });
+                    if (args.inputs.address) Object.assign(state, { clientUrl: `https://${args.inputs.address}:2379`, pid: 4242, running: true, ignored: [`ignored on ${args.name}`] });
                     if (args.inputs.memberClientUrls) Object.assign(state, { ready: true, unhealthy: [] });
                     return { id: `${args.name}-id`, state };
                 },
@@ -161,7 +161,7 @@ describe("local platform: LocalCluster wiring (mocks)", function () {
     it("waits for readiness over every member client URL and every proxy", () => {
         const readiness = registered.find((r) => r.name === "wire-readiness")!;
         expect(readiness.inputs.memberClientUrls).to.deep.equal(plan.clientUrls);
-        expect(readiness.inputs.proxyUrls).to.deep.equal(plan.workers.map((w) => `http://${w.privateIp}:2379`));
+        expect(readiness.inputs.proxyUrls).to.deep.equal(plan.workers.map((w) => `https://${w.privateIp}:2379`)); // the mocks' clientUrl
         expect(readiness.inputs.pids).to.deep.equal(machines.map(() => 4242));
         // Each probes itself from inside its own namespace: the deployer cannot reach 2379.
         expect(readiness.inputs.memberNamespaces).to.deep.equal(plan.members.map((m) => namespaceName(m.name)));
@@ -173,7 +173,7 @@ describe("local platform: LocalCluster wiring (mocks)", function () {
         expect(await outputValue(cluster.memberIps)).to.deep.equal(plan.members.map((m) => m.privateIp));
         expect(await outputValue(cluster.clientUrls)).to.deep.equal(plan.clientUrls);
         expect(await outputValue(cluster.peerUrls)).to.deep.equal(plan.members.map((m) => m.peerUrl));
-        expect(await outputValue(cluster.workerProxyUrls)).to.deep.equal(plan.workers.map((w) => `http://${w.privateIp}:2379`));
+        expect(await outputValue(cluster.workerProxyUrls)).to.deep.equal(plan.workers.map((w) => `https://${w.privateIp}:2379`));
         expect(await outputValue(cluster.ready)).to.equal(true);
         const notApplied = await outputValue(cluster.notAppliedLocally);
         expect(notApplied[machines[0].name]).to.deep.equal([`ignored on ${machines[0].name}`]);

@@ -1,5 +1,7 @@
 // LocalMachine's dynamic provider against real etcd (Debian's etcd-server) on 127.0.8.x:
-// the renderer's user-data for both OS flavors boots a 3-member cluster and 2 proxies,
+// the renderer's user-data for both OS flavors boots a 3-member cluster over mutual TLS (certificates
+// from the local secret store, fetched at boot) and a worker whose etcd gateway listens on the
+// loopback (one worker per flavor: without namespaces every gateway would take 127.0.0.1:2379),
 // a killed member is noticed by read and restarted by update, delete leaves nothing behind.
 // Every process here is started by the provider and stopped by pid.
 import { expect } from "chai";
@@ -18,6 +20,10 @@ import { isMachineEtcd, memberHealthy } from "../../../components/local/processe
 import { cleanupLocalMachines } from "../../../components/local/cleanup";
 import { requireEtcdBinaries } from "../../support/etcd-cluster";
 import { localMachineSpecs } from "../../../components/local/local-cluster";
+import { localTls } from "../../support/local-tls";
+
+/** The deployer's identity as files and PEM texts, for etcdctl and the v2 reads (set per cluster). */
+let creds: { dir: string; ca: string; cert: string; key: string } | undefined;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -30,7 +36,8 @@ async function eventually(what: string, check: () => Promise<boolean> | boolean,
 }
 
 function etcdctlHealth(endpoint: string): { ok: boolean; output: string } {
-    const res = spawnSync("etcdctl", ["--endpoints", endpoint, "--command-timeout=5s", "endpoint", "health"], {
+    const tlsArgs = creds ? [`--cacert=${creds.dir}/ca.pem`, `--cert=${creds.dir}/cert.pem`, `--key=${creds.dir}/key.pem`] : [];
+    const res = spawnSync("etcdctl", [...tlsArgs, "--endpoints", endpoint, "--command-timeout=5s", "endpoint", "health"], {
         encoding: "utf8",
         env: { ...process.env, ETCDCTL_API: "3" },
     });
@@ -39,9 +46,11 @@ function etcdctlHealth(endpoint: string): { ok: boolean; output: string } {
 
 function v2(method: "GET" | "PUT", url: string, body?: string): Promise<{ status: number; json: any }> {
     return new Promise((resolve, reject) => {
-        const req = http.request(
+        const transport: typeof http = url.startsWith("https:") ? require("https") : http;
+        const tls = url.startsWith("https:") && creds ? { ca: creds.ca, cert: creds.cert, key: creds.key, agent: false } : {};
+        const req = transport.request(
             url,
-            { method, headers: body ? { "content-type": "application/x-www-form-urlencoded" } : {}, timeout: 5000 },
+            { method, headers: body ? { "content-type": "application/x-www-form-urlencoded" } : {}, timeout: 5000, ...tls },
             (res) => {
                 let text = "";
                 res.setEncoding("utf8");
@@ -61,12 +70,18 @@ function machineInputs(flavor: OsFlavor, firstAddress: string, root: string): Lo
     // Machines on their own, outside any VPC, on loopback: validated on a VPC address, then moved
     // (a stack cannot ask for loopback; LocalCluster's VPC is tested in vpc.test.ts and the engine tests).
     const validated = loadConfig(
-        { platform: "local", clusterName: `lm-${flavor === "flatcar" ? "fc" : "cl"}`, localFirstAddress: "10.213.8.100", localWorkers: 2, osFlavor: flavor, osImage: "image", fleetRelease: { sha256: "7e57".repeat(16) } },
+        { platform: "local", clusterName: `lm-${flavor === "flatcar" ? "fc" : "cl"}`, localFirstAddress: "10.213.8.100", localWorkers: 1, osFlavor: flavor, osImage: "image", fleetRelease: { sha256: "7e57".repeat(16) } },
         "local",
     );
     const config = { ...validated, local: { ...validated.local, firstAddress } };
     const plan = planCluster(config);
-    return localMachineSpecs(config, plan, renderMachines(config, plan), root).map((spec) => ({ ...spec, providerVersion: "test" }));
+    // The cluster's certificates, in the local secret store each machine fetches its own from.
+    const tls = localTls(config, plan, root);
+    const id = tls.identity("deployer");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "local-machine-creds-"));
+    for (const [f, t] of [["ca.pem", id.ca], ["cert.pem", id.cert], ["key.pem", id.key]]) fs.writeFileSync(path.join(dir, f), t, { mode: 0o600 });
+    creds = { dir, ...id };
+    return localMachineSpecs(config, plan, renderMachines(config, plan), root).map((spec) => ({ ...spec, providerVersion: "test", tlsStore: tls.tlsStoreOf(spec) }));
 }
 
 async function create(inputs: LocalMachineInputs): Promise<LocalMachineState> {
@@ -86,7 +101,7 @@ describe("local platform: LocalMachine on real etcd (127.0.8.x)", function () {
         ["flatcar", "127.0.8.30"],
     ];
     for (const [flavor, firstAddress] of flavors) {
-        describe(`${flavor}: 3 members + 2 proxies from the rendered user-data`, () => {
+        describe(`${flavor}: 3 members over mutual TLS + a worker's gateway from the rendered user-data`, () => {
             let root: string;
             let states: LocalMachineState[] = [];
             const startedPids: number[] = [];
@@ -105,6 +120,8 @@ describe("local platform: LocalMachine on real etcd (127.0.8.x)", function () {
                     cluster: flavor,
                     memberClientUrls: members().map((m) => m.clientUrl),
                     proxyUrls: proxies().map((p) => p.clientUrl),
+                    memberProbeTls: members().map((m) => m.probeTls),
+                    proxyProbeTls: proxies().map((p) => p.probeTls),
                     pids: [],
                     timeoutSeconds: 60,
                     providerVersion: "test",
@@ -116,17 +133,19 @@ describe("local platform: LocalMachine on real etcd (127.0.8.x)", function () {
                 for (const s of states) await provider.delete!(s.name, s).catch(() => undefined);
                 for (const pid of startedPids) if (isMachineEtcd(pid, states.find((s) => s.pid === pid)?.dataDir ?? "")) process.kill(pid, "SIGKILL");
                 fs.rmSync(root, { recursive: true, force: true });
+                if (creds) fs.rmSync(creds.dir, { recursive: true, force: true });
             });
 
             it("runs each machine as its own detached etcd with a pid file, a log and the data dir under its root", () => {
-                expect(states.map((s) => s.mode)).to.deep.equal(["member", "member", "member", "proxy", "proxy"]);
+                expect(states.map((s) => s.mode)).to.deep.equal(["member", "member", "member", "proxy"]);
                 for (const s of states) {
                     expect(s.running).to.equal(true);
                     expect(isMachineEtcd(s.pid, s.dataDir)).to.equal(true);
                     expect(fs.readFileSync(path.join(s.root, "etcd.pid"), "utf8").trim()).to.equal(String(s.pid));
                     expect(s.dataDir.startsWith(s.root + "/var/lib/")).to.equal(true);
                     expect(fs.existsSync(s.logFile)).to.equal(true);
-                    expect(s.clientUrl).to.equal(`http://${s.address}:2379`);
+                    expect(s.clientUrl).to.equal(s.mode === "member" ? `https://${s.address}:2379` : "https://127.0.0.1:2379");
+                    expect(fs.existsSync(path.join(s.root, "etc/coreos-cluster/tls/ca.pem")), "fetched before etcd").to.equal(true);
                     expect(s.ignored.join("\n")).to.include("fleet.service");
                 }
                 if (flavor === "flatcar") {
@@ -143,7 +162,12 @@ describe("local platform: LocalMachine on real etcd (127.0.8.x)", function () {
                 }
             });
 
-            it("a v2 write through each proxy is read back from a member", async () => {
+            it("a v2 write through the worker's gateway is read back from a member; without a certificate the gateway gives nothing", async () => {
+                const saved = creds;
+                creds = undefined;
+                const anonymous = await v2("GET", `${proxies()[0].clientUrl}/v2/keys/`).catch((e: Error) => e.message);
+                creds = saved;
+                expect(anonymous, "no answer without a client certificate").to.be.a("string");
                 for (const [i, p] of proxies().entries()) {
                     const put = await v2("PUT", `${p.clientUrl}/v2/keys/local-test/${flavor}-${i}`, `value=through-${p.name}`);
                     expect(put.status, JSON.stringify(put.json)).to.be.oneOf([200, 201]);
@@ -177,7 +201,7 @@ describe("local platform: LocalMachine on real etcd (127.0.8.x)", function () {
                 startedPids.push(updated.pid!);
                 states = states.map((s) => (s.name === victim.name ? updated : s));
 
-                await eventually("the restarted member to be healthy", () => memberHealthy(updated.clientUrl));
+                await eventually("the restarted member to be healthy", () => memberHealthy(updated.clientUrl, 1500, undefined, updated.probeTls));
                 const health = etcdctlHealth(updated.clientUrl);
                 expect(health.ok, health.output).to.equal(true);
                 // It rejoined with its data: the key written before the kill is readable from it.
@@ -213,12 +237,14 @@ describe("local platform: LocalMachine on real etcd (127.0.8.x)", function () {
                 expect(updated.pid).to.not.equal(m.pid);
                 expect(isMachineEtcd(m.pid, m.dataDir)).to.equal(false);
                 expect(fs.readFileSync(m.logFile, "utf8").split("starting etcd for").length).to.equal(startsBefore + 1);
-                await eventually("the restarted member to be healthy", () => memberHealthy(updated.clientUrl));
-                const got = await v2("GET", `${updated.clientUrl}/v2/keys/local-test/${flavor}-1?quorum=true`);
+                await eventually("the restarted member to be healthy", () => memberHealthy(updated.clientUrl, 1500, undefined, updated.probeTls));
+                const got = await v2("GET", `${updated.clientUrl}/v2/keys/local-test/${flavor}-0?quorum=true`);
                 expect(got.json?.node?.value, JSON.stringify(got.json)).to.match(/^through-/);
             });
 
             it("delete stops every process it started and removes each machine's data", async () => {
+                // The secret store is LocalTlsStore's (destroyed with the stack); without it the machines' folder empties.
+                fs.rmSync(path.join(root, "tls-store"), { recursive: true, force: true });
                 for (const s of [...proxies(), ...members()]) await provider.delete!(s.name, s);
                 for (const pid of startedPids) {
                     expect(fs.existsSync(`/proc/${pid}`) && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("etcd"), `pid ${pid}`).to.equal(false);
@@ -323,7 +349,7 @@ coreos:
             try {
                 expect(alone.running).to.equal(true);
                 expect(isMachineEtcd(alone.pid, alone.dataDir)).to.equal(true);
-                expect(await memberHealthy(alone.clientUrl)).to.equal(false);
+                expect(await memberHealthy(alone.clientUrl, 1500, undefined, alone.probeTls)).to.equal(false);
             } finally {
                 await provider.delete!(alone.name, alone);
             }

@@ -14,19 +14,23 @@ describe("local boot of the router", () => {
     const machines = renderMachines(config, planFor(config));
     const worker = machines.find((m) => m.role === "worker")!;
     const address = /ROUTER_BIND=([0-9.]+)/.exec(worker.userData)![1];
+    const tlsStore = (secretId: string) => ({ dir: "/store", secretId });
 
     it("names the unit cloud-config renders", () => {
         expect(LOCAL_ROUTER_UNIT).to.equal(ROUTER_UNIT);
     });
 
     it("a worker's plan runs router.js from write_files with the unit's ROUTER_* environment, paths under the root", () => {
-        const plan = bootPlan(worker.userData, { name: worker.name, address, root: "/tmp/m/w0" });
+        const plan = bootPlan(worker.userData, { name: worker.name, address, root: "/tmp/m/w0", tlsStore: tlsStore(`${config.name}-tls-worker`) });
         expect(plan.router).to.not.equal(undefined);
         expect(plan.router!.script).to.equal("/tmp/m/w0/opt/coreos-router/router.js");
         expect(plan.router!.env.ROUTER_CONFIG_DIR).to.equal("/tmp/m/w0/etc/coreos-router");
         expect(plan.router!.env.ROUTER_RUN_DIR).to.equal("/tmp/m/w0/run/coreos-router");
         expect(plan.router!.env.ROUTER_BIND).to.equal(address);
         expect(plan.router!.healthUrl).to.equal(`http://${address}:10256/healthz`);
+        // The router's identity files, under the root like every path of the contract.
+        expect(plan.router!.env.ROUTER_ETCD_CERT).to.equal("/tmp/m/w0/etc/coreos-cluster/tls/router.pem");
+        expect(plan.router!.env.ROUTER_ETCD_USER).to.equal("router");
         const file = plan.files.find((f) => f.hostPath === "/opt/coreos-router/router.js")!;
         expect(Buffer.from(file.contentBase64, "base64").toString("utf8"), "gzip+base64 decoded").to.equal(routerScript());
         expect(plan.simulated.some((s) => s.startsWith(ROUTER_UNIT))).to.equal(true);
@@ -35,12 +39,12 @@ describe("local boot of the router", () => {
 
     it("members have no router", () => {
         const member = machines.find((m) => m.role === "etcd")!;
-        expect(bootPlan(member.userData, { name: member.name, address: "127.0.8.1", root: "/tmp/m/e0" }).router).to.equal(undefined);
+        expect(bootPlan(member.userData, { name: member.name, address: "127.0.8.1", root: "/tmp/m/e0", tlsStore: tlsStore(`${config.name}-tls-${member.name}`) }).router).to.equal(undefined);
     });
 
     it("a router unit without its environment is a boot problem naming the unit", () => {
         const broken = worker.userData.replace(/Environment="ROUTER_BIND=[^"]*"\n/, "");
-        expect(() => bootPlan(broken, { name: worker.name, address, root: "/tmp/m/w0" })).to.throw(/coreos\.units\[0\]\.content.*does not set ROUTER_BIND/);
+        expect(() => bootPlan(broken, { name: worker.name, address, root: "/tmp/m/w0", tlsStore: tlsStore(`${config.name}-tls-worker`) })).to.throw(/coreos\.units\[\d+\]\.content.*does not set ROUTER_BIND/);
     });
 
     it("demo backends: only the hosts on the worker's own address", () => {

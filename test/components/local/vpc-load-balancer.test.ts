@@ -6,6 +6,7 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import { renderMachines } from "../../../cloud-config";
+import { LocalTls, localTls } from "../../support/local-tls";
 import { firewallMatrix, loadBalancedPorts } from "../../../model/firewall";
 import { autohealingHealthCheck, loadBalancerHealthCheck } from "../../../model/health-checks";
 import { localMachineSpecs } from "../../../components/local/local-cluster";
@@ -43,6 +44,7 @@ describe("local load balancer: healthy workers only, the shared health checks th
     const machines = renderMachines(config, plan);
     let dataDir: string;
     let specs: ReturnType<typeof localMachineSpecs>;
+    let tls: LocalTls;
     const states: Record<string, LocalMachineState> = {};
     let lbState: (LocalLoadBalancerInputs & { pid?: number }) | undefined;
     const fast = {
@@ -78,7 +80,8 @@ describe("local load balancer: healthy workers only, the shared health checks th
         dataDir = scratchDir();
         ensureVpc(vpc, vpcRulesets(vpc, matrix, config), { table: rootGuardTable(vpc), ruleset: rootGuardRuleset(vpc) }, dataDir);
         specs = localMachineSpecs(config, plan, machines, dataDir, vpc);
-        for (const spec of specs) states[spec.name] = await bootFreshMachine({ ...spec, providerVersion: "test" });
+        tls = localTls(config, plan, dataDir);
+        for (const spec of specs) states[spec.name] = await bootFreshMachine({ ...spec, providerVersion: "test", tlsStore: tls.tlsStoreOf(spec) });
     });
 
     after(async function () {
@@ -115,7 +118,13 @@ describe("local load balancer: healthy workers only, the shared health checks th
     it("with the matrix, `up` waits for both workers to pass and the deployer reaches the service at loadBalancerIp", async function () {
         // The service keys the providers would seed (no engine here), written on a member.
         const member = vpc.machines.find((m) => m.role === "etcd")!;
-        const put = (key: string, value: string) => execInNamespace(member.namespace, "etcdctl", ["--endpoints", `http://${member.address}:2379`, "put", key, value]);
+        // As the deployer would: mutual TLS with its identity (auth is not on without the engine's EtcdAccess).
+        const creds = path.join(dataDir, "deployer-creds");
+        fs.mkdirSync(creds, { recursive: true, mode: 0o700 });
+        const id = tls.identity("deployer");
+        for (const [f, t] of [["ca.pem", id.ca], ["cert.pem", id.cert], ["key.pem", id.key]]) fs.writeFileSync(path.join(creds, f), t, { mode: 0o600 });
+        const put = (key: string, value: string) =>
+            execInNamespace(member.namespace, "etcdctl", [`--cacert=${creds}/ca.pem`, `--cert=${creds}/cert.pem`, `--key=${creds}/key.pem`, "--endpoints", `https://${member.address}:2379`, "put", key, value]);
         for (const [key, value] of [["/services/web/scheme", "http"], ["/services/web/hosts/0", "10.213.21.11:8080"], ["/services/web/hosts/1", "10.213.21.12:8080"]]) {
             expect((await put(key, value)).code, key).to.equal(0);
         }

@@ -35,7 +35,7 @@ describe("local VPC planners (pure)", () => {
     it("maps sources: tags to the machines carrying them, 0.0.0.0/0 to any, sshSourceRanges to the deployer, Google's probe ranges to the probe namespace", () => {
         const rule = (suffix: string) => matrix.find((r) => r.name === `${config.name}-${suffix}`)!;
         expect(localSources(rule("etcd-peer"), vpc, config)).to.deep.equal(["10.213.10.10", "10.213.10.11", "10.213.10.12"]);
-        expect(localSources(rule("etcd-peer-proxies"), vpc, config)).to.deep.equal(["10.213.10.13", "10.213.10.14"]);
+        expect(localSources(rule("etcd-client"), vpc, config)).to.deep.equal(["10.213.10.10", "10.213.10.11", "10.213.10.12", "10.213.10.13", "10.213.10.14"]);
         expect(localSources(rule("ingress"), vpc, config)).to.equal("any");
         const ssh = localSources(rule("ssh"), vpc, config) as string[];
         expect(ssh).to.include(vpc.deployerAddress).and.include(config.ssh.sourceRanges[0]);
@@ -63,7 +63,9 @@ describe("local VPC planners (pure)", () => {
         expect(text).to.contain("policy drop;");
         expect(text).to.contain('iif "lo" accept');
         expect(text).to.contain("ct state established,related accept");
-        expect(text).to.contain(`ip saddr { 10.213.10.13, 10.213.10.14 } tcp dport { 2380 } accept comment "${config.name}-etcd-peer-proxies"`);
+        // Raft's port admits the members only (no worker dials it: docs/security.md).
+        expect(text).to.contain(`ip saddr { 10.213.10.10, 10.213.10.11, 10.213.10.12 } tcp dport { 2380 } accept comment "${config.name}-etcd-peer"`);
+        expect(text.match(/dport \{ 2380 \}/g)).to.have.length(1);
         // The load balancer's namespace takes the forwarded ports from anywhere, as a forwarding rule does, and nothing else.
         const lb = vpcRulesets(vpc, matrix, config)[vpc.probeNamespace];
         expect(lb.match(/dport/g)).to.have.length(1);

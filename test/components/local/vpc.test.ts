@@ -15,6 +15,7 @@ import { rootGuardRuleset, rootGuardTable, vpcRulesets } from "../../../componen
 import { applyRulesets, ensureVpc, hostOverlaps, namespaces, readRecord, removeVpc, REGISTRY_DIR } from "../../../components/local/vpc/netns";
 import { execInNamespace, httpGetInNamespace } from "../../../components/local/vpc/spawn";
 import { requireRoot, scratchDir, sweepTestVpcs, vpcFixture, vpcTestConfig } from "./vpc-support";
+import { LocalTls, localTls } from "../../support/local-tls";
 
 /** A TCP connect from the root namespace (the deployer): true on connect, false on refusal or silence. */
 function connects(host: string, port: number, timeoutMs = 1500): Promise<boolean> {
@@ -46,6 +47,7 @@ describe("local VPC: namespaces, bridge and the firewall matrix in nftables (rea
     let dataDir: string;
     const pids: Array<{ pid: number; dataDir: string }> = [];
     const boots: Record<string, BootPlan> = {};
+    let tls: LocalTls;
 
     const rulesetsOf = (rules = matrix) => vpcRulesets(vpc, rules, config);
     const guard = { table: rootGuardTable(vpc), ruleset: rootGuardRuleset(vpc) };
@@ -54,7 +56,7 @@ describe("local VPC: namespaces, bridge and the firewall matrix in nftables (rea
     async function boot(name: string): Promise<number> {
         const rendered = machines.find((m) => m.name === name)!;
         const address = plan.members.find((m) => m.name === name)?.privateIp ?? plan.workers.find((w) => w.name === name)!.privateIp!;
-        const b = bootPlan(rendered.userData, { name, address, root: path.join(dataDir, name), flavor: config.os.flavor });
+        const b = bootPlan(rendered.userData, { name, address, root: path.join(dataDir, name), flavor: config.os.flavor, tlsStore: tls.tlsStoreOf(rendered) });
         boots[name] = b;
         prepareRoot(b);
         const pid = await startEtcd(b, nsOf(name));
@@ -66,6 +68,7 @@ describe("local VPC: namespaces, bridge and the firewall matrix in nftables (rea
         requireRoot();
         await sweepTestVpcs();
         dataDir = scratchDir();
+        tls = localTls(config, plan, dataDir);
     });
 
     after(async function () {
@@ -111,16 +114,18 @@ describe("local VPC: namespaces, bridge and the firewall matrix in nftables (rea
         expect(out.stderr + out.stdout).to.not.match(/200/);
     });
 
-    it("boots the member and the worker's proxy in their namespaces; the proxy reads the member list over 2380 and answers", async function () {
+    it("boots the member and the worker's gateway in their namespaces; the gateway carries a client's TLS to the member's 2379", async function () {
         const member = plan.members[0].name;
         const worker = plan.workers[0].name;
         const memberPid = await boot(member);
         await waitStarted(boots[member], memberPid, 30000, nsOf(member));
         const proxyPid = await boot(worker);
         await waitStarted(boots[worker], proxyPid, 30000, nsOf(worker));
-        expect(await proxyAnswers(boots[worker].clientUrl, 3000, nsOf(worker))).to.equal(true);
-        // The worker is an etcd client of the member (`<cluster>-etcd-client`).
-        const direct = await httpGetInNamespace(nsOf(worker), `${plan.members[0].clientUrl}/health`, 3000);
+        expect(await proxyAnswers(boots[worker].clientUrl, 3000, nsOf(worker), boots[worker].probeTls)).to.equal(true);
+        // Without a certificate the gateway gives nothing: the member behind it demands one.
+        expect(await proxyAnswers(boots[worker].clientUrl, 3000, nsOf(worker))).to.equal(false);
+        // The worker is an etcd client of the member (`<cluster>-etcd-client`), with its own identity.
+        const direct = await httpGetInNamespace(nsOf(worker), `${plan.members[0].clientUrl}/health`, 3000, boots[worker].probeTls);
         expect(direct?.status).to.equal(200);
     });
 
@@ -132,9 +137,9 @@ describe("local VPC: namespaces, bridge and the firewall matrix in nftables (rea
         expect(neigh).to.match(/lladdr/);
     });
 
-    it("defect 2: without <cluster>-etcd-peer-proxies in the matrix the worker's proxy has no etcd", async function () {
+    it("defect 2: without <cluster>-etcd-client in the matrix the worker's gateway has no etcd", async function () {
         const worker = plan.workers[0].name;
-        const withoutProxyRule = matrix.filter((r) => r.name !== `${config.name}-etcd-peer-proxies`);
+        const withoutProxyRule = matrix.filter((r) => r.name !== `${config.name}-etcd-client`);
         expect(withoutProxyRule.length).to.equal(matrix.length - 1);
         applyRulesets(rulesetsOf(withoutProxyRule));
         const old = pids.find((p) => p.dataDir === boots[worker].dataDir)!;

@@ -1,0 +1,59 @@
+// LocalTlsStore: the local platform's Secret Manager (components/local/tls-store.ts). One resource
+// holds every bundle of the cluster (one per member, one for the workers) as files of a root-only
+// folder under the stack's data dir; the machines' boot reads its own from there (the simulated
+// coreos-tls-fetch.service). The payloads (private keys) are secret inputs: they are in state only
+// as secrets, never in a plain output. Destroy removes the bundles and, once empty, the folder.
+import * as pulumi from "@pulumi/pulumi";
+import { removeBundle, writeBundle } from "./tls-store";
+
+export const LOCAL_TLS_STORE_PROVIDER_VERSION = "1";
+
+export interface LocalTlsStoreInputs {
+    /** The store folder (storeDir of the stack's data dir). */
+    dir: string;
+    /** Payload (encodeBundle) by secret id. Secret. */
+    bundles: Record<string, string>;
+    providerVersion: string;
+}
+
+export const localTlsStoreProvider: pulumi.dynamic.ResourceProvider = {
+    async diff(_id: string, olds: LocalTlsStoreInputs, news: LocalTlsStoreInputs) {
+        const changes = olds.dir !== news.dir || JSON.stringify(olds.bundles) !== JSON.stringify(news.bundles) || olds.providerVersion !== news.providerVersion;
+        return { changes, replaces: olds.dir !== news.dir ? ["dir"] : [], deleteBeforeReplace: false };
+    },
+    async create(inputs: LocalTlsStoreInputs) {
+        for (const [secretId, payload] of Object.entries(inputs.bundles)) writeBundle(inputs.dir, secretId, payload);
+        return { id: inputs.dir, outs: inputs };
+    },
+    async read(id: string, props: LocalTlsStoreInputs) {
+        // A bundle removed by hand is written again by the next up (the diff sees the state, read sees the files).
+        const fs: typeof import("fs") = require("fs");
+        const path: typeof import("path") = require("path");
+        const present = Object.fromEntries(Object.entries(props.bundles ?? {}).filter(([secretId]) => fs.existsSync(path.join(props.dir, `${secretId}.bundle`))));
+        return { id, props: { ...props, bundles: present } };
+    },
+    async update(_id: string, olds: LocalTlsStoreInputs, news: LocalTlsStoreInputs) {
+        for (const [secretId, payload] of Object.entries(news.bundles)) writeBundle(news.dir, secretId, payload);
+        for (const secretId of Object.keys(olds.bundles ?? {})) if (!(secretId in news.bundles)) removeBundle(olds.dir, secretId);
+        return { outs: news };
+    },
+    async delete(_id: string, props: LocalTlsStoreInputs) {
+        for (const secretId of Object.keys(props.bundles ?? {})) removeBundle(props.dir, secretId);
+    },
+};
+
+export interface LocalTlsStoreArgs {
+    dir: pulumi.Input<string>;
+    bundles: pulumi.Input<Record<string, string>>;
+}
+
+export class LocalTlsStore extends pulumi.dynamic.Resource {
+    constructor(name: string, args: LocalTlsStoreArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            localTlsStoreProvider,
+            name,
+            { dir: args.dir, bundles: pulumi.secret(args.bundles), providerVersion: LOCAL_TLS_STORE_PROVIDER_VERSION },
+            { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "bundles"] },
+        );
+    }
+}
