@@ -6,6 +6,7 @@
 // Runs on a scratch copy of the project (fresh backend, the VPC on 10.213.26.0/24, the cluster renamed
 // `ebad`), so neither the developer's stack nor the other engine test is touched.
 // Fails (does not skip) when the engine is missing, unless COREOS_CLUSTER_SKIP_ENGINE_TESTS=1.
+import { etcdctlTlsFlags } from "../support/engine-tls";
 import { expect } from "chai";
 import * as fs from "fs";
 import * as http from "http";
@@ -128,12 +129,12 @@ describe("router survives bad data on the local stack (real engine, real etcd, r
             .filter((r) => r.outputs?.mode === "proxy")
             .map((r) => {
                 const name = r.urn.split("::").pop()!;
-                return { name, namespace: namespaceName(name), address: new URL(r.outputs!.clientUrl).hostname, root: r.outputs!.root };
+                return { name, namespace: namespaceName(name), address: r.outputs!.address as string, root: r.outputs!.root };
             });
         expect(workers.length).to.be.greaterThan(1);
         const memberNs = namespaceName(outputs.etcdMemberNames[0]);
         const put = async (key: string, value: string) => {
-            const r = await execInNamespace(memberNs, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", "--endpoints", outputs.etcdClientUrls.join(","), "put", key, value], 30000);
+            const r = await execInNamespace(memberNs, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", ...etcdctlTlsFlags(outputs, scratch), "--endpoints", outputs.etcdClientUrls.join(","), "put", key, value], 30000);
             expect(r.code, `etcdctl put ${key}: ${r.stderr}`).to.equal(0);
         };
         const web = () => viaLoadBalancer(lb, "/x", "web.example.com");

@@ -5,6 +5,7 @@
 // Runs on a scratch copy of the project (fresh backend, the VPC on 10.213.27.0/24, the cluster renamed
 // `estat`), so neither the developer's stack nor the other engine tests are touched.
 // Fails (does not skip) when the engine is missing, unless COREOS_CLUSTER_SKIP_ENGINE_TESTS=1.
+import { etcdctlTlsFlags } from "../support/engine-tls";
 import { expect } from "chai";
 import * as fs from "fs";
 import * as http from "http";
@@ -112,7 +113,7 @@ describe("static stability on the local stack: etcd away, nothing that works sto
         const members = resources.filter((r) => r.outputs?.mode === "member").map((r) => ({ name: r.urn.split("::").pop()!, pid: r.outputs!.pid as number }));
         const workers = resources
             .filter((r) => r.outputs?.mode === "proxy")
-            .map((r) => ({ name: r.urn.split("::").pop()!, root: r.outputs!.root as string, address: new URL(r.outputs!.clientUrl).hostname }));
+            .map((r) => ({ name: r.urn.split("::").pop()!, root: r.outputs!.root as string, address: r.outputs!.address as string }));
         // The LocalLoadBalancer (a dynamic resource): the one whose state carries the autohealing plan.
         const balancer = resources.find((r) => r.outputs?.autohealing !== undefined && typeof r.outputs?.root === "string");
         expect(balancer, "the local load balancer in the state").to.not.equal(undefined);
@@ -168,9 +169,9 @@ describe("static stability on the local stack: etcd away, nothing that works sto
         // etcd back: `pulumi up` restarts the members; a new host is routed.
         await cluster.up();
         const memberNs = namespaceName(outputs.etcdMemberNames[0]);
-        const put = await execInNamespace(memberNs, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", "--endpoints", outputs.etcdClientUrls.join(","), "put", `${outputs.servicesPrefix}/back/scheme`, "http"], 30000);
+        const put = await execInNamespace(memberNs, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", ...etcdctlTlsFlags(outputs, scratch), "--endpoints", outputs.etcdClientUrls.join(","), "put", `${outputs.servicesPrefix}/back/scheme`, "http"], 30000);
         expect(put.code, put.stderr).to.equal(0);
-        const host = await execInNamespace(memberNs, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", "--endpoints", outputs.etcdClientUrls.join(","), "put", `${outputs.servicesPrefix}/back/hosts/0`, `${workers[0].address}:8080`], 30000);
+        const host = await execInNamespace(memberNs, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", ...etcdctlTlsFlags(outputs, scratch), "--endpoints", outputs.etcdClientUrls.join(","), "put", `${outputs.servicesPrefix}/back/hosts/0`, `${workers[0].address}:8080`], 30000);
         expect(host.code, host.stderr).to.equal(0);
         await waitFor("a change after the outage routed through the load balancer", async () => {
             const res = await viaLoadBalancer(lb, "/back/y", lb);
