@@ -8,43 +8,12 @@
 import { etcdctlTlsFlags } from "../support/engine-tls";
 import { expect } from "chai";
 import * as fs from "fs";
-import * as http from "http";
-import * as os from "os";
-import * as path from "path";
 import { processPaths } from "../../components/local/machine-process";
 import { readBalancerStatus } from "../../components/local/local-load-balancer";
 import { namespaceName } from "../../components/local/vpc/addressing";
-import { namespaces, records, removeVpc } from "../../components/local/vpc/netns";
 import { execInNamespace } from "../../components/local/vpc/spawn";
 import { autohealingHealthCheck } from "../../model/health-checks";
-import { Engine, engineTestsDisabled, findEngine, makeProjectCopy, ProjectCopy, PulumiStack, replaceInStrings, runCommand, scriptEnv } from "../support/engine";
-
-const STACK_RANGE = "10.213.10.";
-const TEST_RANGE = "10.213.27.";
-const TEST_CLUSTER = "estat";
-
-function viaLoadBalancer(lb: string, pathname: string, host: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const req = http.get(`http://${lb}${pathname}`, { agent: false, timeout: 10000, headers: { host } }, (res) => {
-            let body = "";
-            res.setEncoding("utf8");
-            res.on("data", (c) => (body += c));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on("timeout", () => req.destroy(new Error(`GET ${pathname} via ${lb}: timeout`)));
-        req.on("error", reject);
-    });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 90000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const value = await probe().catch(() => undefined);
-        if (value !== undefined && value !== false) return value as T;
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 250));
-    }
-}
+import { restarts, scratchLocalStack, viaLoadBalancer, waitFor } from "../support/scratch-local-stack";
 
 const alive = (pid: number) => {
     try {
@@ -54,60 +23,14 @@ const alive = (pid: number) => {
         return false;
     }
 };
-const restarts = (log: string) => (log.match(/exited \(\d+\); restarting/g) ?? []).length;
 
 describe("static stability on the local stack: etcd away, nothing that works stops @engine", function () {
     this.timeout(20 * 60 * 1000);
-    let engine: Engine;
-    let scratch: string;
-    let project: ProjectCopy;
-    let cluster: PulumiStack;
-    let up = false;
-
-    const ownNamespaces = () => namespaces().filter((n) => n.startsWith(`ccl-${TEST_CLUSTER}-`));
-    const ownRecords = () => records().filter((r) => scratch !== undefined && r.dataDir.startsWith(scratch + path.sep));
-
-    function localSh(args: string[], allowFailure = false) {
-        const env = scriptEnv(engine, { PULUMI_NODEJS_TRANSPILE_ONLY: "true" });
-        return runCommand("bash", [path.join(project.dir, "scripts", "local.sh"), ...args], { cwd: project.dir, env, timeoutMs: 10 * 60 * 1000, allowFailure });
-    }
-
-    before(async function () {
-        if (engineTestsDisabled()) return this.skip();
-        engine = findEngine();
-        expect(ownNamespaces(), `namespaces of the ${TEST_CLUSTER} cluster left by another run`).to.deep.equal([]);
-        scratch = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-engine-test-"));
-        project = makeProjectCopy({
-            into: scratch,
-            stackConfig: {
-                local: (doc) => {
-                    const moved = replaceInStrings(doc, STACK_RANGE, TEST_RANGE);
-                    return { ...moved, config: { ...moved.config, "coreos-cluster:clusterName": TEST_CLUSTER } };
-                },
-            },
-        });
-        cluster = new PulumiStack({ engine, backendDir: path.join(project.dir, ".pulumi-local"), transpileOnly: true, projectRoot: project.dir, projectDir: project.dir, stack: "local" });
-    });
-
-    after(async function () {
-        if (!cluster) return;
-        this.timeout(10 * 60 * 1000);
-        const problems: string[] = [];
-        if (up) {
-            const run = await localSh(["destroy"], true);
-            if (run.code !== 0) problems.push(`destroy exited ${run.code}: ${run.stderr.slice(-2000)}`);
-        }
-        for (const record of ownRecords()) problems.push(`VPC ${record.bridge} still existed after destroy; removed: ${(await removeVpc(record)).join(", ")}`);
-        if (problems.length) process.stderr.write(`static-stability engine test cleanup:\n  ${problems.join("\n  ")}\n`);
-        fs.rmSync(scratch, { recursive: true, force: true });
-    });
+    const stack = scratchLocalStack({ cluster: "estat", range: "10.213.27.", label: "static-stability" });
 
     it("@engine every member killed past autohealing's window: 0 failed requests, no worker out of rotation or recreated; changes flow once etcd is back", async function () {
-        const run = await localSh([]);
-        up = true;
-        cluster.env.COREOS_LOCAL_SSH_KEY = fs.readFileSync(path.join(project.dir, ".local-machines", "deployer", "id_ed25519"), "utf8");
-        expect(run.stdout).to.match(/Current stack outputs/);
-        const outputs = await cluster.outputs();
+        const outputs = await stack.up();
+        const { cluster, scratch } = stack;
         const lb: string = outputs.loadBalancerIp;
         const resources = await cluster.resources();
         const members = resources.filter((r) => r.outputs?.mode === "member").map((r) => ({ name: r.urn.split("::").pop()!, pid: r.outputs!.pid as number }));
@@ -122,7 +45,7 @@ describe("static stability on the local stack: etcd away, nothing that works sto
         const status = () => readBalancerStatus(balancer!.outputs!.root)!;
         const web = () => viaLoadBalancer(lb, "/x", "web.example.com");
         await waitFor("web through the load balancer", async () => /^web on /.test((await web()).body));
-        await waitFor("every worker in rotation", async () => Object.values(status().backends).every((b) => b.loadBalancer.healthy));
+        await waitFor("every worker in rotation", async () => Object.values(status().backends).every((b) => b.loadBalancer.healthy), 90000);
         const routerLogs = () => workers.map((w) => fs.readFileSync(processPaths(w.root, "router").logFile, "utf8"));
         const restartsBefore = routerLogs().map(restarts);
         const recreationsBefore = Object.fromEntries(Object.entries(status().backends).map(([n, b]) => [n, b.recreations]));
