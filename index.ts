@@ -30,7 +30,13 @@ const memberCountGuard = new MemberCountGuard(`${config.name}-etcd-member-count`
 // The trust boundary (docs/security.md): the stack's own CA and every member, worker and client
 // certificate; the platform delivers each machine's bundle (Secret Manager on GCE, a root-only
 // store locally), private keys only as secrets.
-const pki = new ClusterPki(`${config.name}-pki`, { clusterName: config.name, certificates: planCertificates(plan.members.map((m) => ({ name: m.name, ip: m.privateIp }))) });
+// Renewal and CA rotation are config changes (tlsLeafGeneration, tlsCaGeneration) or the renewal
+// window; the platform rolls what changed onto the running machines in phases (model/tls-rollout.ts).
+const pki = new ClusterPki(`${config.name}-pki`, {
+    clusterName: config.name,
+    certificates: planCertificates(plan.members.map((m) => ({ name: m.name, ip: m.privateIp }))),
+    ...config.tls,
+});
 // GCE or this machine: the platform builds the cluster and pushes its fleet units; its module
 // (and with it @pulumi/gcp) loads only when chosen.
 const clusterPlatform = platformFor(config);

@@ -48,10 +48,19 @@ export function secretBundles(clusterName: string, memberNames: readonly string[
  * `base64 -d` alone: no JSON parser on the machine, and no content can break out of its line.
  */
 export function encodeBundle(trustBundle: string, certificates: ReadonlyArray<{ id: string; certPem: string; keyPem: string }>): string {
-    const line = (name: string, content: string) => `${name}\t${Buffer.from(content, "utf8").toString("base64")}`;
-    const lines = [line("ca.pem", trustBundle)];
-    for (const c of certificates) lines.push(line(`${c.id}.pem`, c.certPem), line(`${c.id}-key.pem`, c.keyPem));
-    return lines.join("\n") + "\n";
+    const files: Array<[string, string]> = [["ca.pem", trustBundle]];
+    for (const c of certificates) files.push([`${c.id}.pem`, c.certPem], [`${c.id}-key.pem`, c.keyPem]);
+    return encodeFiles(files);
+}
+
+/** A payload from its files, in the given order (decodeBundle's inverse). */
+export function encodeFiles(files: ReadonlyArray<readonly [string, string]>): string {
+    return files.map(([name, content]) => `${name}\t${Buffer.from(content, "utf8").toString("base64")}`).join("\n") + "\n";
+}
+
+/** The certificates of a trust bundle (ca.pem), each as its own PEM block, in order. */
+export function trustedCas(trustBundle: string): string[] {
+    return trustBundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
 }
 
 /** The files of a payload, by name; refuses a name that is not a plain file name. */

@@ -69,6 +69,8 @@ export interface IssuedRecord {
     /** ISO 8601. */
     notAfter: string;
     caGeneration: number;
+    /** The leaf generation it was issued under (absent: 1, before the setting existed). */
+    leafGeneration?: number;
 }
 
 export interface IssuancePlan {
@@ -86,13 +88,14 @@ function sameSpec(a: CertificateSpec, b: CertificateSpec): boolean {
 
 /**
  * Which certificates to issue again: new ones, changed names or usage, those signed by another CA
- * generation than the signing one, and those inside the renewal window (renewBeforeDays before
+ * generation than the signing one, those of an older leaf generation (a renewal asked for by
+ * config), and those inside the renewal window (renewBeforeDays before
  * notAfter). Everything else keeps its key and certificate: a no-op `up` re-issues nothing.
  */
 export function planIssuance(
     previous: Readonly<Record<string, IssuedRecord>>,
     wanted: readonly CertificateSpec[],
-    opts: { now: Date; renewBeforeDays: number; signingCaGeneration: number },
+    opts: { now: Date; renewBeforeDays: number; signingCaGeneration: number; leafGeneration?: number },
 ): IssuancePlan {
     const plan: IssuancePlan = { issue: [], keep: [], drop: [] };
     const wantedIds = new Set(wanted.map((w) => w.id));
@@ -102,6 +105,7 @@ export function planIssuance(
         if (!before) reason = "new";
         else if (!sameSpec(before.spec, spec)) reason = "its names or usage changed";
         else if (before.caGeneration !== opts.signingCaGeneration) reason = `signed by CA generation ${before.caGeneration}, the signing CA is generation ${opts.signingCaGeneration}`;
+        else if ((before.leafGeneration ?? 1) < (opts.leafGeneration ?? 1)) reason = `issued under leaf generation ${before.leafGeneration ?? 1}, renewal asked for generation ${opts.leafGeneration}`;
         else if (Date.parse(before.notAfter) - opts.now.getTime() <= opts.renewBeforeDays * DAY_MS) reason = `expires ${before.notAfter}, within the ${opts.renewBeforeDays}-day renewal window`;
         if (reason) plan.issue.push({ id: spec.id, reason });
         else plan.keep.push(spec.id);

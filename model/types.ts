@@ -201,6 +201,16 @@ export interface ClusterConfig {
         clusterWaitSeconds?: number;
     };
 
+    /** The cluster PKI's settings (docs/security.md): rotation and renewal are config changes. */
+    tls: {
+        caGeneration: number;
+        leafGeneration: number;
+        trustPreviousCa: boolean;
+        leafValidityDays: number;
+        renewBeforeDays: number;
+        caValidityDays: number;
+    };
+
     local: {
         /** First machine address of the local VPC (its /24 is the subnet), e.g. `10.213.10.10`. */
         firstAddress: string;

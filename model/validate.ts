@@ -18,6 +18,7 @@ import { SAFE_PATH, urlProblem } from "./text-rules";
 import { describeExposure, exposureOf } from "./exposure";
 import { isProductionStack } from "./environment-rules";
 import { planCluster } from "./plan";
+import { readTlsSettings } from "./validate-tls";
 
 export { memberCountChangeProblems, faultToleranceTable } from "./quorum";
 export { isEncryptedValue } from "./config-reader";
@@ -325,6 +326,8 @@ export function validateConfig(
         );
     }
 
+    const tls = readTlsSettings(r, problems);
+
     // Local platform.
     const localFirstAddress = r.string("localFirstAddress");
     const localWorkers = r.integer("localWorkers");
@@ -381,6 +384,7 @@ export function validateConfig(
             mirrorToV2: mirrorToV2!,
             clusterWaitSeconds: clusterWaitSeconds!,
         },
+        tls,
         local: { firstAddress: localFirstAddress!, workers: localWorkers!, dataDir: localDataDir! },
     };
     // Hosts against the cluster itself: its members' planned addresses and the ports it keeps.

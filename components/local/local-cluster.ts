@@ -21,6 +21,7 @@ import { rootGuardRuleset, rootGuardTable, vpcRulesets } from "./vpc/firewall-ru
 import { encodeBundle } from "../../model/pki-delivery";
 import { planBundles } from "../../cloud-config/tls-fetch";
 import { LocalTlsStore } from "./local-tls-store";
+import { LocalTlsRollout } from "./local-tls-rollout";
 import { storeDir } from "./tls-store";
 import type { ClusterPkiOutputs } from "../platform";
 
@@ -124,19 +125,13 @@ export class LocalCluster extends pulumi.ComponentResource {
         // The local Secret Manager: every bundle in a root-only folder; each machine may read its own only.
         const bundles = planBundles(config.name, plan.members);
         const pki = args.pki;
-        const store = pki
-            ? new LocalTlsStore(
-                  `${name}-tls-store`,
-                  {
-                      dir: storeDir(dataDir),
-                      bundles: pulumi.all([pki.trustBundle, pki.issued, pki.keys]).apply(([trust, issued, keys]) =>
-                          // (Under the SDK's mocks a ClusterPki has no outputs: nothing to store then.)
-                          !issued || !keys ? {} : Object.fromEntries(bundles.map((b) => [b.secretId, encodeBundle(trust, b.certificateIds.map((id) => ({ id, certPem: issued[id].certPem, keyPem: keys[id] })))])),
-                      ),
-                  },
-                  { parent: this },
+        const targetBundles = pki
+            ? pulumi.all([pki.trustBundle, pki.issued, pki.keys]).apply(([trust, issued, keys]): Record<string, string> =>
+                  // (Under the SDK's mocks a ClusterPki has no outputs: nothing to store then.)
+                  !issued || !keys ? {} : Object.fromEntries(bundles.map((b) => [b.secretId, encodeBundle(trust, b.certificateIds.map((id) => ({ id, certPem: issued[id].certPem, keyPem: keys[id] })))])),
               )
             : undefined;
+        const store = targetBundles ? new LocalTlsStore(`${name}-tls-store`, { dir: storeDir(dataDir), bundles: targetBundles }, { parent: this }) : undefined;
         const secretOf = (machine: LocalRenderedMachine) => bundles.find((b) => b.holder === (machine.role === "worker" ? "worker" : machine.name))?.secretId;
 
         const boot = (machine: LocalRenderedMachine, extra: pulumi.CustomResourceOptions) => {
@@ -211,12 +206,26 @@ export class LocalCluster extends pulumi.ComponentResource {
             { parent: this, dependsOn: [...this.machines, loadBalancer, ...(sshd ? [sshd] : [])] },
         );
 
+        // Renewed certificates and a rotated CA reach the running machines in phases (model/tls-rollout.ts).
+        const rollout = targetBundles
+            ? new LocalTlsRollout(
+                  `${name}-tls-rollout`,
+                  {
+                      dir: storeDir(dataDir),
+                      bundles: targetBundles,
+                      machines: args.machines.map((m) => ({ name: m.name, role: m.role, root: specs.get(m.name)!.root, secretId: secretOf(m)! })),
+                      healthTimeoutSeconds: args.readyTimeoutSeconds ?? 120,
+                  },
+                  { parent: this, dependsOn: [readiness] },
+              )
+            : undefined;
+
         this.memberNames = pulumi.output(plan.members.map((m) => m.name));
         this.memberIps = pulumi.output(plan.members.map((m) => m.privateIp));
         this.clientUrls = pulumi.output(plan.clientUrls);
         this.peerUrls = pulumi.output(plan.members.map((m) => m.peerUrl));
         this.workerProxyUrls = pulumi.all(workers.map((w) => w.clientUrl));
-        this.ready = readiness.ready;
+        this.ready = rollout ? pulumi.all([readiness.ready, rollout.rolled]).apply(([ready]) => ready) : readiness.ready;
         const names = [...args.machines.filter((m) => m.role === "etcd"), ...args.machines.filter((m) => m.role === "worker")].map((m) => m.name);
         this.notAppliedLocally = pulumi
             .all(this.machines.map((m) => m.ignored))

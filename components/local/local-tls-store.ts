@@ -1,7 +1,8 @@
 // LocalTlsStore: the local platform's Secret Manager (components/local/tls-store.ts). One resource
 // holds every bundle of the cluster (one per member, one for the workers) as files of a root-only
 // folder under the stack's data dir; the machines' boot reads its own from there (the simulated
-// coreos-tls-fetch.service). The payloads (private keys) are secret inputs: they are in state only
+// coreos-tls-fetch.service). Once written, a bundle's content is changed by LocalTlsRollout
+// (tls-rollout-provider.ts), which rolls it onto the running machines. The payloads (private keys) are secret inputs: they are in state only
 // as secrets, never in a plain output. Destroy removes the bundles and, once empty, the folder.
 import * as pulumi from "@pulumi/pulumi";
 import { removeBundle, writeBundle } from "./tls-store";
@@ -33,7 +34,9 @@ export const localTlsStoreProvider: pulumi.dynamic.ResourceProvider = {
         return { id, props: { ...props, bundles: present } };
     },
     async update(_id: string, olds: LocalTlsStoreInputs, news: LocalTlsStoreInputs) {
-        for (const [secretId, payload] of Object.entries(news.bundles)) writeBundle(news.dir, secretId, payload);
+        // A bundle machines already hold changes only through the rollout (LocalTlsRollout), in
+        // phases no handshake fails in; here only bundles no machine has read yet are written.
+        for (const [secretId, payload] of Object.entries(news.bundles)) if (olds.dir !== news.dir || !(secretId in (olds.bundles ?? {}))) writeBundle(news.dir, secretId, payload);
         for (const secretId of Object.keys(olds.bundles ?? {})) if (!(secretId in news.bundles)) removeBundle(olds.dir, secretId);
         return { outs: news };
     },

@@ -17,7 +17,9 @@ export interface ClusterPkiInputs {
     caValidityDays: number;
     /** Raise by one to rotate the CA: a new CA signs every leaf, the previous one stays trusted beside it. */
     caGeneration: number;
-    /** false: the CAs before the signing one are no longer trusted (the last step of a rotation). */
+    /** Raise by one to renew every leaf now (same CA), ahead of the renewal window. */
+    leafGeneration?: number;
+    /** true: the CA before the signing one stays trusted after a rotation; false: a rotation ends with it dropped. */
     trustPreviousCa: boolean;
 }
 
@@ -56,6 +58,7 @@ function inputProblems(news: Record<string, unknown>): pulumi.dynamic.CheckFailu
     const problem = validityProblem(news as unknown as ClusterPkiInputs);
     if (problem) failures.push({ property: "leafValidityDays", reason: problem });
     if (!Number.isInteger(news.caGeneration) || (news.caGeneration as number) < 1) failures.push({ property: "caGeneration", reason: "must be a whole number from 1" });
+    if (news.leafGeneration !== undefined && (!Number.isInteger(news.leafGeneration) || (news.leafGeneration as number) < 1)) failures.push({ property: "leafGeneration", reason: "must be a whole number from 1" });
     return failures;
 }
 
@@ -77,7 +80,8 @@ function converge(inputs: ClusterPkiInputs, previous: ClusterPkiState | undefine
     cas = cas.filter((c) => c.generation === signer.generation || (inputs.trustPreviousCa && c.generation === signer.generation - 1));
     for (const gen of Object.keys(caKeys)) if (!cas.some((c) => String(c.generation) === gen)) delete caKeys[gen];
 
-    const plan = planIssuance(previous?.issued ?? {}, inputs.certificates, { now, renewBeforeDays: inputs.renewBeforeDays, signingCaGeneration: signer.generation });
+    const leafGeneration = inputs.leafGeneration ?? 1;
+    const plan = planIssuance(previous?.issued ?? {}, inputs.certificates, { now, renewBeforeDays: inputs.renewBeforeDays, signingCaGeneration: signer.generation, leafGeneration });
     const issued: Record<string, IssuedCertificate> = {};
     const keys: Record<string, string> = {};
     for (const id of plan.keep) {
@@ -88,7 +92,7 @@ function converge(inputs: ClusterPkiInputs, previous: ClusterPkiState | undefine
     for (const { id } of plan.issue) {
         const spec = specs.get(id)!;
         const leaf = issueLeaf(spec, { keyPem: caKeys[String(signer.generation)], certPem: signer.certPem }, now, inputs.leafValidityDays);
-        issued[id] = { spec, certPem: leaf.certPem, notAfter: leaf.notAfter, caGeneration: signer.generation };
+        issued[id] = { spec, certPem: leaf.certPem, notAfter: leaf.notAfter, caGeneration: signer.generation, leafGeneration };
         keys[id] = leaf.keyPem;
     }
     const expiries: Record<string, string> = {};
@@ -101,20 +105,25 @@ function converge(inputs: ClusterPkiInputs, previous: ClusterPkiState | undefine
 /** Why an update is due: changed inputs, or certificates the plan would issue now (renewal window, CA generation). */
 export function pendingChanges(olds: ClusterPkiState, news: ClusterPkiInputs, now: Date): string[] {
     const reasons: string[] = [];
-    for (const key of ["providerVersion", "clusterName", "leafValidityDays", "renewBeforeDays", "caValidityDays", "caGeneration", "trustPreviousCa"] as const) {
+    for (const key of ["providerVersion", "clusterName", "leafValidityDays", "renewBeforeDays", "caValidityDays", "caGeneration", "leafGeneration", "trustPreviousCa"] as const) {
         if (JSON.stringify(olds[key]) !== JSON.stringify(news[key])) reasons.push(key);
     }
     const signingGeneration = Math.max(...olds.cas.map((c) => c.generation));
     const signer = olds.cas.find((c) => c.generation === signingGeneration)!;
     if (Date.parse(signer.notAfter) - now.getTime() <= news.renewBeforeDays * 86400000) reasons.push("cas");
-    const plan = planIssuance(olds.issued, news.certificates, { now, renewBeforeDays: news.renewBeforeDays, signingCaGeneration: Math.max(signingGeneration, news.caGeneration) });
+    const plan = planIssuance(olds.issued, news.certificates, { now, renewBeforeDays: news.renewBeforeDays, signingCaGeneration: Math.max(signingGeneration, news.caGeneration), leafGeneration: news.leafGeneration ?? 1 });
     if (plan.issue.length > 0 || plan.drop.length > 0) reasons.push("certificates");
     return [...new Set(reasons)];
 }
 
 export const provider: Required<Pick<pulumi.dynamic.ResourceProvider, "check" | "diff" | "create" | "read" | "update" | "delete">> = {
-    async check(_olds, news) {
+    async check(olds, news) {
         const failures = inputProblems(news);
+        // A generation only goes up: the CA and leaves in state were issued under the higher one.
+        for (const key of ["caGeneration", "leafGeneration"] as const) {
+            const before = olds?.[key] ?? 1;
+            if (Number.isInteger(news[key] ?? 1) && (news[key] ?? 1) < before) failures.push({ property: key, reason: `${news[key]} is below the deployed ${key} ${before}: generations only go up (raise it to rotate or renew again)` });
+        }
         return failures.length > 0 ? { inputs: news, failures } : { inputs: news };
     },
     async diff(_id, olds: ClusterPkiState, news: ClusterPkiInputs) {

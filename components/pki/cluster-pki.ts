@@ -15,6 +15,9 @@ export interface ClusterPkiArgs {
     renewBeforeDays?: pulumi.Input<number>;
     caValidityDays?: pulumi.Input<number>;
     caGeneration?: pulumi.Input<number>;
+    /** Raise to renew every leaf now (the CA unchanged). */
+    leafGeneration?: pulumi.Input<number>;
+    /** Keep the CA before the signing one trusted after a rotation (default false: a rotation ends with it dropped). */
     trustPreviousCa?: pulumi.Input<boolean>;
     /** Warn in preview and up this many days before any certificate expires (default 45). */
     warnBeforeDays?: number;
@@ -39,7 +42,8 @@ export class ClusterPki extends pulumi.dynamic.Resource {
                 renewBeforeDays: args.renewBeforeDays ?? 30,
                 caValidityDays: args.caValidityDays ?? 3650,
                 caGeneration: args.caGeneration ?? 1,
-                trustPreviousCa: args.trustPreviousCa ?? true,
+                leafGeneration: args.leafGeneration ?? 1,
+                trustPreviousCa: args.trustPreviousCa ?? false,
                 cas: undefined,
                 caKeys: undefined,
                 trustBundle: undefined,

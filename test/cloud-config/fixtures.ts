@@ -36,6 +36,7 @@ export function gcpConfig(overrides: DeepPartial<ClusterConfig> = {}): ClusterCo
         fleetUnits: [],
         fleetServices: [],
         access: { mirrorToV2: false },
+        tls: { caGeneration: 1, leafGeneration: 1, trustPreviousCa: false, leafValidityDays: 365, renewBeforeDays: 30, caValidityDays: 3650 },
         local: { firstAddress: "10.213.10.10", workers: 2, dataDir: ".local-machines" },
     };
     return merge(base, overrides);

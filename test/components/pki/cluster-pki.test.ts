@@ -91,6 +91,19 @@ describe("components/pki: ClusterPki issues the cluster's certificates from its 
         expect(dropped.issued).to.deep.equal(rotated.issued);
     });
 
+    it("renews every leaf now when leafGeneration is raised, under the same CA, and only once", () => {
+        const soon = new Date(T0.getTime() + DAY);
+        expect(pendingChanges(state, inputs(members, { leafGeneration: 2 }), soon)).to.include.members(["leafGeneration", "certificates"]);
+        const renewed = convergeForTest(inputs(members, { leafGeneration: 2 }), state, soon);
+        expect(renewed.cas).to.deep.equal(state.cas);
+        for (const id of Object.keys(state.issued)) {
+            expect(renewed.issued[id].certPem, id).to.not.equal(state.issued[id].certPem);
+            expect(renewed.keys[id], id).to.not.equal(state.keys[id]);
+            expect(x509(renewed.issued[id].certPem).verify(caOf(state, 1).publicKey)).to.equal(true);
+        }
+        expect(pendingChanges(renewed, inputs(members, { leafGeneration: 2 }), soon)).to.deep.equal([]);
+    });
+
     it("rotates a CA that nears its own end without being asked", () => {
         const short = convergeForTest(inputs(members, { caValidityDays: 400 }), undefined, T0);
         const nearEnd = new Date(T0.getTime() + 380 * DAY);
