@@ -6,6 +6,7 @@ import { EtcdSettings, MachineModel } from "./model";
 import { routerParts } from "./router";
 import { clientTlsFiles, etcdGatewayUnit, memberTlsSettings } from "./etcd-tls";
 import { planBundles, TLS_CONSUMER_DROP_IN, tlsFetchPartsFor } from "./tls-fetch";
+import { tlsRefreshParts } from "./tls-refresh";
 import { SecretBundle } from "../model/pki-delivery";
 import { configValueProblem, refuseValue } from "./value-safety";
 import { zoneLookupParts } from "./zone-lookup";
@@ -47,6 +48,21 @@ function fleetTls() {
 /** The fetch unit and script of the machine's own bundle (cloud-config/tls-fetch.ts); the project is GCE's, none locally. */
 function tlsFetch(config: ClusterConfig, bundle: SecretBundle) {
     return tlsFetchPartsFor(bundle, config.platform === "gcp" ? config.gcp.project : "");
+}
+
+/** Units that read their certificate only at start: the refresh try-restarts them for a new bundle. */
+const RESTART_ON_NEW_BUNDLE = ["fleet.service", "locksmithd.service"];
+
+/** The fetch at boot, and the refresh timer that fetches again and applies what changed (cloud-config/tls-refresh.ts). */
+function tlsDelivery(config: ClusterConfig, plan: ClusterPlan, holder: string, member?: MemberPlan) {
+    const fetch = tlsFetch(config, bundleOf(config, plan, holder));
+    const refresh = tlsRefreshParts(
+        member
+            ? { role: "member", self: member.name, memberClientUrls: plan.clientUrls, identity: `${member.name}-server`, restartUnits: RESTART_ON_NEW_BUNDLE, etcdUnit: config.os.flavor === "container-linux" ? "etcd2.service" : "etcd-member.service" }
+            : { role: "worker", self: "", memberClientUrls: plan.clientUrls, identity: "sidekick", restartUnits: RESTART_ON_NEW_BUNDLE },
+        fetch,
+    );
+    return { units: [fetch.unit, refresh.service, refresh.timer], writeFiles: [fetch.script, refresh.script] };
 }
 
 function bundleOf(config: ClusterConfig, plan: ClusterPlan, holder: string): SecretBundle {
@@ -166,7 +182,7 @@ function memberModel(config: ClusterConfig, plan: ClusterPlan, member: MemberPla
         ...memberTlsSettings(member.name),
     };
     const localEtcd = url(addr.localClients, ETCD_CLIENT_PORT);
-    const fetch = tlsFetch(config, bundleOf(config, plan, member.name));
+    const tls = tlsDelivery(config, plan, member.name, member);
     return {
         name: member.name,
         role: "etcd",
@@ -186,9 +202,9 @@ function memberModel(config: ClusterConfig, plan: ClusterPlan, member: MemberPla
         locksmith: locksmithSettings(config, "etcd", localEtcd),
         update: { reboot_strategy: config.updates.rebootStrategy },
         // Certificates first: etcd, fleet and locksmith start after the fetch (Before= and the consumers' drop-ins).
-        units: [fetch.unit],
+        units: tls.units,
         fleetDropIns: [TLS_CONSUMER_DROP_IN],
-        writeFiles: [fetch.script],
+        writeFiles: tls.writeFiles,
     };
 }
 
@@ -216,7 +232,7 @@ function workerModel(
     const addr = addressing(config, slot.worker?.privateIp, slot.name);
     // The worker's own loopback on both platforms (each local machine has its own in its namespace).
     const proxyUrl = url("127.0.0.1", ETCD_CLIENT_PORT);
-    const fetch = tlsFetch(config, bundleOf(config, plan, "worker"));
+    const tls = tlsDelivery(config, plan, "worker");
     const model: MachineModel = {
         name: slot.name,
         role: "worker",
@@ -228,9 +244,9 @@ function workerModel(
         fleet: { metadata: "", public_ip: addr.own, etcd_servers: proxyUrl, ...fleetTls() },
         locksmith: locksmithSettings(config, "worker", proxyUrl),
         update: { reboot_strategy: config.updates.rebootStrategy },
-        units: [fetch.unit, etcdGatewayUnit(plan.members.map((m) => m.clientUrl), imageTag)],
+        units: [...tls.units, etcdGatewayUnit(plan.members.map((m) => m.clientUrl), imageTag)],
         fleetDropIns: [TLS_CONSUMER_DROP_IN],
-        writeFiles: [fetch.script],
+        writeFiles: tls.writeFiles,
     };
     // Every worker routes the registered services (docs/router.md).
     const router = routerParts({

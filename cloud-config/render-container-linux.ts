@@ -5,6 +5,7 @@
 import { FLEET_SOCKET_DROP_IN } from "./fleet-release";
 import { MachineModel } from "./model";
 import { TLS_CONSUMER_DROP_IN } from "./tls-fetch";
+import { TLS_LOADED_CA_DROP_IN } from "./tls-refresh";
 import { stringifyCloudConfig, topLevel, unitEntry } from "./render-common";
 import { cloudinitEnvironmentProblem, refuseValue, SECTION_CONFIG_KEYS } from "./value-safety";
 
@@ -31,7 +32,7 @@ export function containerLinuxDocument(model: MachineModel): Record<string, unkn
         update: { ...model.update },
         units: [
             ...model.units.map(unitEntry),
-            ...(model.etcd ? [unitEntry({ name: "etcd2.service", command: "start", drop_ins: [TLS_CONSUMER_DROP_IN] })] : []),
+            ...(model.etcd ? [unitEntry({ name: "etcd2.service", command: "start", drop_ins: [TLS_CONSUMER_DROP_IN, TLS_LOADED_CA_DROP_IN] })] : []),
             unitEntry({ name: "fleet.socket", drop_ins: [FLEET_SOCKET_DROP_IN] }),
             unitEntry({ name: "fleet.service", command: "start", drop_ins: model.fleetDropIns }),
         ],

@@ -8,6 +8,7 @@ import { fleetInstallScript, fleetUnits } from "./fleet-release";
 import { ZONE_LOOKUP_SCRIPT, ZONE_LOOKUP_UNIT } from "./zone-lookup";
 import { MachineModel, UnitSpec } from "./model";
 import { TLS_CONSUMER_DROP_IN } from "./tls-fetch";
+import { TLS_LOADED_CA_DROP_IN } from "./tls-refresh";
 import { stringifyCloudConfig, topLevel, unitEntry } from "./render-common";
 
 export const CLUSTER_DROP_IN = "20-cluster.conf";
@@ -25,6 +26,7 @@ export function flatcarDocument(model: MachineModel): Record<string, unknown> {
                           content: environmentDropIn([["ETCD_IMAGE_TAG", model.etcdImageTag], ...etcdEnvironment(model.etcd), ["ETCD_ENABLE_V2", "true"]]),
                       },
                       TLS_CONSUMER_DROP_IN,
+                      TLS_LOADED_CA_DROP_IN,
                   ],
               },
           ]

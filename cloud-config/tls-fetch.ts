@@ -18,6 +18,8 @@ export { TLS_FETCH_UNIT };
 export const TLS_FETCH_SCRIPT = "/opt/bin/coreos-tls-fetch";
 /** Written last by a successful fetch: the bundle's file names, one a line (what "the certificates of an earlier boot" are). */
 export const TLS_MANIFEST = ".bundle";
+/** Written just before the manifest: the sha256 (hex) of the payload the files came from, what the machine reports it holds. */
+export const TLS_PAYLOAD_DIGEST = ".payload-sha256";
 
 /** The variables the unit sets; the script reads nothing else on a machine. */
 export const TLS_FETCH_ENV = {
@@ -74,7 +76,7 @@ export const TLS_FETCH_CONTRACT = {
         "reads versions/latest:access of secret $TLS_SECRET_ID in project $TLS_PROJECT from Secret Manager; payload.data is the base64 of encodeBundle's payload",
         "refuses the whole bundle if any line is not <file name><TAB><base64> with a name matching ^[a-z0-9][a-z0-9.-]*\\.pem$, if a name repeats, or if ca.pem is missing",
         "writes each file under $TLS_DIR (0755): ca.pem 0644 root, the cert and key of each id in $TLS_ETCD_USER_IDS 0600 etcd, every other file 0600 root; each file staged, then renamed into place",
-        "removes *.pem files of $TLS_DIR the bundle no longer names, then writes the manifest .bundle (the file names, one a line)",
+        "removes *.pem files of $TLS_DIR the bundle no longer names, writes .payload-sha256 (the sha256 of the payload, hex), then the manifest .bundle (the file names, one a line)",
         "retries with backoff (2 s doubling to 60 s) until it succeeds: the start job stays running, so every unit ordered after it waits",
         "with the files of an earlier boot (every name of .bundle present), after 3 failed attempts keeps them, logs why, and succeeds",
     ],
@@ -295,6 +297,7 @@ install_files() {
     [[ -e $f ]] || continue
     grep -qxF "\${f##*/}" "$stage/.names" || rm -f "$f" || return 1
   done
+  chmod 0644 "$stage/.sha256" && mv -f "$stage/.sha256" "$dir/.payload-sha256" || return 1
   chmod 0644 "$stage/.names" && mv -f "$stage/.names" "$dir/$manifest"
 }
 
@@ -320,6 +323,7 @@ attempt() {
   rm -f "$stage/.answer"
   [[ -n $data ]] || { log "no payload.data in Secret Manager's answer"; return 1; }
   printf '%s' "$data" | base64 -d > "$stage/.payload" 2>/dev/null || { log "payload.data is not base64"; return 1; }
+  sha256sum "$stage/.payload" | cut -c1-64 > "$stage/.sha256" || return 1
   unpack "$stage" && install_files "$stage"
 }
 

@@ -50,26 +50,41 @@ export function underPrefix(prefix: string): string {
     return prefix.endsWith("/") ? prefix : `${prefix}/`;
 }
 
-/** Users and roles for a cluster whose services live under `servicesPrefix`. */
-export function planEtcdAuth(servicesPrefix: string): EtcdAuthPlan {
+/** Where each machine reports the TLS bundle it holds (cloud-config/tls-refresh.ts), one key per machine with a lease. */
+export const TLS_STATUS_PREFIX = "/coreos-cluster/tls-status";
+/** The lock members take to restart etcd one at a time for a new CA file (`etcdctl lock`). */
+export const TLS_RESTART_LOCK = "/coreos-cluster/tls-restart";
+
+/** Users and roles for a cluster whose services live under `servicesPrefix`, with these members. */
+export function planEtcdAuth(servicesPrefix: string, memberNames: readonly string[] = []): EtcdAuthPlan {
     const services = underPrefix(servicesPrefix);
     const owners = underPrefix(`${OWNER_NAMESPACE}${servicesPrefix}`);
     return {
         roles: [
             { name: "services-read", grants: [{ prefix: services, permission: "read" }] },
             { name: "services-owner", grants: [{ prefix: services, permission: "readwrite" }, { prefix: owners, permission: "readwrite" }] },
+            { name: "tls-report", grants: [{ prefix: underPrefix(TLS_STATUS_PREFIX), permission: "readwrite" }] },
+            { name: "tls-restart", grants: [{ prefix: underPrefix(TLS_RESTART_LOCK), permission: "readwrite" }] },
+            { name: "tls-status-read", grants: [{ prefix: underPrefix(TLS_STATUS_PREFIX), permission: "read" }] },
         ],
         users: [
             { name: ROOT, roles: [ROOT], password: false, why: "etcd requires it to turn auth on; held only by the deploy step that converges these users and roles" },
             { name: "router", roles: ["services-read"], password: true, why: "routers only follow the service keys; the password is for the JSON gateway, which ignores certificate names" },
             {
                 name: "sidekick",
-                roles: ["services-owner"],
+                roles: ["services-owner", "tls-report"],
                 password: false,
                 why: "a sidekick writes its service's hosts and keeps fleet's ownership marker alive; every worker holds the same sidekick identity and any worker may run any service's sidekick, so no grant narrower than the prefix (and its markers) can tell services apart",
             },
-            { name: "deployer", roles: ["services-owner"], password: false, why: "Pulumi's providers write the services and their ownership markers" },
+            { name: "deployer", roles: ["services-owner", "tls-status-read"], password: false, why: "Pulumi's providers write the services and their ownership markers; a certificate rollout reads the machines' reports before its next phase" },
             { name: "consumer", roles: ["services-owner"], password: false, why: "other stacks register services the same way; they get no CA key and no other grant" },
+            // A member's server certificate (CN = its name) as a client: its refresh reports and takes the restart lock.
+            ...memberNames.map((name) => ({
+                name,
+                roles: ["tls-report", "tls-restart"],
+                password: false,
+                why: "a member's refresh reports the bundle it holds and takes the cluster's restart lock to restart etcd for a new CA file, one member at a time",
+            })),
         ],
     };
 }

@@ -16,6 +16,7 @@ export const SYSTEM_KEYSPACES: ReadonlyArray<{ prefix: string; what: string }> =
     { prefix: "/_coreos.com", what: "fleet's registry (its schedule runs units as root)" },
     { prefix: "/coreos.com", what: "locksmith's reboot semaphore and the update engine's keys" },
     { prefix: "/_etcd", what: "etcd's own keyspace" },
+    { prefix: "/coreos-cluster", what: "the cluster's own keys (ownership markers, TLS reports, the restart lock)" },
     { prefix: "/v2", what: "what etcd's v2 HTTP API reads as an API path" },
     { prefix: "/v3", what: "what etcd's v3 gateway reads as an API path" },
 ];

@@ -7,12 +7,14 @@ import { convergeEtcdAuth } from "./etcd-auth";
 import { etcdPasswordFromKey, planEtcdAuth } from "../../model/etcd-auth";
 import { waitForEtcd } from "../services/cluster-wait";
 
-export const ETCD_ACCESS_PROVIDER_VERSION = "1";
+export const ETCD_ACCESS_PROVIDER_VERSION = "2";
 
 export interface EtcdAccessInputs {
     /** The root identity's connection (tls: CA, root certificate and key). Secret. */
     connection: EtcdConnectionArgs;
     servicesPrefix: string;
+    /** The members' names: each is a user (its server certificate's CN) that reports its TLS bundle and takes the restart lock. */
+    memberNames?: string[];
     /** Private keys of the users that also need a password (the router): the password is derived. Secret. */
     passwordKeys: Record<string, string>;
     clusterWaitSeconds?: number;
@@ -26,7 +28,7 @@ export interface EtcdAccessState extends EtcdAccessInputs {
 }
 
 async function converge(inputs: EtcdAccessInputs): Promise<EtcdAccessState> {
-    const plan = planEtcdAuth(inputs.servicesPrefix);
+    const plan = planEtcdAuth(inputs.servicesPrefix, inputs.memberNames ?? []);
     const passwords = Object.fromEntries(Object.entries(inputs.passwordKeys).map(([user, key]) => [user, etcdPasswordFromKey(user, key)]));
     if (inputs.clusterWaitSeconds) await waitForEtcd(inputs.connection, { timeoutSeconds: inputs.clusterWaitSeconds });
     const result = await withEtcd(inputs.connection, (session) => session.run("converge etcd auth", (client) => convergeEtcdAuth(client, plan, passwords)));
@@ -39,7 +41,7 @@ export const provider: Required<Pick<pulumi.dynamic.ResourceProvider, "check" | 
     },
     async diff(_id, olds: EtcdAccessState, news: EtcdAccessInputs) {
         const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-        const changes = !same(olds.connection, news.connection) || olds.servicesPrefix !== news.servicesPrefix || !same(olds.passwordKeys, news.passwordKeys) || olds.providerVersion !== news.providerVersion;
+        const changes = !same(olds.connection, news.connection) || olds.servicesPrefix !== news.servicesPrefix || !same(olds.memberNames ?? [], news.memberNames ?? []) || !same(olds.passwordKeys, news.passwordKeys) || olds.providerVersion !== news.providerVersion;
         return { changes };
     },
     async create(inputs: EtcdAccessInputs) {

@@ -13,6 +13,8 @@ export interface EtcdAccessArgs {
     /** The root identity's connection. */
     connection: pulumi.Input<EtcdConnectionArgs>;
     servicesPrefix: pulumi.Input<string>;
+    /** The members' names (each a user: model/etcd-auth.ts). */
+    memberNames?: pulumi.Input<string[]>;
     /** Private keys of users that also authenticate by password (the router's), by user. */
     passwordKeys: pulumi.Input<Record<string, pulumi.Input<string>>>;
     clusterWaitSeconds?: pulumi.Input<number>;
@@ -29,6 +31,7 @@ export class EtcdAccess extends pulumi.dynamic.Resource {
             {
                 connection: pulumi.secret(args.connection),
                 servicesPrefix: args.servicesPrefix,
+                memberNames: args.memberNames ?? [],
                 passwordKeys: pulumi.secret(args.passwordKeys),
                 ...(args.clusterWaitSeconds !== undefined ? { clusterWaitSeconds: args.clusterWaitSeconds } : {}),
                 providerVersion: ETCD_ACCESS_PROVIDER_VERSION,

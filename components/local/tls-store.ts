@@ -11,7 +11,7 @@
 // and no network call. Runtime modules are required inside functions: this module is serialized
 // into the LocalMachine provider and bundled into the balancer (autohealing).
 import { decodeBundle, TLS_DIR } from "../../model/pki-delivery";
-import { TLS_FILE_RULES, TLS_MANIFEST, tlsFilesOf } from "../../cloud-config/tls-fetch";
+import { TLS_FILE_RULES, TLS_MANIFEST, TLS_PAYLOAD_DIGEST, tlsFilesOf } from "../../cloud-config/tls-fetch";
 
 export const STORE_DIR_MODE = 0o700;
 export const BUNDLE_FILE_MODE = 0o600;
@@ -70,7 +70,7 @@ export function removeBundle(store: string, secretId: string): void {
  * reads its bundle from the store (refusing one others could have read or replaced), writes each
  * file under `<root><dir>` with tlsFilesOf's mode (ca.pem 0644, everything else 0600; owners are not
  * applied, etcd runs as root here), each staged then renamed into place, removes `*.pem` files the
- * bundle no longer names, then writes the manifest. Returns the files written.
+ * bundle no longer names, then writes the payload's digest and the manifest. Returns the files written.
  */
 export function fetchBundle(bundleFile: string, root: string, dir: string = TLS_DIR, etcdUserIds: readonly string[] = []): string[] {
     const fs: typeof import("fs") = require("fs");
@@ -78,7 +78,8 @@ export function fetchBundle(bundleFile: string, root: string, dir: string = TLS_
     if (!fs.existsSync(bundleFile)) throw new Error(`its TLS bundle ${bundleFile} is not in the local secret store (on GCE: no secret version to read)`);
     const problem = notPrivate(bundleFile, BUNDLE_FILE_MODE);
     if (problem) throw new Error(`its TLS bundle is not private: ${problem}`);
-    const files = tlsFilesOf(fs.readFileSync(bundleFile, "utf8"), etcdUserIds, dir);
+    const payload = fs.readFileSync(bundleFile, "utf8");
+    const files = tlsFilesOf(payload, etcdUserIds, dir);
     const target = path.posix.join(root, dir);
     fs.mkdirSync(target, { recursive: true, mode: parseInt(TLS_FILE_RULES.dirMode, 8) });
     fs.chmodSync(target, parseInt(TLS_FILE_RULES.dirMode, 8));
@@ -94,6 +95,7 @@ export function fetchBundle(bundleFile: string, root: string, dir: string = TLS_
     }
     const names = files.map((f) => f.name);
     for (const name of fs.readdirSync(target)) if (name.endsWith(".pem") && !names.includes(name)) fs.rmSync(path.join(target, name), { force: true });
+    fs.writeFileSync(path.join(target, TLS_PAYLOAD_DIGEST), `${(require("crypto") as typeof import("crypto")).createHash("sha256").update(payload).digest("hex")}\n`, { mode: 0o644 });
     fs.writeFileSync(path.join(target, TLS_MANIFEST), names.map((n) => `${n}\n`).join(""), { mode: 0o644 });
     return written;
 }

@@ -103,7 +103,7 @@ describe("cloud-config rendering", () => {
                 peer_trusted_ca_file: "/etc/coreos-cluster/tls/ca.pem",
                 peer_client_cert_auth: true,
             });
-            expect((unit(doc, "etcd2.service").drop_ins as Doc[]).map((d) => d.name)).to.deep.equal(["10-tls-fetch.conf"]);
+            expect((unit(doc, "etcd2.service").drop_ins as Doc[]).map((d) => d.name)).to.deep.equal(["10-tls-fetch.conf", "20-tls-loaded-ca.conf"]);
             expect(etcd2.initial_cluster_state).to.equal("new");
             expect(etcd2.initial_cluster_token).to.equal(plan.clusterToken);
             const listed = (etcd2.initial_cluster as string).split(",").map((entry) => entry.split("=")[0]);

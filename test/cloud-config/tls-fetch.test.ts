@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 // The TLS fetch unit (cloud-config/tls-fetch.ts): its unit text, a script that is the same text for
 // every machine, and the real script run by bash against a small fake of GCE's metadata server and of
 // Secret Manager on 127.0.0.1 (the only place its two base URLs may be pointed at).
@@ -19,6 +20,7 @@ import {
     TLS_FETCH_SCRIPT,
     TLS_FETCH_TEST_ENV,
     TLS_MANIFEST,
+    TLS_PAYLOAD_DIGEST,
     tlsFetchParts,
     tlsFetchPartsFor,
     tlsFilesOf,
@@ -235,6 +237,7 @@ describe("cloud-config/tls-fetch: the unit that fetches a machine's certificates
             }
             expect((fs.statSync(dir).mode & 0o777).toString(8)).to.equal("755");
             expect(fs.readFileSync(path.join(dir, TLS_MANIFEST), "utf8")).to.equal(want.map((f) => `${f.name}\n`).join(""));
+            expect(fs.readFileSync(path.join(dir, TLS_PAYLOAD_DIGEST), "utf8"), "the payload's digest").to.equal(`${crypto.createHash("sha256").update(payload).digest("hex")}\n`);
             expect(fs.readdirSync(dir).filter((f) => f.startsWith(".stage")), "no staging left").to.deep.equal([]);
         }
 

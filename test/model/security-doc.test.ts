@@ -35,5 +35,8 @@ describe("docs/security.md: the identity table matches the PKI plan and the auth
             if (identity.jsonGateway) expect(row).to.match(/without CN/);
         }
         for (const cn of OFF_MACHINE_IDENTITIES) expect(rowOf(cn)!, cn).to.not.match(/every worker|every machine/);
+        // A member's server certificate is its etcd user too (the refresh's report and restart lock).
+        const member = planEtcdAuth("/services", ["demo-etcd-0"]).users.find((u) => u.name === "demo-etcd-0")!;
+        for (const role of member.roles) expect(rowOf("<member>-server"), `member role ${role}`).to.include(`\`${role}\``);
     });
 });
