@@ -70,6 +70,7 @@ const etcdAccess = new EtcdAccess(
     {
         connection: etcdConnection(config, "root"),
         servicesPrefix: config.servicesPrefix,
+        memberNames: plan.members.map((m) => m.name),
         passwordKeys: pki.keys.apply((keys): Record<string, string> => (keys?.router ? { router: keys.router } : {})),
         clusterWaitSeconds: config.access.clusterWaitSeconds,
     },

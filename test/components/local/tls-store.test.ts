@@ -11,7 +11,7 @@ import { planCertificates } from "../../../model/pki-plan";
 import { encodeBundle, keyFile, certFile, secretBundles, TLS_DIR, TLS_FETCH_UNIT, TRUST_BUNDLE_FILE } from "../../../model/pki-delivery";
 import { CLUSTER_PKI_PROVIDER_VERSION, ClusterPkiState, convergeForTest } from "../../../components/pki/cluster-pki-provider";
 import { bundlePath, fetchBundle, storeDir, writeBundle } from "../../../components/local/tls-store";
-import { tlsFetchPartsFor, TLS_MANIFEST } from "../../../cloud-config/tls-fetch";
+import { tlsFetchPartsFor, TLS_MANIFEST, TLS_PAYLOAD_DIGEST } from "../../../cloud-config/tls-fetch";
 import { bootPlan } from "../../../components/local/boot";
 import { isBootError } from "../../../components/local/boot-error";
 import { LocalMachineInputs, LocalMachineState, localMachineProvider as provider } from "../../../components/local/local-machine";
@@ -124,7 +124,7 @@ describe("local platform: the TLS secret store and the simulated fetch step", fu
             inputs = { name: MEMBER.name, role: "etcd", address: MEMBER.ip, userData: memberUserData(true), root, providerVersion: "test", tlsStore: { dir: storeDir(dataDir), secretId: BUNDLE.secretId } };
             state = (await provider.create!(inputs)).outs as LocalMachineState;
             const tlsDir = path.join(root, TLS_DIR);
-            expect(fs.readdirSync(tlsDir).sort()).to.deep.equal([TLS_MANIFEST, "ca.pem", "fleet-key.pem", "fleet.pem", "tls-etcd-0-peer-key.pem", "tls-etcd-0-peer.pem", "tls-etcd-0-server-key.pem", "tls-etcd-0-server.pem"]);
+            expect(fs.readdirSync(tlsDir).sort()).to.deep.equal([TLS_MANIFEST, TLS_PAYLOAD_DIGEST, "ca.pem", "fleet-key.pem", "fleet.pem", "tls-etcd-0-peer-key.pem", "tls-etcd-0-peer.pem", "tls-etcd-0-server-key.pem", "tls-etcd-0-server.pem"]);
             expect(fs.statSync(path.join(tlsDir, "tls-etcd-0-server-key.pem")).mode & 0o777).to.equal(0o600);
             expect(fs.statSync(path.join(tlsDir, "ca.pem")).mode & 0o777).to.equal(0o644);
             expect(fs.statSync(path.join(tlsDir, "tls-etcd-0-server.pem")).mode & 0o777, "as the GCE script: every file but ca.pem 0600").to.equal(0o600);
