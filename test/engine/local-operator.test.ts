@@ -34,10 +34,18 @@ describe("npm run local: the summary, status and logs on the real local stack @e
         const outputs = await s.up();
         view = outputs.localCluster;
         upText = `${s.upRun!.stdout}\n${s.upRun!.stderr}`;
+        // For the README's first section, which must match what `npm run local` prints.
+        if (process.env.COREOS_CLUSTER_SUMMARY_OUT) fs.writeFileSync(process.env.COREOS_CLUSTER_SUMMARY_OUT, upText);
     });
 
     after(() => {
-        for (const f of followers) if (f.exitCode === null && f.pid) process.kill(-f.pid, "SIGTERM");
+        for (const f of followers) {
+            try {
+                if (f.pid) process.kill(-f.pid, "SIGTERM");
+            } catch {
+                // already gone
+            }
+        }
     });
 
     const status = async () => {
