@@ -135,3 +135,5 @@ export const networkSelfLink = cluster.networkSelfLink;
 export const subnetSelfLink = cluster.subnetSelfLink;
 // Local only (null on GCE): per machine what of its cloud-config did not run, per fleet service what fleet would have done.
 export const notAppliedLocally = notAppliedOn(cluster, fleetServices);
+// Local only (null on GCE): machines, addresses, folders and services for `npm run local`'s summary, status and logs.
+export const localCluster = cluster.localView;

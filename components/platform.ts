@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig, ClusterPlan, FleetServiceConfig, FleetUnitOption, FleetDesiredState, SshTunnelSpec } from "../model/types";
 import type { RenderedMachine } from "../cloud-config";
+import type { LocalView } from "../model/local-view";
 
 /** What a platform reads of the cluster's PKI to deliver the machines' bundles: a ClusterPki is one. */
 export interface ClusterPkiOutputs {
@@ -33,6 +34,8 @@ export interface PlatformCluster extends pulumi.Resource {
     readonly subnetSelfLink: pulumi.Output<string> | null;
     /** Per machine, what of its cloud-config this platform does not apply; null where all of it applies (GCE). */
     readonly notAppliedLocally: pulumi.Output<Record<string, string[]>> | null;
+    /** The local stack's machines, folders and services for its operator commands; null on GCE. */
+    readonly localView: pulumi.Output<LocalView> | null;
 }
 
 /** A fleet unit as the stack config declares it, whatever pushes it. */

@@ -38,7 +38,16 @@ link_launchers() {
     [ "$(readlink "$checkout_bin/$launcher" 2>/dev/null)" = "../../scripts/engine/$launcher" ] \
       || ln -sfn "../../scripts/engine/$launcher" "$checkout_bin/$launcher"
   done
-  [ "$(readlink "$checkout_bin/pulumi" 2>/dev/null)" = "$bin_dir/pulumi" ] || ln -sfn "$bin_dir/pulumi" "$checkout_bin/pulumi"
+  # The CLI as a hard link (a copy across filesystems), never a symlink: the engine looks for its
+  # bundled plugins (these launchers) next to the executable it runs as, symlinks resolved
+  # (workspace.GetPluginPath in pulumi's sdk/go/common/workspace/plugins.go). Through a symlink that
+  # is the shared cache, which holds no launchers, so every command warned "using
+  # pulumi-language-nodejs from $PATH"; beside them, the launchers on PATH are the bundled ones.
+  if [ ! "$checkout_bin/pulumi" -ef "$bin_dir/pulumi" ] || [ -L "$checkout_bin/pulumi" ]; then
+    rm -f "$checkout_bin/pulumi.tmp"
+    ln "$bin_dir/pulumi" "$checkout_bin/pulumi.tmp" 2>/dev/null || cp "$bin_dir/pulumi" "$checkout_bin/pulumi.tmp"
+    mv -f "$checkout_bin/pulumi.tmp" "$checkout_bin/pulumi"
+  fi
 }
 
 if [ "${COREOS_CLUSTER_FORCE_BUILD:-}" != "1" ] && existing="$(command -v pulumi 2>/dev/null)" \

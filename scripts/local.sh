@@ -5,8 +5,10 @@
 #   npm run local -- preview      what `up` would change
 #   npm run local -- refresh      compare state with the running machines (notices dead processes)
 #   npm run local -- destroy      stop every machine (by pid) and remove its data
-#   npm run local -- outputs      print the stack outputs
-# Anything after the command is passed on to pulumi (e.g. `npm run local -- up --diff`).
+#   npm run local -- outputs      print the stack outputs (`outputs notAppliedLocally`: one of them)
+#   npm run local -- status       one table: members, workers, the load balancer, the services
+#   npm run local -- logs [machine] [-f]   every machine's logs in time order (-f: follow)
+# Anything after up, preview, refresh, destroy or outputs is passed on to pulumi (e.g. `npm run local -- up --diff`).
 #
 # State lives in <repo>/.pulumi-local (DIY backend), machines in <repo>/.local-machines.
 # PULUMI_CONFIG_PASSPHRASE defaults to a fixed local-only value (see scripts/engine-env.sh).
@@ -21,34 +23,41 @@ fail() { say "ERROR: $*"; exit 1; }
 command="${1:-up}"
 [ $# -gt 0 ] && shift
 case "$command" in
-  up|preview|refresh|destroy|outputs) ;;
-  -h|--help|help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) fail "unknown command '$command' (use up, preview, refresh, destroy or outputs)" ;;
+  up|preview|refresh|destroy|outputs|status|logs) ;;
+  -h|--help|help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) fail "unknown command '$command' (use up, preview, refresh, destroy, outputs, status or logs)" ;;
 esac
+# status and logs only read: no set-up steps, no chatter before their output.
+reading=false
+case "$command" in status|logs) reading=true ;; esac
+step() { [ "$reading" = true ] || say "$*"; }
 
 # 1. System packages: Debian's etcd (server + etcdctl); the script does nothing when present.
-say "step 1/4: system packages (etcd, sshd, nftables)"
-bash scripts/install-system-deps.sh
+if [ "$reading" = false ]; then
+  say "step 1/4: system packages (etcd, sshd, haproxy, nftables)"
+  bash scripts/install-system-deps.sh
+fi
 
 # 2. npm dependencies, only when they were never installed.
-say "step 2/4: npm dependencies"
 node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
 [ "$node_major" -ge 20 ] || fail "Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none))"
 if [ ! -d node_modules/@pulumi/pulumi ]; then
-  say "node_modules is missing: npm ci"
+  say "step 2/4: npm dependencies: node_modules is missing, npm ci"
   npm ci --no-audit --no-fund
 else
-  say "node_modules present"
+  step "step 2/4: npm dependencies present"
 fi
 
 # 3. The Pulumi engine (installed, cached, or built once from the Go module proxy) and its environment.
-say "step 3/4: Pulumi engine"
 # shellcheck source=engine-env.sh
-source scripts/engine-env.sh "$repo_root/.pulumi-local"
-say "pulumi $(pulumi version) from $(dirname "$(command -v pulumi)")"
-say "state backend: $PULUMI_BACKEND_URL"
+if [ "$reading" = true ]; then
+  source scripts/engine-env.sh "$repo_root/.pulumi-local" 2>/dev/null || source scripts/engine-env.sh "$repo_root/.pulumi-local"
+else
+  source scripts/engine-env.sh "$repo_root/.pulumi-local"
+fi
+step "step 3/4: pulumi $(pulumi version) from $(dirname "$(command -v pulumi)"), state in $PULUMI_BACKEND_URL"
 if [ "${COREOS_CLUSTER_DEFAULT_PASSPHRASE:-}" = 1 ]; then
-  say "secrets passphrase: the local-only default (set PULUMI_CONFIG_PASSPHRASE before the first run to use your own)"
+  step "secrets passphrase: the local-only default (set PULUMI_CONFIG_PASSPHRASE before the first run to use your own)"
 fi
 
 # 4. The deployer's SSH key for the tunnel into the VPC (a member's sshd): generated once under the
@@ -60,7 +69,7 @@ data_dir="$(node -e '
   process.stdout.write(String((doc.config || {})["coreos-cluster:localDataDir"] || ".local-machines"));' "Pulumi.$stack.yaml")"
 key_dir="$data_dir/deployer"
 key_file="$key_dir/id_ed25519"
-if [ ! -f "$key_file" ] && [ "$command" != destroy ] && [ "$command" != outputs ]; then
+if [ ! -f "$key_file" ] && [ "$command" != destroy ] && [ "$command" != outputs ] && [ "$reading" = false ]; then
   mkdir -p "$key_dir" && chmod 700 "$key_dir"
   ssh-keygen -q -t ed25519 -N "" -C "coreos-cluster-deployer" -f "$key_file" >/dev/null
   say "generated the deployer's tunnel key $key_file"
@@ -71,7 +80,7 @@ if [ -f "$key_file" ]; then
 fi
 
 # 5. The stack, then the command.
-say "step 4/4: pulumi $command --stack $stack"
+step "step 4/4: pulumi $command --stack $stack"
 if ! pulumi stack select "$stack" --non-interactive >/dev/null 2>&1; then
   [ "$command" = up ] || [ "$command" = preview ] || fail "there is no '$stack' stack in $PULUMI_BACKEND_URL yet: run 'npm run local' first"
   say "creating stack '$stack' in $PULUMI_BACKEND_URL"
@@ -85,14 +94,19 @@ if ! pulumi stack select "$stack" --non-interactive >/dev/null 2>&1; then
   fi
 fi
 
+# The operator commands (scripts/local/cli.ts): the summary, status and logs.
+local_cli() { node_modules/.bin/ts-node --transpile-only scripts/local/cli.ts "$@"; }
+
 case "$command" in
   up)
     # --yes already skips the confirmation; the separate preview pass would only double the time.
-    pulumi up --stack "$stack" --yes --skip-preview "$@"
-    say "stack outputs:"
-    pulumi stack output --stack "$stack"
-    say "the cluster runs in the background; 'npm run local -- destroy' stops it"
+    # The outputs are summed up below instead (all of them: npm run local -- outputs).
+    pulumi up --stack "$stack" --yes --skip-preview --suppress-outputs "$@"
+    echo
+    local_cli summary
     ;;
+  status) local_cli status "$@" ;;
+  logs) local_cli logs "$@" ;;
   preview) pulumi preview --stack "$stack" "$@" ;;
   refresh) pulumi refresh --stack "$stack" --yes "$@" ;;
   destroy)

@@ -47,6 +47,7 @@ export class GcpCluster extends pulumi.ComponentResource {
     public readonly subnetSelfLink: pulumi.Output<string>;
     /** Everything applies on GCE. */
     public readonly notAppliedLocally = null;
+    public readonly localView = null;
     /**
      * True when the members exist and, with an SSH tunnel configured, answered healthy.
      * Without a tunnel nothing here can reach the private members to check.

@@ -24,6 +24,7 @@ import { LocalTlsStore } from "./local-tls-store";
 import { LocalTlsRollout } from "./local-tls-rollout";
 import { storeDir } from "./tls-store";
 import type { ClusterPkiOutputs } from "../platform";
+import type { LocalView } from "../../model/local-view";
 
 /** The fields of cloud-config's RenderedMachine this platform needs. */
 export interface LocalRenderedMachine {
@@ -93,6 +94,33 @@ export function bastionOf(config: ClusterConfig, plan: ClusterPlan): string {
     return (named ?? plan.members[0]).name;
 }
 
+/** The stack's `localCluster` output: plain data about the machines, never a secret. */
+export function localViewOf(
+    config: ClusterConfig,
+    vpc: VpcPlan,
+    specs: Map<string, { name: string; role: MachineRole; address: string; root: string }>,
+    dataDir: string,
+    sshd: LocalView["sshd"],
+): LocalView {
+    const ordered = [...specs.values()].sort((a, b) => (a.role === b.role ? 0 : a.role === "etcd" ? -1 : 1));
+    const namespaceOf = (name: string) => vpc.machines.find((m) => m.name === name)?.namespace ?? "";
+    return {
+        dataDir,
+        machines: ordered.map((m) => ({ name: m.name, role: m.role === "etcd" ? "etcd" : "worker", address: m.address, namespace: namespaceOf(m.name), root: m.root })),
+        loadBalancer: {
+            name: `${config.name}-ingress`,
+            address: vpc.probeAddress,
+            namespace: vpc.probeNamespace,
+            root: path.join(dataDir, `${config.name}-ingress`),
+            ports: loadBalancedPorts(config),
+            httpPorts: [...config.loadBalancer.httpPorts],
+        },
+        ...(sshd ? { sshd } : {}),
+        services: config.services.map((s) => ({ name: s.name, scheme: s.scheme, hosts: [...s.hosts], ...(s.hostPort !== undefined ? { hostPort: s.hostPort } : {}), ...(s.public ? { public: true } : {}) })),
+        healthCheck: { port: config.healthCheck.port, path: config.healthCheck.path },
+    };
+}
+
 export class LocalCluster extends pulumi.ComponentResource {
     public readonly memberNames: pulumi.Output<string[]>;
     public readonly memberIps: pulumi.Output<string[]>;
@@ -108,6 +136,8 @@ export class LocalCluster extends pulumi.ComponentResource {
     public readonly ready: pulumi.Output<boolean>;
     /** Per machine: the parts of its cloud-config with no local counterpart (fleet, locksmith, ...). */
     public readonly notAppliedLocally: pulumi.Output<Record<string, string[]>>;
+    /** What the operator commands read (model/local-view.ts): machines, folders, the balancer, the services. */
+    public readonly localView: pulumi.Output<LocalView>;
     public readonly machines: LocalMachine[];
 
     constructor(name: string, args: LocalClusterArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -149,12 +179,8 @@ export class LocalCluster extends pulumi.ComponentResource {
         const members = args.machines.filter((m) => m.role === "etcd").map((m) => boot(m, { dependsOn: [network] }));
         const workers = args.machines.filter((m) => m.role === "worker").map((m) => boot(m, { dependsOn: members }));
         this.machines = [...members, ...workers];
-        // Say in the output what a CoreOS host would have done that this platform does not.
-        for (const machine of this.machines) {
-            machine.ignored.apply((ignored) => {
-                if (ignored && ignored.length > 0) pulumi.log.info(`not applied on the local platform: ${ignored.join("; ")}`, machine);
-            });
-        }
+        // What a CoreOS host would have done that this platform does not is said once: the stack's
+        // notAppliedLocally output and its count in `npm run local`'s summary (not logged per machine).
 
         // The deployer's way in: sshd in the bastion member's namespace, with the tunnel's key.
         const authorizedKeys = [...(config.access.sshTunnel ? [publicKeyOf(config.access.sshTunnel.privateKey!)] : []), ...config.ssh.authorizedKeys];
@@ -227,6 +253,7 @@ export class LocalCluster extends pulumi.ComponentResource {
         this.workerProxyUrls = pulumi.all(workers.map((w) => w.clientUrl));
         this.ready = rollout ? pulumi.all([readiness.ready, rollout.rolled]).apply(([ready]) => ready) : readiness.ready;
         const names = [...args.machines.filter((m) => m.role === "etcd"), ...args.machines.filter((m) => m.role === "worker")].map((m) => m.name);
+        this.localView = pulumi.output(localViewOf(config, vpc, specs, dataDir, sshd ? { machine: bastion.name, address: bastion.address, port: config.access.sshTunnel?.port ?? 22, root: path.join(dataDir, `${bastion.name}-sshd`) } : undefined));
         this.notAppliedLocally = pulumi
             .all(this.machines.map((m) => m.ignored))
             .apply((lists) => Object.fromEntries(lists.map((ignored, i) => [names[i], ignored ?? []])));
@@ -239,6 +266,7 @@ export class LocalCluster extends pulumi.ComponentResource {
             ready: this.ready,
             loadBalancerIp: this.loadBalancerIp,
             notAppliedLocally: this.notAppliedLocally,
+            localView: this.localView,
         });
     }
 }

@@ -89,6 +89,11 @@ describe("engine helper (test/support/engine.ts) and scripts/engine-env.sh", fun
             expect(fs.realpathSync(path.join(bin, launcher)), launcher).to.equal(fs.realpathSync(path.join(first, "scripts", "engine", launcher)));
         }
         expect(childProcess.execFileSync(path.join(bin, "pulumi"), ["version"]).toString().trim()).to.equal(`v${ENGINE_VERSION}`);
+        // The CLI is the shared one's file, never a symlink: the engine takes the launchers beside the
+        // executable it runs as for its bundled plugins, and warns about any other on PATH.
+        expect(fs.lstatSync(path.join(bin, "pulumi")).isSymbolicLink(), "pulumi in .engine/bin is a symlink").to.equal(false);
+        expect(fs.statSync(path.join(bin, "pulumi")).ino).to.equal(fs.statSync(path.join(sharedBin, "pulumi")).ino);
+        expect(bootstrap(first)).to.equal(bin); // a second run keeps it
         // A moved checkout keeps working: its launcher links are relative to the checkout.
         fs.renameSync(first, path.join(tmp, "moved"));
         expect(fs.existsSync(path.join(tmp, "moved", ".engine", "bin", "pulumi-language-nodejs"))).to.equal(true);

@@ -19,6 +19,7 @@ import { execInNamespace } from "../../components/local/vpc/spawn";
 import { sweepOrphanVpcs } from "../../components/local/cleanup";
 import { etcdPasswordFromKey } from "../../model/etcd-auth";
 import { TLS_DIR } from "../../model/pki-delivery";
+import { SUMMARY_TITLE } from "../../scripts/local/summary";
 import {
     Engine,
     engineTestsDisabled,
@@ -280,7 +281,7 @@ describe("local stack on the real Pulumi engine @engine", function () {
         const key = fs.readFileSync(deployerKeyFile(), "utf8");
         cluster.env.COREOS_LOCAL_SSH_KEY = key;
         app.env.COREOS_LOCAL_SSH_KEY = key;
-        expect(run.stdout).to.match(/Current stack outputs/);
+        expect(run.stdout).to.contain(SUMMARY_TITLE);
         const outputs = await cluster.outputs();
         expect(outputs.platform).to.equal("local");
         expect(outputs.etcdMemberIps).to.have.length(cfg("etcdCount"));

@@ -10,6 +10,7 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { namespaces, records, removeVpc } from "../../components/local/vpc/netns";
+import { SUMMARY_TITLE } from "../../scripts/local/summary";
 import { Engine, engineTestsDisabled, findEngine, makeProjectCopy, ProjectCopy, PulumiStack, replaceInStrings, runCommand, scriptEnv } from "./engine";
 
 const STACK_RANGE = "10.213.10.";
@@ -23,6 +24,8 @@ export interface ScratchLocalStack {
     localSh(args: string[], allowFailure?: boolean): ReturnType<typeof runCommand>;
     /** `npm run local`; then the stack's outputs, with the deployer's key for later engine calls. */
     up(): Promise<Record<string, any>>;
+    /** What the last up printed (its summary on stdout). */
+    upRun?: Awaited<ReturnType<typeof runCommand>>;
 }
 
 /**
@@ -58,8 +61,9 @@ export function scratchLocalStack(opts: { cluster: string; range: string; label:
         s.up = async () => {
             const run = await s.localSh([]);
             up = true;
+            s.upRun = run;
             s.cluster.env.COREOS_LOCAL_SSH_KEY = fs.readFileSync(path.join(s.project.dir, ".local-machines", "deployer", "id_ed25519"), "utf8");
-            expect(run.stdout).to.match(/Current stack outputs/);
+            expect(run.stdout).to.contain(SUMMARY_TITLE);
             return s.cluster.outputs();
         };
     });

@@ -29,6 +29,8 @@ export interface BackendStatus {
     recreations: number;
     recreating: boolean;
     lastRecreation?: { at: string; ok: boolean; error?: string };
+    /** The router's last health answer (JSON: config.services, haproxy), absent when it did not answer. */
+    report?: Record<string, unknown>;
 }
 
 export interface BalancerStatus {

@@ -29,12 +29,26 @@ function writeStatus(): void {
     fs.renameSync(tmp, config.statusFile);
 }
 
+/** What the router said in its last answer (its health JSON: what it serves), for `npm run local -- status`. */
+const REPORT_LIMIT = 16 * 1024;
+function parseReport(text: string): Record<string, unknown> | undefined {
+    try {
+        const parsed = JSON.parse(text);
+        return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
 /** One HTTP health probe from the balancer's address: healthy only on 200, as GCE's HTTP check. */
-function probe(backend: BalancerBackend, plan: HealthCheckPlan): Promise<{ ok: boolean; seen: string }> {
+function probe(backend: BalancerBackend, plan: HealthCheckPlan): Promise<{ ok: boolean; seen: string; report?: Record<string, unknown> }> {
     return new Promise((resolve) => {
         const req = http.get({ host: backend.address, port: plan.port, path: plan.path, localAddress: config.address, agent: false, timeout: plan.timeoutSec * 1000 }, (res) => {
-            res.resume();
-            resolve({ ok: res.statusCode === 200, seen: String(res.statusCode) });
+            let body = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => (body = (body + chunk).slice(0, REPORT_LIMIT)));
+            res.on("end", () => resolve({ ok: res.statusCode === 200, seen: String(res.statusCode), report: parseReport(body) }));
+            res.on("error", () => resolve({ ok: res.statusCode === 200, seen: String(res.statusCode) }));
         });
         req.on("timeout", () => req.destroy(new Error(`timeout after ${plan.timeoutSec} s`)));
         req.on("error", (err) => resolve({ ok: false, seen: err.message }));
@@ -51,9 +65,12 @@ function bornAt(backend: BalancerBackend): number | undefined {
 
 async function loadBalancerCheck(backend: BalancerBackend): Promise<void> {
     const s = status.backends[backend.name];
-    const { ok, seen } = await probe(backend, config.health);
+    const { ok, seen, report } = await probe(backend, config.health);
     const before = s.loadBalancer.healthy;
     s.loadBalancer = afterProbe(s.loadBalancer, config.health, ok, seen);
+    // A worker that does not answer has no report: an old one would say what it no longer serves.
+    if (report) s.report = report;
+    else delete s.report;
     if (before !== s.loadBalancer.healthy) log(`${backend.name}: ${s.loadBalancer.healthy ? "healthy" : `unhealthy (last probe: ${seen})`} for the load balancer`);
     writeStatus();
 }
