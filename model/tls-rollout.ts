@@ -17,6 +17,7 @@
 //   3. trust-drop: the target trust bundle (the old CA gone); members restart one at a time.
 // A leaf renewal under the same CA is phase 2 alone. Between any two machines, at every step of
 // every phase, the presented leaf is trusted by the verifier (test/model/tls-rollout.test.ts).
+import { createHash } from "crypto";
 import { decodeBundle, encodeFiles, trustedCas } from "./pki-delivery";
 
 export type RolloutPhaseName = "trust-add" | "leaves" | "trust-drop";
@@ -109,4 +110,78 @@ export function planRollout(delivered: Readonly<Record<string, string>>, target:
     // The last phase is the target, byte for byte (a union equal to the target's CAs re-encodes to it).
     if (phases.length > 0) phases[phases.length - 1].bundles = { ...target };
     return phases;
+}
+
+/**
+ * A rollout as a fixed number of slots, so a platform can give each phase its own resources (GCE:
+ * a Secret Manager version and a wait per slot) in a graph that does not change shape: the phases,
+ * then the target again for the slots left (nothing to roll there: `roll` false).
+ */
+export const ROLLOUT_SLOTS = 3;
+
+export interface RolloutSlot {
+    name: RolloutPhaseName | "none";
+    roll: boolean;
+    restartMembers: boolean;
+    bundles: Record<string, string>;
+}
+
+export function rolloutSlots(phases: readonly RolloutPhase[], target: Readonly<Record<string, string>>): RolloutSlot[] {
+    if (phases.length > ROLLOUT_SLOTS) throw new Error(`a rollout has at most ${ROLLOUT_SLOTS} phases, not ${phases.length}`);
+    return Array.from({ length: ROLLOUT_SLOTS }, (_, i) =>
+        i < phases.length ? { name: phases[i].name, roll: true, restartMembers: phases[i].restartMembers, bundles: { ...phases[i].bundles } } : { name: "none" as const, roll: false, restartMembers: false, bundles: { ...target } },
+    );
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+
+/** What a machine reports once it holds a slot: its payload's digest and, on a member, the digest of the CA file its etcd runs with. */
+export interface Expectation {
+    payload: string;
+    /** Members in a restart phase: the CA file etcd must have started with. */
+    etcdCa?: string;
+}
+
+export interface PhaseExpectations {
+    /** By member name. */
+    members: Record<string, Expectation>;
+    /** Every other reporting machine (the workers: one shared bundle). */
+    workers: Expectation;
+}
+
+/** The reports a slot waits for; `memberSecrets` names each member's secret id, `workerSecret` the workers'. */
+export function phaseExpectations(slot: RolloutSlot, memberSecrets: Readonly<Record<string, string>>, workerSecret: string): PhaseExpectations {
+    const members: Record<string, Expectation> = {};
+    for (const [member, secretId] of Object.entries(memberSecrets)) {
+        const payload = slot.bundles[secretId];
+        members[member] = { payload: sha256(payload), ...(slot.restartMembers ? { etcdCa: sha256(decodeBundle(payload)[TRUST_FILE]) } : {}) };
+    }
+    return { members, workers: { payload: sha256(slot.bundles[workerSecret]) } };
+}
+
+/** A report's text as the refresh writes it: `payload=<sha256> etcd-ca=<sha256|->`. */
+export function parseReport(text: string): { payload?: string; etcdCa?: string } {
+    const field = (name: string) => new RegExp(`(?:^| )${name}=([0-9a-f]{64})(?: |$)`).exec(text)?.[1];
+    return { payload: field("payload"), etcdCa: field("etcd-ca") };
+}
+
+/**
+ * Who does not hold the slot yet, in words (empty: the phase is everywhere): every member must have
+ * reported it (and, in a restart phase, run etcd with its CA file); every machine that reports at
+ * all must hold it (a worker that is gone stops reporting when its lease ends).
+ */
+export function laggingMachines(reports: Readonly<Record<string, string>>, expected: PhaseExpectations): string[] {
+    const lagging: string[] = [];
+    for (const [member, want] of Object.entries(expected.members)) {
+        const got = reports[member] === undefined ? undefined : parseReport(reports[member]);
+        if (!got) lagging.push(`${member}: no report`);
+        else if (got.payload !== want.payload) lagging.push(`${member}: holds ${got.payload?.slice(0, 12) ?? "nothing"}, not ${want.payload.slice(0, 12)}`);
+        else if (want.etcdCa && got.etcdCa !== want.etcdCa) lagging.push(`${member}: etcd has not restarted with the new CA file yet`);
+    }
+    for (const [machine, text] of Object.entries(reports)) {
+        if (machine in expected.members) continue;
+        const got = parseReport(text);
+        if (got.payload !== expected.workers.payload) lagging.push(`${machine}: holds ${got.payload?.slice(0, 12) ?? "nothing"}, not ${expected.workers.payload.slice(0, 12)}`);
+    }
+    return lagging.sort();
 }

@@ -12,6 +12,7 @@ import { WorkerPool } from "./worker-pool";
 import { LoadBalancer } from "./load-balancer";
 import { ClusterHealthGate } from "./cluster-health-gate";
 import { TlsSecrets, TlsSecretsPki } from "./tls-secrets";
+import { GceTlsRollout } from "./tls-rollout";
 import { planBundles } from "../../cloud-config/tls-fetch";
 
 export interface GcpClusterArgs {
@@ -34,6 +35,7 @@ export class GcpCluster extends pulumi.ComponentResource {
     public readonly loadBalancer: LoadBalancer;
     /** Only when args.pki is given. */
     public readonly tlsSecrets?: TlsSecrets;
+    public readonly tlsRollout?: GceTlsRollout;
     /** Only when config.access.sshTunnel gives a way into the VPC. */
     public readonly healthGate?: ClusterHealthGate;
 
@@ -86,11 +88,21 @@ export class GcpCluster extends pulumi.ComponentResource {
                 {
                     config,
                     bundles,
-                    pki: args.pki,
                     memberServiceAccounts: Object.fromEntries(plan.members.map((m, i) => [m.name, this.etcd.serviceAccounts[i].email])),
                     workerServiceAccount: this.workers.serviceAccount.email,
                 },
                 child,
+            );
+            // The bundles' versions, phase by phase: renewals and CA rotations reach running VMs in place.
+            this.tlsRollout = new GceTlsRollout(
+                `${name}-tls-rollout`,
+                {
+                    bundles,
+                    pki: args.pki,
+                    secrets: this.tlsSecrets.secrets,
+                    ...(config.access.sshTunnel ? { deployerAccess: { endpoints: config.access.etcdEndpoints ?? plan.clientUrls, sshTunnel: config.access.sshTunnel } } : {}),
+                },
+                { parent: this, dependsOn: [this.tlsSecrets] },
             );
         }
         this.loadBalancer = new LoadBalancer(
@@ -107,7 +119,7 @@ export class GcpCluster extends pulumi.ComponentResource {
                     sshTunnel: config.access.sshTunnel,
                     dialWaitSeconds: config.access.clusterWaitSeconds,
                     // Members start etcd once they have fetched their certificates.
-                    dependsOn: [this.etcd, this.firewall, ...(this.tlsSecrets ? [this.tlsSecrets] : [])],
+                    dependsOn: [this.etcd, this.firewall, ...(this.tlsSecrets ? [this.tlsSecrets] : []), ...(this.tlsRollout ? [this.tlsRollout] : [])],
                 },
                 child,
             );

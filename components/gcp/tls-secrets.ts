@@ -1,9 +1,10 @@
 // How certificates reach machines on GCE (issue 21, model/pki-delivery.ts): one Secret Manager
-// secret per bundle (one per member, one for the worker group), its only version the bundle's
-// payload (a Pulumi secret: the keys never appear in plain text in state or on the wire), and one
-// authoritative accessor binding per secret: exactly the holder's service account, nothing
-// project-wide. A machine fetches its bundle at boot with its own identity
-// (cloud-config/tls-fetch.ts); nothing secret is in any instance's metadata.
+// secret per bundle (one per member, one for the worker group) and one authoritative accessor
+// binding per secret: exactly the holder's service account, nothing project-wide. The versions (the
+// bundles' payloads, Pulumi secrets) are the rollout's (tls-rollout.ts): one per phase, so running
+// machines move to new certificates in phases. A machine fetches its bundle at boot and on its
+// refresh timer with its own identity (cloud-config/tls-fetch.ts, tls-refresh.ts); nothing secret
+// is in any instance's metadata.
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { ClusterConfig } from "../../model/types";
@@ -27,7 +28,6 @@ export interface TlsSecretsArgs {
     config: ClusterConfig;
     /** secretBundles(cluster, memberNames, specs): one per member, one with holder `worker`. */
     bundles: SecretBundle[];
-    pki: TlsSecretsPki;
     /** Each member's own service account email, by member name (the bundle's holder). */
     memberServiceAccounts: Record<string, pulumi.Input<string>>;
     /** The worker group's service account email (every worker holds the same identities). */
@@ -66,7 +66,6 @@ export function tlsSecretsArgsProblem(args: Pick<TlsSecretsArgs, "bundles" | "me
 export class TlsSecrets extends pulumi.ComponentResource {
     /** By bundle holder (member name, or `worker`). */
     public readonly secrets: Record<string, gcp.secretmanager.Secret>;
-    public readonly versions: Record<string, gcp.secretmanager.SecretVersion>;
     public readonly accessors: Record<string, gcp.secretmanager.SecretIamBinding>;
     /** Secret ids by holder: what each machine's fetch unit names. */
     public readonly secretIds: Record<string, string>;
@@ -75,10 +74,9 @@ export class TlsSecrets extends pulumi.ComponentResource {
         const problem = tlsSecretsArgsProblem(args);
         if (problem) throw new Error(problem);
         super("coreos-cluster:index:TlsSecrets", name, {}, opts);
-        const { config, bundles, pki } = args;
+        const { config, bundles } = args;
         const project = config.gcp.project;
         this.secrets = {};
-        this.versions = {};
         this.accessors = {};
         this.secretIds = {};
 
@@ -96,13 +94,6 @@ export class TlsSecrets extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
-            // secretData is replaced on change (a renewal adds the new version before the old one goes):
-            // a machine reads `latest`, so it always finds one.
-            const payload = pulumi
-                .all([pki.trustBundle, pki.issued, pki.keys])
-                .apply(([trustBundle, issued, keys]) => bundlePayload(bundle, trustBundle, issued, keys));
-            // Secret here whatever the PKI's outputs are (the SDK marks secretData secret as well).
-            const version = new gcp.secretmanager.SecretVersion(bundle.secretId, { secret: secret.id, secretData: pulumi.secret(payload) }, { parent: this });
             // Authoritative for the role on this secret: a grant added by hand is removed by the next up.
             const accessor = new gcp.secretmanager.SecretIamBinding(
                 `${bundle.secretId}-accessor`,
@@ -115,7 +106,6 @@ export class TlsSecrets extends pulumi.ComponentResource {
                 { parent: this },
             );
             this.secrets[bundle.holder] = secret;
-            this.versions[bundle.holder] = version;
             this.accessors[bundle.holder] = accessor;
             this.secretIds[bundle.holder] = bundle.secretId;
         }

@@ -16,6 +16,8 @@ import { etcdPasswordFromKey, planEtcdAuth, TLS_STATUS_PREFIX } from "../../mode
 import { ClusterPkiState, CLUSTER_PKI_PROVIDER_VERSION, convergeForTest } from "../../components/pki/cluster-pki-provider";
 import { convergeEtcdAuth } from "../../components/etcd/etcd-auth";
 import { EtcdTestCluster, startEtcdCluster } from "../support/etcd-cluster";
+import { phaseExpectations, planRollout, rolloutSlots } from "../../model/tls-rollout";
+import { waitForPhase } from "../../components/gcp/tls-phase-wait-provider";
 import { serviceEnvironment } from "../../components/local/systemd-env";
 import { tlsFetchPartsFor, planBundles } from "../../cloud-config/tls-fetch";
 import { TLS_LOADED_CA_DIGEST, TLS_LOADED_CA_DROP_IN, TLS_REFRESH_ENV, TLS_REFRESH_PERIOD_S, tlsRefreshParts } from "../../cloud-config/tls-refresh";
@@ -139,7 +141,8 @@ describe("cloud-config/tls-refresh: certificates rolled onto a running machine",
                 childProcess.execFileSync(path.join(bin, "coreos-tls-fetch"), [], { env });
                 expect((await run(["record-loaded-ca"])).code).to.equal(0);
             };
-            return { dir, serve, run, boot, calls, payload: () => fs.readFileSync(payloadFile, "utf8"), sha };
+            const serveRaw = (payload: string) => fs.writeFileSync(payloadFile, payload);
+            return { dir, serve, serveRaw, run, boot, calls, payload: () => fs.readFileSync(payloadFile, "utf8"), sha };
         }
 
         const report = async (name: string) => (await root.get(`${TLS_STATUS_PREFIX}/${name}`).string()) ?? undefined;
@@ -183,6 +186,39 @@ describe("cloud-config/tls-refresh: certificates rolled onto a running machine",
                 expect(fs.readFileSync(path.join(m.dir, TLS_LOADED_CA_DIGEST), "utf8").trim()).to.equal(caSha);
                 expect(await report(members[i].name)).to.equal(`payload=${m.sha(m.payload())} etcd-ca=${caSha}`);
             }
+        });
+
+        it("the deployer's phase wait ends once every machine reports the phase, and names the machines that lag until then", async () => {
+            const payloads = (state: ClusterPkiState) => ({
+                ...Object.fromEntries(bundles.map((b) => [b.secretId, encodeBundle(state.trustBundle, b.certificateIds.map((id) => ({ id, certPem: state.issued[id].certPem, keyPem: state.keys[id] })))])),
+            });
+            const renewed = convergeForTest({ ...pki, leafGeneration: 2 }, pki, new Date());
+            const slot = rolloutSlots(planRollout(payloads(pki), payloads(renewed)), payloads(renewed))[0];
+            expect(slot).to.include({ name: "leaves", roll: true, restartMembers: false });
+            const memberSecrets = Object.fromEntries(bundles.filter((b) => b.holder !== "worker").map((b) => [b.holder, b.secretId]));
+            const workerSecret = bundles.find((b) => b.holder === "worker")!.secretId;
+            const inputs = {
+                providerVersion: "test",
+                phase: slot.name,
+                roll: true,
+                expected: phaseExpectations(slot, memberSecrets, workerSecret),
+                connection: { endpoints, tls: { ca: renewed.trustBundle, cert: renewed.issued.deployer.certPem, key: renewed.keys.deployer } },
+                timeoutSeconds: 2,
+                blindWaitSeconds: 0,
+            };
+            const ms = members.map((m) => machine(m.name, m.name));
+            const w = machine("worker", "rf-worker-b");
+            for (const [i, m] of ms.entries()) {
+                m.serveRaw(slot.bundles[memberSecrets[members[i].name]]);
+                await m.boot();
+            }
+            w.serveRaw(slot.bundles[workerSecret]);
+            // Two members and the worker refresh; the third member does not yet.
+            for (const m of [ms[0], ms[1], w]) expect((await m.run()).code).to.equal(0);
+            const lagging = await waitForPhase(inputs, { pollMs: 200 }).then(() => "done", (e: Error) => e.message);
+            expect(lagging).to.match(new RegExp(`not every machine holds the phase: ${members[2].name}: holds`));
+            expect((await ms[2].run()).code).to.equal(0);
+            expect(await waitForPhase({ ...inputs, timeoutSeconds: 20 }, { pollMs: 200 })).to.deep.equal([]);
         });
 
         it("a member does not restart etcd while another member is down (quorum), and says so", async () => {

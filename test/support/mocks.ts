@@ -3,6 +3,7 @@
 // engine (secrets still wrapped, options and dependencies included), the options a stack
 // transformation sees, the program's stack outputs, and the provider functions it called.
 import { fakePki } from "../components/gcp/fixtures/fake-pki";
+import { rolloutSlots } from "../../model/tls-rollout";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -120,6 +121,10 @@ export class GceMocks implements pulumi.runtime.Mocks {
             case "pulumi-nodejs:dynamic:Resource":
                 // The local load balancer answers with its frontend address, as localLoadBalancerProvider.create does.
                 if (inputs.health && Array.isArray(inputs.ports) && typeof inputs.address === "string") state.ip = inputs.address;
+                break;
+            case "pulumi-nodejs:dynamic/coreos-cluster:TlsRolloutPlan":
+                // A new plan rolls nothing: every slot is the target (as its provider's create answers).
+                if (inputs.bundles && typeof inputs.bundles === "object") state.slots = rolloutSlots([], inputs.bundles);
                 break;
             case "pulumi-nodejs:dynamic/coreos-cluster:ClusterPki":
                 // The cluster's PKI answers with PEM-shaped stand-ins (test/components/gcp/fixtures/fake-pki.ts), as its provider would with real ones.

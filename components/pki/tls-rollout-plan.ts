@@ -1,0 +1,23 @@
+// TlsRolloutPlan as a resource: the slots of the current rollout (secret), from the bundles the
+// machines were last given (its state) and the ones they should hold now.
+import * as pulumi from "@pulumi/pulumi";
+import { bundledProvider } from "../services/bundled-provider";
+import { RolloutSlot } from "../../model/tls-rollout";
+import { TLS_ROLLOUT_PLAN_PROVIDER_VERSION } from "./tls-rollout-plan-provider";
+
+export const tlsRolloutPlanProvider = bundledProvider(require.resolve("./tls-rollout-plan-provider"));
+
+export class TlsRolloutPlan extends pulumi.dynamic.Resource {
+    declare readonly slots: pulumi.Output<RolloutSlot[]>;
+
+    constructor(name: string, args: { bundles: pulumi.Input<Record<string, string>> }, opts?: pulumi.CustomResourceOptions) {
+        super(
+            tlsRolloutPlanProvider,
+            name,
+            { providerVersion: TLS_ROLLOUT_PLAN_PROVIDER_VERSION, bundles: pulumi.secret(args.bundles), slots: undefined },
+            { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "bundles", "slots"] },
+            "coreos-cluster",
+            "TlsRolloutPlan",
+        );
+    }
+}
