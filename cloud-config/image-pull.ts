@@ -11,11 +11,11 @@ import { GCE_METADATA_URL } from "./tls-fetch";
 export const IMAGE_PULL_SCRIPT = "/opt/coreos-router/pull-images";
 
 const SCRIPT = `#!/bin/bash
-# pull-images [--login <registry host>] <image@sha256:...>...  (cloud-config/image-pull.ts)
+# pull-images <registry host to log in to, or ""> <image@sha256:...>...  (cloud-config/image-pull.ts)
 set -euo pipefail
 log() { echo "pull-images: $*" >&2; }
-login=""
-if [[ \${1:-} == --login ]]; then login="$2"; shift 2; fi
+(( $# >= 2 )) || { log "usage: pull-images <login host or \"\"> <image>..."; exit 2; }
+login="$1"; shift
 missing=()
 for ref in "$@"; do
   [[ $ref =~ ^[a-z0-9.:/_-]+@sha256:[0-9a-f]{64}$ || $ref =~ ^[a-z0-9.:/_-]+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$ ]] || { log "refusing $ref: not pinned by digest"; exit 2; }
@@ -43,8 +43,19 @@ export function imagePullScript(): WriteFileSpec {
     return { path: IMAGE_PULL_SCRIPT, permissions: "0755", owner: "root:root", content: SCRIPT };
 }
 
+/** The unit variable naming the registry host the script logs in to ("" for none). */
+export const IMAGE_LOGIN_VARIABLE = "COREOS_REGISTRY_LOGIN";
+
+/**
+ * The unit's image variables: the login host, then one variable per image with its full reference.
+ * Config values (the mirror, the project, the cluster's name) reach the unit only as these quoted
+ * Environment= values; the command lines name the variables (cloud-config/environment.ts).
+ */
+export function imageEnvironment(images: ReadonlyArray<{ variable: string; image: PinnedImage }>, prefix: string): Array<[string, string]> {
+    return [[IMAGE_LOGIN_VARIABLE, registryNeedsVmToken(prefix) ? registryHost(prefix) : ""], ...images.map(({ variable, image }): [string, string] => [variable, imageReference(image, prefix)])];
+}
+
 /** The ExecStartPre line that makes sure every image is on the machine. */
-export function imagePullCommand(images: readonly PinnedImage[], prefix: string): string {
-    const login = registryNeedsVmToken(prefix) ? ` --login ${registryHost(prefix)}` : "";
-    return `ExecStartPre=${IMAGE_PULL_SCRIPT}${login} ${images.map((i) => imageReference(i, prefix)).join(" ")}`;
+export function imagePullCommand(variables: readonly string[]): string {
+    return `ExecStartPre=${IMAGE_PULL_SCRIPT} \${${IMAGE_LOGIN_VARIABLE}} ${variables.map((v) => `\${${v}}`).join(" ")}`;
 }

@@ -6,9 +6,9 @@
 // Pure apart from bundling the watcher once per process (router/bundle.ts).
 import { ROUTER_CAPABILITIES, ROUTER_ENV, ROUTER_PATHS, ROUTER_STOP_SIGNAL, ROUTER_UNIT } from "../model/router-contract";
 import { gzipBase64, routerScript } from "../router/bundle";
-import { HAPROXY_IMAGE, imageReference, NODE_IMAGE, ROUTER_IMAGES } from "../model/images";
+import { HAPROXY_IMAGE, NODE_IMAGE } from "../model/images";
 import { environmentDropIn, EnvironmentEntries } from "./environment";
-import { imagePullCommand, imagePullScript } from "./image-pull";
+import { imageEnvironment, imagePullCommand, imagePullScript } from "./image-pull";
 import { serviceRestartLines, unitStartLimitLines } from "./restart-policy";
 import { UnitSpec, WriteFileSpec } from "./model";
 import { TLS_CONSUMER_DROP_IN } from "./tls-fetch";
@@ -24,6 +24,9 @@ export const ROUTER_RUN_DIR = ROUTER_PATHS.runDir;
  */
 export const ROUTER_HAPROXY_IMAGE = HAPROXY_IMAGE;
 export const ROUTER_NODE_IMAGE = NODE_IMAGE;
+/** The unit's image variables (never passed into the container). */
+export const ROUTER_IMAGE_VARIABLES = { node: "COREOS_IMAGE_NODE", haproxy: "COREOS_IMAGE_HAPROXY" } as const;
+
 /** One volume per node digest: an empty named volume is filled from the image once, a new pin gets a new one. */
 const NODE_VOLUME = `coreos-router-node-${NODE_IMAGE.digest.slice("sha256:".length, "sha256:".length + 12)}`;
 
@@ -87,8 +90,13 @@ export function routerParts(s: RouterSettings): { unit: UnitSpec; script: WriteF
     const mounts = [`${ROUTER_CONFIG_DIR}:${ROUTER_CONFIG_DIR}`, `${ROUTER_RUN_DIR}:${ROUTER_RUN_DIR}`, `/opt/coreos-router:/opt/coreos-router:ro`, ...tlsDirs, `${NODE_VOLUME}:/opt/node:ro`]
         .map((m) => `-v ${m}`)
         .join(" ");
-    const haproxy = imageReference(HAPROXY_IMAGE, s.registry);
-    const node = imageReference(NODE_IMAGE, s.registry);
+    const images = imageEnvironment(
+        [
+            { variable: ROUTER_IMAGE_VARIABLES.node, image: NODE_IMAGE },
+            { variable: ROUTER_IMAGE_VARIABLES.haproxy, image: HAPROXY_IMAGE },
+        ],
+        s.registry,
+    );
     const content = [
         "[Unit]",
         "Description=coreos-cluster router: HAProxy fed by the etcd service keys (docs/router.md)",
@@ -98,16 +106,16 @@ export function routerParts(s: RouterSettings): { unit: UnitSpec; script: WriteF
         ...unitStartLimitLines(),
         "",
         // environmentDropIn gives "[Service]" plus the quoted Environment= lines.
-        environmentDropIn(env).trimEnd(),
+        environmentDropIn([...env, ...images]).trimEnd(),
         `ExecStartPre=/usr/bin/mkdir -p ${ROUTER_CONFIG_DIR} ${ROUTER_RUN_DIR}`,
         "ExecStartPre=-/usr/bin/docker rm -f coreos-router",
         // The images by digest, once: present ones are never pulled again (cloud-config/image-pull.ts).
-        imagePullCommand(ROUTER_IMAGES, s.registry),
+        imagePullCommand([ROUTER_IMAGE_VARIABLES.node, ROUTER_IMAGE_VARIABLES.haproxy]),
         // An empty named volume mounted over an image path is filled from it: node's /usr/local, once per version.
-        `ExecStartPre=/usr/bin/docker run --rm -v ${NODE_VOLUME}:/usr/local ${node} true`,
+        `ExecStartPre=/usr/bin/docker run --rm -v ${NODE_VOLUME}:/usr/local \${${ROUTER_IMAGE_VARIABLES.node}} true`,
         // Root inside (the image's USER is haproxy), with only the capabilities it needs; HAProxy's workers drop to haproxy.
         // The image's STOPSIGNAL is SIGUSR1, which node (PID 1's child here) would take as "open the inspector": SIGTERM instead.
-        `ExecStart=/usr/bin/docker run --rm --name coreos-router --net=host --user root ${routerContainerFlags().join(" ")} ${mounts} ${passEnv} --entrypoint /opt/node/bin/node ${haproxy} \${${ROUTER_ENV.script}}`,
+        `ExecStart=/usr/bin/docker run --rm --name coreos-router --net=host --user root ${routerContainerFlags().join(" ")} ${mounts} ${passEnv} --entrypoint /opt/node/bin/node \${${ROUTER_IMAGE_VARIABLES.haproxy}} \${${ROUTER_ENV.script}}`,
         // docker stop sends the container's stop signal (--stop-signal above), then SIGKILL after 10 s.
         "ExecStop=/usr/bin/docker stop -t 10 coreos-router",
         // The watcher supervises HAProxy; systemd supervises the watcher, backing off and never giving up (restart-policy.ts).
