@@ -14,6 +14,7 @@ import { previewKeyEnvironment, withUnknownTunnelKey } from "./model/preview-key
 import { planCertificates } from "./model/pki-plan";
 import { ClusterPki } from "./components/pki/cluster-pki";
 import { EtcdAccess } from "./components/etcd/etcd-access";
+import { tunnelOutput } from "./model/tunnel-output";
 
 // The environment: a stack may take its SSH tunnel key from a variable (sshTunnel.privateKeyEnv, CI).
 // A preview may run without it (CI's previews and drift checks hold no SSH key): the key is then
@@ -125,7 +126,8 @@ export const certificateExpiries = pki.expiries;
 export const consumerCredentials = identityTls("consumer");
 // How the deployer reaches the members (docs/delivery.md, docs/local-platform.md): other stacks
 // tunnel the same way with their own key. Never the key itself.
-export const sshTunnel = tunnel ? { host: tunnel.host, port: tunnel.port, username: tunnel.username, ...(tunnel.localVpc ? { localVpc: tunnel.localVpc } : {}) } : null;
+// On GCE a loopback host is the local end of an IAP tunnel: the output says so and how to open it (model/tunnel-output.ts).
+export const sshTunnel = tunnelOutput(tunnel, config, plan);
 export const userDataHashes = { etcd: hashesByRole("etcd"), worker: hashesByRole("worker") };
 // GCE only, null on the local platform (no instance group or GCE network there); loadBalancerIp is
 // the local load balancer's frontend on the local platform.

@@ -10,6 +10,9 @@ import { tlsRefreshParts } from "./tls-refresh";
 import { SecretBundle } from "../model/pki-delivery";
 import { configValueProblem, refuseValue } from "./value-safety";
 import { zoneLookupParts } from "./zone-lookup";
+import { registryPrefix } from "../model/images";
+import { rebootStrategyFor } from "../model/reboot-strategy";
+import { containerDnsFile, GCE_RESOLVER } from "./container-dns";
 
 /** The platform fills this in from the first NIC (GCE metadata server). */
 export const PRIVATE_IPV4 = "$private_ipv4";
@@ -97,6 +100,7 @@ function checkConfigValues(config: ClusterConfig): void {
         ["rebootWindowStart", config.updates.windowStart],
         ["rebootWindowLength", config.updates.windowLength],
         ["servicesPrefix", config.servicesPrefix],
+        ["imageMirror", config.images?.mirror],
         ["healthCheckPath", config.healthCheck.path],
         ["localFirstAddress", config.platform === "local" ? config.local.firstAddress : undefined],
         ["fleetRelease.version", config.fleet.release?.version],
@@ -200,7 +204,7 @@ function memberModel(config: ClusterConfig, plan: ClusterPlan, member: MemberPla
             ...fleetTls(),
         },
         locksmith: locksmithSettings(config, "etcd", localEtcd),
-        update: { reboot_strategy: config.updates.rebootStrategy },
+        update: { reboot_strategy: rebootStrategyFor("etcd", config.updates.rebootStrategy) },
         // Certificates first: etcd, fleet and locksmith start after the fetch (Before= and the consumers' drop-ins).
         units: tls.units,
         fleetDropIns: [TLS_CONSUMER_DROP_IN],
@@ -243,7 +247,8 @@ function workerModel(
         ...(config.fleet.release ? { fleetRelease: { ...config.fleet.release } } : {}),
         fleet: { metadata: "", public_ip: addr.own, etcd_servers: proxyUrl, ...fleetTls() },
         locksmith: locksmithSettings(config, "worker", proxyUrl),
-        update: { reboot_strategy: config.updates.rebootStrategy },
+        // Never etcd-lock: a worker the group deletes while holding the lock would keep it forever (model/reboot-strategy.ts).
+        update: { reboot_strategy: rebootStrategyFor("worker", config.updates.rebootStrategy) },
         units: [...tls.units, etcdGatewayUnit(plan.members.map((m) => m.clientUrl), imageTag)],
         fleetDropIns: [TLS_CONSUMER_DROP_IN],
         writeFiles: tls.writeFiles,
@@ -258,10 +263,13 @@ function workerModel(
         httpPorts: [...config.loadBalancer.httpPorts],
         healthPort: config.healthCheck.port,
         healthPath: config.healthCheck.path,
+        registry: registryPrefix(config.images?.mirror, { name: config.name, platform: config.platform, project: config.gcp.project, region: config.gcp.region }),
         tls: { ...clientTlsFiles("router"), user: "router" },
     });
     model.units.push(router.unit);
-    model.writeFiles.push(router.script);
+    model.writeFiles.push(router.script, router.pullScript);
+    // Containers resolve <service>.local through this worker's router (cloud-config/container-dns.ts).
+    if (config.platform === "gcp") model.writeFiles.push(containerDnsFile(addr.own, GCE_RESOLVER));
     if (slot.worker) {
         model.fleet.metadata = joinMetadata(fleetMetadataParts(config, "worker", slot.worker.zone));
     } else {

@@ -6,6 +6,7 @@
 import { certFile, keyFile, TRUST_BUNDLE_FILE } from "../model/pki-delivery";
 import { ETCD_GATEWAY_ENV, ETCD_GATEWAY_LISTEN_ADDR, ETCD_GATEWAY_RETRY_DELAY, ETCD_GATEWAY_UNIT } from "../model/etcd-gateway-contract";
 import { environmentDropIn } from "./environment";
+import { serviceRestartLines, unitStartLimitLines } from "./restart-policy";
 import { EtcdSettings, UnitSpec } from "./model";
 
 export { ETCD_GATEWAY_UNIT };
@@ -57,6 +58,7 @@ export function etcdGatewayUnit(memberClientUrls: readonly string[], imageTag: s
         "Requires=docker.service",
         "After=docker.service network-online.target",
         "Wants=network-online.target",
+        ...unitStartLimitLines(),
         "",
         environmentDropIn([
             [E.endpoints, memberClientUrls.map(hostPort).join(",")],
@@ -66,8 +68,8 @@ export function etcdGatewayUnit(memberClientUrls: readonly string[], imageTag: s
         "ExecStartPre=-/usr/bin/docker rm -f etcd-gateway",
         `ExecStart=/usr/bin/docker run --rm --name etcd-gateway --net=host --cap-drop ALL --security-opt no-new-privileges --entrypoint /usr/local/bin/etcd ${ETCD_IMAGE}:${imageTag} gateway start --endpoints=\${${E.endpoints}} --listen-addr=\${${E.listenAddr}} --retry-delay=\${${E.retryDelay}}`,
         "ExecStop=/usr/bin/docker stop -t 10 etcd-gateway",
-        "Restart=always",
-        "RestartSec=1",
+        // A failing pull of the etcd image backs off and never ends the unit failed (restart-policy.ts).
+        ...serviceRestartLines(),
         "",
     ].join("\n");
     return { name: ETCD_GATEWAY_UNIT, command: "start", content };

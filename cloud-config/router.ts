@@ -6,7 +6,10 @@
 // Pure apart from bundling the watcher once per process (router/bundle.ts).
 import { ROUTER_CAPABILITIES, ROUTER_ENV, ROUTER_PATHS, ROUTER_STOP_SIGNAL, ROUTER_UNIT } from "../model/router-contract";
 import { gzipBase64, routerScript } from "../router/bundle";
+import { HAPROXY_IMAGE, NODE_IMAGE } from "../model/images";
 import { environmentDropIn, EnvironmentEntries } from "./environment";
+import { imageEnvironment, imagePullCommand, imagePullScript } from "./image-pull";
+import { serviceRestartLines, unitStartLimitLines } from "./restart-policy";
 import { UnitSpec, WriteFileSpec } from "./model";
 import { TLS_CONSUMER_DROP_IN } from "./tls-fetch";
 
@@ -14,11 +17,18 @@ export { ROUTER_UNIT };
 export const ROUTER_SCRIPT = ROUTER_PATHS.script;
 export const ROUTER_CONFIG_DIR = ROUTER_PATHS.configDir;
 export const ROUTER_RUN_DIR = ROUTER_PATHS.runDir;
-/** Pinned like the etcd image: the proxy itself. HAProxy 2.8 LTS; the local platform runs Debian's 2.6, the config is valid on both. */
-export const ROUTER_HAPROXY_IMAGE = "docker.io/library/haproxy:2.8.10-bookworm";
-/** Only its /usr/local (node) is used, mounted into the HAProxy container; both images are Debian bookworm. */
-export const ROUTER_NODE_IMAGE = "docker.io/library/node:20.18.1-bookworm-slim";
-const NODE_VOLUME = "coreos-router-node-20.18.1";
+/**
+ * The images, pinned by digest (model/images.ts): HAProxy's current LTS runs the watcher's HAProxy,
+ * node's current LTS only lends its /usr/local. The local platform runs Debian's HAProxy and this
+ * machine's node instead; the config the watcher writes is valid on both.
+ */
+export const ROUTER_HAPROXY_IMAGE = HAPROXY_IMAGE;
+export const ROUTER_NODE_IMAGE = NODE_IMAGE;
+/** The unit's image variables (never passed into the container). */
+export const ROUTER_IMAGE_VARIABLES = { node: "COREOS_IMAGE_NODE", haproxy: "COREOS_IMAGE_HAPROXY" } as const;
+
+/** One volume per node digest: an empty named volume is filled from the image once, a new pin gets a new one. */
+const NODE_VOLUME = `coreos-router-node-${NODE_IMAGE.digest.slice("sha256:".length, "sha256:".length + 12)}`;
 
 export interface RouterSettings {
     prefix: string;
@@ -33,6 +43,8 @@ export interface RouterSettings {
     httpPorts: number[];
     healthPort: number;
     healthPath: string;
+    /** Where the images are pulled from (model/images.ts registryPrefix): the stack's mirror on GCE. */
+    registry: string;
     /** The router's etcd identity: trust bundle, certificate and key files, and its etcd user (docs/security.md). */
     tls?: { ca: string; cert: string; key: string; user?: string };
 }
@@ -71,39 +83,49 @@ export function routerContainerFlags(): string[] {
     return ["--init", "--cap-drop ALL", ...ROUTER_CAPABILITIES.map((c) => `--cap-add ${c.name}`), "--security-opt no-new-privileges", `--stop-signal ${ROUTER_STOP_SIGNAL}`];
 }
 
-export function routerParts(s: RouterSettings): { unit: UnitSpec; script: WriteFileSpec } {
+export function routerParts(s: RouterSettings): { unit: UnitSpec; script: WriteFileSpec; pullScript: WriteFileSpec } {
     const env = routerEnvironment(s);
     const passEnv = env.map(([name]) => `-e ${name}`).join(" ");
     const tlsDirs = s.tls ? [...new Set([s.tls.ca, s.tls.cert, s.tls.key].map((f) => f.slice(0, f.lastIndexOf("/"))))].map((d) => `${d}:${d}:ro`) : [];
     const mounts = [`${ROUTER_CONFIG_DIR}:${ROUTER_CONFIG_DIR}`, `${ROUTER_RUN_DIR}:${ROUTER_RUN_DIR}`, `/opt/coreos-router:/opt/coreos-router:ro`, ...tlsDirs, `${NODE_VOLUME}:/opt/node:ro`]
         .map((m) => `-v ${m}`)
         .join(" ");
+    const images = imageEnvironment(
+        [
+            { variable: ROUTER_IMAGE_VARIABLES.node, image: NODE_IMAGE },
+            { variable: ROUTER_IMAGE_VARIABLES.haproxy, image: HAPROXY_IMAGE },
+        ],
+        s.registry,
+    );
     const content = [
         "[Unit]",
         "Description=coreos-cluster router: HAProxy fed by the etcd service keys (docs/router.md)",
         "Requires=docker.service",
         "After=docker.service network-online.target",
         "Wants=network-online.target",
+        ...unitStartLimitLines(),
         "",
         // environmentDropIn gives "[Service]" plus the quoted Environment= lines.
-        environmentDropIn(env).trimEnd(),
+        environmentDropIn([...env, ...images]).trimEnd(),
         `ExecStartPre=/usr/bin/mkdir -p ${ROUTER_CONFIG_DIR} ${ROUTER_RUN_DIR}`,
         "ExecStartPre=-/usr/bin/docker rm -f coreos-router",
+        // The images by digest, once: present ones are never pulled again (cloud-config/image-pull.ts).
+        imagePullCommand([ROUTER_IMAGE_VARIABLES.node, ROUTER_IMAGE_VARIABLES.haproxy]),
         // An empty named volume mounted over an image path is filled from it: node's /usr/local, once per version.
-        `ExecStartPre=/usr/bin/docker run --rm -v ${NODE_VOLUME}:/usr/local ${ROUTER_NODE_IMAGE} true`,
+        `ExecStartPre=/usr/bin/docker run --rm -v ${NODE_VOLUME}:/usr/local \${${ROUTER_IMAGE_VARIABLES.node}} true`,
         // Root inside (the image's USER is haproxy), with only the capabilities it needs; HAProxy's workers drop to haproxy.
         // The image's STOPSIGNAL is SIGUSR1, which node (PID 1's child here) would take as "open the inspector": SIGTERM instead.
-        `ExecStart=/usr/bin/docker run --rm --name coreos-router --net=host --user root ${routerContainerFlags().join(" ")} ${mounts} ${passEnv} --entrypoint /opt/node/bin/node ${ROUTER_HAPROXY_IMAGE} \${${ROUTER_ENV.script}}`,
+        `ExecStart=/usr/bin/docker run --rm --name coreos-router --net=host --user root ${routerContainerFlags().join(" ")} ${mounts} ${passEnv} --entrypoint /opt/node/bin/node \${${ROUTER_IMAGE_VARIABLES.haproxy}} \${${ROUTER_ENV.script}}`,
         // docker stop sends the container's stop signal (--stop-signal above), then SIGKILL after 10 s.
         "ExecStop=/usr/bin/docker stop -t 10 coreos-router",
-        // The watcher supervises HAProxy; systemd supervises the watcher.
-        "Restart=always",
-        "RestartSec=1",
+        // The watcher supervises HAProxy; systemd supervises the watcher, backing off and never giving up (restart-policy.ts).
+        ...serviceRestartLines(),
         "",
     ].join("\n");
     return {
         // The router reads its certificate: it starts after the fetch (cloud-config/tls-fetch.ts).
         unit: { name: ROUTER_UNIT, command: "start", content, ...(s.tls ? { drop_ins: [TLS_CONSUMER_DROP_IN] } : {}) },
         script: { path: ROUTER_SCRIPT, permissions: "0644", owner: "root:root", content: gzipBase64(routerScript()), encoding: "gzip+base64" },
+        pullScript: imagePullScript(),
     };
 }

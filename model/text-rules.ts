@@ -100,3 +100,29 @@ export function urlProblem(text: string, rule: UrlRule): string | undefined {
 
 /** Strict absolute file path (for unix sockets and data folders): no quote, space or shell character. */
 export const SAFE_PATH = /^\/?(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]+\/?$/;
+
+/** A registry host as Docker reads one: a lowercase DNS name with a dot (or `localhost`), an optional port. */
+const REGISTRY_HOST = /^(?=[^:]{1,253}(?::|$))[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+(?::[1-9]\d{0,4})?$/;
+/** A repository path component of Docker's reference grammar: lowercase alphanumerics joined by `.`, `_`, `__` or `-`. */
+const REPOSITORY_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+
+/**
+ * Why `text` is not an image repository prefix `host[:port][/path...]` (what an image's name is
+ * appended to: `<prefix>/library/haproxy`), or undefined. No scheme, no credentials, no tag or
+ * digest, nothing a unit file or a shell reads differently: the prefix lands in ExecStart lines.
+ */
+export function registryPrefixProblem(text: string): string | undefined {
+    const line = textProblem(text);
+    if (line) return line;
+    const example = "europe-west1-docker.pkg.dev/my-project/dockerhub";
+    const shown = shownValue(text, 200);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return `${shown} must be a registry host and path without a scheme, like ${example}`;
+    if (text.includes("@")) return `${shown} must not carry credentials or a digest ("@")`;
+    const [host, ...path] = text.split("/");
+    const port = /:(\d+)$/.exec(host);
+    if (!REGISTRY_HOST.test(host) || (port && Number(port[1]) > 65535)) return `${shown}: "${host}" must be a lowercase registry host name with a dot and an optional port 1-65535, like ${example}`;
+    const bad = path.find((c) => !REPOSITORY_COMPONENT.test(c));
+    if (bad !== undefined) return `${shown}: the path component ${JSON.stringify(bad)} must be lowercase letters and digits joined by ".", "_" or "-" (no tag, no trailing "/")`;
+    if (text.length > 200) return `${shown} is longer than 200 characters`;
+    return undefined;
+}

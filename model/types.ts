@@ -171,7 +171,11 @@ export interface ClusterConfig {
         release?: FleetRelease;
     };
 
+    /** Where workers pull the router's images (model/images.ts); absent or "": on gcp the stack's own Artifact Registry mirror. */
+    images?: { mirror: string };
+
     updates: {
+        /** The members' strategy; workers never take locksmith's lock (model/reboot-strategy.ts). */
         rebootStrategy: RebootStrategy;
         /** e.g. `Sun 04:00` */
         windowStart?: string;

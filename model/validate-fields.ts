@@ -5,7 +5,8 @@ import { FleetRelease, SshTunnelSpec } from "./types";
 import { ConfigReader, ENCRYPTED_WHOLE, checkFields, describeValue, isEncryptedValue } from "./config-reader";
 import { LOOPBACK, cidrContains, parseIpv4 } from "./ipv4";
 import { portNumberProblem } from "./ports";
-import { SAFE_PATH, shownValue, urlProblem } from "./text-rules";
+import { SAFE_PATH, registryPrefixProblem, shownValue, urlProblem } from "./text-rules";
+import { DOCKER_HUB } from "./images";
 
 const SSH_TUNNEL_FIELDS = ["host", "port", "username", "privateKey", "privateKeyEnv"];
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -154,4 +155,20 @@ export function fleetEndpointProblem(endpoint: string, tunnelled: boolean): stri
 
 export function escapeRegExp(text: string): string {
     return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * imageMirror: a registry prefix (text-rules.ts registryPrefixProblem), or empty for the stack's own
+ * mirror on GCE. `docker.io` itself is refused in production: every worker pulls through the NAT's
+ * one address, and Docker Hub limits anonymous pulls per address (issue 23, item 4).
+ */
+export function imageMirror(r: ConfigReader, isProd: boolean): string | undefined {
+    const value = r.string("imageMirror");
+    if (value === undefined || value === "") return value;
+    const problem = registryPrefixProblem(value);
+    if (problem) r.problems.add("imageMirror", problem);
+    else if (isProd && (value === DOCKER_HUB || value.startsWith(`${DOCKER_HUB}/`) || value === "registry-1.docker.io")) {
+        r.problems.add("imageMirror", "must not be Docker Hub in prod: every worker pulls anonymously through the NAT's shared address, and Docker Hub's per-address limit stops a rollout or a few autoheals; leave it empty for the stack's own Artifact Registry mirror, or name an existing mirror");
+    }
+    return value;
 }

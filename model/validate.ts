@@ -8,7 +8,7 @@ import { ConfigReader, Problems, describeValue, isPlainObject, plaintextSecretsO
 import { LOOPBACK, cidrContains, cidrsOverlap, formatIpv4, gceUsableRange, isPrivateIpv4, parseCidr, parseIpv4 } from "./ipv4";
 import { failureTolerance, memberCountChangeProblems, memberCountProblem } from "./quorum";
 import { checkServiceHosts, validateFleetUnits, validateServices } from "./validate-workloads";
-import { diskSize, escapeRegExp, fleetEndpointProblem, fleetMetadata, fleetRelease, gceResourceName, machineType, portList, sshTunnel } from "./validate-fields";
+import { diskSize, escapeRegExp, fleetEndpointProblem, fleetMetadata, fleetRelease, gceResourceName, imageMirror, machineType, portList, sshTunnel } from "./validate-fields";
 import { servicesPrefixProblem } from "./service-naming";
 import { validateFleetServices } from "./validate-fleet-services";
 import { checkConfigText } from "./validate-text";
@@ -240,6 +240,7 @@ export function validateConfig(
     }
 
     // Updates.
+    const mirror = imageMirror(r, isProd);
     const rebootStrategy = r.string("rebootStrategy");
     if (rebootStrategy !== undefined && !["etcd-lock", "reboot", "off"].includes(rebootStrategy)) {
         problems.add("rebootStrategy", `must be etcd-lock, reboot or off, got ${describeValue(rebootStrategy)}`);
@@ -370,6 +371,7 @@ export function validateConfig(
         loadBalancer: { httpPorts: lbHttpPorts!, tcpPorts: lbTcpPorts! },
         healthCheck: { port: healthCheckPort!, path: healthCheckPath! },
         fleet: { metadata: metadata!, endpoint: fleetEndpoint, release },
+        images: { mirror: mirror ?? "" },
         updates: { rebootStrategy: rebootStrategy as RebootStrategy, windowStart, windowLength },
         services,
         servicesPrefix: servicesPrefix!,

@@ -14,6 +14,7 @@ import { ClusterHealthGate } from "./cluster-health-gate";
 import { TlsSecrets, TlsSecretsPki } from "./tls-secrets";
 import { GceTlsRollout } from "./tls-rollout";
 import { planBundles } from "../../cloud-config/tls-fetch";
+import { createsImageMirror, ImageMirror } from "./image-mirror";
 
 export interface GcpClusterArgs {
     config: ClusterConfig;
@@ -36,6 +37,8 @@ export class GcpCluster extends pulumi.ComponentResource {
     /** Only when args.pki is given. */
     public readonly tlsSecrets?: TlsSecrets;
     public readonly tlsRollout?: GceTlsRollout;
+    /** The stack's own Docker Hub mirror, unless imageMirror names one (image-mirror.ts). */
+    public readonly imageMirror?: ImageMirror;
     /** Only when config.access.sshTunnel gives a way into the VPC. */
     public readonly healthGate?: ClusterHealthGate;
 
@@ -81,6 +84,9 @@ export class GcpCluster extends pulumi.ComponentResource {
             // Workers proxy to etcd from their first boot.
             { parent: this, dependsOn: [this.etcd] },
         );
+        if (createsImageMirror(config)) {
+            this.imageMirror = new ImageMirror(`${name}-images`, { config, readerEmail: this.workers.serviceAccount.email }, child);
+        }
         if (args.pki) {
             const bundles = planBundles(config.name, plan.members);
             this.tlsSecrets = new TlsSecrets(

@@ -165,8 +165,10 @@ export class LocalCluster extends pulumi.ComponentResource {
         const secretOf = (machine: LocalRenderedMachine) => bundles.find((b) => b.holder === (machine.role === "worker" ? "worker" : machine.name))?.secretId;
 
         const boot = (machine: LocalRenderedMachine, extra: pulumi.CustomResourceOptions) => {
-            // Secrets rendered into user-data (etcd passwords) stay secret in state, with what is derived from it.
-            const secret = /password/i.test(machine.userData);
+            // Secrets rendered into user-data (etcd passwords: etcd_password, ETCD_PASSWORD, FLEET_ETCD_PASSWORD)
+            // stay secret in state, with what is derived from it. Not any "password": the image pull
+            // script names docker's --password-stdin, which is no secret.
+            const secret = /etcd_?password/i.test(machine.userData);
             const spec = specs.get(machine.name)!;
             const secretId = store ? secretOf(machine) : undefined;
             return new LocalMachine(

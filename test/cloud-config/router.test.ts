@@ -10,7 +10,8 @@ import * as path from "path";
 import YAML from "yaml";
 import * as zlib from "zlib";
 import { renderMachines, validateCloudConfig } from "../../cloud-config";
-import { ROUTER_HAPROXY_IMAGE, ROUTER_NODE_IMAGE, ROUTER_SCRIPT, ROUTER_UNIT } from "../../cloud-config/router";
+import { ROUTER_HAPROXY_IMAGE, ROUTER_IMAGE_VARIABLES, ROUTER_NODE_IMAGE, ROUTER_SCRIPT, ROUTER_UNIT } from "../../cloud-config/router";
+import { IMAGE_LOGIN_VARIABLE } from "../../cloud-config/image-pull";
 import { serviceEnvironment } from "../../components/local/systemd-env";
 import { ROUTER_CAPABILITIES, ROUTER_ENV, ROUTER_REQUIRED, ROUTER_UNIT as CONTRACT_UNIT, ROUTER_VARIABLES } from "../../model/router-contract";
 import { routerScript } from "../../router/bundle";
@@ -42,7 +43,7 @@ describe("router in the worker user-data", () => {
                     expect(zlib.gunzipSync(Buffer.from(files[0].content, "base64")).toString("utf8")).to.equal(routerScript());
                     const unit = units[0].content!;
                     expect(unit).to.contain("Restart=always");
-                    expect(unit).to.contain(`--entrypoint /opt/node/bin/node ${ROUTER_HAPROXY_IMAGE} \${ROUTER_SCRIPT}`);
+                    expect(unit).to.contain(`--entrypoint /opt/node/bin/node \${${ROUTER_IMAGE_VARIABLES.haproxy}} \${ROUTER_SCRIPT}`);
                     expect(unit).to.contain('Environment="ROUTER_HEALTH_PORT=10256"').and.to.contain('Environment="ROUTER_HEALTH_PATH=/healthz"');
                     expect(unit).to.contain('Environment="ROUTER_HTTP_PORTS=80,443"');
                     if (platform === "gcp") {
@@ -53,7 +54,10 @@ describe("router in the worker user-data", () => {
                     }
                     // The watcher starts from exactly what the unit sets: every variable is the contract's, none it requires is missing.
                     const env = Object.fromEntries(serviceEnvironment(unit, m.name).assignments.map((a) => [a.name, a.value]));
-                    for (const name of Object.keys(env)) expect(ROUTER_VARIABLES as readonly string[], `${name} is a contract variable`).to.include(name);
+                    // The image variables are the unit's own (never passed into the container); every other one is the contract's.
+                    const unitOwn: string[] = [IMAGE_LOGIN_VARIABLE, ...Object.values(ROUTER_IMAGE_VARIABLES)];
+                    for (const name of Object.keys(env).filter((n) => !unitOwn.includes(n))) expect(ROUTER_VARIABLES as readonly string[], `${name} is a contract variable`).to.include(name);
+                    for (const name of unitOwn) expect(unit, `${name} is not passed into the container`).to.not.contain(`-e ${name} `);
                     for (const name of ROUTER_REQUIRED) expect(env, `${m.name} sets ${name}`).to.have.property(name);
                     const settings = settingsFromEnv(env);
                     expect(settings.healthPort).to.equal(10256);
@@ -88,9 +92,12 @@ describe("router in the worker user-data", () => {
         expect(ROUTER_UNIT).to.equal(CONTRACT_UNIT);
     });
 
-    it("pins both images by exact version, like the etcd image", () => {
-        expect(ROUTER_HAPROXY_IMAGE).to.match(/^docker\.io\/library\/haproxy:2\.8\.\d+-bookworm$/);
-        expect(ROUTER_NODE_IMAGE).to.match(/^docker\.io\/library\/node:\d+\.\d+\.\d+-bookworm-slim$/);
+    it("pins both images by digest, on the current LTS lines (HAProxy 3.4, node 24), both on one Debian release", () => {
+        for (const image of [ROUTER_HAPROXY_IMAGE, ROUTER_NODE_IMAGE]) expect(image.digest, image.repository).to.match(/^sha256:[0-9a-f]{64}$/);
+        expect(ROUTER_HAPROXY_IMAGE.repository).to.equal("library/haproxy");
+        expect(ROUTER_HAPROXY_IMAGE.tag).to.match(/^3\.4\.\d+-trixie$/);
+        expect(ROUTER_NODE_IMAGE.repository).to.equal("library/node");
+        expect(ROUTER_NODE_IMAGE.tag).to.match(/^24\.\d+\.\d+-trixie-slim$/);
     });
 
     it("the shipped watcher is valid JavaScript for node (node --check)", () => {

@@ -85,7 +85,11 @@ describe("program under mocks: previewing the shipped prod stack without the SSH
         const services = run.wire.find((w) => w.name === "coreos-prod-services");
         expect(services, "the service keys are still previewed").to.not.equal(undefined);
         expect(JSON.stringify(services!.object)).to.contain(`"privateKeyEnv":"${TUNNEL_KEY_ENV}"`);
-        expect(run.outputs.sshTunnel).to.deep.equal({ host: "localhost", port: 2222, username: "core" });
+        // The loopback end says what it is and how to open it (issue 23 item 8), never with a key.
+        const { iap, ...where } = run.outputs.sshTunnel as { iap: Record<string, unknown> };
+        expect(where).to.deep.equal({ host: "localhost", port: 2222, username: "core" });
+        expect(iap).to.deep.include({ instance: "coreos-prod-etcd-0", remotePort: 22, requiredRole: "roles/iap.tunnelResourceAccessor" });
+        expect(JSON.stringify(iap)).to.not.match(/PRIVATE KEY|privateKey/);
         // No key (and no stand-in) was sent anywhere, nor anything unknown for it: a preview shows no change of connection.
         // (The cluster PKI's keys under the mocks are PEM-shaped stand-ins, test/components/gcp/fixtures/fake-pki.ts: not the tunnel's.)
         const wire = JSON.stringify(run.wire).replace(/-----BEGIN PRIVATE KEY-----\\nfake-private-key-of [a-z0-9.-]+\\n-----END PRIVATE KEY-----/g, "");

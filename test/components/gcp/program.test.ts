@@ -20,6 +20,12 @@ const SECRET_MANAGER = {
     binding: "gcp:secretmanager/secretIamBinding:SecretIamBinding",
 } as const;
 
+/** The stack's Docker Hub mirror (components/gcp/image-mirror.ts). */
+const ARTIFACT_REGISTRY = {
+    repository: "gcp:artifactregistry/repository:Repository",
+    reader: "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
+} as const;
+
 /** Whether the program builds the cluster's PKI (a ClusterPki dynamic resource): then the TLS secrets exist. */
 const buildsPki = (run: ProgramRun) =>
     run.resources.some((r) => r.type.startsWith("pulumi-nodejs:dynamic") && Array.isArray(r.inputs.certificates) && r.inputs.caGeneration !== undefined);
@@ -79,12 +85,30 @@ for (const stack of ["dev", "prod"]) {
             // With the cluster's PKI: one TLS secret (one version, one accessor binding) per member and one for the workers.
             const secrets = buildsPki(run) ? config.etcd.count + 1 : 0;
             for (const type of Object.values(SECRET_MANAGER)) expect(count(type), type).to.equal(secrets);
-            const allowed = new Set<string>([...Object.values(GCE), ...Object.values(SECRET_MANAGER)]);
+            // The stack's own Docker Hub mirror (issue 23 item 4): one remote repository, its one reader.
+            for (const type of Object.values(ARTIFACT_REGISTRY)) expect(count(type), type).to.equal(1);
+            const allowed = new Set<string>([...Object.values(GCE), ...Object.values(SECRET_MANAGER), ...Object.values(ARTIFACT_REGISTRY)]);
             const unexpected = run.resources.filter((r) => r.custom && r.type.startsWith("gcp:") && !allowed.has(r.type));
             expect(unexpected.map((r) => r.type), "unexpected GCE resource types").to.deep.equal([]);
             for (const component of ["GcpCluster", "Network", "Firewall", "EtcdCentralServices", "WorkerPool", "LoadBalancer"]) {
                 expect(count(`coreos-cluster:index:${component}`), component).to.equal(1);
             }
+        });
+
+        it("creates a remote repository of Docker Hub in the region, readable by the workers' account alone, and the workers pull through it", () => {
+            const repo = one(of(ARTIFACT_REGISTRY.repository));
+            expect(repo.inputs).to.deep.include({ project: config.gcp.project, location: config.gcp.region, repositoryId: `${config.name}-dockerhub`, format: "DOCKER", mode: "REMOTE_REPOSITORY" });
+            expect(repo.inputs.remoteRepositoryConfig.dockerRepository).to.deep.equal({ publicRepository: "DOCKER_HUB" });
+            const reader = one(of(ARTIFACT_REGISTRY.reader));
+            expect(reader.inputs.role).to.equal("roles/artifactregistry.reader");
+            const workerAccount = one(of(GCE.serviceAccount).filter((a) => a.inputs.accountId === `${config.name}-worker`));
+            expect(reader.inputs.member).to.equal(`serviceAccount:${workerAccount.inputs.accountId}@${config.gcp.project}.iam.gserviceaccount.com`);
+            // No Artifact Registry role on the project: the repository is the only thing the workers may read.
+            expect(of(GCE.iamMember).map((m) => m.inputs.role)).to.not.include("roles/artifactregistry.reader");
+            const template = one(of(GCE.template));
+            const userData: string = template.inputs.metadata["user-data"];
+            expect(userData).to.contain(`${config.gcp.region}-docker.pkg.dev/${config.gcp.project}/${config.name}-dockerhub/library/haproxy:`);
+            expect(userData).to.not.contain("docker.io/library");
         });
 
         it("names every GCE resource <cluster>-<role>...", () => {
