@@ -13,6 +13,7 @@ import { LoadBalancer } from "./load-balancer";
 import { ClusterHealthGate } from "./cluster-health-gate";
 import { TlsSecrets, TlsSecretsPki } from "./tls-secrets";
 import { GceTlsRollout } from "./tls-rollout";
+import { tunnelForResources } from "../../model/validate-fields";
 import { planBundles } from "../../cloud-config/tls-fetch";
 import { createsImageMirror, ImageMirror } from "./image-mirror";
 
@@ -106,7 +107,8 @@ export class GcpCluster extends pulumi.ComponentResource {
                     bundles,
                     pki: args.pki,
                     secrets: this.tlsSecrets.secrets,
-                    ...(config.access.sshTunnel ? { deployerAccess: { endpoints: config.access.etcdEndpoints ?? plan.clientUrls, sshTunnel: config.access.sshTunnel } } : {}),
+                    // The tunnel as the providers get it: a key named by privateKeyEnv never reaches state.
+                    ...(config.access.sshTunnel ? { deployerAccess: { endpoints: config.access.etcdEndpoints ?? plan.clientUrls, sshTunnel: tunnelForResources(config.access.sshTunnel) } } : {}),
                 },
                 { parent: this, dependsOn: [this.tlsSecrets] },
             );

@@ -110,7 +110,7 @@ describe("cloud-config rendering", () => {
             expect(listed).to.deep.equal(plan.members.map((m) => m.name));
             expect(etcd2).to.not.have.property("discovery");
             expect(etcd2).to.not.have.property("proxy");
-            expect(unitNames(doc)).to.deep.equal(["coreos-tls-fetch.service", "etcd2.service", "fleet.socket", "fleet.service"]);
+            expect(unitNames(doc)).to.deep.equal(["coreos-tls-fetch.service", "coreos-tls-refresh.service", "coreos-tls-refresh.timer", "etcd2.service", "fleet.socket", "fleet.service"]);
             // fleet's API socket opened to core, the SSH tunnel's user on GCE (sshd opens it as the user it logged in).
             const socket = (doc.coreos as { units: Array<{ name: string; drop_ins?: Array<{ content: string }> }> }).units.find((u) => u.name === "fleet.socket")!;
             expect(socket.drop_ins![0].content).to.equal("[Socket]\nSocketGroup=core\nSocketMode=0660\n");
@@ -306,7 +306,7 @@ describe("cloud-config rendering", () => {
         );
         expect(GCE_USER_DATA_LIMIT_BYTES).to.equal(256 * 1024);
         // Just under the limit still renders.
-        const fewer = gcpConfig({ ssh: { authorizedKeys: Array.from({ length: 400 }, () => key) } });
+        const fewer = gcpConfig({ ssh: { authorizedKeys: Array.from({ length: 380 }, () => key) } });
         const machines = renderMachines(fewer, planFor(fewer));
         expect(Math.max(...machines.map((m) => Buffer.byteLength(m.userData)))).to.be.greaterThan(200_000).and.at.most(GCE_USER_DATA_LIMIT_BYTES);
     });

@@ -111,7 +111,7 @@ describe("program under mocks: previewing the shipped prod stack without the SSH
             .filter((w) => JSON.stringify(w.object).includes(`"privateKeyEnv":"${TUNNEL_KEY_ENV}"`) || w.type === "command:remote:Command")
             .map((w) => w.name)
             .sort();
-        expect(tunnelled).to.deep.equal(["coreos-prod-etcd-access", "coreos-prod-etcd-health", "coreos-prod-services"]);
+        expect(tunnelled).to.deep.equal(["coreos-prod-etcd-access", "coreos-prod-etcd-health", "coreos-prod-services", "coreos-prod-tls-rollout-phase-1", "coreos-prod-tls-rollout-phase-2", "coreos-prod-tls-rollout-phase-3"]);
         expect(excluded).to.deep.equal(tunnelled);
     });
 

@@ -142,6 +142,7 @@ describe("workflows: structure", () => {
                 "**pulumi-nodejs:dynamic/coreos-cluster:FleetUnit::**",
                 "**pulumi-nodejs:dynamic/coreos-cluster:FleetService::**",
                 "**pulumi-nodejs:dynamic/coreos-cluster:EtcdAccess::**",
+                "**pulumi-nodejs:dynamic/coreos-cluster:TlsPhaseWait::**",
                 "**coreos-cluster:index:ClusterHealthGate$command:remote:Command::**",
             ]);
             expect(r.inputs["exclude-dependents"], "dependents of the excluded (the workers) are still checked").to.equal(undefined);
