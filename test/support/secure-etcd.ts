@@ -35,8 +35,8 @@ export interface SecureEtcdTestCluster extends EtcdTestCluster {
     connection(id?: string, extra?: Partial<EtcdConnectionArgs>): EtcdConnectionArgs;
     /** An etcd3 client holding `id`'s certificate (its CN is its etcd user); closed by stop(). */
     client(id: string, opts?: { dialTimeout?: number }): Etcd3;
-    /** GET /v2/keys<key> on member 0 as `id` (v2 has no roles: a certificate of the CA is the whole check). */
-    v2Get(key: string, id?: string): Promise<{ status: number; body: any }>;
+    /** One request to /v2/keys<key> on member 0 as `id`, default root (v2 has no roles: a certificate of the CA is the whole check). */
+    v2(key: string, init?: { method?: "GET" | "PUT" | "DELETE"; form?: Record<string, string>; id?: string }): Promise<{ status: number; body: any }>;
     /** The router's password (the only identity with one: the JSON gateway ignores certificate names). */
     routerPassword: string;
     /** Every private key of the PKI, CA keys included: what must never appear in plaintext. */
@@ -111,10 +111,12 @@ export async function startSecureEtcdCluster(opts: StartSecureEtcdClusterOptions
         client,
         routerPassword,
         connection: (id = "deployer", extra: Partial<EtcdConnectionArgs> = {}): EtcdConnectionArgs => ({ endpoints: cluster.endpoints, tls: identity(id), ...extra }),
-        v2Get: (key: string, id = "root") =>
+        v2: (key: string, init: { method?: "GET" | "PUT" | "DELETE"; form?: Record<string, string>; id?: string } = {}) =>
             new Promise<{ status: number; body: any }>((resolve, reject) => {
-                const tls = identity(id);
-                const req = https.get(`${cluster.endpoints[0]}/v2/keys${key}`, { ca: tls.ca, cert: tls.cert, key: tls.key, agent: false, timeout: 5000 }, (res) => {
+                const tls = identity(init.id ?? "root");
+                const headers = init.form ? { "content-type": "application/x-www-form-urlencoded" } : undefined;
+                const options = { method: init.method ?? "GET", headers, ca: tls.ca, cert: tls.cert, key: tls.key, agent: false, timeout: 5000 };
+                const req = https.request(`${cluster.endpoints[0]}/v2/keys${key}`, options, (res) => {
                     let text = "";
                     res.setEncoding("utf8");
                     res.on("data", (c) => (text += c));
@@ -122,6 +124,7 @@ export async function startSecureEtcdCluster(opts: StartSecureEtcdClusterOptions
                 });
                 req.on("timeout", () => req.destroy(new Error(`v2 GET ${key} timed out`)));
                 req.on("error", reject);
+                req.end(init.form ? new URLSearchParams(init.form).toString() : undefined);
             }),
         privateKeys: () => [...Object.values(pki.keys), ...Object.values(pki.caKeys)],
         stop: async () => {
