@@ -4,7 +4,9 @@
 //     register nothing at all.
 //   - resource-cases.yaml: invalid inputs given straight to the providers. check() must refuse
 //     naming the resource and the input, create() must refuse too, and the real etcd keyspace
-//     (127.0.13.20) / the fleet conformance server (127.0.13.30) must be exactly as before.
+//     (127.0.13.20) / the fleet conformance server (127.0.13.30) must be exactly as before. The etcd
+//     is secured as in production (test/support/secure-etcd.ts): every connection carries the
+//     deployer's client certificate, so a case's own defect is the only thing wrong with it.
 import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
@@ -14,7 +16,7 @@ import { Etcd3 } from "etcd3";
 import { readStackFile } from "../../model/stack-config";
 import { validateConfig } from "../../model/validate";
 import { runFailingProgram, REPO_ROOT } from "../support/mocks";
-import { startEtcdCluster, EtcdTestCluster } from "../support/etcd-cluster";
+import { startSecureEtcdCluster, SecureEtcdTestCluster } from "../support/secure-etcd";
 import { FleetConformanceServer } from "../support/fleet-conformance-server";
 import { serviceRegistrationSetProvider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../components/services/service-registration-set";
 import { serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/services/service-registration";
@@ -128,13 +130,19 @@ describe("reliability: bad stack config is refused naming the key, before any re
 describe("reliability: bad resource inputs are refused by the providers, changing nothing (127.0.13.20, 127.0.13.30)", function () {
     this.timeout(120_000);
     const cases = load<{ services: ResourceCase[]; fleetUnits: ResourceCase[] }>("resource-cases.yaml");
-    let cluster: EtcdTestCluster;
+    let cluster: SecureEtcdTestCluster;
     let etcd: Etcd3;
     let fleet: FleetConformanceServer;
+    /** A case's connection: the deployer's good one with the case's fields over it, "@CLUSTER" the member. */
+    const connectionOf = (given: Record<string, any> | undefined) =>
+        given
+            ? { ...cluster.connection("deployer"), ...given, endpoints: given.endpoints.map((e: string) => (e === "@CLUSTER" ? cluster.endpoints[0] : e)) }
+            : cluster.connection("deployer", { timeoutMs: 2000, retries: 0 });
 
     before(async () => {
-        cluster = await startEtcdCluster({ size: 1, firstAddress: "127.0.13.20" });
-        etcd = new Etcd3({ hosts: cluster.endpoints });
+        cluster = await startSecureEtcdCluster({ size: 1, firstAddress: "127.0.13.20" });
+        // root: writes the registration to keep and sees the whole keyspace.
+        etcd = cluster.client("root");
         // Something to lose: an existing registration and a unit the bad inputs must not touch.
         await etcd.put("/services/web/scheme").value("http");
         await etcd.put("/services/web/hosts/0").value("10.9.9.9:80");
@@ -150,9 +158,7 @@ describe("reliability: bad resource inputs are refused by the providers, changin
     for (const c of cases.services) {
         it(`ServiceRegistration refuses ${c.title} (${c.field ?? c.property})`, async () => {
             const before = await etcd.getAll().prefix("/").strings();
-            const connection = c.inputs.connection
-                ? { ...c.inputs.connection, endpoints: c.inputs.connection.endpoints.map((e: string) => (e === "@CLUSTER" ? cluster.endpoints[0] : e)) }
-                : { endpoints: cluster.endpoints, timeoutMs: 2000, retries: 0 };
+            const connection = connectionOf(c.inputs.connection);
             const news = { resourceName: "bad-input", providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION, ...expand(c.inputs) as object, connection };
             const checked = await serviceRegistrationProvider.check!({}, news);
             const failures = checked.failures ?? [];
@@ -177,9 +183,7 @@ describe("reliability: bad resource inputs are refused by the providers, changin
         it(`ServiceRegistrationSet refuses ${c.title} (${field})`, async () => {
             const before = await etcd.getAll().prefix("/").strings();
             const { service, scheme, hosts, hostPort, prefix, connection: given } = expand(c.inputs) as Record<string, any>;
-            const connection = given
-                ? { ...given, endpoints: given.endpoints.map((e: string) => (e === "@CLUSTER" ? cluster.endpoints[0] : e)) }
-                : { endpoints: cluster.endpoints, timeoutMs: 2000, retries: 0 };
+            const connection = connectionOf(given);
             const news = { resourceName: "bad-input", providerVersion: SERVICE_REGISTRATION_SET_PROVIDER_VERSION, services: [{ service, scheme, hosts, hostPort }], prefix, connection };
             const checked = await serviceRegistrationSetProvider.check!({}, news);
             const failures = checked.failures ?? [];

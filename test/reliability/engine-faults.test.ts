@@ -1,5 +1,7 @@
-// Faults on the real Pulumi engine (issue 7), against a real 3-member etcd on 127.0.13.10-12, with a
-// small program (cases/seed-program) that registers services with the product's ServiceRegistration:
+// Faults on the real Pulumi engine (issue 7), against a real 3-member etcd on 127.0.13.10-12 secured
+// as in production (test/support/secure-etcd.ts: mutual TLS on both ports, v3 auth on), with a small
+// program (cases/seed-program) that registers services with the product's ServiceRegistration,
+// connecting as `deployer` (its key a secret of the stack) under /services, where that identity may write:
 //   - one member down during `pulumi up`: the deploy succeeds (failover);
 //   - two members down: the deploy fails with a quorum error naming the endpoints, the state is
 //     intact, nothing changed in etcd, and after the members return `pulumi up` converges;
@@ -13,7 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { Etcd3 } from "etcd3";
-import { startEtcdCluster, EtcdTestCluster } from "../support/etcd-cluster";
+import { startSecureEtcdCluster, SecureEtcdTestCluster } from "../support/secure-etcd";
 import { engineTestsDisabled, findEngine, PulumiStack, REPO_ROOT, StateResource } from "../support/engine";
 
 const PROGRAM = path.join(__dirname, "cases", "seed-program");
@@ -30,9 +32,12 @@ function seedProject(parent: string, stack: string, config: Record<string, unkno
     return dir;
 }
 
+/** Sets these keys in the stack file; the others (the secret key, the encryption salt) stay. */
 function writeStackConfig(dir: string, stack: string, config: Record<string, unknown>): void {
-    const doc = { config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`reliability-seed:${k}`, v])) };
-    fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), YAML.stringify(doc));
+    const file = path.join(dir, `Pulumi.${stack}.yaml`);
+    const doc = fs.existsSync(file) ? YAML.parse(fs.readFileSync(file, "utf8")) ?? {} : {};
+    doc.config = { ...(doc.config ?? {}), ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`reliability-seed:${k}`, v])) };
+    fs.writeFileSync(file, YAML.stringify(doc));
 }
 
 /** What the program declares for `count` services under `prefix` with hosts variant `variant`. */
@@ -76,7 +81,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("reliability on the real engine: etcd faults and an interrupted deploy (127.0.13.10-12) @engine", function () {
     this.timeout(20 * 60 * 1000);
-    let cluster: EtcdTestCluster;
+    let cluster: SecureEtcdTestCluster;
     let etcd: Etcd3;
     let scratch: string;
     const stacks: PulumiStack[] = [];
@@ -92,12 +97,22 @@ describe("reliability on the real engine: etcd faults and an interrupted deploy 
         return s;
     }
 
+    /** ensure(), then the deployer's identity as the stack's providers hold it: the key set with --secret. */
+    async function ensureWithIdentity(stack: PulumiStack): Promise<void> {
+        await stack.ensure();
+        const tls = cluster.identity("deployer");
+        writeStackConfig(stack.projectDir, stack.stack, { etcdTls: { ca: tls.ca, cert: tls.cert } });
+        // "--" ends the flags: a PEM key starts with dashes.
+        await stack.run(["config", "set", "--stack", stack.stack, "--secret", "--path", "--non-interactive", "--", "etcdTls.key", tls.key]);
+    }
+
     before(async function () {
         if (engineTestsDisabled()) return this.skip();
         findEngine();
         scratch = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-reliability-engine-"));
-        cluster = await startEtcdCluster({ size: 3, firstAddress: "127.0.13.10" });
-        etcd = new Etcd3({ hosts: cluster.endpoints, dialTimeout: 10000 });
+        cluster = await startSecureEtcdCluster({ size: 3, firstAddress: "127.0.13.10" });
+        // root observes the whole keyspace; the program writes as deployer.
+        etcd = cluster.client("root", { dialTimeout: 10000 });
     });
 
     afterEach(async function () {
@@ -111,16 +126,16 @@ describe("reliability on the real engine: etcd faults and an interrupted deploy 
         if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
     });
 
-    describe("member faults during pulumi up (stack `faults`, 6 services under /faults)", () => {
+    describe("member faults during pulumi up (stack `faults`, 6 services under /services/faults)", () => {
         const count = 6;
-        const prefix = "/faults";
+        const prefix = "/services/faults";
         let stack: PulumiStack;
         const config = (variant: number) => ({ endpoints: [] as string[], count, prefix, hostsVariant: variant, timeoutMs: 2000, retries: 1 });
 
         before(async function () {
             if (!cluster) return this.skip();
             stack = stackOf("faults", { ...config(0), endpoints: cluster.endpoints });
-            await stack.ensure();
+            await ensureWithIdentity(stack);
             await stack.up();
             expect(await listing(`${prefix}/`)).to.deep.equal(declaredKeys(count, prefix, 0));
         });
@@ -172,9 +187,9 @@ describe("reliability on the real engine: etcd faults and an interrupted deploy 
         });
     });
 
-    describe("the engine killed mid-seeding (stack `seed`, 100 services under /seeded)", () => {
+    describe("the engine killed mid-seeding (stack `seed`, 100 services under /services/seeded)", () => {
         const count = 100;
-        const prefix = "/seeded";
+        const prefix = "/services/seeded";
         let stack: PulumiStack;
         let killedAt = -1;
         let pendingAfterKill: string[] = [];
@@ -182,7 +197,7 @@ describe("reliability on the real engine: etcd faults and an interrupted deploy 
         before(async function () {
             if (!cluster) return this.skip();
             stack = stackOf("seed", { endpoints: cluster.endpoints, count, prefix, timeoutMs: 3000, retries: 1 });
-            await stack.ensure();
+            await ensureWithIdentity(stack);
         });
 
         it("SIGKILL of the engine (and every process it started) mid-up leaves no partial service in etcd", async () => {
@@ -217,7 +232,7 @@ describe("reliability on the real engine: etcd faults and an interrupted deploy 
             pendingAfterKill = (state.pending_operations ?? []).map((p: any) => `${p.type} ${String(p.resource?.urn).split("::").pop()}`);
             const keys = await listing(`${prefix}/`);
             const owners = await listing(`${OWNERS}${prefix}/`);
-            const services = new Set(Object.keys(keys).map((k) => k.split("/")[2]));
+            const services = new Set(Object.keys(keys).map((k) => k.slice(prefix.length + 1).split("/")[0]));
             const declared = declaredKeys(count, prefix);
             expect(services.size, "some but not all services were written").to.be.within(1, count - 1);
             for (const service of services) {

@@ -1,5 +1,7 @@
 // Faults at the provider level (issue 7), with real processes:
-//   - etcd (127.0.13.40-42): one member down for a whole create/update/delete cycle; quorum lost
+//   - etcd (127.0.13.40-42), secured as in production (test/support/secure-etcd.ts: mutual TLS on
+//     both ports, v3 auth on; the provider connects as `deployer`, the test observes as `root`,
+//     and the prefixes are folders of /services, the only place `deployer` may write): one member down for a whole create/update/delete cycle; quorum lost
 //     during an update and a create: the error says so and names every endpoint, existing keys
 //     keep their old values, nothing new appears, and the very same operation converges once the
 //     members return (no manual step). (test/components/etcd/etcd-client.test.ts covers the basic
@@ -13,7 +15,7 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { Etcd3 } from "etcd3";
-import { startEtcdCluster, EtcdTestCluster } from "../support/etcd-cluster";
+import { startSecureEtcdCluster, SecureEtcdTestCluster } from "../support/secure-etcd";
 import { FleetConformanceServer } from "../support/fleet-conformance-server";
 import { EtcdConnectionArgs } from "../../components/etcd/etcd-client";
 import { serviceRegistrationProvider as provider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/services/service-registration";
@@ -31,17 +33,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("reliability: ServiceRegistration through etcd member faults (127.0.13.40-42)", function () {
     this.timeout(180_000);
-    let cluster: EtcdTestCluster;
+    let cluster: SecureEtcdTestCluster;
     let etcd: Etcd3;
     let connection: EtcdConnectionArgs;
     const everything = () => etcd.getAll().prefix("/").strings();
 
     before(async () => {
-        cluster = await startEtcdCluster({ size: 3, firstAddress: "127.0.13.40" });
-        connection = { endpoints: cluster.endpoints, timeoutMs: 1500, retries: 1 };
+        cluster = await startSecureEtcdCluster({ size: 3, firstAddress: "127.0.13.40" });
+        connection = cluster.connection("deployer", { timeoutMs: 1500, retries: 1 });
+        expect(connection.endpoints.every((e) => e.startsWith("https://"))).to.equal(true);
     });
     beforeEach(() => {
-        etcd = new Etcd3({ hosts: cluster.endpoints, dialTimeout: 5000 });
+        // root sees every key (the listings below compare the whole keyspace).
+        etcd = cluster.client("root", { dialTimeout: 5000 });
     });
     afterEach(async () => {
         etcd.close();
@@ -57,34 +61,44 @@ describe("reliability: ServiceRegistration through etcd member faults (127.0.13.
         return result.inputs as Record<string, any>;
     }
 
+    it("the provider holds the deployer's grants only: a write outside the services prefix is refused, naming the credentials, and writes nothing", async () => {
+        // Proves the cluster under the faults below is the secured one (auth on, deployer not root).
+        const before = await everything();
+        const inputs = await checked("outside", { service: "outside", scheme: "http", hosts: ["10.13.9.1:80"], prefix: "/elsewhere" });
+        const err = await provider.create(inputs).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.match(/rejected the credentials/);
+        expect(err?.message).to.match(/permission denied/);
+        expect(await everything()).to.deep.equal(before);
+    });
+
     it("one member down from the start: create, update, read and delete all succeed by failover", async () => {
         await cluster.stopMember(0);
-        const inputs = await checked("one-down", { service: "one-down", scheme: "tcp", hosts: ["10.13.0.1:80"], hostPort: 7001, prefix: "/r1" });
+        const inputs = await checked("one-down", { service: "one-down", scheme: "tcp", hosts: ["10.13.0.1:80"], hostPort: 7001, prefix: "/services/r1" });
         const { id, outs } = await provider.create(inputs);
         const news = { ...inputs, hosts: ["10.13.0.1:80", "10.13.0.2:80"] };
         const updated = await provider.update!(id, outs, news);
         const read = await provider.read!(id, updated.outs);
         expect(read.props!.hosts).to.deep.equal(["10.13.0.1:80", "10.13.0.2:80"]);
-        expect(await etcd.getAll().prefix("/r1/").strings()).to.deep.equal({
-            "/r1/one-down/scheme": "tcp",
-            "/r1/one-down/hosts/0": "10.13.0.1:80",
-            "/r1/one-down/hosts/1": "10.13.0.2:80",
-            "/r1/one-down/host_port": "7001",
+        expect(await etcd.getAll().prefix("/services/r1/").strings()).to.deep.equal({
+            "/services/r1/one-down/scheme": "tcp",
+            "/services/r1/one-down/hosts/0": "10.13.0.1:80",
+            "/services/r1/one-down/hosts/1": "10.13.0.2:80",
+            "/services/r1/one-down/host_port": "7001",
         });
         await provider.delete!(id, updated.outs);
-        expect(await etcd.getAll().prefix("/r1/").keys()).to.deep.equal([]);
-        expect(await etcd.getAll().prefix("/coreos-cluster/owners/r1/").keys()).to.deep.equal([]);
+        expect(await etcd.getAll().prefix("/services/r1/").keys()).to.deep.equal([]);
+        expect(await etcd.getAll().prefix("/coreos-cluster/owners/services/r1/").keys()).to.deep.equal([]);
     });
 
     it("quorum lost during an update and a create: both fail naming every endpoint; old keys kept, nothing new; both converge once the members return", async () => {
-        const existing = await checked("kept", { service: "kept", scheme: "http", hosts: ["10.13.1.1:80", "10.13.1.2:80"], prefix: "/r2" });
+        const existing = await checked("kept", { service: "kept", scheme: "http", hosts: ["10.13.1.1:80", "10.13.1.2:80"], prefix: "/services/r2" });
         const created = await provider.create(existing);
         const before = await everything();
 
         await cluster.stopMember(0);
         await cluster.stopMember(2);
         const shrink = { ...existing, hosts: ["10.13.1.9:80"] };
-        const fresh = await checked("fresh", { service: "fresh", scheme: "http", hosts: ["10.13.2.1:80"], prefix: "/r2" });
+        const fresh = await checked("fresh", { service: "fresh", scheme: "http", hosts: ["10.13.2.1:80"], prefix: "/services/r2" });
         const errors: Error[] = [];
         await provider.update!(created.id, created.outs, shrink).catch((e) => errors.push(e));
         await provider.create(fresh).catch((e) => errors.push(e));
@@ -106,31 +120,31 @@ describe("reliability: ServiceRegistration through etcd member faults (127.0.13.
         // The same operations, unchanged, now converge.
         const updated = await provider.update!(created.id, created.outs, shrink);
         const again = await provider.create(fresh);
-        expect(await etcd.getAll().prefix("/r2/").strings()).to.deep.equal({
-            "/r2/kept/scheme": "http",
-            "/r2/kept/hosts/0": "10.13.1.9:80",
-            "/r2/fresh/scheme": "http",
-            "/r2/fresh/hosts/0": "10.13.2.1:80",
+        expect(await etcd.getAll().prefix("/services/r2/").strings()).to.deep.equal({
+            "/services/r2/kept/scheme": "http",
+            "/services/r2/kept/hosts/0": "10.13.1.9:80",
+            "/services/r2/fresh/scheme": "http",
+            "/services/r2/fresh/hosts/0": "10.13.2.1:80",
         });
         await provider.delete!(created.id, updated.outs);
         await provider.delete!(again.id, again.outs);
-        expect(await etcd.getAll().prefix("/r2/").keys()).to.deep.equal([]);
+        expect(await etcd.getAll().prefix("/services/r2/").keys()).to.deep.equal([]);
     });
 
     it("a create whose result the engine never recorded, recovered by id (refresh --import-pending-creates / import): read restores the owned keys, update and delete work", async () => {
         // The engine was killed after create wrote to etcd: state has only the pending create's inputs and
         // the id, which the owner marker names. Recovery reads by that id with those inputs.
-        const inputs = await checked("lost", { service: "lost", scheme: "http", hosts: ["10.13.3.1:80", "10.13.3.2:80"], prefix: "/r3" });
+        const inputs = await checked("lost", { service: "lost", scheme: "http", hosts: ["10.13.3.1:80", "10.13.3.2:80"], prefix: "/services/r3" });
         const { id, outs } = await provider.create(inputs);
-        const marker = JSON.parse((await etcd.get("/coreos-cluster/owners/r3/lost").string())!);
+        const marker = JSON.parse((await etcd.get("/coreos-cluster/owners/services/r3/lost").string())!);
         expect(marker.owner).to.equal(id);
 
         const recovered = (await provider.read!(id, inputs)).props as Record<string, any>;
         expect(recovered.ownedKeys, "ownership comes back from the marker").to.have.members(outs.ownedKeys);
         const updated = await provider.update!(id, recovered, { ...inputs, hosts: ["10.13.3.1:80"] });
         await provider.delete!(id, updated.outs);
-        expect(await etcd.getAll().prefix("/r3/").strings(), "delete removes every key it wrote").to.deep.equal({});
-        expect(await etcd.get("/coreos-cluster/owners/r3/lost").string()).to.equal(null);
+        expect(await etcd.getAll().prefix("/services/r3/").strings(), "delete removes every key it wrote").to.deep.equal({});
+        expect(await etcd.get("/coreos-cluster/owners/services/r3/lost").string()).to.equal(null);
     });
 });
 

@@ -1,18 +1,20 @@
-// Secrets (issue 7): a real `pulumi up` of cases/seed-program registering services in an etcd with
-// auth enabled (127.0.13.60), reached through a real OpenSSH daemon (127.0.13.61) with a private
-// key; the etcd password and the key are set with `pulumi config set --secret`. Afterwards neither
-// the password nor any line of the private key appears in `pulumi stack export`, in any file under
+// Secrets (issues 7 and 21): a real `pulumi up` of cases/seed-program registering services in an etcd
+// secured as in production (127.0.13.60; test/support/secure-etcd.ts: mutual TLS on both ports, v3
+// auth on), as the `deployer` identity, reached through a real OpenSSH daemon (127.0.13.61) with a
+// private key; the deployer's TLS key and the SSH key are set with `pulumi config set --secret`.
+// Afterwards no line of any private key (the SSH keys, and every key of the cluster's PKI: members,
+// client identities, the CA) nor any password appears in `pulumi stack export`, in any file under
 // the backend folder (state, history, backups, PULUMI_HOME) or in the engine's output; a control
-// export with --show-secrets proves the values did flow through the state. Then forced failures
-// (wrong password, unreachable tunnel host, a key the daemon refuses) must not print them either.
+// export with --show-secrets proves the keys did flow through the state. Then forced failures
+// (wrong password, unreachable tunnel host, a key the daemon refuses, a client certificate of a CA
+// etcd does not trust) must not print them either.
 import { expect } from "chai";
-import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { startEtcdCluster, EtcdTestCluster } from "../support/etcd-cluster";
+import { startSecureEtcdCluster, SecureEtcdTestCluster, strangerIdentity, TlsIdentity } from "../support/secure-etcd";
 import { startSshd, TestSshd } from "../support/sshd";
 import { engineTestsDisabled, findEngine, PulumiStack, REPO_ROOT, RunResult } from "../support/engine";
 import { serviceRegistrationProvider as provider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../components/services/service-registration";
@@ -39,21 +41,17 @@ function leaksIn(text: string, secrets: string[]): string[] {
 
 describe("reliability: secrets never appear in plaintext in state, files, output or errors (127.0.13.60-62) @engine", function () {
     this.timeout(15 * 60 * 1000);
-    const password = `Pw-${crypto.randomBytes(12).toString("hex")}`;
     const wrongPassword = `Wrong-${crypto.randomBytes(12).toString("hex")}`;
-    let cluster: EtcdTestCluster;
+    let cluster: SecureEtcdTestCluster;
+    let deployer: TlsIdentity;
+    let stranger: TlsIdentity;
     let sshd: TestSshd;
     let scratch: string;
     let stack: PulumiStack;
     const outputs: RunResult[] = [];
 
-    function etcdctl(...args: string[]): string {
-        const r = spawnSync("etcdctl", [`--endpoints=${cluster.endpoints[0]}`, ...args], { encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" } });
-        if (r.status !== 0) throw new Error(`etcdctl ${args.join(" ")} failed: ${r.stderr}`);
-        return r.stdout;
-    }
-
-    const secrets = () => [password, wrongPassword, sshd.privateKey, sshd.unauthorizedPrivateKey];
+    // The router's password is derived from its key (model/etcd-auth.ts): a secret of the cluster too.
+    const secrets = () => [wrongPassword, cluster.routerPassword, sshd.privateKey, sshd.unauthorizedPrivateKey, ...cluster.privateKeys(), stranger.key];
 
     async function configure(extra: Record<string, unknown>): Promise<void> {
         for (const [key, value] of Object.entries(extra)) {
@@ -69,9 +67,9 @@ describe("reliability: secrets never appear in plaintext in state, files, output
     before(async function () {
         if (engineTestsDisabled()) return this.skip();
         findEngine();
-        cluster = await startEtcdCluster({ size: 1, firstAddress: "127.0.13.60" });
-        etcdctl("user", "add", "root", `--new-user-password=${password}`);
-        etcdctl("auth", "enable");
+        cluster = await startSecureEtcdCluster({ size: 1, firstAddress: "127.0.13.60" });
+        deployer = cluster.identity("deployer");
+        stranger = strangerIdentity();
         sshd = await startSshd({ host: "127.0.13.61" });
 
         scratch = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-reliability-secrets-"));
@@ -82,17 +80,18 @@ describe("reliability: secrets never appear in plaintext in state, files, output
         fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
         const plain = {
             "reliability-seed:count": 3,
-            "reliability-seed:prefix": "/secret",
+            "reliability-seed:prefix": "/services/secret",
             "reliability-seed:endpoints": cluster.endpoints,
             "reliability-seed:timeoutMs": 3000,
             "reliability-seed:retries": 0,
-            "reliability-seed:etcdUsername": "root",
             "reliability-seed:sshTunnel": { host: sshd.host, port: sshd.port, username: sshd.username },
+            // The certificates are public; the key is set with --secret below.
+            "reliability-seed:etcdTls": { ca: deployer.ca, cert: deployer.cert },
         };
         fs.writeFileSync(path.join(dir, "Pulumi.seed.yaml"), YAML.stringify({ config: plain }));
         stack = new PulumiStack({ engine: findEngine(), backendDir: path.join(scratch, "backend"), projectDir: dir, stack: "seed", transpileOnly: true });
         await stack.ensure();
-        await setSecret("etcdPassword", password);
+        await setSecret("etcdTls.key", deployer.key);
         await setSecret("sshTunnel.privateKey", sshd.privateKey);
     });
 
@@ -103,22 +102,22 @@ describe("reliability: secrets never appear in plaintext in state, files, output
         if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
     });
 
-    it("the stack file holds the password and key encrypted only", () => {
+    it("the stack file holds the TLS and SSH keys encrypted only", () => {
         const text = fs.readFileSync(path.join(stack.projectDir, "Pulumi.seed.yaml"), "utf8");
         expect(text).to.contain("secure:");
         expect(leaksIn(text, secrets())).to.deep.equal([]);
     });
 
-    it("after pulumi up through the tunnel with etcd auth: no secret in the export, the backend files or the engine's output", async () => {
+    it("after pulumi up through the tunnel with mutual TLS and etcd auth: no secret in the export, the backend files or the engine's output", async () => {
         const up = await stack.up();
         outputs.push(up);
-        expect(etcdctl("--user", `root:${password}`, "get", "--prefix", "/secret/", "--keys-only").split("\n").filter(Boolean)).to.have.length(7); // svc-0 and svc-2 http (2 keys), svc-1 tcp (3)
+        expect(await cluster.client("root").getAll().prefix("/services/secret/").keys()).to.have.length(7); // svc-0 and svc-2 http (2 keys), svc-1 tcp (3)
 
         const exported = await stack.run(["stack", "export", "--stack", "seed", "--non-interactive"]);
         expect(leaksIn(exported.stdout, secrets()), "pulumi stack export").to.deep.equal([]);
         // Control: the values are in the state, encrypted; decrypted on request they are there.
         const shown = await stack.run(["stack", "export", "--stack", "seed", "--show-secrets", "--non-interactive"]);
-        expect(shown.stdout).to.contain(password);
+        expect(shown.stdout).to.contain(fragments(deployer.key)[1]);
         expect(shown.stdout).to.contain(fragments(sshd.privateKey)[1]);
         expect(JSON.parse(exported.stdout).deployment.resources.length).to.be.greaterThan(3);
 
@@ -131,15 +130,17 @@ describe("reliability: secrets never appear in plaintext in state, files, output
     });
 
     it("forced failures (wrong password, unreachable tunnel host) print no secret, and the state still holds none", async () => {
+        // The deployer authenticates by its certificate; the plan's one user with a password is the
+        // router (the JSON gateway ignores certificate names), so a wrong password is a wrong one of its.
+        await configure({ etcdUsername: "router", hostsVariant: 1 });
         await setSecret("etcdPassword", wrongPassword);
-        await configure({ hostsVariant: 1 });
         const rejected = await stack.up([], { allowFailure: true });
         outputs.push(rejected);
         expect(rejected.code, rejected.stdout.slice(-2000)).to.not.equal(0);
-        expect(rejected.stdout + rejected.stderr).to.match(/rejected the credentials of user "root"/);
+        expect(rejected.stdout + rejected.stderr).to.match(/rejected the credentials of user "router"/);
         expect(leaksIn(rejected.stdout + rejected.stderr, secrets()), "output of the wrong-password run").to.deep.equal([]);
 
-        await setSecret("etcdPassword", password);
+        for (const key of ["etcdPassword", "etcdUsername"]) outputs.push(await stack.run(["config", "rm", "--stack", "seed", "--non-interactive", key]));
         await configure({ "sshTunnel.host": "127.0.13.62" });
         const unreachable = await stack.up([], { allowFailure: true });
         outputs.push(unreachable);
@@ -153,13 +154,16 @@ describe("reliability: secrets never appear in plaintext in state, files, output
         await configure({ "sshTunnel.host": sshd.host });
     });
 
-    it("provider errors with a refused key or a wrong password carry no key material and no password", async () => {
-        const base = { resourceName: "leak-check", service: "leak", scheme: "http", hosts: ["10.0.0.1:80"], prefix: "/secret2", providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION };
+    it("provider errors with a refused key, a wrong password or an untrusted client certificate carry no key material and no password", async () => {
+        const base = { resourceName: "leak-check", service: "leak", scheme: "http", hosts: ["10.0.0.1:80"], prefix: "/services/secret2", providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION };
         const tunnel = { host: sshd.host, port: sshd.port, username: sshd.username };
+        const good = { endpoints: cluster.endpoints, tls: deployer, timeoutMs: 3000, retries: 0 };
         const attempts = [
-            { endpoints: cluster.endpoints, username: "root", password, timeoutMs: 3000, retries: 0, sshTunnel: { ...tunnel, privateKey: sshd.unauthorizedPrivateKey } },
-            { endpoints: cluster.endpoints, username: "root", password: wrongPassword, timeoutMs: 3000, retries: 0, sshTunnel: { ...tunnel, privateKey: sshd.privateKey } },
-            { endpoints: cluster.endpoints, username: "root", password, timeoutMs: 3000, retries: 0, sshTunnel: { ...tunnel, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-key-but-secret-text-0123456789\n-----END OPENSSH PRIVATE KEY-----" } },
+            { ...good, sshTunnel: { ...tunnel, privateKey: sshd.unauthorizedPrivateKey } },
+            { ...good, username: "router", password: wrongPassword, sshTunnel: { ...tunnel, privateKey: sshd.privateKey } },
+            { ...good, sshTunnel: { ...tunnel, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-key-but-secret-text-0123456789\n-----END OPENSSH PRIVATE KEY-----" } },
+            // etcd refuses the handshake: the error path holds a TLS private key the cluster does not know.
+            { ...good, tls: { ca: deployer.ca, cert: stranger.cert, key: stranger.key }, sshTunnel: { ...tunnel, privateKey: sshd.privateKey } },
         ];
         for (const connection of attempts) {
             const checked = await provider.check!({}, { ...base, connection });

@@ -1,10 +1,12 @@
 // Connection reuse and coalescing of ServiceRegistration creates/updates (127.0.5.60-62): creates
 // arriving together on one connection share one etcd session and are written as one batch; a
-// service refused among them fails only its own create; failures never leak the password.
+// service refused among them fails only its own create; failures never leak the password. The etcd
+// is secured as in production (mutual TLS, auth on: test/support/secure-etcd.ts) and the providers
+// connect as `deployer`, so the prefixes are folders of /services, where that identity may write.
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { Etcd3 } from "etcd3";
-import { startEtcdCluster, EtcdTestCluster } from "../../support/etcd-cluster";
+import { startSecureEtcdCluster, SecureEtcdTestCluster } from "../../support/secure-etcd";
 import { coalescedWriteStats, serviceRegistrationProvider as provider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../../components/services/service-registration";
 import { EtcdConnectionArgs } from "../../../components/etcd/etcd-client";
 import { closeIdleSharedSessions, connectionFingerprint, setSharedSessionIdleMs, sharedSessionStats, withSharedEtcd } from "../../../components/etcd/etcd-shared-sessions";
@@ -13,14 +15,14 @@ const requireFromString: (code: string) => any = require(require.resolve("requir
 
 describe("ServiceRegistration: shared sessions and coalesced creates (127.0.5.60-62)", function () {
     this.timeout(60000);
-    let cluster: EtcdTestCluster;
+    let cluster: SecureEtcdTestCluster;
     let etcd: Etcd3;
     let connection: EtcdConnectionArgs;
 
     before(async () => {
-        cluster = await startEtcdCluster({ size: 3, firstAddress: "127.0.5.60", enableV2: true });
-        etcd = new Etcd3({ hosts: cluster.endpoints });
-        connection = { endpoints: cluster.endpoints, timeoutMs: 3000, retries: 1 };
+        cluster = await startSecureEtcdCluster({ size: 3, firstAddress: "127.0.5.60", enableV2: true });
+        etcd = cluster.client("root");
+        connection = cluster.connection("deployer", { timeoutMs: 3000, retries: 1 });
     });
     after(async () => {
         await closeIdleSharedSessions();
@@ -63,7 +65,7 @@ describe("ServiceRegistration: shared sessions and coalesced creates (127.0.5.60
         const created = await Promise.all(
             Array.from({ length: count }, async (_, i) => {
                 const p = loaded[i % loaded.length];
-                const inputs = await checked(p, `c-${i}`, { service: `c-${i}`, scheme: "tcp", hosts: [`10.60.0.${i + 1}:80`], hostPort: 20000 + i, prefix: "/co1" });
+                const inputs = await checked(p, `c-${i}`, { service: `c-${i}`, scheme: "tcp", hosts: [`10.60.0.${i + 1}:80`], hostPort: 20000 + i, prefix: "/services/co1" });
                 return p.create(inputs);
             }),
         );
@@ -73,27 +75,27 @@ describe("ServiceRegistration: shared sessions and coalesced creates (127.0.5.60
         expect(writesAfter.services - writesBefore.services).to.equal(count);
         expect(writesAfter.batches - writesBefore.batches, "batches").to.be.at.most(4);
         expect(writesAfter.splits - writesBefore.splits).to.equal(0);
-        expect(await etcd.getAll().prefix("/co1/").count()).to.equal(count * 3);
-        expect(await etcd.getAll().prefix("/coreos-cluster/owners/co1/").count()).to.equal(count);
+        expect(await etcd.getAll().prefix("/services/co1/").count()).to.equal(count * 3);
+        expect(await etcd.getAll().prefix("/coreos-cluster/owners/services/co1/").count()).to.equal(count);
         created.forEach(({ id, outs }, i) => {
-            expect(id).to.equal(`/co1/c-${i}@organization/coalesce/test/c-${i}`);
-            expect(outs.ownedKeys).to.have.members([`/co1/c-${i}/scheme`, `/co1/c-${i}/hosts/0`, `/co1/c-${i}/host_port`]);
+            expect(id).to.equal(`/services/co1/c-${i}@organization/coalesce/test/c-${i}`);
+            expect(outs.ownedKeys).to.have.members([`/services/co1/c-${i}/scheme`, `/services/co1/c-${i}/hosts/0`, `/services/co1/c-${i}/host_port`]);
         });
         // Updates coalesce the same way and keep each resource's own owned keys.
         const updated = await Promise.all(created.map(({ id, outs }, i) => loaded[i % 2].update!(id, outs, { ...outs, hosts: [`10.61.0.${i + 1}:80`] })));
         updated.forEach(({ outs }, i) => expect(outs!.hosts).to.deep.equal([`10.61.0.${i + 1}:80`]));
-        expect(await etcd.get("/co1/c-7/hosts/0").string()).to.equal("10.61.0.8:80");
+        expect(await etcd.get("/services/co1/c-7/hosts/0").string()).to.equal("10.61.0.8:80");
         expect(sharedSessionStats().opened - sessionsBefore.opened, "sessions opened").to.equal(1);
         await Promise.all(created.map(({ id }, i) => loaded[i % 2].delete!(id, updated[i].outs)));
-        expect(await etcd.getAll().prefix("/co1/").count()).to.equal(0);
+        expect(await etcd.getAll().prefix("/services/co1/").count()).to.equal(0);
     });
 
     it("one refused service among many fails only its own create; the others are written", async () => {
-        await etcd.put("/co2/taken/scheme").value("http"); // written by another tool: no marker
+        await etcd.put("/services/co2/taken/scheme").value("http"); // written by another tool: no marker
         const names = Array.from({ length: 12 }, (_, i) => (i === 5 ? "taken" : `ok-${i}`));
         const before = coalescedWriteStats();
         const results = await Promise.allSettled(
-            names.map(async (name) => provider.create(await checked(provider, `r-${name}`, { service: name, scheme: "http", hosts: ["10.62.0.1:80"], prefix: "/co2" }))),
+            names.map(async (name) => provider.create(await checked(provider, `r-${name}`, { service: name, scheme: "http", hosts: ["10.62.0.1:80"], prefix: "/services/co2" }))),
         );
         const failed = results.map((r, i) => (r.status === "rejected" ? names[i] : undefined)).filter(Boolean);
         expect(failed).to.deep.equal(["taken"]);
@@ -102,14 +104,14 @@ describe("ServiceRegistration: shared sessions and coalesced creates (127.0.5.60
         expect(err.message).to.include("set adopt: true to take it over");
         expect(err.message).not.to.include("ok-");
         expect(coalescedWriteStats().splits - before.splits).to.be.at.least(1);
-        expect(await etcd.getAll().prefix("/co2/taken/").strings()).to.deep.equal({ "/co2/taken/scheme": "http" });
-        expect(await etcd.get("/coreos-cluster/owners/co2/taken").string()).to.equal(null);
-        for (const name of names.filter((n) => n !== "taken")) expect(await etcd.get(`/co2/${name}/hosts/0`).string()).to.equal("10.62.0.1:80");
+        expect(await etcd.getAll().prefix("/services/co2/taken/").strings()).to.deep.equal({ "/services/co2/taken/scheme": "http" });
+        expect(await etcd.get("/coreos-cluster/owners/services/co2/taken").string()).to.equal(null);
+        for (const name of names.filter((n) => n !== "taken")) expect(await etcd.get(`/services/co2/${name}/hosts/0`).string()).to.equal("10.62.0.1:80");
     });
 
     it("two resources registering the same service at once: one wins, the other is refused on its own", async () => {
         const results = await Promise.allSettled(
-            ["dup-a", "dup-b"].map(async (r) => provider.create(await checked(provider, r, { service: "dup", scheme: "http", hosts: ["10.63.0.1:80"], prefix: "/co3" }))),
+            ["dup-a", "dup-b"].map(async (r) => provider.create(await checked(provider, r, { service: "dup", scheme: "http", hosts: ["10.63.0.1:80"], prefix: "/services/co3" }))),
         );
         expect(results.filter((r) => r.status === "fulfilled")).to.have.length(1);
         const refused = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
@@ -121,11 +123,11 @@ describe("ServiceRegistration: shared sessions and coalesced creates (127.0.5.60
         const previous = setSharedSessionIdleMs(100);
         try {
             const start = sharedSessionStats();
-            await Promise.all([1, 2, 3].map(() => withSharedEtcd(connection, (s) => s.run("get", (c) => c.get("/nothing").string()))));
+            await Promise.all([1, 2, 3].map(() => withSharedEtcd(connection, (s) => s.run("get", (c) => c.get("/services/nothing").string()))));
             await withSharedEtcd(connection, async () => {
                 throw new Error("refused for a reason of one service");
             }).catch(() => undefined);
-            await withSharedEtcd(connection, (s) => s.run("get", (c) => c.get("/nothing").string()));
+            await withSharedEtcd(connection, (s) => s.run("get", (c) => c.get("/services/nothing").string()));
             const used = sharedSessionStats();
             expect(used.opened - start.opened).to.equal(1);
             expect(used.reused - start.reused).to.equal(4);
@@ -139,7 +141,7 @@ describe("ServiceRegistration: shared sessions and coalesced creates (127.0.5.60
     it("creates on an unreachable connection all fail naming the endpoints, without the password, and no session stays cached", async () => {
         const nowhere: EtcdConnectionArgs = { endpoints: ["http://127.0.5.69:2379"], timeoutMs: 500, retries: 0, username: "root", password: "pw-never-shown" };
         const results = await Promise.allSettled(
-            ["u-1", "u-2", "u-3"].map(async (name) => provider.create({ ...(await checked(provider, name, { service: name, scheme: "http", hosts: [], prefix: "/co4" })), connection: nowhere })),
+            ["u-1", "u-2", "u-3"].map(async (name) => provider.create({ ...(await checked(provider, name, { service: name, scheme: "http", hosts: [], prefix: "/services/co4" })), connection: nowhere })),
         );
         for (const [i, r] of results.entries()) {
             expect(r.status).to.equal("rejected");
@@ -150,7 +152,7 @@ describe("ServiceRegistration: shared sessions and coalesced creates (127.0.5.60
         }
         const opened = sharedSessionStats().opened;
         // The failed session was retired: the next call opens a fresh one.
-        await provider.create({ ...(await checked(provider, "u-4", { service: "u-4", scheme: "http", hosts: [], prefix: "/co4" })), connection: nowhere }).catch(() => undefined);
+        await provider.create({ ...(await checked(provider, "u-4", { service: "u-4", scheme: "http", hosts: [], prefix: "/services/co4" })), connection: nowhere }).catch(() => undefined);
         expect(sharedSessionStats().opened).to.equal(opened + 1);
     });
 });

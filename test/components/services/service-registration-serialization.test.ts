@@ -1,12 +1,13 @@
 // The provider as the engine sees it: serialized with the SDK's closure serializer (as
 // pulumi.dynamic.Resource does), loaded back with require-from-string (as the dynamic-provider
-// host does), then run against real etcd (127.0.5.50-52). The serialized shim carries the
+// host does), then run against real etcd (127.0.5.50-52) secured as in production (mutual TLS,
+// auth on: test/support/secure-etcd.ts), as the `deployer` identity. The serialized shim carries the
 // provider's bundle (bundled-provider.ts). A captured module or client would break or bloat this
 // text, and is caught here rather than on a user's `pulumi up`.
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { Etcd3 } from "etcd3";
-import { startEtcdCluster, EtcdTestCluster } from "../../support/etcd-cluster";
+import { startSecureEtcdCluster, SecureEtcdTestCluster } from "../../support/secure-etcd";
 import { bundleOf } from "../../../components/services/bundled-provider";
 import { ServiceRegistration, serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../../components/services/service-registration";
 
@@ -15,7 +16,7 @@ const requireFromString: (code: string) => any = require(require.resolve("requir
 
 describe("ServiceRegistration provider through Pulumi's serialization (127.0.5.50-52)", function () {
     this.timeout(60000);
-    let cluster: EtcdTestCluster;
+    let cluster: SecureEtcdTestCluster;
     let etcd: Etcd3;
     let text: string;
     let containsSecrets: boolean;
@@ -24,8 +25,8 @@ describe("ServiceRegistration provider through Pulumi's serialization (127.0.5.5
         const serialized = await pulumi.runtime.serializeFunction(() => serviceRegistrationProvider, { allowSecrets: true });
         text = serialized.text;
         containsSecrets = serialized.containsSecrets;
-        cluster = await startEtcdCluster({ size: 3, firstAddress: "127.0.5.50", enableV2: true });
-        etcd = new Etcd3({ hosts: cluster.endpoints });
+        cluster = await startSecureEtcdCluster({ size: 3, firstAddress: "127.0.5.50", enableV2: true });
+        etcd = cluster.client("root");
     });
     after(async () => {
         etcd?.close();
@@ -52,7 +53,7 @@ describe("ServiceRegistration provider through Pulumi's serialization (127.0.5.5
     it("the deserialized provider checks, creates, reads, updates and deletes against real etcd", async () => {
         const loaded = requireFromString(text).handler() as pulumi.dynamic.ResourceProvider;
         expect(loaded).to.not.equal(serviceRegistrationProvider);
-        const connection = { endpoints: cluster.endpoints, timeoutMs: 3000, retries: 1 };
+        const connection = cluster.connection("deployer", { timeoutMs: 3000, retries: 1 });
         const checked = await loaded.check!({}, {
             resourceName: "serialized",
             connection,
@@ -72,8 +73,8 @@ describe("ServiceRegistration provider through Pulumi's serialization (127.0.5.5
             "/services/serialized/hosts/0": "10.5.0.1:9000",
             "/services/serialized/host_port": "9000",
         });
-        const v2 = await (await fetch(`${cluster.endpoints[0]}/v2/keys/services/serialized/host_port`)).json();
-        expect((v2 as any).node.value).to.equal("9000");
+        const v2 = await cluster.v2("/services/serialized/host_port");
+        expect(v2.body.node.value).to.equal("9000");
 
         const updated = await loaded.update!(id, outs, { ...checked.inputs, hosts: ["10.5.0.2:9000"] });
         expect((await loaded.read!(id, updated.outs)).props!.hosts).to.deep.equal(["10.5.0.2:9000"]);
@@ -84,7 +85,7 @@ describe("ServiceRegistration provider through Pulumi's serialization (127.0.5.5
 
     it("errors from the deserialized provider still name the resource and field", async () => {
         const loaded = requireFromString(text).handler() as pulumi.dynamic.ResourceProvider;
-        const result = await loaded.check!({}, { resourceName: "broken", connection: { endpoints: cluster.endpoints }, service: "broken", scheme: "udp", hosts: [] });
+        const result = await loaded.check!({}, { resourceName: "broken", connection: cluster.connection("deployer"), service: "broken", scheme: "udp", hosts: [] });
         expect(result.failures).to.deep.equal([{ property: "scheme", reason: 'ServiceRegistration "broken": scheme "udp" must be "http" or "tcp"' }]);
     });
 

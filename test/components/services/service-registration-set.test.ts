@@ -1,10 +1,12 @@
 // ServiceRegistrationSet's provider against a real 3-member etcd (Debian's etcd 3.4) on
 // 127.0.5.70-72: many services as one resource, batched; per-service ownership, drift, adoption,
 // hand-over from per-service registrations, v2 mirroring, bad input; and from its serialized form.
+// The etcd is secured as in production (mutual TLS, auth on: test/support/secure-etcd.ts) and the
+// providers connect as `deployer`, so the prefixes are folders of /services, where it may write.
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { Etcd3 } from "etcd3";
-import { startEtcdCluster, EtcdTestCluster } from "../../support/etcd-cluster";
+import { startSecureEtcdCluster, SecureEtcdTestCluster } from "../../support/secure-etcd";
 import { serviceRegistrationSetProvider as provider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../../components/services/service-registration-set";
 import { serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../../components/services/service-registration";
 import { registrationOwnerKey } from "../../../model/service-keys";
@@ -17,14 +19,15 @@ const ownerKeyOf = (resourceName: string) => registrationOwnerKey({ organization
 
 describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", function () {
     this.timeout(60000);
-    let cluster: EtcdTestCluster;
+    let cluster: SecureEtcdTestCluster;
     let etcd: Etcd3;
     let connection: EtcdConnectionArgs;
 
     before(async () => {
-        cluster = await startEtcdCluster({ size: 3, firstAddress: "127.0.5.70", enableV2: true });
-        etcd = new Etcd3({ hosts: cluster.endpoints });
-        connection = { endpoints: cluster.endpoints, timeoutMs: 3000, retries: 1 };
+        cluster = await startSecureEtcdCluster({ size: 3, firstAddress: "127.0.5.70", enableV2: true });
+        // root: sees the whole keyspace and plays the other writers (a sidekick, another tool).
+        etcd = cluster.client("root");
+        connection = cluster.connection("deployer", { timeoutMs: 3000, retries: 1 });
     });
     after(async () => {
         etcd?.close();
@@ -44,187 +47,187 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
     const db = { service: "db", scheme: "tcp", hosts: ["10.1.0.9:5432"], hostPort: 5432 };
 
     it("creates every service's exact layout with its own owner marker, reads back with no diff, and deletes exactly that", async () => {
-        const inputs = await checked("both", { services: [web, db], prefix: "/s1" });
+        const inputs = await checked("both", { services: [web, db], prefix: "/services/s1" });
         expect(inputs.services.map((s: { service: string }) => s.service), "sorted by name").to.deep.equal(["db", "web"]);
         const { id, outs } = await provider.create(inputs);
-        expect(await under("/s1/")).to.deep.equal({
-            "/s1/db/scheme": "tcp",
-            "/s1/db/hosts/0": "10.1.0.9:5432",
-            "/s1/db/host_port": "5432",
-            "/s1/web/scheme": "http",
-            "/s1/web/hosts/0": "10.1.0.1:80",
-            "/s1/web/hosts/1": "10.1.0.2:80",
+        expect(await under("/services/s1/")).to.deep.equal({
+            "/services/s1/db/scheme": "tcp",
+            "/services/s1/db/hosts/0": "10.1.0.9:5432",
+            "/services/s1/db/host_port": "5432",
+            "/services/s1/web/scheme": "http",
+            "/services/s1/web/hosts/0": "10.1.0.1:80",
+            "/services/s1/web/hosts/1": "10.1.0.2:80",
         });
-        const markers = await under("/coreos-cluster/owners/s1/");
-        expect(Object.keys(markers).sort()).to.deep.equal(["/coreos-cluster/owners/s1/db", "/coreos-cluster/owners/s1/web"]);
-        expect(JSON.parse(markers["/coreos-cluster/owners/s1/web"]).owner).to.equal(`/s1/web@set:${ownerKeyOf("both")}`);
-        expect(outs.ownedKeys.web).to.have.members(["/s1/web/scheme", "/s1/web/hosts/0", "/s1/web/hosts/1"]);
+        const markers = await under("/coreos-cluster/owners/services/s1/");
+        expect(Object.keys(markers).sort()).to.deep.equal(["/coreos-cluster/owners/services/s1/db", "/coreos-cluster/owners/services/s1/web"]);
+        expect(JSON.parse(markers["/coreos-cluster/owners/services/s1/web"]).owner).to.equal(`/services/s1/web@set:${ownerKeyOf("both")}`);
+        expect(outs.ownedKeys.web).to.have.members(["/services/s1/web/scheme", "/services/s1/web/hosts/0", "/services/s1/web/hosts/1"]);
 
         const read = await provider.read!(id, outs);
         expect(read.id).to.equal(id);
         expect((await provider.diff!(id, read.props, inputs)).changes).to.equal(false);
-        const reordered = await checked("both", { services: [db, web], prefix: "/s1" });
+        const reordered = await checked("both", { services: [db, web], prefix: "/services/s1" });
         expect((await provider.diff!(id, read.props, reordered)).changes, "reordering the list is no change").to.equal(false);
 
-        await etcd.put("/s1/web/hosts/sidekick").value("10.1.0.7:80");
+        await etcd.put("/services/s1/web/hosts/sidekick").value("10.1.0.7:80");
         await provider.delete!(id, outs);
-        expect(await under("/s1/")).to.deep.equal({ "/s1/web/hosts/sidekick": "10.1.0.7:80" });
-        expect(await under("/coreos-cluster/owners/s1/")).to.deep.equal({});
+        expect(await under("/services/s1/")).to.deep.equal({ "/services/s1/web/hosts/sidekick": "10.1.0.7:80" });
+        expect(await under("/coreos-cluster/owners/services/s1/")).to.deep.equal({});
     });
 
     it("writes many services in transactions of at most 128 operations, never splitting one (300 services: 15 commits)", async () => {
         const services = Array.from({ length: 300 }, (_, i) => ({ service: `svc-${i}`, scheme: "tcp", hosts: [`10.2.${i >> 8}.${i & 255}:9000`, `10.3.${i >> 8}.${i & 255}:9000`, `10.4.${i >> 8}.${i & 255}:9000`], hostPort: 9000 + i }));
-        const inputs = await checked("many", { services, prefix: "/s2" });
+        const inputs = await checked("many", { services, prefix: "/services/s2" });
         const before = await revision();
         const { id, outs } = await provider.create(inputs);
         // 6 operations per service (5 keys + marker): 21 services per transaction, each commit one revision.
         expect((await revision()) - before).to.equal(Math.ceil(300 / Math.floor(128 / 6)));
-        expect(Object.keys(await under("/s2/")).length).to.equal(1500);
+        expect(Object.keys(await under("/services/s2/")).length).to.equal(1500);
         await provider.delete!(id, outs);
-        expect(await under("/s2/")).to.deep.equal({});
-        expect(await under("/coreos-cluster/owners/s2/")).to.deep.equal({});
+        expect(await under("/services/s2/")).to.deep.equal({});
+        expect(await under("/coreos-cluster/owners/services/s2/")).to.deep.equal({});
     });
 
     it("refuses, before writing any service, one that needs more than etcd's 128 operations per transaction", async () => {
         const crowded = { service: "crowded", scheme: "http", hosts: Array.from({ length: 127 }, (_, i) => `10.6.${i >> 8}.${i & 255}:80`) };
-        const err = await failureOf(provider.create(await checked("crowded", { services: [web, db, crowded], prefix: "/s11" })));
+        const err = await failureOf(provider.create(await checked("crowded", { services: [web, db, crowded], prefix: "/services/s11" })));
         expect(err.message).to.match(/service "crowded": needs 129 operations, more than etcd's 128-operation transaction limit/);
-        expect(await under("/s11/")).to.deep.equal({});
-        expect(await under("/coreos-cluster/owners/s11/")).to.deep.equal({});
+        expect(await under("/services/s11/")).to.deep.equal({});
+        expect(await under("/coreos-cluster/owners/services/s11/")).to.deep.equal({});
     });
 
     it("an update writes only the services that changed, removes the ones dropped, and a prefix change replaces", async () => {
-        const inputs = await checked("upd", { services: [web, db], prefix: "/s3" });
+        const inputs = await checked("upd", { services: [web, db], prefix: "/services/s3" });
         const { id, outs } = await provider.create(inputs);
-        const dbRevision = (await etcd.kv.range({ key: Buffer.from("/s3/db/scheme") })).kvs[0].mod_revision;
+        const dbRevision = (await etcd.kv.range({ key: Buffer.from("/services/s3/db/scheme") })).kvs[0].mod_revision;
         const cache = { service: "cache", scheme: "tcp", hosts: ["10.1.0.5:6379"], hostPort: 6379 };
-        const news = await checked("upd", { services: [db, { ...web, hosts: ["10.1.0.3:80"] }, cache], prefix: "/s3" });
+        const news = await checked("upd", { services: [db, { ...web, hosts: ["10.1.0.3:80"] }, cache], prefix: "/services/s3" });
         const diff = await provider.diff!(id, outs, news);
         expect(diff).to.include({ changes: true });
         expect(diff.replaces).to.deep.equal([]);
         const updated = await provider.update!(id, outs, news);
-        expect(await under("/s3/")).to.deep.equal({
-            "/s3/cache/scheme": "tcp",
-            "/s3/cache/hosts/0": "10.1.0.5:6379",
-            "/s3/cache/host_port": "6379",
-            "/s3/db/scheme": "tcp",
-            "/s3/db/hosts/0": "10.1.0.9:5432",
-            "/s3/db/host_port": "5432",
-            "/s3/web/scheme": "http",
-            "/s3/web/hosts/0": "10.1.0.3:80",
+        expect(await under("/services/s3/")).to.deep.equal({
+            "/services/s3/cache/scheme": "tcp",
+            "/services/s3/cache/hosts/0": "10.1.0.5:6379",
+            "/services/s3/cache/host_port": "6379",
+            "/services/s3/db/scheme": "tcp",
+            "/services/s3/db/hosts/0": "10.1.0.9:5432",
+            "/services/s3/db/host_port": "5432",
+            "/services/s3/web/scheme": "http",
+            "/services/s3/web/hosts/0": "10.1.0.3:80",
         });
-        expect((await etcd.kv.range({ key: Buffer.from("/s3/db/scheme") })).kvs[0].mod_revision, "unchanged service not rewritten").to.equal(dbRevision);
-        expect(updated.outs!.ownedKeys.web).to.deep.equal(["/s3/web/scheme", "/s3/web/hosts/0"]);
+        expect((await etcd.kv.range({ key: Buffer.from("/services/s3/db/scheme") })).kvs[0].mod_revision, "unchanged service not rewritten").to.equal(dbRevision);
+        expect(updated.outs!.ownedKeys.web).to.deep.equal(["/services/s3/web/scheme", "/services/s3/web/hosts/0"]);
 
-        const fewer = await checked("upd", { services: [db], prefix: "/s3" });
+        const fewer = await checked("upd", { services: [db], prefix: "/services/s3" });
         const shrunk = await provider.update!(id, updated.outs, fewer);
-        expect(Object.keys(await under("/s3/")).sort()).to.deep.equal(["/s3/db/host_port", "/s3/db/hosts/0", "/s3/db/scheme"]);
-        expect(Object.keys(await under("/coreos-cluster/owners/s3/"))).to.deep.equal(["/coreos-cluster/owners/s3/db"]);
-        expect((await provider.diff!(id, shrunk.outs, { ...fewer, prefix: "/other" })).replaces).to.deep.equal(["prefix"]);
+        expect(Object.keys(await under("/services/s3/")).sort()).to.deep.equal(["/services/s3/db/host_port", "/services/s3/db/hosts/0", "/services/s3/db/scheme"]);
+        expect(Object.keys(await under("/coreos-cluster/owners/services/s3/"))).to.deep.equal(["/coreos-cluster/owners/services/s3/db"]);
+        expect((await provider.diff!(id, shrunk.outs, { ...fewer, prefix: "/services/other" })).replaces).to.deep.equal(["prefix"]);
         await provider.delete!(id, shrunk.outs);
-        expect(await under("/s3/")).to.deep.equal({});
+        expect(await under("/services/s3/")).to.deep.equal({});
     });
 
     it("a service named like a built-in property (constructor) is a service like any other: added by update, refreshed, removed", async () => {
-        const inputs = await checked("builtin", { services: [web], prefix: "/s40" });
+        const inputs = await checked("builtin", { services: [web], prefix: "/services/s40" });
         const { id, outs } = await provider.create(inputs);
         const ctor = { service: "constructor", scheme: "http", hosts: ["10.1.0.7:80"] };
-        const news = await checked("builtin", { services: [web, ctor], prefix: "/s40" });
+        const news = await checked("builtin", { services: [web, ctor], prefix: "/services/s40" });
         const updated = await provider.update!(id, outs, news);
-        expect(updated.outs!.ownedKeys.constructor).to.deep.equal(["/s40/constructor/scheme", "/s40/constructor/hosts/0"]);
-        expect(await under("/s40/constructor/")).to.deep.equal({ "/s40/constructor/scheme": "http", "/s40/constructor/hosts/0": "10.1.0.7:80" });
+        expect(updated.outs!.ownedKeys.constructor).to.deep.equal(["/services/s40/constructor/scheme", "/services/s40/constructor/hosts/0"]);
+        expect(await under("/services/s40/constructor/")).to.deep.equal({ "/services/s40/constructor/scheme": "http", "/services/s40/constructor/hosts/0": "10.1.0.7:80" });
         const read = await provider.read!(id, updated.outs);
-        expect(read.props.ownedKeys.constructor).to.have.members(["/s40/constructor/scheme", "/s40/constructor/hosts/0"]);
-        const back = await provider.update!(id, read.props, await checked("builtin", { services: [web], prefix: "/s40" }));
-        expect(Object.keys(await under("/s40/")).sort()).to.deep.equal(["/s40/web/hosts/0", "/s40/web/hosts/1", "/s40/web/scheme"]);
+        expect(read.props.ownedKeys.constructor).to.have.members(["/services/s40/constructor/scheme", "/services/s40/constructor/hosts/0"]);
+        const back = await provider.update!(id, read.props, await checked("builtin", { services: [web], prefix: "/services/s40" }));
+        expect(Object.keys(await under("/services/s40/")).sort()).to.deep.equal(["/services/s40/web/hosts/0", "/services/s40/web/hosts/1", "/services/s40/web/scheme"]);
         await provider.delete!(id, back.outs);
     });
 
     it("refresh reports drift (a host changed, a service removed by hand) and the next update puts it back", async () => {
-        const inputs = await checked("drift", { services: [web, db], prefix: "/s4" });
+        const inputs = await checked("drift", { services: [web, db], prefix: "/services/s4" });
         const { id, outs } = await provider.create(inputs);
-        await etcd.put("/s4/web/hosts/1").value("10.9.9.9:80");
-        await etcd.delete().prefix("/s4/db/");
-        await etcd.delete().key("/coreos-cluster/owners/s4/db");
+        await etcd.put("/services/s4/web/hosts/1").value("10.9.9.9:80");
+        await etcd.delete().prefix("/services/s4/db/");
+        await etcd.delete().key("/coreos-cluster/owners/services/s4/db");
         const read = await provider.read!(id, outs);
         expect(read.props.services).to.deep.equal([{ service: "web", scheme: "http", hosts: ["10.1.0.1:80", "10.9.9.9:80"] }]);
         expect((await provider.diff!(id, read.props, inputs)).changes).to.equal(true);
         const repaired = await provider.update!(id, read.props, inputs);
-        expect(await under("/s4/")).to.include({ "/s4/web/hosts/1": "10.1.0.2:80", "/s4/db/host_port": "5432" });
+        expect(await under("/services/s4/")).to.include({ "/services/s4/web/hosts/1": "10.1.0.2:80", "/services/s4/db/host_port": "5432" });
         expect((await provider.diff!(id, (await provider.read!(id, repaired.outs)).props, inputs)).changes).to.equal(false);
 
-        await etcd.delete().prefix("/s4/");
-        await etcd.delete().prefix("/coreos-cluster/owners/s4/");
+        await etcd.delete().prefix("/services/s4/");
+        await etcd.delete().prefix("/coreos-cluster/owners/services/s4/");
         expect((await provider.read!(id, repaired.outs)).id, "every service removed by hand: the set is gone").to.equal("");
     });
 
     it("refuses, writing nothing, a service another owner registered; adopt: true takes it over", async () => {
-        const other = await serviceRegistrationProvider.check!({}, { resourceName: "theirs", ownerKey: ownerKeyOf("theirs"), connection, service: "web", scheme: "http", hosts: ["10.7.0.1:80"], prefix: "/s5", providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION });
+        const other = await serviceRegistrationProvider.check!({}, { resourceName: "theirs", ownerKey: ownerKeyOf("theirs"), connection, service: "web", scheme: "http", hosts: ["10.7.0.1:80"], prefix: "/services/s5", providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION });
         const theirs = await serviceRegistrationProvider.create(other.inputs);
-        const inputs = await checked("mine", { services: [web, db], prefix: "/s5" });
+        const inputs = await checked("mine", { services: [web, db], prefix: "/services/s5" });
         const err = await failureOf(provider.create(inputs));
-        expect(err.message).to.match(/^ServiceRegistrationSet "mine": service "web": \/s5\/web is already registered by another owner/);
+        expect(err.message).to.match(/^ServiceRegistrationSet "mine": service "web": \/services\/s5\/web is already registered by another owner/);
         expect(err.message).to.include("adopt: true");
-        expect(Object.keys(await under("/s5/")).sort(), "db not written either").to.deep.equal(["/s5/web/hosts/0", "/s5/web/scheme"]);
+        expect(Object.keys(await under("/services/s5/")).sort(), "db not written either").to.deep.equal(["/services/s5/web/hosts/0", "/services/s5/web/scheme"]);
 
-        const adopted = await provider.create(await checked("mine", { services: [web, db], prefix: "/s5", adopt: true }));
-        expect(await under("/s5/web/")).to.deep.equal({ "/s5/web/scheme": "http", "/s5/web/hosts/0": "10.1.0.1:80", "/s5/web/hosts/1": "10.1.0.2:80" });
+        const adopted = await provider.create(await checked("mine", { services: [web, db], prefix: "/services/s5", adopt: true }));
+        expect(await under("/services/s5/web/")).to.deep.equal({ "/services/s5/web/scheme": "http", "/services/s5/web/hosts/0": "10.1.0.1:80", "/services/s5/web/hosts/1": "10.1.0.2:80" });
         await serviceRegistrationProvider.delete!(theirs.id, theirs.outs);
-        expect(Object.keys(await under("/s5/web/")).length, "the former owner's delete leaves what it no longer owns").to.equal(3);
+        expect(Object.keys(await under("/services/s5/web/")).length, "the former owner's delete leaves what it no longer owns").to.equal(3);
         await provider.delete!(adopted.id, adopted.outs);
-        expect(await under("/s5/")).to.deep.equal({});
+        expect(await under("/services/s5/")).to.deep.equal({});
     });
 
     it("takeOverFrom hands over this stack's per-service registrations, and only those", async () => {
         const legacy = async (resourceName: string, service: string) => {
-            const c = await serviceRegistrationProvider.check!({}, { resourceName, ownerKey: ownerKeyOf(resourceName), connection, service, scheme: "http", hosts: ["10.8.0.1:80"], prefix: "/s6", providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION });
+            const c = await serviceRegistrationProvider.check!({}, { resourceName, ownerKey: ownerKeyOf(resourceName), connection, service, scheme: "http", hosts: ["10.8.0.1:80"], prefix: "/services/s6", providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION });
             return serviceRegistrationProvider.create(c.inputs);
         };
         const oldWeb = await legacy("c-service-web", "web");
         const stranger = await legacy("someone-else", "db");
         const takeOverFrom = [ownerKeyOf("c-service-web"), ownerKeyOf("c-service-db")];
-        const refused = await failureOf(provider.create(await checked("c-services", { services: [web, db], prefix: "/s6", takeOverFrom })));
-        expect(refused.message).to.include('service "db": /s6/db is already registered by another owner');
+        const refused = await failureOf(provider.create(await checked("c-services", { services: [web, db], prefix: "/services/s6", takeOverFrom })));
+        expect(refused.message).to.include('service "db": /services/s6/db is already registered by another owner');
         expect(refused.message).not.to.include('service "web"');
 
         await serviceRegistrationProvider.delete!(stranger.id, stranger.outs);
-        const set = await provider.create(await checked("c-services", { services: [web, db], prefix: "/s6", takeOverFrom }));
+        const set = await provider.create(await checked("c-services", { services: [web, db], prefix: "/services/s6", takeOverFrom }));
         await serviceRegistrationProvider.delete!(oldWeb.id, oldWeb.outs);
-        expect(await under("/s6/web/"), "the old resource's delete leaves the handed-over service").to.deep.equal({ "/s6/web/scheme": "http", "/s6/web/hosts/0": "10.1.0.1:80", "/s6/web/hosts/1": "10.1.0.2:80" });
+        expect(await under("/services/s6/web/"), "the old resource's delete leaves the handed-over service").to.deep.equal({ "/services/s6/web/scheme": "http", "/services/s6/web/hosts/0": "10.1.0.1:80", "/services/s6/web/hosts/1": "10.1.0.2:80" });
         await provider.delete!(set.id, set.outs);
-        expect(await under("/s6/")).to.deep.equal({});
+        expect(await under("/services/s6/")).to.deep.equal({});
     });
 
     it("a create run again after its result was lost converges (same owner key); v2 mirror kept in sync", async () => {
-        const inputs = await checked("again", { services: [web, db], prefix: "/s7", mirrorToV2: true });
+        const inputs = await checked("again", { services: [web, db], prefix: "/services/s7", mirrorToV2: true });
         await provider.create(inputs);
         const { id, outs } = await provider.create({ ...inputs, services: [db, { ...web, hosts: ["10.1.0.1:80"] }] });
-        expect(Object.keys(await under("/s7/web/")).sort()).to.deep.equal(["/s7/web/hosts/0", "/s7/web/scheme"]);
-        const v2 = (await (await fetch(`${cluster.endpoints[0]}/v2/keys/s7/web/hosts/0`)).json()) as { node: { value: string } };
+        expect(Object.keys(await under("/services/s7/web/")).sort()).to.deep.equal(["/services/s7/web/hosts/0", "/services/s7/web/scheme"]);
+        const v2 = (await cluster.v2("/services/s7/web/hosts/0")).body as { node: { value: string } };
         expect(v2.node.value).to.equal("10.1.0.1:80");
-        await fetch(`${cluster.endpoints[0]}/v2/keys/s7/db/host_port`, { method: "PUT", body: new URLSearchParams({ value: "1" }) });
+        await cluster.v2("/services/s7/db/host_port", { method: "PUT", form: { value: "1" } });
         const read = await provider.read!(id, outs);
         expect(read.props.v2InSync).to.equal(false);
         expect((await provider.diff!(id, read.props, read.props)).changes).to.equal(true);
         const fixed = await provider.update!(id, read.props, { ...read.props, services: outs.services });
         expect(fixed.outs!.v2InSync).to.equal(true);
-        expect(((await (await fetch(`${cluster.endpoints[0]}/v2/keys/s7/db/host_port`)).json()) as { node: { value: string } }).node.value).to.equal("5432");
+        expect(((await cluster.v2("/services/s7/db/host_port")).body as { node: { value: string } }).node.value).to.equal("5432");
         await provider.delete!(id, fixed.outs);
-        expect(await under("/s7/")).to.deep.equal({});
-        expect((await fetch(`${cluster.endpoints[0]}/v2/keys/s7/db/host_port`)).status).to.equal(404);
+        expect(await under("/services/s7/")).to.deep.equal({});
+        expect((await cluster.v2("/services/s7/db/host_port")).status).to.equal(404);
     });
 
     it("one range guard per batch of fresh services: another owner's service sorted between them is no conflict, and is left alone", async () => {
-        const other = await serviceRegistrationProvider.check!({}, { resourceName: "between", ownerKey: ownerKeyOf("between"), connection, service: "m-middle", scheme: "http", hosts: ["10.9.0.1:80"], prefix: "/s12", providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION });
+        const other = await serviceRegistrationProvider.check!({}, { resourceName: "between", ownerKey: ownerKeyOf("between"), connection, service: "m-middle", scheme: "http", hosts: ["10.9.0.1:80"], prefix: "/services/s12", providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION });
         await serviceRegistrationProvider.create(other.inputs);
-        const theirs = await under("/s12/m-middle/");
+        const theirs = await under("/services/s12/m-middle/");
         const services = ["a-first", "z-last", ...Array.from({ length: 70 }, (_, i) => `n-${String(i).padStart(2, "0")}`)].map((service, i) => ({ service, scheme: "http", hosts: [`10.2.${i >> 8}.${i & 255}:80`] }));
-        const { id, outs } = await provider.create(await checked("around", { services, prefix: "/s12" }));
+        const { id, outs } = await provider.create(await checked("around", { services, prefix: "/services/s12" }));
         expect(Object.keys(outs.ownedKeys)).to.have.length(72);
-        expect(Object.keys(await under("/coreos-cluster/owners/s12/")), "72 markers and the other owner's").to.have.length(73);
-        expect(await under("/s12/m-middle/"), "the other owner's service is untouched").to.deep.equal(theirs);
+        expect(Object.keys(await under("/coreos-cluster/owners/services/s12/")), "72 markers and the other owner's").to.have.length(73);
+        expect(await under("/services/s12/m-middle/"), "the other owner's service is untouched").to.deep.equal(theirs);
         await provider.delete(id, outs);
-        expect(Object.keys(await under("/s12/")), "only the other owner's keys remain").to.deep.equal(Object.keys(theirs));
+        expect(Object.keys(await under("/services/s12/")), "only the other owner's keys remain").to.deep.equal(Object.keys(theirs));
     });
 
     it("a service taken by another writer between the read and the commit is not overwritten: the create fails naming it", async () => {
@@ -232,14 +235,14 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         const { registerServices } = await import("../../../components/services/service-store");
         const { encodeOwnerMarker } = await import("../../../model/service-keys");
         const requests = ["p-one", "p-two", "p-three"].map((service) => ({
-            owner: `/s13/${service}@set:race`,
-            definition: { service, scheme: "http" as const, hosts: ["10.3.0.1:80"], prefix: "/s13" },
+            owner: `/services/s13/${service}@set:race`,
+            definition: { service, scheme: "http" as const, hosts: ["10.3.0.1:80"], prefix: "/services/s13" },
             ownedBefore: [],
             mirrorToV2: false,
             mirroredBefore: [],
             adopt: false,
         }));
-        const intruder = encodeOwnerMarker({ owner: "/s13/p-two@someone-else", keys: ["/s13/p-two/scheme"] }, "/s13/p-two");
+        const intruder = encodeOwnerMarker({ owner: "/services/s13/p-two@someone-else", keys: ["/services/s13/p-two/scheme"] }, "/services/s13/p-two");
         const err = await failureOf(
             withEtcd(connection, (session) => {
                 let raced = false;
@@ -249,8 +252,8 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
                     run: async <T>(what: string, fn: (client: Etcd3) => Promise<T>): Promise<T> => {
                         if (what === "transaction" && !raced) {
                             raced = true;
-                            await etcd.put("/coreos-cluster/owners/s13/p-two").value(intruder);
-                            await etcd.put("/s13/p-two/scheme").value("tcp");
+                            await etcd.put("/coreos-cluster/owners/services/s13/p-two").value(intruder);
+                            await etcd.put("/services/s13/p-two/scheme").value("tcp");
                         }
                         return session.run(what, fn);
                     },
@@ -258,9 +261,9 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
                 return registerServices(racing, requests);
             }),
         );
-        expect(err.message).to.match(/\/s13\/p-two changed while being written \(another writer\)/);
-        expect(await under("/s13/"), "the other writer's key stands").to.deep.equal({ "/s13/p-two/scheme": "tcp" });
-        expect(await under("/coreos-cluster/owners/s13/")).to.deep.equal({ "/coreos-cluster/owners/s13/p-two": intruder });
+        expect(err.message).to.match(/\/services\/s13\/p-two changed while being written \(another writer\)/);
+        expect(await under("/services/s13/"), "the other writer's key stands").to.deep.equal({ "/services/s13/p-two/scheme": "tcp" });
+        expect(await under("/coreos-cluster/owners/services/s13/")).to.deep.equal({ "/coreos-cluster/owners/services/s13/p-two": intruder });
     });
 
     it("check names the resource and the field of bad input (malformed host, duplicate name, tcp without host_port)", async () => {
@@ -268,19 +271,19 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
             resourceName: "bad",
             connection,
             services: [web, { service: "web", scheme: "http", hosts: [] }, { service: "q", scheme: "tcp", hosts: ["10.0.0.1"] }],
-            prefix: "/s8",
+            prefix: "/services/s8",
         });
         const reasons = (result.failures ?? []).map((f) => f.reason);
         expect(reasons).to.include('ServiceRegistrationSet "bad": services[1].service "web" is listed twice (also services[0])');
         expect(reasons.some((r) => r.startsWith('ServiceRegistrationSet "bad": services[2].hosts[0] "10.0.0.1" is not ip:port'))).to.equal(true);
         expect(reasons.some((r) => r.startsWith('ServiceRegistrationSet "bad": services[2].hostPort is required'))).to.equal(true);
         expect((result.failures ?? []).every((f) => f.property === "services")).to.equal(true);
-        expect(await under("/s8/")).to.deep.equal({});
+        expect(await under("/services/s8/")).to.deep.equal({});
     });
 
     it("unreachable endpoints: an error naming the resource and the endpoints, nothing written", async () => {
         const nowhere = { endpoints: ["http://127.0.5.79:2379"], timeoutMs: 500, retries: 0 };
-        const inputs = { ...(await checked("far", { services: [web], prefix: "/s9" })), connection: nowhere };
+        const inputs = { ...(await checked("far", { services: [web], prefix: "/services/s9" })), connection: nowhere };
         const err = await failureOf(provider.create(inputs));
         expect(err.message).to.match(/^ServiceRegistrationSet "far": /);
         expect(err.message).to.include("http://127.0.5.79:2379");
@@ -292,10 +295,10 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         for (const internal of ["ConnectionPool", "class Etcd3", "ChannelCredentials"]) expect(serialized.text).not.to.include(internal);
         expect(serialized.containsSecrets).to.equal(false);
         const loaded = requireFromString(serialized.text).handler() as pulumi.dynamic.ResourceProvider;
-        const inputs = (await loaded.check!({}, { resourceName: "serialized", ownerKey: ownerKeyOf("serialized"), connection, services: [db], prefix: "/s10" })).inputs;
+        const inputs = (await loaded.check!({}, { resourceName: "serialized", ownerKey: ownerKeyOf("serialized"), connection, services: [db], prefix: "/services/s10" })).inputs;
         const { id, outs } = await loaded.create(inputs);
-        expect(await under("/s10/")).to.deep.equal({ "/s10/db/scheme": "tcp", "/s10/db/hosts/0": "10.1.0.9:5432", "/s10/db/host_port": "5432" });
+        expect(await under("/services/s10/")).to.deep.equal({ "/services/s10/db/scheme": "tcp", "/services/s10/db/hosts/0": "10.1.0.9:5432", "/services/s10/db/host_port": "5432" });
         await loaded.delete!(id, outs);
-        expect(await under("/s10/")).to.deep.equal({});
+        expect(await under("/services/s10/")).to.deep.equal({});
     });
 });

@@ -1,6 +1,8 @@
 // Reliability test program: `count` ServiceRegistrations against the etcd cluster the test runs.
 // Config (namespace reliability-seed): endpoints (list), count, prefix, hostsVariant (changes every
-// host), timeoutMs, retries; optional etcdUsername + etcdPassword (secret) and sshTunnel (secret object).
+// host), timeoutMs, retries; etcdTls (object: ca, cert, and key set with --secret), the client
+// identity the connection presents, as the stack's providers present `deployer`'s (index.ts
+// etcdConnection); optional etcdUsername + etcdPassword (secret) and sshTunnel (secret object).
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceRegistration } from "../../../../components/services/service-registration";
 import type { EtcdConnectionArgs } from "../../../../components/etcd/etcd-client";
@@ -11,15 +13,18 @@ const count = config.requireNumber("count");
 const variant = config.getNumber("hostsVariant") ?? 0;
 const password = config.getSecret("etcdPassword");
 const tunnel = config.getSecretObject<SshTunnelSpec>("sshTunnel");
+// Secret as a whole: it holds a private key (the CLI keeps `key` encrypted in the stack file).
+const tls = config.getSecretObject<{ ca: string; cert: string; key: string }>("etcdTls");
 
 const connection: pulumi.Output<EtcdConnectionArgs> = pulumi
-    .all([password, tunnel])
-    .apply(([pw, sshTunnel]) => ({
+    .all([password, tunnel, tls])
+    .apply(([pw, sshTunnel, etcdTls]) => ({
         endpoints: config.requireObject<string[]>("endpoints"),
         timeoutMs: config.getNumber("timeoutMs") ?? 3000,
         retries: config.getNumber("retries") ?? 1,
         ...(pw !== undefined ? { username: config.require("etcdUsername"), password: pw } : {}),
         ...(sshTunnel !== undefined ? { sshTunnel } : {}),
+        ...(etcdTls !== undefined ? { tls: etcdTls } : {}),
     }));
 
 const registrations: ServiceRegistration[] = [];
