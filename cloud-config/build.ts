@@ -7,6 +7,7 @@ import { routerParts } from "./router";
 import { clientTlsFiles, etcdGatewayUnit, memberTlsSettings } from "./etcd-tls";
 import { planBundles, TLS_CONSUMER_DROP_IN, tlsFetchPartsFor } from "./tls-fetch";
 import { tlsRefreshParts } from "./tls-refresh";
+import { logShipperParts } from "./log-shipper";
 import { SecretBundle } from "../model/pki-delivery";
 import { configValueProblem, refuseValue } from "./value-safety";
 import { zoneLookupParts } from "./zone-lookup";
@@ -297,5 +298,15 @@ export function buildMachineModels(config: ClusterConfig, plan: ClusterPlan): Ma
             : plan.workers.map((worker, i) =>
                   workerModel(config, plan, { name: worker.name, fileName: `worker-${i}.yaml`, worker }, imageTag),
               );
+    // On GCE every machine ships its journal to Cloud Logging (locally: `npm run local -- logs`).
+    if (config.platform === "gcp") for (const model of [...members, ...workers]) addLogShipper(config, model);
     return [...members, ...workers];
+}
+
+function addLogShipper(config: ClusterConfig, model: MachineModel): void {
+    const shipper = logShipperParts({ cluster: config.name, role: model.role, registry: registryPrefix(config.images?.mirror, { name: config.name, platform: config.platform, project: config.gcp.project, region: config.gcp.region }) });
+    model.units.push(shipper.unit);
+    model.writeFiles.push(shipper.config);
+    // The router's pull script on a worker is the same file.
+    if (!model.writeFiles.some((f) => f.path === shipper.pullScript.path)) model.writeFiles.push(shipper.pullScript);
 }

@@ -35,6 +35,20 @@ export const NODE_IMAGE: PinnedImage = {
     source: "github.com/docker-library/repo-info repos/node/remote/24.19.0-trixie-slim.md at e2e9704 (build of 25 Aug 2026)",
 };
 
+/**
+ * Fluent Bit, the journal shipper on every machine (cloud-config/log-shipper.ts): its systemd input
+ * and Stackdriver (Cloud Logging) output. Published by the Fluent project as `fluent/fluent-bit` on
+ * Docker Hub and as cr.fluentbit.io/fluent/fluent-bit; the digest was read from a third party's pin
+ * of the same tag, not pulled here (no registry is reachable from the build machine): check it with
+ * `docker buildx imagetools inspect fluent/fluent-bit:4.1.1` before a first production up.
+ */
+export const FLUENT_BIT_IMAGE: PinnedImage = {
+    repository: "fluent/fluent-bit",
+    tag: "4.1.1",
+    digest: "sha256:2a5cb41f99b7c5f3386bb34d42ce3b19eb47fbef6d93b64c0bd4afe9e6ec389c",
+    source: "a pin of cr.fluentbit.io/fluent/fluent-bit:4.1.1 found in a public repository's test (not verified against the registry here)",
+};
+
 /** The router's images, in the order the unit needs them. */
 export const ROUTER_IMAGES: readonly PinnedImage[] = [NODE_IMAGE, HAPROXY_IMAGE];
 

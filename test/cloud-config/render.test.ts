@@ -110,7 +110,7 @@ describe("cloud-config rendering", () => {
             expect(listed).to.deep.equal(plan.members.map((m) => m.name));
             expect(etcd2).to.not.have.property("discovery");
             expect(etcd2).to.not.have.property("proxy");
-            expect(unitNames(doc)).to.deep.equal(["coreos-tls-fetch.service", "coreos-tls-refresh.service", "coreos-tls-refresh.timer", "etcd2.service", "fleet.socket", "fleet.service"]);
+            expect(unitNames(doc)).to.deep.equal(["coreos-tls-fetch.service", "coreos-tls-refresh.service", "coreos-tls-refresh.timer", "coreos-log-shipper.service", "etcd2.service", "fleet.socket", "fleet.service"]);
             // fleet's API socket opened to core, the SSH tunnel's user on GCE (sshd opens it as the user it logged in).
             const socket = (doc.coreos as { units: Array<{ name: string; drop_ins?: Array<{ content: string }> }> }).units.find((u) => u.name === "fleet.socket")!;
             expect(socket.drop_ins![0].content).to.equal("[Socket]\nSocketGroup=core\nSocketMode=0660\n");
