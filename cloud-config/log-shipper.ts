@@ -37,9 +37,9 @@ const CONFIG = `# coreos-log-shipper: this machine's journal to Cloud Logging (c
     Log_Level       warn
     storage.path    ${LOG_SHIPPER_STATE_DIR}/buffer
 
+# No Path: the journal's default locations, persistent (/var/log/journal) and volatile (/run/log/journal).
 [INPUT]
     Name              systemd
-    Path              /var/log/journal
     DB                ${LOG_SHIPPER_STATE_DIR}/journal.db
     Read_From_Tail    On
     Strip_Underscores On
@@ -75,7 +75,7 @@ export interface LogShipperParts {
 export function logShipperParts(s: LogShipperSettings): LogShipperParts {
     if (!NAME.test(s.cluster)) throw new Error(`${LOG_SHIPPER_UNIT}: cluster ${JSON.stringify(s.cluster)} is not a plain name`);
     const images = imageEnvironment([{ variable: IMAGE_VARIABLE, image: FLUENT_BIT_IMAGE }], s.registry);
-    const mounts = ["/var/log/journal:/var/log/journal:ro", "/etc/machine-id:/etc/machine-id:ro", `${LOG_SHIPPER_STATE_DIR}:${LOG_SHIPPER_STATE_DIR}`, `${LOG_SHIPPER_CONFIG}:/fluent-bit/etc/fluent-bit.conf:ro`];
+    const mounts = ["/var/log/journal:/var/log/journal:ro", "/run/log/journal:/run/log/journal:ro", "/etc/machine-id:/etc/machine-id:ro", `${LOG_SHIPPER_STATE_DIR}:${LOG_SHIPPER_STATE_DIR}`, `${LOG_SHIPPER_CONFIG}:/fluent-bit/etc/fluent-bit.conf:ro`];
     const content = [
         "[Unit]",
         "Description=Ship this machine's journal to Cloud Logging (docs/observability.md)",
