@@ -5,11 +5,12 @@ import type { Etcd3 } from "etcd3";
 import type { EtcdConnectionArgs } from "../components/etcd/etcd-client";
 import { SERVICE_REGISTRATION_PROVIDER_VERSION } from "../components/services/service-registration";
 import { SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../components/services/service-registration-set";
-import { MAX_TXN_OPS, serviceKeyValues } from "../model/service-keys";
+import { MAX_TXN_OPS, planServiceWrite, registrationId, serviceKeyValues } from "../model/service-keys";
 import { BenchService } from "./configs";
 import { mapLimit } from "./support";
 
 export const PREFIX = "/services";
+export const SET_OWNER_KEY = "organization/coreos-cluster/bench/bench-services";
 const requireFromString: (code: string) => any = require(require.resolve("require-from-string", { paths: [require.resolve("@pulumi/pulumi")] }));
 
 export function median(values: number[]): number {
@@ -20,6 +21,17 @@ export function median(values: number[]): number {
 
 export function schemaKeys(services: BenchService[]): Array<[string, string]> {
     return services.flatMap((s) => Object.entries(serviceKeyValues({ ...s, prefix: PREFIX })));
+}
+
+/**
+ * Every key and value the set's create writes for these services: the schema keys and one owner
+ * marker per service, as the provider plans them. Raw, they are the floor of the same writes.
+ */
+export function sameWritesAsSet(services: BenchService[]): Array<[string, string]> {
+    return services.flatMap((s) => {
+        const request = { owner: registrationId(PREFIX, s.service, `set:${SET_OWNER_KEY}`), definition: { ...s, prefix: PREFIX }, ownedBefore: [], mirrorToV2: false, mirroredBefore: [], adopt: false };
+        return planServiceWrite(request, { keys: {}, markerModRevision: "0" }).v3.map((o): [string, string] => [o.key, o.op === "put" ? o.value : ""]);
+    });
 }
 
 /** Empties the keyspace and compacts its history (as root), so every measurement starts from the same state. */
@@ -57,7 +69,7 @@ export async function engineProvider(provider: pulumi.dynamic.ResourceProvider):
 export async function createSetThroughProvider(provider: pulumi.dynamic.ResourceProvider, connection: EtcdConnectionArgs, services: BenchService[]): Promise<void> {
     const news = {
         resourceName: "bench-services",
-        ownerKey: "organization/coreos-cluster/bench/bench-services",
+        ownerKey: SET_OWNER_KEY,
         connection,
         services: services.map((s) => ({ service: s.service, scheme: s.scheme, hosts: s.hosts, hostPort: s.hostPort })),
         prefix: PREFIX,

@@ -23,7 +23,7 @@ import { serviceRegistrationSetProvider } from "../components/services/service-r
 import { MAX_TXN_OPS } from "../model/service-keys";
 import { addToIPv4, requireEtcdBinaries } from "../test/support/etcd-cluster";
 import { benchServices } from "./configs";
-import { bracketedRatios, clean, countKeys, createSetThroughProvider, createThroughProvider, engineProvider, median, PREFIX, putInTransactions, putOneAtATime, schemaKeys } from "./seeding-measure";
+import { bracketedRatios, clean, countKeys, createSetThroughProvider, createThroughProvider, engineProvider, median, PREFIX, putInTransactions, putOneAtATime, sameWritesAsSet, schemaKeys } from "./seeding-measure";
 import { seedingFigures, SizeRun } from "./seeding-figures";
 import { SeedingTransport, startPlaintextTransport, startTlsTransport } from "./seeding-transports";
 import { Benchmark, BenchmarkOutcome, BenchContext, engineDefaultParallelism, errorMessage, round, timed } from "./support";
@@ -74,6 +74,7 @@ async function runSize(ctx: BenchContext, providers: Providers, tls: SeedingTran
     const parallel = engineDefaultParallelism();
     const services = benchServices(count);
     const keys = schemaKeys(services);
+    const sameWrites = sameWritesAsSet(services);
     const setProvider = providers.set;
     const setCreate = () => createSetThroughProvider(setProvider, tls.connection, services);
     const floor = (t: SeedingTransport, inFlight: number) => sample(t, keys.length, `floor ${inFlight} in flight`, () => putInTransactions(t.floorClient, keys, inFlight));
@@ -102,7 +103,7 @@ async function runSize(ctx: BenchContext, providers: Providers, tls: SeedingTran
     // Paired rounds: this machine's load drifts during a run (3x between rounds has been seen), so
     // each round's set is divided by the TLS floor taken just before and just after it, and the
     // plaintext floor sits right before the TLS floor it is compared with.
-    const s = { plaintextFloorMs: [] as number[], tlsFloorBeforeMs: [] as number[], setCreateMs: [] as number[], tlsFloorAfterMs: [] as number[] };
+    const s = { plaintextFloorMs: [] as number[], tlsFloorBeforeMs: [] as number[], setCreateMs: [] as number[], tlsFloorAfterMs: [] as number[], tlsSameWritesFloorMs: [] as number[] };
     let setWriteTransactions = 0;
     for (let r = 0; r < rounds; r++) {
         ctx.log(`${count} services: round ${r + 1}/${rounds}`);
@@ -113,6 +114,8 @@ async function runSize(ctx: BenchContext, providers: Providers, tls: SeedingTran
         // clean() deletes the previous keys in one revision; each write transaction is one more.
         setWriteTransactions = Number((await tls.admin.get("/").exec()).header.revision) - before - 1;
         s.tlsFloorAfterMs.push(await floor(tls, best.tls));
+        // The floor of what the set writes (its owner markers too): what is left is the provider's own cost.
+        s.tlsSameWritesFloorMs.push(await sample(tls, keys.length, "same-writes floor", () => putInTransactions(tls.floorClient, sameWrites, best.tls)));
     }
 
     ctx.log(`${count} services: one ServiceRegistration per service, ${parallel} at a time`);
@@ -132,6 +135,8 @@ async function runSize(ctx: BenchContext, providers: Providers, tls: SeedingTran
         floorInFlight: best as Record<"tls" | "plaintext", number>,
         samples: s,
         setToTlsFloor: bracketedRatios(s.setCreateMs, s.tlsFloorBeforeMs, s.tlsFloorAfterMs),
+        sameWritesToTlsFloor: bracketedRatios(s.tlsSameWritesFloorMs, s.tlsFloorAfterMs, s.tlsFloorAfterMs),
+        setToSameWritesFloor: s.setCreateMs.map((v, r) => v / s.tlsSameWritesFloorMs[r]),
         tlsToPlaintextFloor: s.tlsFloorBeforeMs.map((v, r) => v / s.plaintextFloorMs[r]),
         setWriteTransactions,
         floorTransactions: Math.ceil(keys.length / MAX_TXN_OPS),
