@@ -48,7 +48,7 @@ export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: s
         const setRatio = median(run.setToTlsFloor);
         const what = `${n} services (${run.schemaKeys} schema keys)`;
         const floorText = (name: "tls" | "plaintext") =>
-            `raw etcd3 transactions of <= ${MAX_TXN_OPS} puts, ${run.floorInFlight[name]} in flight (the fastest of ${Object.keys(run.calibration[name]).join(", ")} in flight by median over a few rounds), on the providers' own client options, as the deployer`;
+            `raw etcd3 transactions of <= ${MAX_TXN_OPS} puts, ${run.floorInFlight[name]} in flight (the fastest of ${Object.keys(run.calibration[name]).join(", ")} in flight by median over ${Object.values(run.calibration[name])[0]?.length ?? 0} interleaved rounds), on the providers' own client options, as the deployer`;
         const tlsBaseline = `TLS floor: ${floorText("tls")}, over mutual TLS with auth on`;
         figures.push(
             figure({

@@ -40,7 +40,7 @@ export const DEFAULT_SEEDING_OPTIONS: SeedingOptions = { sizes: [1000, 10000], f
 /** One-at-a-time puts are measured up to this many services and extrapolated beyond (to keep the run short). */
 const ONE_AT_A_TIME_SAMPLE = 1000;
 /** Floor strategies (transactions in flight) tried before the paired rounds; the provider commits 16 at a time. */
-const CALIBRATION_ROUNDS = 3;
+const CALIBRATION_ROUNDS = 5;
 
 /** The options a run's environment asks for (pure: the environment is passed in). */
 export function seedingOptionsFrom(env: Record<string, string | undefined>): SeedingOptions {
@@ -83,22 +83,23 @@ async function runSize(ctx: BenchContext, providers: Providers, tls: SeedingTran
     const coldSetCreateMs = first ? await sample(tls, keys.length, "set create", setCreate) : undefined;
     for (const t of [plain, tls]) await floor(t, 16);
 
-    ctx.log(`${count} services: one put at a time`);
-    const oneAtATimeMs = count <= ONE_AT_A_TIME_SAMPLE ? await sample(tls, keys.length, "one at a time", () => putOneAtATime(tls.floorClient, keys)) : undefined;
+    let oneAtATimeMs: number | undefined;
+    if (count <= ONE_AT_A_TIME_SAMPLE) {
+        ctx.log(`${count} services: one put at a time`);
+        oneAtATimeMs = await sample(tls, keys.length, "one at a time", () => putOneAtATime(tls.floorClient, keys));
+    }
 
     // Each transport's floor is its fastest strategy by median over a few rounds, chosen before the
-    // paired rounds so every round can bracket the set with that same floor.
+    // paired rounds so every round can bracket the set with that same floor. The strategies take
+    // turns within each round: measured in blocks, a load change between blocks picks the wrong one.
     const strategies = [...new Set([1, parallel, 16])];
-    const calibration: Record<string, Record<string, number[]>> = {};
-    const best: Record<string, number> = {};
-    for (const t of [plain, tls]) {
-        calibration[t.name] = {};
-        for (const inFlight of strategies) {
-            calibration[t.name][inFlight] = [];
-            for (let r = 0; r < CALIBRATION_ROUNDS; r++) calibration[t.name][inFlight].push(await floor(t, inFlight));
-        }
-        best[t.name] = strategies.reduce((a, b) => (median(calibration[t.name][b]) < median(calibration[t.name][a]) ? b : a));
+    const calibration: Record<string, Record<string, number[]>> = { plaintext: {}, tls: {} };
+    for (const t of [plain, tls]) for (const inFlight of strategies) calibration[t.name][inFlight] = [];
+    for (let r = 0; r < CALIBRATION_ROUNDS; r++) {
+        for (const inFlight of strategies) for (const t of [plain, tls]) calibration[t.name][inFlight].push(await floor(t, inFlight));
     }
+    const fastest = (name: string) => strategies.reduce((a, b) => (median(calibration[name][b]) < median(calibration[name][a]) ? b : a));
+    const best = { plaintext: fastest("plaintext"), tls: fastest("tls") };
 
     // Paired rounds: this machine's load drifts during a run (3x between rounds has been seen), so
     // each round's set is divided by the TLS floor taken just before and just after it, and the
@@ -132,7 +133,7 @@ async function runSize(ctx: BenchContext, providers: Providers, tls: SeedingTran
         coldSetCreateMs,
         oneAtATimeMs,
         calibration,
-        floorInFlight: best as Record<"tls" | "plaintext", number>,
+        floorInFlight: best,
         samples: s,
         setToTlsFloor: bracketedRatios(s.setCreateMs, s.tlsFloorBeforeMs, s.tlsFloorAfterMs),
         sameWritesToTlsFloor: bracketedRatios(s.tlsSameWritesFloorMs, s.tlsFloorAfterMs, s.tlsFloorAfterMs),
