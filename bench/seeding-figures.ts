@@ -97,7 +97,8 @@ export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: s
             }),
         );
         const oneAtATimeMs = run.oneAtATimeMs ?? (sampled ? (sampled.oneAtATimeMs! / sampled.schemaKeys) * run.schemaKeys : NaN);
-        figures.push(
+        // Without a measured size to extrapolate from (a smoke run of large sizes only), no figure.
+        if (Number.isFinite(oneAtATimeMs)) figures.push(
             figure({
                 id: `set-vs-one-at-a-time-${n}`,
                 measured: `the same set create, ${what}`,
@@ -107,6 +108,8 @@ export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: s
                 baselineValue: oneAtATimeMs,
                 note: run.oneAtATimeMs === undefined && sampled ? `extrapolated from the ${sampled.count}-service run (${round(sampled.oneAtATimeMs! / sampled.schemaKeys, 3)} ms per put), not measured at this size` : undefined,
             }),
+        );
+        figures.push(
             figure({
                 id: `per-service-resources-vs-tls-floor-${n}`,
                 measured: `ServiceRegistration provider check()+create() per service over TLS, ${n} resources, ${run.parallel} at a time (engine default --parallel), ${what}`,

@@ -1,7 +1,8 @@
 // The two etcd clusters the seeding benchmark compares, each 3 real members (Debian's etcd 3.4):
-// - tls: the way the cluster runs: mutual TLS with client-certificate auth on the client and the
-//   peer port, ClusterPki's certificates, v3 auth on as model/etcd-auth.ts plans it; the providers
-//   and the floor connect as the `deployer` identity (its certificate's CN is the etcd user).
+// - tls: the way the cluster runs (test/support/secure-etcd.ts): mutual TLS with client-certificate
+//   auth on the client and the peer port, ClusterPki's certificates, v3 auth on as
+//   model/etcd-auth.ts plans it; the providers and the floor connect as the `deployer` identity
+//   (its certificate's CN is the etcd user).
 // - plaintext: the same 3 members with plain HTTP on both ports and v3 auth on too (the deployer
 //   signs in with a password there), so the two floors differ by TLS alone, not by auth checks.
 // Each has a `root` client that empties and compacts the keyspace between samples: the deployer
@@ -9,10 +10,9 @@
 import type { Etcd3 } from "etcd3";
 import { convergeEtcdAuth } from "../components/etcd/etcd-auth";
 import { EtcdConnectionArgs, etcd3ClientOptions, parseEndpoint } from "../components/etcd/etcd-client";
-import { CLUSTER_PKI_PROVIDER_VERSION, convergeForTest } from "../components/pki/cluster-pki-provider";
-import { EtcdAuthPlan, etcdPasswordFromKey, planEtcdAuth } from "../model/etcd-auth";
-import { planCertificates } from "../model/pki-plan";
-import { addToIPv4, EtcdTestCluster, startEtcdCluster } from "../test/support/etcd-cluster";
+import { EtcdAuthPlan, planEtcdAuth } from "../model/etcd-auth";
+import { EtcdTestCluster, startEtcdCluster } from "../test/support/etcd-cluster";
+import { startSecureEtcdCluster } from "../test/support/secure-etcd";
 
 export type TransportName = "tls" | "plaintext";
 
@@ -43,34 +43,14 @@ function floorClientFor(connection: EtcdConnectionArgs): Etcd3 {
     return new (etcd3())(etcd3ClientOptions(connection, endpoint, endpoint.host, endpoint.port));
 }
 
-/** The real cluster's setup: mutual TLS on both ports from ClusterPki's certificates, auth converged, the deployer's certificate. */
+/** The real cluster's setup (test/support/secure-etcd.ts): mutual TLS on both ports, auth converged, the deployer's certificate. */
 export async function startTlsTransport(firstAddress: string): Promise<SeedingTransport> {
-    const members = [0, 1, 2].map((i) => ({ name: `bench-etcd-${i}`, ip: addToIPv4(firstAddress, i) }));
-    // Peers on one loopback dial from 127.0.0.1: their certificates must name it (as in test/components/etcd/etcd-auth.test.ts).
-    const specs = planCertificates(members).map((c) => (c.id.endsWith("-peer") ? { ...c, ipSans: [...c.ipSans, "127.0.0.1"] } : c));
-    const pki = convergeForTest(
-        { providerVersion: CLUSTER_PKI_PROVIDER_VERSION, clusterName: "bench", certificates: specs, leafValidityDays: 30, renewBeforeDays: 5, caValidityDays: 60, caGeneration: 1, trustPreviousCa: true },
-        undefined,
-        new Date(),
-    );
-    const tlsOf = (id: string) => ({ ca: pki.trustBundle, cert: pki.issued[id].certPem, key: pki.keys[id] });
-    const cluster = await startEtcdCluster({
-        size: 3,
-        firstAddress,
-        tls: { ca: pki.trustBundle, cert: "", key: "", clientCertAuth: true, clientCert: pki.issued.root.certPem, clientKey: pki.keys.root },
-        memberTls: members.map((m) => ({ cert: pki.issued[`${m.name}-server`].certPem, key: pki.keys[`${m.name}-server`], peerCert: pki.issued[`${m.name}-peer`].certPem, peerKey: pki.keys[`${m.name}-peer`] })),
-    });
-    const opened: Etcd3[] = [];
+    const cluster = await startSecureEtcdCluster({ size: 3, firstAddress, clusterName: "bench", servicesPrefix: PREFIX });
     try {
-        const admin = new (etcd3())({ hosts: cluster.endpoints, credentials: { rootCertificate: Buffer.from(pki.trustBundle), certChain: Buffer.from(pki.issued.root.certPem), privateKey: Buffer.from(pki.keys.root) } });
-        opened.push(admin);
-        await convergeEtcdAuth(admin, planEtcdAuth(PREFIX), { router: etcdPasswordFromKey("router", pki.keys.router) });
-        const connection: EtcdConnectionArgs = { endpoints: cluster.endpoints, tls: tlsOf("deployer") };
-        const floorClient = floorClientFor(connection);
-        opened.push(floorClient);
-        return transport("tls", cluster, connection, floorClient, admin);
+        const connection = cluster.connection("deployer");
+        // The secure cluster closes the clients it made on stop(); transport() closes them first, harmlessly.
+        return transport("tls", cluster, connection, floorClientFor(connection), cluster.client("root"));
     } catch (err) {
-        opened.forEach((c) => c.close());
         await cluster.stop();
         throw err;
     }
