@@ -7,6 +7,8 @@ import type { BenchmarkResult, Figure } from "./support";
 
 interface ResultsLike {
     generatedAt: string;
+    /** When the run started; results dated before it were kept from an earlier run (--only). Older files lack it. */
+    runStartedAt?: string;
     machine: { cores: number; cpuModel: string; memoryGiB: number; loadAverage1m: number; node: string };
     benchmarks: BenchmarkResult[];
 }
@@ -33,16 +35,24 @@ function pad(rows: string[][]): string {
     return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
 }
 
+/** Whether a result was kept from a run before this file's (never presented as this run's). */
+function earlier(results: ResultsLike, b: BenchmarkResult): boolean {
+    return !!results.runStartedAt && b.date < results.runStartedAt;
+}
+
+const day = (iso: string) => iso.slice(0, 16).replace("T", " ");
+
 /** One line per figure: benchmark, figure id, value, baseline value, ratio, target. */
 export function renderTable(results: ResultsLike): string {
     const m = results.machine;
     const rows: string[][] = [["benchmark", "figure", "value", "baseline", "ratio", "target"]];
     for (const b of results.benchmarks) {
+        const name = earlier(results, b) ? `${b.name} (earlier run, ${day(b.date)} UTC)` : b.name;
         if (b.status !== "ok") {
-            rows.push([b.name, b.status.length > 90 ? `${b.status.slice(0, 87)}...` : b.status, "", "", "", ""]);
+            rows.push([name, b.status.length > 90 ? `${b.status.slice(0, 87)}...` : b.status, "", "", "", ""]);
             continue;
         }
-        for (const f of b.figures) rows.push([b.name, f.id, formatValue(f.value, f.unit), formatValue(f.baselineValue, f.unit), formatRatio(f), targetText(f)]);
+        for (const f of b.figures) rows.push([name, f.id, formatValue(f.value, f.unit), formatValue(f.baselineValue, f.unit), formatRatio(f), targetText(f)]);
     }
     return `machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, load ${m.loadAverage1m}, node ${m.node}\n${pad(rows)}`;
 }
@@ -62,25 +72,33 @@ export function renderPerformanceDoc(results: ResultsLike, keptNotes = ""): stri
         "`npm run bench` measures the product next to a baseline taken in the same run and writes",
         "`bench/results.json` (every figure with what was measured, its baseline, the ratio, the machine and the",
         "date; a benchmark that cannot run says why in its `status`). Ratios matter more than absolute times:",
-        "the machines this runs on are shared and noisy. Targets are recorded as PASS/FAIL, never enforced, and",
-        "`npm test` never runs benchmarks.",
+        "the machines this runs on are shared and noisy. Targets are recorded as PASS/FAIL, never enforced; a",
+        "benchmark that errors makes `npm run bench` exit 1 (after the others ran), and its old figures are gone",
+        "from the results, not kept. `npm test` runs the seeding benchmark at a tiny size (test/bench/), so a",
+        "change that breaks it fails a test.",
         "",
         "```sh",
         "npm run bench                                   # everything, about 5-10 minutes on 2 cores",
         "npm run bench -- --only service-seeding         # one or more (comma-separated) benchmarks",
         "npm run bench -- --write-docs                   # also regenerate this section (docs/performance.md)",
+        "BENCH_SEEDING_SERVICES=100 BENCH_SEEDING_ROUNDS=3 npm run bench -- --only service-seeding --results /tmp/smoke.json  # a smoke run",
         "```",
         "",
         "It needs Debian's etcd (`scripts/install-system-deps.sh`) for the seeding benchmark and the Pulumi engine",
         "(`scripts/bootstrap-engine.sh`) for the local-stack benchmark; everything runs on 127.0.12.x, so it does",
         "not collide with a running `local` stack (127.0.10.x).",
         "",
-        `Latest figures: ${results.generatedAt.slice(0, 16).replace("T", " ")} UTC on ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB,`,
+        `Latest figures: ${day(results.generatedAt)} UTC on ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB,`,
         `Node ${m.node}, load average ${m.loadAverage1m} when the run ended.`,
         "",
     ];
+    const kept = results.benchmarks.filter((b) => earlier(results, b));
+    if (kept.length > 0) {
+        lines.push(`Not re-measured by that run, kept from earlier runs (each dated in its section): ${kept.map((b) => b.name).join(", ")}.`, "");
+    }
     for (const b of results.benchmarks) {
         lines.push(`### ${b.title}`, "");
+        if (earlier(results, b)) lines.push(`**From an earlier run (${day(b.date)} UTC), not the latest one.**`, "");
         if (b.status !== "ok") {
             lines.push(`Not measured in this run: \`${mdEscape(b.status)}\`.`, "");
             continue;

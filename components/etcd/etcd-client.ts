@@ -152,6 +152,41 @@ export async function withEtcd<T>(conn: EtcdConnectionArgs, fn: (session: EtcdSe
     }
 }
 
+/**
+ * The etcd3 client options of the providers' client for one endpoint, dialing `host:port` (a
+ * tunnel's local end, or the endpoint itself). One place for them, so the benchmark's raw floor
+ * runs on exactly the client the providers use (bench/seeding-transports.ts).
+ */
+export function etcd3ClientOptions(conn: EtcdConnectionArgs, endpoint: { secure: boolean; host: string }, host: string, port: number): import("etcd3").IOptions {
+    const timeoutMs = conn.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const hostPort = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
+    const grpcOptions: Record<string, unknown> = {};
+    // Through a tunnel the dial goes to 127.0.0.1: a DNS-named member is verified by its name. An
+    // IP-addressed one is verified as 127.0.0.1, which every member certificate of the cluster's
+    // PKI names (model/pki-plan.ts); overriding the name with an IP would send it as TLS SNI,
+    // which RFC 6066 forbids (Node warns on every connection).
+    if (conn.sshTunnel && endpoint.secure && !require("net").isIP(endpoint.host)) grpcOptions["grpc.ssl_target_name_override"] = endpoint.host;
+    // etcd3's own retry/circuit-breaker policies are replaced by a pass-through: failover and
+    // backoff happen in openEtcdSession, so the configured timeout bounds every attempt.
+    const passThrough = { execute: (fn: (ctx: unknown) => unknown) => fn({ signal: undefined, attempt: 0 }) };
+    return {
+        hosts: `${endpoint.secure ? "https" : "http"}://${hostPort}`,
+        credentials: endpoint.secure
+            ? {
+                  rootCertificate: Buffer.from(conn.tls?.ca ?? require("tls").rootCertificates.join("\n")),
+                  privateKey: conn.tls?.key ? Buffer.from(conn.tls.key) : undefined,
+                  certChain: conn.tls?.cert ? Buffer.from(conn.tls.cert) : undefined,
+              }
+            : undefined,
+        auth: conn.username !== undefined ? { username: conn.username, password: conn.password ?? "", callOptions: deadline } : undefined,
+        defaultCallOptions: deadline,
+        dialTimeout: timeoutMs,
+        grpcOptions: grpcOptions as any,
+        faultHandling: { global: passThrough as any, host: () => passThrough as any },
+    };
+}
+
 export function openEtcdSession(conn: EtcdConnectionArgs): EtcdSession {
     const { Etcd3: Etcd3Client } = require("etcd3") as typeof import("etcd3");
     const timeoutMs = conn.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -166,9 +201,6 @@ export function openEtcdSession(conn: EtcdConnectionArgs): EtcdSession {
     const clients = new Map<number, Promise<Etcd3>>();
     let preferred = 0;
     const redact = (m: string) => redactConnectionSecrets(m, conn);
-    // etcd3's own retry/circuit-breaker policies are replaced by a pass-through: failover and
-    // backoff happen here, so the configured timeout bounds every attempt.
-    const passThrough = { execute: (fn: (ctx: unknown) => unknown) => fn({ signal: undefined, attempt: 0 }) };
 
     const localAddress = async (i: number): Promise<{ host: string; port: number }> => {
         if (!conn.sshTunnel) return { host: parsed[i].host, port: parsed[i].port };
@@ -185,29 +217,7 @@ export function openEtcdSession(conn: EtcdConnectionArgs): EtcdSession {
         if (!clients.has(i)) {
             const creating = (async () => {
                 const { host, port } = await localAddress(i);
-                const hostPort = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-                const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
-                const grpcOptions: Record<string, unknown> = {};
-                // Through a tunnel the dial goes to 127.0.0.1: a DNS-named member is verified by its name. An
-                // IP-addressed one is verified as 127.0.0.1, which every member certificate of the cluster's
-                // PKI names (model/pki-plan.ts); overriding the name with an IP would send it as TLS SNI,
-                // which RFC 6066 forbids (Node warns on every connection).
-                if (conn.sshTunnel && parsed[i].secure && !require("net").isIP(parsed[i].host)) grpcOptions["grpc.ssl_target_name_override"] = parsed[i].host;
-                return new Etcd3Client({
-                    hosts: `${parsed[i].secure ? "https" : "http"}://${hostPort}`,
-                    credentials: parsed[i].secure
-                        ? {
-                              rootCertificate: Buffer.from(conn.tls?.ca ?? require("tls").rootCertificates.join("\n")),
-                              privateKey: conn.tls?.key ? Buffer.from(conn.tls.key) : undefined,
-                              certChain: conn.tls?.cert ? Buffer.from(conn.tls.cert) : undefined,
-                          }
-                        : undefined,
-                    auth: conn.username !== undefined ? { username: conn.username, password: conn.password ?? "", callOptions: deadline } : undefined,
-                    defaultCallOptions: deadline,
-                    dialTimeout: timeoutMs,
-                    grpcOptions: grpcOptions as any,
-                    faultHandling: { global: passThrough as any, host: () => passThrough as any },
-                });
+                return new Etcd3Client(etcd3ClientOptions(conn, parsed[i], host, port));
             })();
             creating.catch(() => clients.delete(i));
             clients.set(i, creating);
