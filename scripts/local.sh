@@ -16,6 +16,9 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
+# shellcheck source=as-root.sh
+source scripts/as-root.sh
+as_root scripts/local.sh "$@"
 stack=local
 say() { echo "local: $*" >&2; }
 fail() { say "ERROR: $*"; exit 1; }

@@ -3,6 +3,9 @@
 # Extra arguments go to mocha (e.g. `npm test -- --grep etcd`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=as-root.sh
+source scripts/as-root.sh
+as_root scripts/test.sh "$@"
 # shellcheck source=provision.sh
 source scripts/provision.sh
 npm run --silent build
