@@ -162,11 +162,12 @@ export function etcd3ClientOptions(conn: EtcdConnectionArgs, endpoint: { secure:
     const hostPort = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
     const grpcOptions: Record<string, unknown> = {};
-    // Through a tunnel the dial goes to 127.0.0.1: a DNS-named member is verified by its name. An
-    // IP-addressed one is verified as 127.0.0.1, which every member certificate of the cluster's
-    // PKI names (model/pki-plan.ts); overriding the name with an IP would send it as TLS SNI,
-    // which RFC 6066 forbids (Node warns on every connection).
-    if (conn.sshTunnel && endpoint.secure && !require("net").isIP(endpoint.host)) grpcOptions["grpc.ssl_target_name_override"] = endpoint.host;
+    // Through a tunnel the dial goes to 127.0.0.1: a DNS-named member is verified by its name, an
+    // IP-addressed one as localhost, which every member certificate of the cluster's PKI names
+    // (model/pki-plan.ts). grpc-js sends the name it verifies as TLS SNI (the dialled host when not
+    // overridden), and an IP there, the member's or 127.0.0.1, is forbidden by RFC 6066 (Node's
+    // DEP0123): test/components/etcd/ssh-tunnel-tls.test.ts.
+    if (conn.sshTunnel && endpoint.secure) grpcOptions["grpc.ssl_target_name_override"] = require("net").isIP(endpoint.host) ? "localhost" : endpoint.host;
     // etcd3's own retry/circuit-breaker policies are replaced by a pass-through: failover and
     // backoff happen in openEtcdSession, so the configured timeout bounds every attempt.
     const passThrough = { execute: (fn: (ctx: unknown) => unknown) => fn({ signal: undefined, attempt: 0 }) };

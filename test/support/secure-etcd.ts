@@ -11,6 +11,12 @@
 //
 // Only `servicesPrefix` (and the ownership markers of it) is writable by `deployer`, as in
 // production: tests that want several prefixes use folders under it (/services/r1, ...).
+//
+// A test whose client must hold its certificate before etcd exists (a create that waits for a
+// booting cluster) issues the PKI first and hands it over:
+//   const pki = makeClusterPki({ size: 1, firstAddress: "127.0.5.90" });
+//   const connection = { endpoints: ["https://127.0.5.90:2379"], tls: pkiIdentity(pki, "deployer") };
+//   ... later: await startSecureEtcdCluster({ size: 1, firstAddress: "127.0.5.90", pki });
 import * as https from "https";
 import { Etcd3 } from "etcd3";
 import { planCertificates } from "../../model/pki-plan";
@@ -35,8 +41,8 @@ export interface SecureEtcdTestCluster extends EtcdTestCluster {
     connection(id?: string, extra?: Partial<EtcdConnectionArgs>): EtcdConnectionArgs;
     /** An etcd3 client holding `id`'s certificate (its CN is its etcd user); closed by stop(). */
     client(id: string, opts?: { dialTimeout?: number }): Etcd3;
-    /** One request to /v2/keys<key> on member 0 as `id`, default root (v2 has no roles: a certificate of the CA is the whole check). */
-    v2(key: string, init?: { method?: "GET" | "PUT" | "DELETE"; form?: Record<string, string>; id?: string }): Promise<{ status: number; body: any }>;
+    /** One request to /v2/keys<key> on member `member` (default 0) as `id`, default root (v2 has no roles: a certificate of the CA is the whole check). */
+    v2(key: string, init?: { method?: "GET" | "PUT" | "DELETE"; form?: Record<string, string>; id?: string; member?: number }): Promise<{ status: number; body: any }>;
     /** The router's password (the only identity with one: the JSON gateway ignores certificate names). */
     routerPassword: string;
     /** Every private key of the PKI, CA keys included: what must never appear in plaintext. */
@@ -52,24 +58,43 @@ export interface StartSecureEtcdClusterOptions {
     servicesPrefix?: string;
     enableV2?: boolean;
     startTimeoutMs?: number;
+    /** A PKI issued in advance by makeClusterPki for the same size, firstAddress and clusterName. */
+    pki?: ClusterPkiState;
 }
 
-export async function startSecureEtcdCluster(opts: StartSecureEtcdClusterOptions): Promise<SecureEtcdTestCluster> {
+export type MakeClusterPkiOptions = Pick<StartSecureEtcdClusterOptions, "size" | "firstAddress" | "clusterName">;
+
+function memberNames(opts: MakeClusterPkiOptions): Array<{ name: string; ip: string }> {
     const clusterName = opts.clusterName ?? "rel";
-    const members = Array.from({ length: opts.size }, (_, i) => ({ name: `${clusterName}-etcd-${i}`, ip: addToIPv4(opts.firstAddress, i) }));
+    return Array.from({ length: opts.size }, (_, i) => ({ name: `${clusterName}-etcd-${i}`, ip: addToIPv4(opts.firstAddress, i) }));
+}
+
+/** The cluster's PKI as the ClusterPki provider issues it: a server and a peer certificate per member, every client identity. */
+export function makeClusterPki(opts: MakeClusterPkiOptions): ClusterPkiState {
     // On one loopback, peers dial from 127.0.0.1, so the peer certificates also name it
     // (test/components/pki/cluster-pki.test.ts); in a VPC each member dials from its own address.
-    const specs = planCertificates(members).map((c) => (c.id.endsWith("-peer") ? { ...c, ipSans: [...c.ipSans, "127.0.0.1"] } : c));
-    const pki = convergeForTest(
-        { providerVersion: CLUSTER_PKI_PROVIDER_VERSION, clusterName, certificates: specs, leafValidityDays: 30, renewBeforeDays: 5, caValidityDays: 60, caGeneration: 1, trustPreviousCa: true },
+    const specs = planCertificates(memberNames(opts)).map((c) => (c.id.endsWith("-peer") ? { ...c, ipSans: [...c.ipSans, "127.0.0.1"] } : c));
+    return convergeForTest(
+        { providerVersion: CLUSTER_PKI_PROVIDER_VERSION, clusterName: opts.clusterName ?? "rel", certificates: specs, leafValidityDays: 30, renewBeforeDays: 5, caValidityDays: 60, caGeneration: 1, trustPreviousCa: true },
         undefined,
         new Date(),
     );
-    const identity = (id: string): TlsIdentity => {
-        const issued = pki.issued[id];
-        if (!issued || !pki.keys[id]) throw new Error(`the test PKI has no identity "${id}" (have: ${Object.keys(pki.issued).join(", ")})`);
-        return { ca: pki.trustBundle, cert: issued.certPem, key: pki.keys[id] };
-    };
+}
+
+/** PEM texts of one identity of a PKI (`deployer`, `root`, `sidekick`, `<member>-server`, ...). */
+export function pkiIdentity(pki: ClusterPkiState, id: string): TlsIdentity {
+    const issued = pki.issued[id];
+    if (!issued || !pki.keys[id]) throw new Error(`the test PKI has no identity "${id}" (have: ${Object.keys(pki.issued).join(", ")})`);
+    return { ca: pki.trustBundle, cert: issued.certPem, key: pki.keys[id] };
+}
+
+export async function startSecureEtcdCluster(opts: StartSecureEtcdClusterOptions): Promise<SecureEtcdTestCluster> {
+    const members = memberNames(opts);
+    const pki = opts.pki ?? makeClusterPki(opts);
+    // A PKI made for other members would fail later as a TLS error far from its cause.
+    const missing = members.filter((m) => !pki.issued[`${m.name}-server`] || !pki.issued[`${m.name}-peer`]).map((m) => m.name);
+    if (missing.length) throw new Error(`the given PKI has no certificates for ${missing.join(", ")}: make it with the same size, firstAddress and clusterName`);
+    const identity = (id: string): TlsIdentity => pkiIdentity(pki, id);
     const cluster = await startEtcdCluster({
         size: opts.size,
         firstAddress: opts.firstAddress,
@@ -111,18 +136,19 @@ export async function startSecureEtcdCluster(opts: StartSecureEtcdClusterOptions
         client,
         routerPassword,
         connection: (id = "deployer", extra: Partial<EtcdConnectionArgs> = {}): EtcdConnectionArgs => ({ endpoints: cluster.endpoints, tls: identity(id), ...extra }),
-        v2: (key: string, init: { method?: "GET" | "PUT" | "DELETE"; form?: Record<string, string>; id?: string } = {}) =>
+        v2: (key: string, init: { method?: "GET" | "PUT" | "DELETE"; form?: Record<string, string>; id?: string; member?: number } = {}) =>
             new Promise<{ status: number; body: any }>((resolve, reject) => {
                 const tls = identity(init.id ?? "root");
                 const headers = init.form ? { "content-type": "application/x-www-form-urlencoded" } : undefined;
                 const options = { method: init.method ?? "GET", headers, ca: tls.ca, cert: tls.cert, key: tls.key, agent: false, timeout: 5000 };
-                const req = https.request(`${cluster.endpoints[0]}/v2/keys${key}`, options, (res) => {
+                const req = https.request(`${cluster.endpoints[init.member ?? 0]}/v2/keys${key}`, options, (res) => {
                     let text = "";
                     res.setEncoding("utf8");
                     res.on("data", (c) => (text += c));
-                    res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+                    // A member without v2 answers a plain-text 404 page, not JSON.
+                    res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text ? parseOrText(text) : undefined }));
                 });
-                req.on("timeout", () => req.destroy(new Error(`v2 GET ${key} timed out`)));
+                req.on("timeout", () => req.destroy(new Error(`v2 ${init.method ?? "GET"} ${key} timed out`)));
                 req.on("error", reject);
                 req.end(init.form ? new URLSearchParams(init.form).toString() : undefined);
             }),
@@ -132,6 +158,14 @@ export async function startSecureEtcdCluster(opts: StartSecureEtcdClusterOptions
             await stopCluster();
         },
     });
+}
+
+function parseOrText(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
 }
 
 /**

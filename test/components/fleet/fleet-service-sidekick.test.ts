@@ -2,6 +2,10 @@
 // test takes the ExecStart/ExecStop values of the generated unit, undoes systemd's escaping
 // (execArgv) and runs exactly that with bash and etcdctl, as systemd would on a CoreOS host.
 // Only docker is replaced (a script printing what `docker port` prints), for the image form.
+// The etcd is secured as in production (mutual TLS, auth on: test/support/secure-etcd.ts). The
+// sidekick's environment is the unit's own Environment= lines, with the worker's TLS folder moved to
+// a temp dir holding the worker's bundle (router, fleet and sidekick, as model/pki-delivery.ts
+// delivers it): only the sidekick identity of that bundle may write the services prefix.
 import { expect } from "chai";
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -9,24 +13,33 @@ import * as os from "os";
 import * as path from "path";
 import { Etcd3 } from "etcd3";
 import { encodeOwnerMarker } from "../../../model/service-keys";
+import { certFile, keyFile, secretBundles, TLS_DIR, TRUST_BUNDLE_FILE } from "../../../model/pki-delivery";
+import type { CertificateSpec } from "../../../model/pki-plan";
 import { execArgv, FleetServiceSpec, sidekickMarker, sidekickTemplateOptions } from "../../../components/fleet/fleet-service-units";
-import { EtcdTestCluster, startEtcdCluster } from "../../support/etcd-cluster";
+import { SecureEtcdTestCluster, startSecureEtcdCluster } from "../../support/secure-etcd";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("FleetService presence sidekick against real etcd", function () {
     this.timeout(60000);
-    let etcd: EtcdTestCluster;
+    let etcd: SecureEtcdTestCluster;
     let client: Etcd3;
     let bin: string;
+    let tlsDir: string;
     const running: ChildProcess[] = [];
     const spec = (over: Partial<FleetServiceSpec> = {}): FleetServiceSpec => ({
         service: "web", prefix: "/services", scheme: "http", options: [{ section: "Service", name: "ExecStart", value: "/bin/web" }], instancePort: 8080,
         ttlSeconds: 3, etcdEndpoints: etcd.endpoints.join(","), ...over,
     });
+    /** The unit's Environment= lines as systemd sets them, the worker's TLS folder moved to the test's. */
+    const unitEnv = (s: FleetServiceSpec): Record<string, string> => {
+        const lines = sidekickTemplateOptions(s).filter((o) => o.section === "Service" && o.name === "Environment").map((o) => o.value);
+        return Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).split(`${TLS_DIR}/`).join(`${tlsDir}/`)]));
+    };
     const exec = (s: FleetServiceSpec, which: "ExecStart" | "ExecStop", instance: string) => {
         const [cmd, ...args] = execArgv(sidekickTemplateOptions(s).find((o) => o.name === which)!.value, instance);
-        const env = { PATH: `${bin}:${process.env.PATH}`, ETCDCTL_API: "3", ETCDCTL_ENDPOINTS: s.etcdEndpoints, COREOS_PRIVATE_IPV4: "10.9.8.7" };
+        // PATH and /etc/environment's COREOS_PRIVATE_IPV4 (the unit's EnvironmentFile) come from the test.
+        const env = { PATH: `${bin}:${process.env.PATH}`, COREOS_PRIVATE_IPV4: "10.9.8.7", ...unitEnv(s) };
         const child = spawn(cmd, args, { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
         running.push(child);
         let stderr = "";
@@ -42,10 +55,19 @@ describe("FleetService presence sidekick against real etcd", function () {
 
     before(async function () {
         if (spawnSync("etcdctl", ["version"]).status !== 0) throw new Error("etcdctl is missing: run scripts/install-system-deps.sh");
-        etcd = await startEtcdCluster({ size: 1, firstAddress: "127.0.15.1" });
-        client = new Etcd3({ hosts: etcd.endpoints });
+        etcd = await startSecureEtcdCluster({ size: 1, firstAddress: "127.0.15.1" });
+        client = etcd.client("root"); // observes, and plays a ServiceRegistration's writes
         bin = fs.mkdtempSync(path.join(os.tmpdir(), "fake-docker-"));
         fs.writeFileSync(path.join(bin, "docker"), "#!/bin/sh\n[ \"$1\" = port ] && echo 0.0.0.0:32769 && echo '[::]:32769'\n", { mode: 0o755 });
+        // The worker's bundle, as the fetch unit leaves it: ca.pem, <id>.pem, <id>-key.pem (keys 0600).
+        tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), "worker-tls-"));
+        // secretBundles picks the worker's identities by id only.
+        const worker = secretBundles("rel", [], Object.keys(etcd.pki.issued).map((id) => ({ id }) as CertificateSpec)).find((b) => b.holder === "worker")!;
+        fs.writeFileSync(path.join(tlsDir, "ca.pem"), etcd.pki.trustBundle);
+        for (const id of worker.certificateIds) {
+            fs.writeFileSync(path.join(tlsDir, `${id}.pem`), etcd.identity(id).cert);
+            fs.writeFileSync(path.join(tlsDir, `${id}-key.pem`), etcd.identity(id).key, { mode: 0o600 });
+        }
     });
     afterEach(async () => {
         running.splice(0).forEach(stop);
@@ -55,6 +77,14 @@ describe("FleetService presence sidekick against real etcd", function () {
         client?.close();
         if (etcd) await etcd.stop();
         if (bin) fs.rmSync(bin, { recursive: true, force: true });
+        if (tlsDir) fs.rmSync(tlsDir, { recursive: true, force: true });
+    });
+
+    it("dials the members over TLS as the sidekick identity, from the worker's bundle", () => {
+        const env = unitEnv(spec());
+        expect(env.ETCDCTL_ENDPOINTS).to.match(/^https:\/\/127\.0\.15\.1:2379$/);
+        expect([env.ETCDCTL_CACERT, env.ETCDCTL_CERT, env.ETCDCTL_KEY]).to.deep.equal([TRUST_BUNDLE_FILE, certFile("sidekick"), keyFile("sidekick")].map((f) => f.replace(`${TLS_DIR}/`, `${tlsDir}/`)));
+        for (const f of [env.ETCDCTL_CACERT, env.ETCDCTL_CERT, env.ETCDCTL_KEY]) expect(fs.existsSync(f), `${f} is in the worker's bundle`).to.equal(true);
     });
 
     it("registers hosts/<instance>, scheme and fleet's marker under one lease, and refreshes it before it expires", async () => {
@@ -101,5 +131,14 @@ describe("FleetService presence sidekick against real etcd", function () {
         expect(await stopped.exited).to.equal(0);
         expect(await client.get("/services/web/hosts/1").string()).to.equal("10.0.0.5:80");
         expect(await client.get(sidekickMarker(spec()).key).string()).to.equal(declared);
+    });
+
+    it("cannot announce outside the services prefix: the identity is the sidekick's, not root's", async () => {
+        const outside = spec({ prefix: "/elsewhere" });
+        const side = exec(outside, "ExecStart", "3");
+        // The loop retries every 2 s while etcd refuses the marker read; give it two tries.
+        expect(await until(async () => /permission denied/.test(side.stderr()), 8000), side.stderr()).to.equal(true);
+        expect(await client.getAll().prefix("/elsewhere/").keys()).to.deep.equal([]);
+        expect(await client.get(sidekickMarker(outside).key).string()).to.equal(null);
     });
 });

@@ -2,10 +2,13 @@
 // and ServiceRegistration against a real etcd (Debian's etcd 3.4 on 127.0.5.90-93) that starts
 // only after the create began, and giving up after the bound; FleetUnit against the fleet API
 // conformance server (not fleet; 127.0.6.30-31) that starts late. The backoff schedule is pure.
+// The etcd is secured as in production (mutual TLS, auth on: test/support/secure-etcd.ts) and the
+// providers connect as `deployer`; its certificate is issued before the cluster exists, as the
+// stack's PKI is before its members boot.
 import { expect } from "chai";
 import * as net from "net";
-import { Etcd3 } from "etcd3";
-import { startEtcdCluster, EtcdTestCluster } from "../../support/etcd-cluster";
+import { makeClusterPki, pkiIdentity, startSecureEtcdCluster, SecureEtcdTestCluster, TlsIdentity } from "../../support/secure-etcd";
+import type { ClusterPkiState } from "../../../components/pki/cluster-pki-provider";
 import { serviceRegistrationSetProvider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../../components/services/service-registration-set";
 import { serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../../components/services/service-registration";
 import { backoffSchedule, clusterWaitProblem, waitUntil } from "../../../components/services/cluster-wait";
@@ -63,19 +66,26 @@ function refuses(host: string, port: number): Promise<boolean> {
 
 describe("cluster wait: the service providers wait for a real etcd that starts late (127.0.5.90-93)", function () {
     this.timeout(120_000);
-    let cluster: EtcdTestCluster | undefined;
+    let cluster: SecureEtcdTestCluster | undefined;
     afterEach(async () => {
         await cluster?.stop();
         cluster = undefined;
     });
 
     const web = { service: "web", scheme: "http", hosts: ["10.1.0.1:80"] };
+    // One PKI for every test, made before any etcd: the late cluster's and the deployer's certificates.
+    let pki: ClusterPkiState;
+    let deployer: TlsIdentity;
+    before(() => {
+        pki = makeClusterPki({ size: 1, firstAddress: "127.0.5.90" });
+        deployer = pkiIdentity(pki, "deployer");
+    });
 
     it("ServiceRegistrationSet: create keeps probing until the cluster answers, then writes", async () => {
         expect(await refuses("127.0.5.90", 2379), "nothing at 127.0.5.90:2379 yet").to.equal(true);
-        const connection = { endpoints: ["http://127.0.5.90:2379"], timeoutMs: 1000, retries: 0 };
+        const connection = { endpoints: ["https://127.0.5.90:2379"], tls: deployer, timeoutMs: 1000, retries: 0 };
         const { inputs, failures } = await serviceRegistrationSetProvider.check!({}, {
-            resourceName: "late", ownerKey: "late-owner", connection, services: [web], prefix: "/late", clusterWaitSeconds: 60,
+            resourceName: "late", ownerKey: "late-owner", connection, services: [web], prefix: "/services/late", clusterWaitSeconds: 60,
             providerVersion: SERVICE_REGISTRATION_SET_PROVIDER_VERSION,
         });
         expect(failures ?? []).to.deep.equal([]);
@@ -85,31 +95,27 @@ describe("cluster wait: the service providers wait for a real etcd that starts l
         // Several probes fail while nothing listens; the create must still be waiting.
         await new Promise((r) => setTimeout(r, 2500));
         expect(settled, "create gave up before the cluster came").to.equal(false);
-        cluster = await startEtcdCluster({ size: 1, firstAddress: "127.0.5.90" });
+        cluster = await startSecureEtcdCluster({ size: 1, firstAddress: "127.0.5.90", pki });
         const { outs } = await creating;
         expect(outs.clusterWaitSeconds).to.equal(60);
-        const etcd = new Etcd3({ hosts: cluster.endpoints });
-        try {
-            expect(await etcd.get("/late/web/scheme").string()).to.equal("http");
-        } finally {
-            etcd.close();
-        }
+        expect(await cluster.client("root").get("/services/late/web/scheme").string()).to.equal("http");
     });
 
     it("ServiceRegistration: gives up after the bound, naming the endpoints and the bound", async () => {
         expect(await refuses("127.0.5.93", 2379)).to.equal(true);
-        const connection = { endpoints: ["http://127.0.5.93:2379"], timeoutMs: 500, retries: 0 };
+        const connection = { endpoints: ["https://127.0.5.93:2379"], tls: deployer, timeoutMs: 500, retries: 0 };
         const { inputs } = await serviceRegistrationProvider.check!({}, {
             resourceName: "never", ownerKey: "never-owner", connection, ...web, clusterWaitSeconds: 3,
             providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION,
         });
         const err = await failureOf(serviceRegistrationProvider.create(inputs));
-        expect(err?.message).to.match(/^ServiceRegistration "never": etcd at \[http:\/\/127\.0\.5\.93:2379\] did not answer within the bound of 3 s \(clusterWaitSeconds=3; [2-9] probe\(s\)/);
+        // https: the endpoints are named as given, TLS now (nothing listens, so no handshake happens).
+        expect(err?.message).to.match(/^ServiceRegistration "never": etcd at \[https:\/\/127\.0\.5\.93:2379\] did not answer within the bound of 3 s \(clusterWaitSeconds=3; [2-9] probe\(s\)/);
         expect(err?.message).to.contain("no endpoint is reachable");
     });
 
     it("without clusterWaitSeconds a create still fails after the connection's own retries (no probe)", async () => {
-        const connection = { endpoints: ["http://127.0.5.93:2379"], timeoutMs: 500, retries: 0 };
+        const connection = { endpoints: ["https://127.0.5.93:2379"], tls: deployer, timeoutMs: 500, retries: 0 };
         const { inputs } = await serviceRegistrationProvider.check!({}, {
             resourceName: "nowait", ownerKey: "nowait-owner", connection, ...web, providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION,
         });
@@ -119,7 +125,7 @@ describe("cluster wait: the service providers wait for a real etcd that starts l
 
     it("check refuses a wait out of range, naming clusterWaitSeconds", async () => {
         const { failures } = await serviceRegistrationSetProvider.check!({}, {
-            resourceName: "bad", ownerKey: "bad-owner", connection: { endpoints: ["http://127.0.5.93:2379"] }, services: [web], clusterWaitSeconds: 7200,
+            resourceName: "bad", ownerKey: "bad-owner", connection: { endpoints: ["https://127.0.5.93:2379"], tls: deployer }, services: [web], clusterWaitSeconds: 7200,
         });
         expect((failures ?? []).map((f) => f.property)).to.include("clusterWaitSeconds");
     });
