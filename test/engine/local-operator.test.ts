@@ -61,7 +61,19 @@ describe("npm run local: the summary, status and logs on the real local stack @e
         expect(stdout).to.match(new RegExp(`^  ${CLUSTER}-ingress\\s+${RANGE.replace(/\./g, "\\.")}2\\s`, "m"));
         expect(upText.match(/not applied on the local platform/gi), "said once").to.have.length(1);
         expect(upText).to.not.contain("from $PATH");
+        expect(upText, "no Node deprecation warning (DEP0123: an IP as TLS server name)").to.not.match(/DeprecationWarning/);
         expect(stdout).to.contain("npm run local -- destroy");
+    });
+
+    it("the README's first section shows exactly this summary (this stack's name and subnet put back to the local stack's)", () => {
+        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+        const shown = /ends with this summary[^\n]*\n\n```text\n([\s\S]*?)```/.exec(readme)?.[1];
+        expect(shown, "README's summary block").to.be.a("string");
+        const stdout = s.upRun!.stdout;
+        const start = stdout.indexOf("local: the cluster is up");
+        const end = stdout.indexOf("\n", stdout.indexOf("Destroy:"));
+        const printed = stdout.slice(start, end + 1).split(`${CLUSTER}-`).join("local-").split(RANGE).join("10.213.10.");
+        expect(shown).to.equal(printed);
     });
 
     it("the summary's curl lines work from this machine", async () => {
