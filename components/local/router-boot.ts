@@ -21,8 +21,19 @@ export function routerPrivilegeArgv(): string[] {
     return ["setpriv", "--no-new-privs", "--inh-caps=-all", `--bounding-set=-all,${caps}`];
 }
 
-/** sun_path is 108 bytes with its terminating NUL. */
-export const MAX_SOCKET_PATH_BYTES = 107;
+/**
+ * The longest unix socket path HAProxy binds: sun_path is 108 bytes with its NUL, but HAProxy binds
+ * `<path>.<pid>.tmp` first and renames it, and refuses a path over 97 bytes ("too long (max 97)",
+ * seen with Debian's 2.6): test/components/local/router-run-dir.test.ts binds each length for real.
+ */
+export const MAX_SOCKET_PATH_BYTES = 97;
+/** The longest socket name the router puts in its run dir (router/haproxy-config.ts, router/watcher.ts). */
+const LONGEST_SOCKET_NAME = "haproxy.sock";
+
+/** The run dir the router of the machine at `root` gets: its own, or a short one when a socket there would be too long. */
+export function routerRunDir(root: string, runDir: string): string {
+    return Buffer.byteLength(`${runDir}/${LONGEST_SOCKET_NAME}`) > MAX_SOCKET_PATH_BYTES ? shortRunDir(root) : runDir;
+}
 
 /** A run dir for the router of the machine at `root`, short enough for any socket name it uses. */
 export function shortRunDir(root: string): string {
@@ -73,12 +84,9 @@ export function routerBootPlan(
         return undefined;
     }
     for (const name of ROUTER_PATH_VARIABLES) if (env[name]) env[name] = underRoot(root, env[name]);
-    // HAProxy's sockets live in the run dir, and a unix socket path has at most 107 bytes: a root
-    // deep in a temp folder gets a short run dir of its own instead (removed with the root).
-    const runDir = ROUTER_ENV.runDir;
-    if (env[runDir] && Buffer.byteLength(`${env[runDir]}/haproxy.sock`) > MAX_SOCKET_PATH_BYTES) {
-        env[runDir] = shortRunDir(root);
-    }
+    // HAProxy's sockets live in the run dir, and HAProxy binds a socket path of at most 97 bytes: a
+    // root deep in a checkout or a temp folder gets a short run dir of its own instead (removed with the root).
+    if (env[ROUTER_ENV.runDir]) env[ROUTER_ENV.runDir] = routerRunDir(root, env[ROUTER_ENV.runDir]);
     for (const line of parsed.otherServiceLines) {
         if (/^Exec/.test(line)) ignored.push(`${where}: ${line.split(" --")[0]} (the container; locally router.js runs with this machine's node and Debian's haproxy)`);
     }
