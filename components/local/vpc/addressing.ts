@@ -51,7 +51,7 @@ export function namespaceName(machine: string): string {
     return `${VPC_PREFIX}-${machine}`;
 }
 
-function interfaceName(kind: "b" | "v", seed: string): string {
+export function interfaceName(kind: "b" | "v", seed: string): string {
     const name = `${VPC_PREFIX}${kind}-${shortHash(seed)}`;
     if (name.length > MAX_INTERFACE_NAME) throw new Error(`interface name ${name} is longer than ${MAX_INTERFACE_NAME} characters`);
     return name;

@@ -2,7 +2,7 @@
 // nftables rules, and their removal. Every name carries the `ccl` prefix, and every VPC is
 // recorded in a registry file (REGISTRY_DIR) naming what it created, so a sweep removes only what
 // this project made. Runtime modules are required inside functions (serialized into providers).
-import type { VpcPlan } from "./addressing";
+import { interfaceName, type VpcPlan } from "./addressing";
 // Imported, not required in the function: the closure serializer carries pure functions by value,
 // while a relative require() cannot be resolved where the engine loads a provider.
 import { cidrsOverlap, formatIpv4, parseCidr, parseIpv4 } from "../../../model/ipv4";
@@ -156,8 +156,11 @@ export function ensureVpc(vpc: VpcPlan, rulesets: Record<string, string>, rootGu
         // The firewall goes up before the interface does: no moment without default-deny.
         run(tool("ip"), ["netns", "exec", n.namespace, tool("nft"), "-f", "-"], rulesets[n.namespace] ?? "");
         inNs(["link", "set", "lo", "up"]);
+        const hasEth0 = inNs(["-o", "link", "show"]).includes(": eth0");
+        // A root end without its eth0 here is a stale pair: its peer lives in a namespace deleted while
+        // a process still held it (a ghost with no name). It is removed and the pair made again.
+        if (linkExists(n.hostVeth) && !hasEth0) ip(["link", "del", n.hostVeth]);
         if (!linkExists(n.hostVeth)) {
-            const hasEth0 = inNs(["-o", "link", "show"]).includes(": eth0");
             if (hasEth0) inNs(["link", "del", "eth0"]);
             ip(["link", "add", n.hostVeth, "type", "veth", "peer", "name", "eth0", "netns", n.namespace]);
         }
@@ -203,20 +206,31 @@ export async function removeVpc(record: VpcRecord): Promise<string[]> {
     const existing = namespaces();
     for (const namespace of record.namespaces) {
         if (!existing.includes(namespace) || !namespace.startsWith("ccl-")) continue;
-        const pids = namespacePids(namespace);
-        for (const pid of pids) {
-            try {
-                process.kill(pid, "SIGKILL");
-                removed.push(`process ${pid} in ${namespace}`);
-            } catch {
-                // already gone
-            }
-        }
+        // Killed until none is left: a supervisor (or the autohealer) may have started one meanwhile.
         const deadline = Date.now() + 5000;
-        while (namespacePids(namespace).length > 0 && Date.now() < deadline) await sleep(50);
+        for (let pids = namespacePids(namespace); pids.length > 0 && Date.now() < deadline; pids = namespacePids(namespace)) {
+            for (const pid of pids) {
+                try {
+                    process.kill(pid, "SIGKILL");
+                    if (!removed.includes(`process ${pid} in ${namespace}`)) removed.push(`process ${pid} in ${namespace}`);
+                } catch {
+                    // already gone
+                }
+            }
+            await sleep(50);
+        }
         // Deleting the namespace also deletes its eth0 and with it the veth's root end.
         ip(["netns", "del", namespace]);
         removed.push(`namespace ${namespace}`);
+    }
+    // A namespace deleted while something still held it lives on without a name, and with it its eth0
+    // and the root end of the pair: the root ends go explicitly (deleting one deletes its peer too).
+    for (const namespace of record.namespaces) {
+        const hostVeth = interfaceName("v", namespace);
+        if (namespace.startsWith("ccl-") && linkExists(hostVeth)) {
+            ip(["link", "del", hostVeth]);
+            removed.push(`veth ${hostVeth}`);
+        }
     }
     if (linkExists(record.bridge)) {
         ip(["link", "del", record.bridge]);
