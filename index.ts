@@ -139,3 +139,5 @@ export const subnetSelfLink = cluster.subnetSelfLink;
 export const notAppliedLocally = notAppliedOn(cluster, fleetServices);
 // Local only (null on GCE): machines, addresses, folders and services for `npm run local`'s summary, status and logs.
 export const localCluster = cluster.localView;
+// Local only (null on GCE): the local Prometheus's UI and API, scraping every member's etcd and every worker's HAProxy (docs/metrics.md).
+export const prometheusUrl = cluster.prometheusUrl;

@@ -14,6 +14,8 @@ import { zoneLookupParts } from "./zone-lookup";
 import { registryPrefix } from "../model/images";
 import { rebootStrategyFor } from "../model/reboot-strategy";
 import { containerDnsFile, GCE_RESOLVER } from "./container-dns";
+import { membersServeMetrics } from "../model/monitoring";
+import { ETCD_METRICS_PORT, ROUTER_METRICS_PORT } from "../model/ports";
 
 /** The platform fills this in from the first NIC (GCE metadata server). */
 export const PRIVATE_IPV4 = "$private_ipv4";
@@ -180,6 +182,9 @@ function memberModel(config: ClusterConfig, plan: ClusterPlan, member: MemberPla
         initial_advertise_peer_urls: member.peerUrl,
         listen_peer_urls: url(addr.own, ETCD_PEER_PORT),
         listen_client_urls: clientListenUrls(addr),
+        // Plain HTTP on the machine's own address: /metrics and /health hold no key, so no client
+        // certificate (docs/security.md); the firewall admits it from monitoringRanges only.
+        ...(membersServeMetrics(config) ? { listen_metrics_urls: `http://${addr.own}:${ETCD_METRICS_PORT}` } : {}),
         advertise_client_urls: member.clientUrl,
         ...(discovery
             ? {}
@@ -264,6 +269,7 @@ function workerModel(
         httpPorts: [...config.loadBalancer.httpPorts],
         healthPort: config.healthCheck.port,
         healthPath: config.healthCheck.path,
+        metricsPort: ROUTER_METRICS_PORT,
         registry: registryPrefix(config.images?.mirror, { name: config.name, platform: config.platform, project: config.gcp.project, region: config.gcp.region }),
         tls: { ...clientTlsFiles("router"), user: "router" },
     });

@@ -16,6 +16,8 @@ export interface EtcdSettings {
     initial_advertise_peer_urls?: string;
     listen_peer_urls?: string;
     listen_client_urls: string;
+    /** etcd >= 3.3 (Flatcar's etcd-member only): plain HTTP /metrics and /health, no keys (model/monitoring.ts). */
+    listen_metrics_urls?: string;
     advertise_client_urls?: string;
     initial_cluster?: string;
     initial_cluster_state?: "new" | "existing";

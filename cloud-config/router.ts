@@ -43,6 +43,8 @@ export interface RouterSettings {
     httpPorts: number[];
     healthPort: number;
     healthPath: string;
+    /** HAProxy's Prometheus exporter (model/ports.ts ROUTER_METRICS_PORT), on `bind`. */
+    metricsPort?: number;
     /** Where the images are pulled from (model/images.ts registryPrefix): the stack's mirror on GCE. */
     registry: string;
     /** The router's etcd identity: trust bundle, certificate and key files, and its etcd user (docs/security.md). */
@@ -60,6 +62,7 @@ export function routerEnvironment(s: RouterSettings): EnvironmentEntries {
         [E.httpPorts, s.httpPorts.join(",")],
         [E.healthPort, String(s.healthPort)],
         [E.healthPath, s.healthPath],
+        ...(s.metricsPort !== undefined ? ([[E.metricsPort, String(s.metricsPort)]] as EnvironmentEntries) : []),
         [E.dnsAddress, s.ownAddress],
         [E.configDir, ROUTER_PATHS.configDir],
         [E.runDir, ROUTER_PATHS.runDir],

@@ -36,6 +36,8 @@ export interface PlatformCluster extends pulumi.Resource {
     readonly notAppliedLocally: pulumi.Output<Record<string, string[]>> | null;
     /** The local stack's machines, folders and services for its operator commands; null on GCE. */
     readonly localView: pulumi.Output<LocalView> | null;
+    /** The local Prometheus's UI and API (docs/metrics.md); null on GCE, where the operator's own Prometheus scrapes. */
+    readonly prometheusUrl: pulumi.Output<string> | null;
 }
 
 /** A fleet unit as the stack config declares it, whatever pushes it. */

@@ -10,7 +10,8 @@
 import YAML from "yaml";
 import { etcdEnvironmentOf, fleetEnvironmentOf } from "../cloud-config/inspect";
 import { parseEnvironmentDropIn, sectionEnvironment } from "../cloud-config/environment";
-import { ROUTER_UNIT } from "../cloud-config/router";
+import { routerEnvironmentOf, unitEnvironmentOf } from "./unit-environment";
+import { monitoringDialer } from "./monitoring-flows";
 import { ETCD_GATEWAY_ENV, ETCD_GATEWAY_UNIT } from "../model/etcd-gateway-contract";
 import { parseServiceKeys } from "../router/haproxy-config";
 import { serviceKeyValues } from "../model/service-keys";
@@ -107,18 +108,6 @@ function advertisedPeerUrls(ctx: FlowContext): URL[] {
     return ctx.machines.filter((m) => m.role === "etcd").flatMap((m) => urlsIn(etcdEnvironmentOf(m.userData).ETCD_INITIAL_ADVERTISE_PEER_URLS));
 }
 
-/** The Environment= of one unit's own content, empty when the user-data has no such unit. */
-export function unitEnvironmentOf(userData: string, unitName: string): Record<string, string> {
-    const coreos = ((YAML.parse(userData) as Record<string, any> | null)?.coreos ?? {}) as Record<string, any>;
-    const unit = ((coreos.units ?? []) as Array<{ name?: string; content?: string }>).find((u) => u.name === unitName);
-    return unit?.content ? parseEnvironmentDropIn(unit.content) : {};
-}
-
-/** The ROUTER_* environment of a worker's router unit (cloud-config/router.ts), empty when it has none. */
-export function routerEnvironmentOf(userData: string): Record<string, string> {
-    return unitEnvironmentOf(userData, ROUTER_UNIT);
-}
-
 /**
  * Where a router's backend `address` lives: a planned machine (or "self"), on GCE a worker of the
  * group when it is a subnet address no member holds (workers get theirs from the subnet), and
@@ -157,6 +146,8 @@ function routerBackendFlows(ctx: FlowContext, machine: FlowMachine): Flow[] {
     }
     return flows;
 }
+
+export { routerEnvironmentOf, unitEnvironmentOf };
 
 export const DIALERS: Dialer[] = [
     {
@@ -267,6 +258,7 @@ export const DIALERS: Dialer[] = [
                 why: `forwarded by the external passthrough load balancer (port ${port})`,
             })),
     },
+    monitoringDialer,
     {
         // Services not marked public: their clients are other machines of the VPC.
         name: "VPC clients of internal services",

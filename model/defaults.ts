@@ -57,6 +57,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
     { key: "sshAuthorizedKeys", type: "array", items: "string", defaultValue: [], description: "SSH public keys authorized for the core user on every machine." },
     { key: "sshSourceRanges", type: "array", items: "string", defaultValue: [IAP_SSH_RANGE], description: "CIDRs allowed to reach SSH (port 22). Default: Google's IAP TCP forwarding range. 0.0.0.0/0 only with sshAllowWorld." },
     { key: "sshAllowWorld", type: "boolean", defaultValue: false, description: "Explicitly allow 0.0.0.0/0 in sshSourceRanges (refused when environment is prod)." },
+    { key: "monitoringRanges", type: "array", items: "string", defaultValue: [], description: "CIDRs your Prometheus scrapes from: the only sources the firewall admits to the metrics ports (etcd's 2381 on every member, HAProxy's exporter 8405 on every worker; docs/metrics.md). Never the world, never a range of the load balancer's. Empty: the platform's default, none on gcp (the ports admitted from nowhere), the local Prometheus's own address (.3 of the VPC) on local." },
     { key: "externalIps", type: "boolean", defaultValue: false, description: "Give VMs external IPs. Without them egress goes through Cloud NAT. Must be false in prod." },
     { key: "lbHttpPorts", type: "array", items: "integer", defaultValue: [80], description: "HTTP ports the load balancer forwards to the workers (plain HTTP: 443 is refused until the router terminates TLS)." },
     { key: "lbTcpPorts", type: "array", items: "integer", defaultValue: [], description: "Extra TCP ports the load balancer forwards to the workers, besides the tcp services' host_ports." },
@@ -85,7 +86,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
     { key: "tlsLeafValidityDays", type: "integer", defaultValue: 365, description: "Validity of every leaf certificate in days." },
     { key: "tlsRenewBeforeDays", type: "integer", defaultValue: 30, description: "Renew a leaf (and rotate a CA) this many days before it expires, at the next `pulumi up`; a preview warns 45 days ahead." },
     { key: "tlsCaValidityDays", type: "integer", defaultValue: 3650, description: "Validity of the cluster CA in days; must exceed tlsLeafValidityDays." },
-    { key: "localFirstAddress", type: "string", defaultValue: "10.213.10.10", description: "Platform local: first address in the local VPC (a private /24 on a bridge of its own; .1 is the deployer, .2 the load balancer); members take the next addresses, then the workers." },
+    { key: "localFirstAddress", type: "string", defaultValue: "10.213.10.10", description: "Platform local: first address in the local VPC (a private /24 on a bridge of its own; .1 is the deployer, .2 the load balancer, .3 the local Prometheus); members take the next addresses, then the workers." },
     { key: "localWorkers", type: "integer", defaultValue: 2, description: "Platform local: number of worker machines (etcd proxies) to boot." },
     { key: "localDataDir", type: "string", defaultValue: ".local-machines", description: "Platform local: folder (relative to the project) holding the local machines' data." },
 ];

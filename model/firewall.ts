@@ -1,12 +1,13 @@
 // The least-privilege ingress matrix, by network tag, as plain data. GCE denies all
 // ingress by default, so these rules are everything that can reach the machines: etcd
 // only between the roles that need it, SSH only from configured ranges, load-balanced
-// ports and health checks only to workers.
+// ports and health checks only to workers, metrics only from the monitoring range.
 
 import { ClusterConfig, ClusterPlan, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from "./types";
 import { roleTag } from "./plan";
 import { cidrContains, parseCidr, parseIpv4 } from "./ipv4";
 import { DOCKER_EPHEMERAL_PORTS, SSH_PORT } from "./ports";
+import { metricsEndpoints, monitoringRanges } from "./monitoring";
 
 export { DOCKER_EPHEMERAL_PORTS, SSH_PORT };
 
@@ -181,6 +182,20 @@ export function firewallMatrix(config: ClusterConfig, plan: ClusterPlan): Firewa
             targetTags: [worker],
             allow: [{ protocol: "tcp", ports: instancePorts.map(portSpec) }],
         });
+    }
+    // One rule per role: a member has no exporter on the router's port, a worker no etcd listener.
+    const monitoring = monitoringRanges(config);
+    if (monitoring.length > 0) {
+        for (const endpoint of metricsEndpoints(config)) {
+            rules.push({
+                name: `${cluster}-${endpoint.role === "etcd" ? "etcd" : "router"}-metrics`,
+                description: `${endpoint.what}: from the monitoring ranges only (monitoringRanges)`,
+                direction: "INGRESS",
+                sourceRanges: monitoring,
+                targetTags: [endpoint.role === "etcd" ? etcd : worker],
+                allow: [{ protocol: "tcp", ports: [String(endpoint.port)] }],
+            });
+        }
     }
     rules.push({
         name: `${cluster}-health-check`,

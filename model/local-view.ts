@@ -21,6 +21,8 @@ export interface LocalView {
     loadBalancer: { name: string; address: string; namespace: string; root: string; ports: number[]; httpPorts: number[] };
     /** The deployer's way in: sshd in this member's namespace (absent without any key to accept). */
     sshd?: { machine: string; address: string; port: number; root: string };
+    /** The local Prometheus (absent without a monitoring range): its UI and API at `url`, and what it scrapes. */
+    prometheus?: { name: string; address: string; port: number; url: string; namespace: string; root: string; scrapes: Array<{ job: string; port: number; machines: string[] }> };
     /** The config's services, as the program registers them. */
     services: Array<{ name: string; scheme: ServiceScheme; hosts: string[]; hostPort?: number; public?: boolean }>;
     healthCheck: { port: number; path: string };

@@ -9,6 +9,15 @@ export const DNS_PORT = 53;
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
 /**
+ * etcd's metrics listener (ETCD_LISTEN_METRICS_URLS): plain HTTP serving /metrics and /health only,
+ * no keys, so no client certificate (docs/security.md). etcd's own documentation uses 2381.
+ */
+export const ETCD_METRICS_PORT = 2381;
+/** HAProxy's built-in Prometheus exporter on every worker's router (`use-service prometheus-exporter`). */
+export const ROUTER_METRICS_PORT = 8405;
+/** The path both metrics ports answer Prometheus on. */
+export const METRICS_PATH = "/metrics";
+/**
  * Where Docker publishes `-p <containerPort>` on the host: a free port of the kernel's ephemeral
  * range (libnetwork's port allocator reads net.ipv4.ip_local_port_range; Linux's and Flatcar's
  * default is 32768-60999). A host that changes that sysctl must change this too.
@@ -43,6 +52,8 @@ export function fixedPortClaims(healthCheckPort?: number): PortClaim[] {
         one(DNS_PORT, "DNS (port 53)", "the worker's <service>.local resolver"),
         one(ETCD_CLIENT_PORT, "etcd client (port 2379)", "the etcd client port"),
         one(ETCD_PEER_PORT, "etcd peer (port 2380)", "the etcd peer port"),
+        one(ETCD_METRICS_PORT, `etcd metrics (port ${ETCD_METRICS_PORT})`, "etcd's metrics listener"),
+        one(ROUTER_METRICS_PORT, `router metrics (port ${ROUTER_METRICS_PORT})`, "HAProxy's Prometheus exporter"),
     ];
     if (healthCheckPort !== undefined) claims.push(one(healthCheckPort, "healthCheckPort", "the worker health check"));
     return claims;

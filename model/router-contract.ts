@@ -25,6 +25,8 @@ export const ROUTER_ENV = {
     healthBind: "ROUTER_HEALTH_BIND",
     healthPort: "ROUTER_HEALTH_PORT",
     healthPath: "ROUTER_HEALTH_PATH",
+    /** Optional: where HAProxy's Prometheus exporter listens (on ROUTER_BIND); unset: no exporter. */
+    metricsPort: "ROUTER_METRICS_PORT",
     /** Optional: where `<service>.local` is answered; ROUTER_BIND when unset. */
     dnsAddress: "ROUTER_DNS_ADDRESS",
     /** Optional: DNS port, ROUTER_DEFAULTS.dnsPort when unset; "0" turns DNS off. */

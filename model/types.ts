@@ -158,6 +158,12 @@ export interface ClusterConfig {
         path: string;
     };
 
+    /**
+     * Where the metrics ports (model/monitoring.ts) are admitted from. Absent on configs built by
+     * hand: no range, the ports admitted from nowhere, as on GCE by default.
+     */
+    monitoring?: { ranges: string[] };
+
     fleet: {
         /** Extra `k=v` fleet metadata added to role/zone/region/cluster. */
         metadata: Record<string, string>;

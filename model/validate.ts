@@ -19,6 +19,9 @@ import { describeExposure, exposureOf } from "./exposure";
 import { isProductionStack } from "./environment-rules";
 import { planCluster } from "./plan";
 import { readTlsSettings } from "./validate-tls";
+import { checkMonitoringRanges } from "./monitoring";
+import { GOOGLE_HEALTH_CHECK_RANGES, NETWORK_LB_HEALTH_CHECK_RANGES } from "./firewall";
+import { LOCAL_DEPLOYER_HOST, LOCAL_FIRST_MACHINE_HOST, LOCAL_LOAD_BALANCER_HOST, LOCAL_PROMETHEUS_HOST } from "./local-vpc-layout";
 
 export { memberCountChangeProblems, faultToleranceTable } from "./quorum";
 export { isEncryptedValue } from "./config-reader";
@@ -211,6 +214,13 @@ export function validateConfig(
             `opens SSH to the internet: ${describeExposure(sshSourceRanges!, sshExposure)}; list your own ranges (default: the IAP range 35.235.240.0/20), or set sshAllowWorld: true to really mean it`,
         );
     }
+    const localFirstAddress = r.string("localFirstAddress");
+    // Metrics: from the monitoring range only (model/monitoring.ts), not the world, not the load balancer.
+    const monitoring = checkMonitoringRanges(
+        r.list<string>("monitoringRanges", "string"),
+        { platform, localFirstAddress, loadBalancer: { ranges: [...GOOGLE_HEALTH_CHECK_RANGES, ...NETWORK_LB_HEALTH_CHECK_RANGES], what: "a range of Google's load-balancer health checkers" } },
+        problems,
+    );
     const externalIps = r.boolean("externalIps");
     if (isProd && externalIps) problems.add("externalIps", "must be false when environment is prod: machines stay private and reach out through Cloud NAT");
 
@@ -330,17 +340,21 @@ export function validateConfig(
     const tls = readTlsSettings(r, problems);
 
     // Local platform.
-    const localFirstAddress = r.string("localFirstAddress");
     const localWorkers = r.integer("localWorkers");
     if (localWorkers !== undefined && (localWorkers < 0 || localWorkers > 64)) problems.add("localWorkers", `${localWorkers} is outside 0-64`);
     if (localFirstAddress !== undefined) {
         const first = parseIpv4(localFirstAddress);
         if (first === undefined) problems.add("localFirstAddress", `"${localFirstAddress}" is not an IPv4 address`);
         else if (isPrivateIpv4(first)) {
-            // The local VPC: a private /24 of its own; .1 is the deployer, .2 the load balancer.
+            // The local VPC: a private /24 of its own; its first hosts are kept (model/local-vpc-layout.ts).
             const host = first % 256;
             const total = (etcdCount ?? 0) + (localWorkers ?? 0);
-            if (host < 3 || host + total - 1 > 254) problems.add("localFirstAddress", `${localFirstAddress}: the ${total} local machines must fit .3-.254 of its /24 (.1 is the deployer, .2 the load balancer)`);
+            if (host < LOCAL_FIRST_MACHINE_HOST || host + total - 1 > 254) {
+                problems.add(
+                    "localFirstAddress",
+                    `${localFirstAddress}: the ${total} local machines must fit .${LOCAL_FIRST_MACHINE_HOST}-.254 of its /24 (.${LOCAL_DEPLOYER_HOST} is the deployer, .${LOCAL_LOAD_BALANCER_HOST} the load balancer, .${LOCAL_PROMETHEUS_HOST} the local Prometheus)`,
+                );
+            }
             // On the local platform the tunnel ends at a member's sshd (docs/local-platform.md).
             const tunnelHost = isPlainObject(raw.sshTunnel) && typeof raw.sshTunnel.host === "string" ? raw.sshTunnel.host : undefined;
             if (platform === "local" && tunnelHost !== undefined && etcdCount !== undefined) {
@@ -370,6 +384,7 @@ export function validateConfig(
         externalIps: externalIps!,
         loadBalancer: { httpPorts: lbHttpPorts!, tcpPorts: lbTcpPorts! },
         healthCheck: { port: healthCheckPort!, path: healthCheckPath! },
+        monitoring: { ranges: monitoring! },
         fleet: { metadata: metadata!, endpoint: fleetEndpoint, release },
         images: { mirror: mirror ?? "" },
         updates: { rebootStrategy: rebootStrategy as RebootStrategy, windowStart, windowLength },
@@ -426,8 +441,9 @@ function subnetReservedAddresses(config: ClusterConfig): Array<{ address: string
     const network = first - (first % 256);
     return [
         { address: formatIpv4(network), what: "the local VPC's network address" },
-        { address: formatIpv4(network + 1), what: "the local VPC's deployer (this machine's end of the bridge)" },
-        { address: formatIpv4(network + 2), what: "the local VPC's load balancer" },
+        { address: formatIpv4(network + LOCAL_DEPLOYER_HOST), what: "the local VPC's deployer (this machine's end of the bridge)" },
+        { address: formatIpv4(network + LOCAL_LOAD_BALANCER_HOST), what: "the local VPC's load balancer" },
+        { address: formatIpv4(network + LOCAL_PROMETHEUS_HOST), what: "the local VPC's Prometheus" },
         { address: formatIpv4(network + 255), what: "the local VPC's broadcast address" },
     ];
 }

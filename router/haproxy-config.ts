@@ -9,7 +9,7 @@
 // is skipped and reported while every other one is rendered (docs/router.md, "Bad data").
 // Keys become Map entries, so no service name can reach an object's built-in properties.
 import { createHash } from "crypto";
-import { collisionMessage, DOCKER_EPHEMERAL_CLAIM, fixedPortClaims, PortClaim, portCollisions, publishedPortProblem } from "../model/ports";
+import { collisionMessage, DOCKER_EPHEMERAL_CLAIM, fixedPortClaims, METRICS_PATH, PortClaim, portCollisions, publishedPortProblem } from "../model/ports";
 import { ROUTER_HAPROXY_USER } from "../model/router-contract";
 import { HostRuleContext, serviceHostProblem } from "../model/service-hosts";
 import { SERVICE_NAME } from "../model/service-naming";
@@ -33,6 +33,8 @@ export interface RouterConfigOptions extends ServiceRules {
     runDir: string;
     /** HAProxy's workers drop root to this user and group; ROUTER_HAPROXY_USER when unset. */
     haproxyUser?: string;
+    /** HAProxy's built-in Prometheus exporter on this port of bindAddress (ROUTER_METRICS_PORT); absent: none. */
+    metricsPort?: number;
 }
 
 export interface RoutedService {
@@ -257,6 +259,22 @@ function httpBackend(s: RoutedService): string[] {
     return [...lines, ...servers(s)];
 }
 
+/**
+ * HAProxy's own Prometheus exporter (built in: `haproxy -vv` lists prometheus-exporter): /metrics
+ * only, every other path a 404; not logged, so scrapes never fill the router's log. The firewall
+ * admits its port from the monitoring range only (model/monitoring.ts).
+ */
+function metricsFrontend(port: number, options: RouterConfigOptions): string[] {
+    return [
+        "frontend metrics",
+        "    mode http",
+        `    bind ${options.bindAddress}:${port}`,
+        "    no log",
+        `    http-request use-service prometheus-exporter if { path ${METRICS_PATH} }`,
+        `    http-request return status 404 content-type "text/plain" string "404 only ${METRICS_PATH} is served here"`,
+    ];
+}
+
 function tcpSection(s: RoutedService, options: RouterConfigOptions): string[] {
     return [
         `frontend tcp_${s.name}`,
@@ -314,6 +332,7 @@ export function renderHaproxyConfig(keys: ServiceKeys, options: RouterConfigOpti
         ],
         ...http.map(httpBackend),
         ...parsed.services.filter((s) => s.hostPort !== undefined).map((s) => tcpSection(s, options)),
+        ...(options.metricsPort !== undefined ? [metricsFrontend(options.metricsPort, options)] : []),
     ];
     const body = sections.map((lines) => lines.join("\n")).join("\n\n") + "\n";
     const id = createHash("sha256").update(body).digest("hex").slice(0, 16);

@@ -53,6 +53,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): RouterSettings {
         healthBind: env[E.healthBind] || bind,
         healthPort: ports(required(env, E.healthPort), E.healthPort)[0],
         healthPath: required(env, E.healthPath),
+        ...(env[E.metricsPort] ? { metricsPort: ports(env[E.metricsPort]!, E.metricsPort)[0] } : {}),
         dnsAddress: env[E.dnsAddress] || bind,
         dnsPort,
         configDir: required(env, E.configDir),

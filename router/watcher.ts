@@ -23,6 +23,8 @@ export interface RouterSettings {
     healthBind: string;
     healthPort: number;
     healthPath: string;
+    /** HAProxy's Prometheus exporter, on bindAddress; absent: none. */
+    metricsPort?: number;
     /** Where `<service>.local` is answered (the worker's own address); port 0 turns DNS off. */
     dnsAddress: string;
     dnsPort: number;
@@ -227,6 +229,7 @@ export class Router {
             bindAddress: this.s.bindAddress,
             httpPorts: this.s.httpPorts,
             healthPort: this.s.healthPort,
+            ...(this.s.metricsPort !== undefined ? { metricsPort: this.s.metricsPort } : {}),
             // No service host may be an etcd member: services never route into the control plane.
             memberAddresses: addressesOfUrls(this.s.etcdEndpoints),
             runDir: this.s.runDir,

@@ -37,7 +37,7 @@ step() { [ "$reading" = true ] || say "$*"; }
 
 # 1. System packages: Debian's etcd (server + etcdctl); the script does nothing when present.
 if [ "$reading" = false ]; then
-  say "step 1/4: system packages (etcd, sshd, haproxy, nftables)"
+  say "step 1/4: system packages (etcd, sshd, haproxy, nftables, prometheus)"
   bash scripts/install-system-deps.sh
 fi
 

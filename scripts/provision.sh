@@ -11,7 +11,7 @@ coreos_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 provision_fail() { echo "provision: ERROR: could not provide $1 (see the messages above)" >&2; return 1; }
 
 bash "$coreos_root/scripts/install-system-deps.sh" >&2 \
-  || { provision_fail "the Debian packages of scripts/install-system-deps.sh (etcd-server, etcd-client, openssh-server, haproxy, dnsmasq-base, nftables, iproute2, curl)"; return 1; }
+  || { provision_fail "the Debian packages of scripts/install-system-deps.sh (etcd-server, etcd-client, openssh-server, haproxy, dnsmasq-base, nftables, iproute2, curl, prometheus)"; return 1; }
 
 command -v node >/dev/null 2>&1 || { provision_fail "Node.js >= 20 (not on PATH)"; return 1; }
 [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] || { provision_fail "Node.js >= 20 (found $(node --version))"; return 1; }

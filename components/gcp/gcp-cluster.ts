@@ -54,6 +54,8 @@ export class GcpCluster extends pulumi.ComponentResource {
     /** Everything applies on GCE. */
     public readonly notAppliedLocally = null;
     public readonly localView = null;
+    /** The operator's own Prometheus scrapes GCE from monitoringRanges: no Prometheus here. */
+    public readonly prometheusUrl = null;
     /**
      * True when the members exist and, with an SSH tunnel configured, answered healthy.
      * Without a tunnel nothing here can reach the private members to check.

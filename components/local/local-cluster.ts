@@ -3,7 +3,8 @@
 // LocalMachine that boots its own user-data inside its namespace (members first, workers after
 // them); LocalSshd is the deployer's way in (a member's port 22); a readiness step resolves `ready`
 // once every member is healthy and every proxy answers, each probed from inside its own namespace;
-// LocalLoadBalancer stands for the GCE load balancer and the worker group's autohealing.
+// LocalLoadBalancer stands for the GCE load balancer and the worker group's autohealing;
+// LocalPrometheus stands for the operator's monitoring, scraping from the monitoring range's stand-in.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig, ClusterPlan, MachineRole } from "../../model/types";
@@ -16,6 +17,9 @@ import { LocalMachine } from "./local-machine";
 import { LocalLoadBalancer } from "./local-load-balancer";
 import { LocalNetwork } from "./local-network";
 import { LocalSshd } from "./local-sshd";
+import { LocalPrometheus, localPrometheusView } from "./local-prometheus";
+import { scrapeTargets } from "../../model/monitoring";
+import { prometheusConfigText } from "../../model/prometheus-config";
 import { localVpcPlan, VpcPlan } from "./vpc/addressing";
 import { rootGuardRuleset, rootGuardTable, vpcRulesets } from "./vpc/firewall-rules";
 import { encodeBundle } from "../../model/pki-delivery";
@@ -101,6 +105,7 @@ export function localViewOf(
     specs: Map<string, { name: string; role: MachineRole; address: string; root: string }>,
     dataDir: string,
     sshd: LocalView["sshd"],
+    prometheus?: LocalView["prometheus"],
 ): LocalView {
     const ordered = [...specs.values()].sort((a, b) => (a.role === b.role ? 0 : a.role === "etcd" ? -1 : 1));
     const namespaceOf = (name: string) => vpc.machines.find((m) => m.name === name)?.namespace ?? "";
@@ -116,6 +121,7 @@ export function localViewOf(
             httpPorts: [...config.loadBalancer.httpPorts],
         },
         ...(sshd ? { sshd } : {}),
+        ...(prometheus ? { prometheus } : {}),
         services: config.services.map((s) => ({ name: s.name, scheme: s.scheme, hosts: [...s.hosts], ...(s.hostPort !== undefined ? { hostPort: s.hostPort } : {}), ...(s.public ? { public: true } : {}) })),
         healthCheck: { port: config.healthCheck.port, path: config.healthCheck.path },
     };
@@ -131,6 +137,8 @@ export class LocalCluster extends pulumi.ComponentResource {
     public readonly workerInstanceGroup = null;
     /** The local load balancer's frontend, in its own namespace on the VPC's bridge. */
     public readonly loadBalancerIp: pulumi.Output<string>;
+    /** The local Prometheus's UI and API (null when no monitoring range admits it to any metrics port). */
+    public readonly prometheusUrl: pulumi.Output<string> | null;
     public readonly networkSelfLink = null;
     public readonly subnetSelfLink = null;
     public readonly ready: pulumi.Output<boolean>;
@@ -215,6 +223,23 @@ export class LocalCluster extends pulumi.ComponentResource {
             { parent: this, dependsOn: [network, ...workers] },
         );
         this.loadBalancerIp = loadBalancer.ip;
+        const prometheusView = localPrometheusView(config, plan, vpc, dataDir);
+        const prometheus = prometheusView
+            ? new LocalPrometheus(
+                  `${name}-prometheus`,
+                  {
+                      name: prometheusView.name,
+                      namespace: prometheusView.namespace,
+                      address: prometheusView.address,
+                      port: prometheusView.port,
+                      configText: prometheusConfigText(scrapeTargets(config, plan), { cluster: config.name, scrapeIntervalSeconds: 5 }),
+                      root: prometheusView.root,
+                      readyTimeoutSeconds: args.readyTimeoutSeconds ?? 120,
+                  },
+                  { parent: this, dependsOn: [network] },
+              )
+            : undefined;
+        this.prometheusUrl = prometheus ? prometheus.url : null;
         const nsOf = (m: LocalRenderedMachine) => vpc.machines.find((v) => v.name === m.name)!.namespace;
 
         const readiness = new LocalClusterReadiness(
@@ -231,7 +256,7 @@ export class LocalCluster extends pulumi.ComponentResource {
                 pids: this.machines.map((m) => m.pid),
                 timeoutSeconds: args.readyTimeoutSeconds ?? 120,
             },
-            { parent: this, dependsOn: [...this.machines, loadBalancer, ...(sshd ? [sshd] : [])] },
+            { parent: this, dependsOn: [...this.machines, loadBalancer, ...(sshd ? [sshd] : []), ...(prometheus ? [prometheus] : [])] },
         );
 
         // Renewed certificates and a rotated CA reach the running machines in phases (model/tls-rollout.ts).
@@ -255,7 +280,7 @@ export class LocalCluster extends pulumi.ComponentResource {
         this.workerProxyUrls = pulumi.all(workers.map((w) => w.clientUrl));
         this.ready = rollout ? pulumi.all([readiness.ready, rollout.rolled]).apply(([ready]) => ready) : readiness.ready;
         const names = [...args.machines.filter((m) => m.role === "etcd"), ...args.machines.filter((m) => m.role === "worker")].map((m) => m.name);
-        this.localView = pulumi.output(localViewOf(config, vpc, specs, dataDir, sshd ? { machine: bastion.name, address: bastion.address, port: config.access.sshTunnel?.port ?? 22, root: path.join(dataDir, `${bastion.name}-sshd`) } : undefined));
+        this.localView = pulumi.output(localViewOf(config, vpc, specs, dataDir, sshd ? { machine: bastion.name, address: bastion.address, port: config.access.sshTunnel?.port ?? 22, root: path.join(dataDir, `${bastion.name}-sshd`) } : undefined, prometheusView));
         this.notAppliedLocally = pulumi
             .all(this.machines.map((m) => m.ignored))
             .apply((lists) => Object.fromEntries(lists.map((ignored, i) => [names[i], ignored ?? []])));
@@ -267,6 +292,7 @@ export class LocalCluster extends pulumi.ComponentResource {
             workerProxyUrls: this.workerProxyUrls,
             ready: this.ready,
             loadBalancerIp: this.loadBalancerIp,
+            prometheusUrl: this.prometheusUrl,
             notAppliedLocally: this.notAppliedLocally,
             localView: this.localView,
         });

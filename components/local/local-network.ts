@@ -27,7 +27,7 @@ function recordOf(inputs: LocalNetworkInputs): VpcRecord {
     return {
         bridge: inputs.vpc.bridge,
         subnet: inputs.vpc.subnet,
-        namespaces: [...inputs.vpc.machines.map((m) => m.namespace), inputs.vpc.probeNamespace],
+        namespaces: [...inputs.vpc.machines.map((m) => m.namespace), inputs.vpc.probeNamespace, ...(inputs.vpc.prometheusNamespace ? [inputs.vpc.prometheusNamespace] : [])],
         rootGuardTable: inputs.rootGuard.table,
         dataDir: inputs.dataDir,
         createdAt: new Date().toISOString(),

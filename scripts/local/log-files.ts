@@ -1,6 +1,6 @@
 // The log files `npm run local -- logs` reads: every `*.log` under each machine's root (etcd or the
 // worker's etcd gateway, the router with HAProxy's own lines, the demo backends), the bastion's sshd
-// and the load balancer's, labelled `<machine> <process>`; read whole, or followed (-f) by polling
+// the load balancer's and the local Prometheus's, labelled `<machine> <process>`; read whole, or followed (-f) by polling
 // their sizes (a recreated worker's files start again from nothing). The order is log-merge.ts's.
 import * as fs from "fs";
 import * as path from "path";
@@ -32,6 +32,7 @@ export function logFilesOf(view: LocalView, wanted?: string): LogFile[] {
         ...view.machines.map((m) => ({ name: m.name, root: m.root, prefix: m.name })),
         ...(view.sshd ? [{ name: view.sshd.machine, root: view.sshd.root, prefix: view.sshd.machine }] : []),
         { name: view.loadBalancer.name, root: view.loadBalancer.root, prefix: view.loadBalancer.name },
+        ...(view.prometheus ? [{ name: view.prometheus.name, root: view.prometheus.root, prefix: view.prometheus.name }] : []),
     ];
     const chosen = selectMachines(places, wanted);
     if (wanted && chosen.length === 0) throw new Error(`no machine named ${wanted}: ${[...new Set(places.map((p) => p.name))].join(", ")}`);

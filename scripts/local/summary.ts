@@ -60,13 +60,14 @@ export function localSummary(outputs: SummaryOutputs, cwd = "/"): string {
             return [w.name, w.address, `worker: etcd gateway, router${backends.length ? `, stand-in backends of ${backends.join(", ")}` : ""}`];
         }),
         [view.loadBalancer.name, lb, `load balancer: ports ${view.loadBalancer.ports.join(", ")} to the healthy workers (health check :${view.healthCheck.port}${view.healthCheck.path})`],
+        ...(view.prometheus ? [[view.prometheus.name, view.prometheus.address, `Prometheus: scrapes ${view.prometheus.scrapes.map((j) => `${j.job} :${j.port} on ${plural(j.machines.length, "machine")}`).join(", ")}`]] : []),
     ];
     const rel = (p: string) => {
         const r = path.relative(cwd, p);
         return r === "" ? "." : r.startsWith("..") ? p : r;
     };
     const lines = [
-        `${SUMMARY_TITLE}: ${plural(members.length, "etcd member")}, ${plural(workers.length, "worker")}, a load balancer, each in its own network namespace`,
+        `${SUMMARY_TITLE}: ${plural(members.length, "etcd member")}, ${plural(workers.length, "worker")}, a load balancer${view.prometheus ? ", Prometheus" : ""}, each in its own network namespace`,
         "",
         ...table(rows),
         "",
@@ -80,6 +81,7 @@ export function localSummary(outputs: SummaryOutputs, cwd = "/"): string {
         const where = [missing.machines > 0 ? plural(missing.machines, "machine") : "", missing.fleetServices > 0 ? plural(missing.fleetServices, "fleet service") : ""].filter(Boolean).join(" and ");
         lines.push(`Not applied on the local platform: ${plural(missing.items, "item")} of ${where} (list: npm run local -- outputs notAppliedLocally; docs/local-platform.md)`, "");
     }
+    if (view.prometheus) lines.push(`Metrics: ${view.prometheus.url}/   (Prometheus's UI, from this machine; docs/metrics.md)`);
     lines.push(
         "Status:  npm run local -- status",
         `Logs:    npm run local -- logs [machine] [-f]   (files: ${rel(view.dataDir)}/<machine>/*.log)`,

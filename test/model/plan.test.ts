@@ -86,7 +86,7 @@ describe("model/plan: local platform", () => {
         expect([...plan.members.map((m) => m.privateIp), ...plan.workers.map((w) => w.privateIp)]).to.deep.equal(["10.213.9.250", "10.213.9.251", "10.213.9.252", "10.213.9.253"]);
         const result = validateConfig(localRaw({ localFirstAddress: "10.213.9.250", localWorkers: 3 }), "local");
         expect(result.problems.map((p) => p.key)).to.deep.equal(["coreos-cluster:localFirstAddress"]);
-        expect(result.problems[0].message).to.match(/must fit \.3-\.254 of its \/24/);
+        expect(result.problems[0].message).to.match(/must fit \.4-\.254 of its \/24/);
     });
 });
 
@@ -135,7 +135,7 @@ describe("model/plan: properties (fast-check)", () => {
         );
     });
 
-    it("local plans keep every machine on its own address inside the VPC's /24, clear of .1 and .2", () => {
+    it("local plans keep every machine on its own address inside the VPC's /24, clear of .1, .2 and .3 (deployer, load balancer, Prometheus)", () => {
         fc.assert(
             fc.property(
                 fc.constantFrom(1, 3, 5, 7),
@@ -145,7 +145,7 @@ describe("model/plan: properties (fast-check)", () => {
                 (count, workers, third, host) => {
                     const first = `10.213.${third}.${host}`;
                     const result = validateConfig(localRaw({ etcdCount: count, allowSingleMember: true, localWorkers: workers, localFirstAddress: first }), "local");
-                    if (host < 3 || host + count + workers - 1 > 254) {
+                    if (host < 4 || host + count + workers - 1 > 254) {
                         expect(result.problems.map((p) => p.key)).to.deep.equal(["coreos-cluster:localFirstAddress"]);
                         return;
                     }

@@ -169,7 +169,7 @@ const cases: RejectCase[] = [
     // local
     { what: "a local first address outside the private ranges", raw: localRaw({ localFirstAddress: "203.0.113.10" }), stack: "local", key: "localFirstAddress", message: /is not a private \(RFC 1918\) address/ },
     { what: "a loopback local first address (no VPC, no firewall)", raw: localRaw({ localFirstAddress: "127.0.10.10" }), stack: "local", key: "localFirstAddress", message: /is a loopback address; the local platform is a VPC of network namespaces/ },
-    { what: "local machines running past .254 of the VPC's /24", raw: localRaw({ localFirstAddress: "10.213.10.252", localWorkers: 2 }), stack: "local", key: "localFirstAddress", message: /must fit \.3-\.254 of its \/24/ },
+    { what: "local machines running past .254 of the VPC's /24", raw: localRaw({ localFirstAddress: "10.213.10.252", localWorkers: 2 }), stack: "local", key: "localFirstAddress", message: /must fit \.4-\.254 of its \/24/ },
     { what: "a local data dir escaping the project", raw: localRaw({ localDataDir: "../elsewhere" }), stack: "local", key: "localDataDir", message: /without "\.\." segments/ },
     { what: "local services without a way into the VPC", raw: localRaw({ services: [{ name: "web", scheme: "http", hosts: ["10.213.10.13:8080"] }] }), stack: "local", key: "sshTunnel", message: /no way into the local VPC, whose members answer only inside it/ },
     { what: "a local tunnel to no member", raw: localRaw({ sshTunnel: { host: "10.213.10.13", username: "root", privateKeyEnv: "COREOS_TEST_NO_SUCH_KEY_VAR" } }), stack: "local", key: "sshTunnel.host", message: /10\.213\.10\.13 is no member's address \(10\.213\.10\.10, 10\.213\.10\.11, 10\.213\.10\.12\)/ },

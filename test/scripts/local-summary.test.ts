@@ -58,4 +58,13 @@ describe("npm run local: the summary after up (scripts/local/summary.ts)", () =>
         expect(Math.max(...text.split("\n").map((l) => l.length))).to.be.at.most(160);
         expect(localSummary({ localCluster: null })).to.match(/no localCluster output.*npm run local/);
     });
+
+    it("says where the local Prometheus's UI is and what it scrapes, when the stack runs one", () => {
+        const prometheus = { name: "local-prometheus", address: "10.213.10.3", port: 9090, url: "http://10.213.10.3:9090", namespace: "ccl-local-prometheus", root: "/repo/.local-machines/local-prometheus", scrapes: [{ job: "etcd", port: 2381, machines: ["local-etcd-0", "local-etcd-1", "local-etcd-2"] }, { job: "haproxy", port: 8405, machines: ["local-worker-0", "local-worker-1"] }] };
+        const withMetrics = localSummary({ ...outputs, localCluster: { ...localViewFixture(), prometheus } }, "/repo");
+        expect(withMetrics.startsWith(`${SUMMARY_TITLE}: 3 etcd members, 2 workers, a load balancer, Prometheus,`)).to.equal(true);
+        expect(withMetrics).to.match(/^  local-prometheus\s+10\.213\.10\.3\s+Prometheus: scrapes etcd :2381 on 3 machines, haproxy :8405 on 2 machines$/m);
+        expect(withMetrics).to.contain("Metrics: http://10.213.10.3:9090/   (Prometheus's UI, from this machine; docs/metrics.md)\n");
+        expect(text).to.not.contain("Metrics:");
+    });
 });

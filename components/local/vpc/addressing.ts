@@ -5,15 +5,18 @@
 import type { ClusterConfig, ClusterPlan, MachineRole } from "../../../model/types";
 import { roleTag } from "../../../model/plan";
 import { formatIpv4, isPrivateIpv4, parseIpv4 } from "../../../model/ipv4";
+import { LOCAL_DEPLOYER_HOST, LOCAL_FIRST_MACHINE_HOST, LOCAL_LOAD_BALANCER_HOST, LOCAL_PROMETHEUS_HOST } from "../../../model/local-vpc-layout";
 
 /** Every namespace, bridge, veth and nftables table the project creates starts with this. */
 export const VPC_PREFIX = "ccl";
 /** Linux's IFNAMSIZ is 16 bytes with the terminating NUL. */
 export const MAX_INTERFACE_NAME = 15;
 /** The root namespace's address on the bridge (host .1): the deployer, standing for "outside the VPC". */
-export const DEPLOYER_HOST = 1;
+export const DEPLOYER_HOST = LOCAL_DEPLOYER_HOST;
 /** The load balancer's and health checker's namespace (host .2): it stands for Google's probers. */
-export const PROBE_HOST = 2;
+export const PROBE_HOST = LOCAL_LOAD_BALANCER_HOST;
+/** The local Prometheus's namespace (host .3): it stands for the monitoring range. */
+export const PROMETHEUS_HOST = LOCAL_PROMETHEUS_HOST;
 export const FIREWALL_TABLE = "ccl_firewall";
 
 export interface VpcMachine {
@@ -38,6 +41,10 @@ export interface VpcPlan {
     probeNamespace: string;
     probeHostVeth: string;
     probeAddress: string;
+    /** Namespace of the local Prometheus (model/monitoring.ts), and its address. */
+    prometheusNamespace: string;
+    prometheusHostVeth: string;
+    prometheusAddress: string;
     machines: VpcMachine[];
 }
 
@@ -59,7 +66,8 @@ export function interfaceName(kind: "b" | "v", seed: string): string {
 
 /**
  * The VPC of a local cluster. Its subnet is the /24 holding `localFirstAddress`; .1 is the
- * deployer (root namespace), .2 the probe/load-balancer namespace, machines from the plan.
+ * deployer (root namespace), .2 the probe/load-balancer namespace, .3 the Prometheus namespace,
+ * machines from the plan (model/local-vpc-layout.ts).
  * Throws naming `localFirstAddress` when the addresses cannot make a private VPC.
  */
 export function localVpcPlan(config: ClusterConfig, plan: ClusterPlan): VpcPlan {
@@ -78,13 +86,14 @@ export function localVpcPlan(config: ClusterConfig, plan: ClusterPlan): VpcPlan 
         const ip = m.ip === undefined ? undefined : parseIpv4(m.ip);
         if (ip === undefined) throw new Error(`local machine ${m.name} has no planned address`);
         const host = ip - network;
-        if (host <= PROBE_HOST || host >= 255) {
-            throw fail(`puts ${m.name} at ${m.ip}, outside .${PROBE_HOST + 1}-.254 of ${formatIpv4(network)}/24 (.1 is the deployer, .${PROBE_HOST} the load balancer)`);
+        if (host < LOCAL_FIRST_MACHINE_HOST || host >= 255) {
+            throw fail(`puts ${m.name} at ${m.ip}, outside .${LOCAL_FIRST_MACHINE_HOST}-.254 of ${formatIpv4(network)}/24 (.${DEPLOYER_HOST} is the deployer, .${PROBE_HOST} the load balancer, .${PROMETHEUS_HOST} the local Prometheus)`);
         }
         const namespace = namespaceName(m.name);
         return { name: m.name, role: m.role, namespace, hostVeth: interfaceName("v", namespace), address: m.ip!, tags: [roleTag(config.name, m.role)] };
     });
     const probeNamespace = namespaceName(`${config.name}-lb`);
+    const prometheusNamespace = namespaceName(`${config.name}-prometheus`);
     return {
         cluster: config.name,
         subnet: `${formatIpv4(network)}/24`,
@@ -94,6 +103,9 @@ export function localVpcPlan(config: ClusterConfig, plan: ClusterPlan): VpcPlan 
         probeNamespace,
         probeHostVeth: interfaceName("v", probeNamespace),
         probeAddress: formatIpv4(network + PROBE_HOST),
+        prometheusNamespace,
+        prometheusHostVeth: interfaceName("v", prometheusNamespace),
+        prometheusAddress: formatIpv4(network + PROMETHEUS_HOST),
         machines: vpcMachines,
     };
 }

@@ -11,11 +11,15 @@
 //                       internet") and for every range in sshSourceRanges (where IAP or the admin
 //                       connects from), and
 //                     * the probe namespace (load balancer and health checker) for 0.0.0.0/0 and for
-//                       every range inside Google's probe ranges.
+//                       every range inside Google's probe ranges, and
+//                     * the Prometheus namespace for every range in monitoringRanges (where the
+//                       operator's Prometheus scrapes from).
 import type { ClusterConfig } from "../../../model/types";
 import type { FirewallAllow, FirewallRuleSpec } from "../../../model/firewall";
 import { GOOGLE_HEALTH_CHECK_RANGES, loadBalancedPorts, NETWORK_LB_HEALTH_CHECK_RANGES } from "../../../model/firewall";
 import { cidrContains, parseCidr } from "../../../model/ipv4";
+import { monitoringRanges } from "../../../model/monitoring";
+import { LOCAL_PROMETHEUS_PORT } from "../../../model/local-vpc-layout";
 import { FIREWALL_TABLE, VpcMachine, VpcPlan } from "./addressing";
 
 export interface LocalRule {
@@ -54,6 +58,7 @@ export function localSources(rule: FirewallRuleSpec, vpc: VpcPlan, config: Clust
         sources.add(range);
         if (config.ssh.sourceRanges.includes(range)) sources.add(vpc.deployerAddress);
         if (within(range, probeRanges)) sources.add(vpc.probeAddress);
+        if (vpc.prometheusAddress && monitoringRanges(config).includes(range)) sources.add(vpc.prometheusAddress);
     }
     return [...sources];
 }
@@ -124,7 +129,7 @@ export function rootGuardTable(vpc: VpcPlan): string {
 }
 
 /**
- * Ruleset text per namespace: every machine's, and the load balancer's. A GCE forwarding rule
+ * Ruleset text per namespace: every machine's, the load balancer's and the local Prometheus's. A GCE forwarding rule
  * takes its ports from anywhere and no firewall rule applies to it (the firewall applies at the
  * workers it forwards to): so the load balancer's namespace admits exactly the forwarded ports.
  */
@@ -135,5 +140,9 @@ export function vpcRulesets(vpc: VpcPlan, matrix: FirewallRuleSpec[], config: Cl
     out[vpc.probeNamespace] = namespaceRuleset(
         forwarded.length === 0 ? [] : [{ name: `${config.name}-ingress (forwarding rules)`, sources: "any", allow: [{ protocol: "tcp", ports: forwarded }] }],
     );
+    // The local Prometheus dials out (scrapes); only its UI is let in, from this machine (the deployer).
+    if (vpc.prometheusNamespace) {
+        out[vpc.prometheusNamespace] = namespaceRuleset([{ name: `${config.name}-prometheus-ui (local only)`, sources: [vpc.deployerAddress], allow: [{ protocol: "tcp", ports: [String(LOCAL_PROMETHEUS_PORT)] }] }]);
+    }
     return out;
 }

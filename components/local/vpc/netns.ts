@@ -13,7 +13,7 @@ export const REGISTRY_DIR = "/run/coreos-cluster/vpc";
 export interface VpcRecord {
     bridge: string;
     subnet: string;
-    /** Every namespace created for this VPC (machines and the probe namespace). */
+    /** Every namespace created for this VPC (machines, the probe namespace and the Prometheus namespace). */
     namespaces: string[];
     rootGuardTable: string;
     /** The stack's data dir; a sweep may remove a VPC whose data dir is gone. */
@@ -117,7 +117,12 @@ function writeRecord(record: VpcRecord): void {
 }
 
 function allNamespaces(vpc: VpcPlan): Array<{ namespace: string; hostVeth: string; address: string }> {
-    return [...vpc.machines, { namespace: vpc.probeNamespace, hostVeth: vpc.probeHostVeth, address: vpc.probeAddress }];
+    return [
+        ...vpc.machines,
+        { namespace: vpc.probeNamespace, hostVeth: vpc.probeHostVeth, address: vpc.probeAddress },
+        // Recorded like the others: a sweep or a destroy kills the local Prometheus with its namespace.
+        ...(vpc.prometheusNamespace ? [{ namespace: vpc.prometheusNamespace, hostVeth: vpc.prometheusHostVeth, address: vpc.prometheusAddress }] : []),
+    ];
 }
 
 /** Creates (or completes) the VPC; refuses a subnet the host already uses, or names taken by something else. */

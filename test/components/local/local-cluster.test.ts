@@ -126,26 +126,30 @@ describe("local platform: LocalCluster wiring (mocks)", function () {
         expect(boots.map((b) => b.inputs.address)).to.deep.equal([...plan.members.map((m) => m.privateIp), ...plan.workers.map((w) => w.privateIp)]);
     });
 
-    it("builds the VPC first: a namespace per machine and the load balancer's, each with its firewall rules", () => {
+    it("builds the VPC first: a namespace per machine, the load balancer's and Prometheus's, each with its firewall rules", () => {
         const vpc = registered.find((r) => r.name === "wire-vpc")!;
         expect(vpc, "LocalNetwork").to.not.equal(undefined);
         expect(vpc.inputs.vpc.subnet).to.equal("10.213.8.0/24");
         expect(vpc.inputs.vpc.machines.map((m: { name: string; address: string }) => [m.name, m.address])).to.deep.equal(
             [...plan.members, ...plan.workers].map((m) => [m.name, m.privateIp]),
         );
-        expect(Object.keys(vpc.inputs.rulesets).sort()).to.deep.equal([...machines.map((m) => namespaceName(m.name)), vpc.inputs.vpc.probeNamespace].sort());
+        expect(Object.keys(vpc.inputs.rulesets).sort()).to.deep.equal([...machines.map((m) => namespaceName(m.name)), vpc.inputs.vpc.probeNamespace, vpc.inputs.vpc.prometheusNamespace].sort());
+        // Prometheus's namespace lets in its UI from the deployer only; the members admit 2381 from Prometheus's address only.
+        expect(vpc.inputs.rulesets[vpc.inputs.vpc.prometheusNamespace]).to.contain(`ip saddr { ${vpc.inputs.vpc.deployerAddress} } tcp dport { 9090 } accept`);
+        expect(vpc.inputs.rulesets[namespaceName(plan.members[0].name)]).to.contain(`ip saddr { ${vpc.inputs.vpc.prometheusAddress}/32, ${vpc.inputs.vpc.prometheusAddress} } tcp dport { 2381 } accept`);
         // The matrix decides: a member admits peers on 2380, a worker does not.
         expect(vpc.inputs.rulesets[namespaceName(plan.members[0].name)]).to.contain("tcp dport { 2380 }");
         expect(vpc.inputs.rulesets[namespaceName(plan.workers[0].name)]).to.not.contain("2380");
         expect(vpc.inputs.dataDir).to.equal(path.resolve("tmp-local-wire"));
     });
 
-    it("creates members after the VPC, workers after every member, the load balancer after the workers, readiness after all", () => {
+    it("creates members after the VPC, workers after every member, the load balancer after the workers, Prometheus after the VPC, readiness after all", () => {
         for (const m of plan.members) expect(dependsOn[m.name]).to.deep.equal(["wire-vpc"]);
         for (const w of plan.workers) expect(dependsOn[w.name]).to.deep.equal(plan.members.map((m) => m.name));
         expect(dependsOn["wire-sshd"]).to.deep.equal(["wire-vpc"]);
         expect(dependsOn["wire-ingress"]).to.deep.equal(["wire-vpc", ...plan.workers.map((w) => w.name)]);
-        expect(dependsOn["wire-readiness"]).to.deep.equal([...machines.map((m) => m.name), "wire-ingress", "wire-sshd"]);
+        expect(dependsOn["wire-prometheus"]).to.deep.equal(["wire-vpc"]);
+        expect(dependsOn["wire-readiness"]).to.deep.equal([...machines.map((m) => m.name), "wire-ingress", "wire-sshd", "wire-prometheus"]);
     });
 
     it("runs the deployer's sshd on the tunnel's member, with the tunnel's public key and sshAuthorizedKeys only", () => {
