@@ -10,7 +10,10 @@ import * as fs from "fs";
 import * as path from "path";
 import type { LocalView } from "../../model/local-view";
 import { runCommand, scriptEnv } from "../support/engine";
-import { scratchLocalStack, waitFor } from "../support/scratch-local-stack";
+import { scratchLocalStack, viaLoadBalancer, waitFor } from "../support/scratch-local-stack";
+import { readBalancerStatus } from "../../components/local/local-load-balancer";
+import { namespaces, records } from "../../components/local/vpc/netns";
+import { interfaceName } from "../../components/local/vpc/addressing";
 
 const CLUSTER = "eops";
 const RANGE = "10.213.30.";
@@ -140,5 +143,24 @@ describe("npm run local: the summary, status and logs on the real local stack @e
 
         await waitFor("logs -f to show the load balancer taking the worker out", async () => new RegExp(`^${CLUSTER}-ingress load-balancer\\s+\\| .*${worker.name}: unhealthy`, "m").test(followed), 60000);
         process.kill(-follower.pid!, "SIGTERM");
+    });
+
+    // Issue 23: after an autoheal, destroy left the bridge and root-side veths, and every later run failed.
+    it("after the autohealer recreates the worker, destroy leaves no namespace, link or record, and the next up serves again", async () => {
+        const resources = await s.cluster.resources();
+        const balancer = resources.find((r) => r.outputs?.autohealing !== undefined && typeof r.outputs?.root === "string")!;
+        const worker = `${CLUSTER}-worker-1`;
+        await waitFor("the autohealer to recreate the worker whose router was stopped", async () => (readBalancerStatus(balancer.outputs!.root)?.backends[worker]?.recreations ?? 0) > 0, 240000);
+        const own = records().filter((r) => r.dataDir.startsWith(s.scratch + path.sep));
+        expect(own, "this stack's VPC record").to.have.length(1);
+        const destroyed = await s.localSh(["destroy"], true);
+        expect(destroyed.code, destroyed.stderr.slice(-2000)).to.equal(0);
+        expect(namespaces().filter((n) => n.startsWith(`ccl-${CLUSTER}-`)), "namespaces left").to.deep.equal([]);
+        expect(fs.existsSync(`/sys/class/net/${own[0].bridge}`), "bridge left").to.equal(false);
+        const veths = own[0].namespaces.map((n) => interfaceName("v", n)).filter((v) => fs.existsSync(`/sys/class/net/${v}`));
+        expect(veths, "root-side veths left").to.deep.equal([]);
+        expect(records().filter((r) => r.dataDir.startsWith(s.scratch + path.sep)), "records left").to.deep.equal([]);
+        const outputs = await s.up();
+        await waitFor("web through the load balancer after the new up", async () => /^web on /.test((await viaLoadBalancer(outputs.loadBalancerIp, "/x", "web.example.com")).body), 120000);
     });
 });
