@@ -59,8 +59,8 @@ describe("fleet providers against real fleetd's behaviour (conformance server, 1
 
         it("check refuses a template launched with no instances, naming desiredState and why", async () => {
             const r = await provider.check({}, { endpoint: server.endpoint, name: "t@.service", content: run, desiredState: "launched" });
-            expect(r.failures.map((f) => f.property)).to.deep.equal(["desiredState"]);
-            expect(r.failures[0].reason).to.match(/cannot be launched with no instances: fleet would schedule the template itself to a machine, systemd cannot start a template, and that machine's fleet agent then stops for good/);
+            expect((r.failures ?? []).map((f) => f.property)).to.deep.equal(["desiredState"]);
+            expect(r.failures![0].reason).to.match(/cannot be launched with no instances: fleet would schedule the template itself to a machine, systemd cannot start a template, and that machine's fleet agent then stops for good/);
         });
 
         it("a template with instances launched: the template itself is PUT inactive, only the instances launched", async () => {
