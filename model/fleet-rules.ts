@@ -95,6 +95,30 @@ export function isTemplateName(name: string): boolean {
     return dot > 1 && name[dot - 1] === "@" && name.indexOf("@") === dot - 1;
 }
 
+/**
+ * Why a template must only ever reach fleet `inactive`. Observed on real fleetd (v1.0.0-15 under a
+ * real systemd, shared/reference/fleet-api.md): fleetd accepts a template created `launched` (201),
+ * schedules it, systemd refuses to start it, and that machine's agent never reads unit state again.
+ */
+export const TEMPLATE_LAUNCH_HAZARD =
+    "fleet would schedule the template itself to a machine, systemd cannot start a template, and that machine's fleet agent then stops for good (nothing on it starts or stops again, even after the template is deleted)";
+
+/** The PUT rule: a template (`foo@.service`) goes to fleet `inactive` or not at all. */
+export function templatePushProblem(name: string, desiredState: FleetDesiredState | undefined): string | undefined {
+    if (!isTemplateName(name) || desiredState === undefined || desiredState === "inactive") return undefined;
+    return `template unit "${name}" must never be pushed ${desiredState}: ${TEMPLATE_LAUNCH_HAZARD}`;
+}
+
+/**
+ * The declaration rule: on a template, desiredState is the state of its instances (the template
+ * itself is pushed inactive), so one with no instances cannot be anything but inactive.
+ */
+export function templateSpecProblem(name: unknown, desiredState: unknown, instances: readonly unknown[]): string | undefined {
+    if (typeof name !== "string" || !isTemplateName(name) || instances.length > 0) return undefined;
+    if (desiredState === undefined || desiredState === "inactive" || !DESIRED_STATES.includes(desiredState as FleetDesiredState)) return undefined;
+    return `template unit "${name}" cannot be ${desiredState} with no instances: ${TEMPLATE_LAUNCH_HAZARD}; list instances to run copies of it (the template itself stays inactive)`;
+}
+
 /** `foo@1.service` (an instance of `foo@.service`). */
 export function isInstanceName(name: string): boolean {
     const at = name.indexOf("@");
@@ -332,9 +356,8 @@ export function fleetUnitSpecProblems(spec: FleetUnitSpec): string[] {
             seen.add(s);
         }
     }
-    if (template && instances.length === 0 && spec.desiredState !== undefined && spec.desiredState !== "inactive") {
-        problems.push(`template unit "${spec.name}" cannot be ${spec.desiredState}: fleet keeps templates inactive; list instances to run copies of it`);
-    }
+    const templateState = templateSpecProblem(spec.name, spec.desiredState, Array.isArray(instances) ? instances : []);
+    if (templateState) problems.push(templateState);
     return problems;
 }
 

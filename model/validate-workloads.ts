@@ -8,6 +8,7 @@ import { portNumberProblem } from "./ports";
 import {
     DESIRED_STATES,
     systemUnitProblem,
+    templateSpecProblem,
     instanceName,
     isTemplateName,
     optionLineProblems,
@@ -137,6 +138,9 @@ export function validateFleetUnits(items: Array<Record<string, unknown> | undefi
         }
 
         const instances = item.instances;
+        // On a template desiredState is its instances' state; with none it would ask fleet to run the template itself.
+        const templateState = template ? templateSpecProblem(name, desiredState, Array.isArray(instances) ? instances : []) : undefined;
+        if (templateState) problems.add(`${path}.desiredState`, templateState);
         if (instances !== undefined) {
             if (!Array.isArray(instances)) {
                 problems.add(`${path}.instances`, `must be a list of instance names or numbers, got ${describeValue(instances)}`);

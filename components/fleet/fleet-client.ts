@@ -3,6 +3,8 @@
 // endpoint of a tunnelled fleet is treated as a secret: it never appears in errors.
 import type * as http from "http";
 import type { FleetDesiredState, FleetUnitOption, SshTunnelSpec } from "../../model/types";
+import { templatePushProblem } from "../../model/fleet-rules";
+import { isTransientError, transientAnswer } from "./fleet-answers";
 
 export interface FleetConnectionArgs {
     /** `unix:///var/run/fleet.sock` or `http://host:port` (as seen from the SSH bastion when tunnelled). */
@@ -10,7 +12,7 @@ export interface FleetConnectionArgs {
     sshTunnel?: SshTunnelSpec;
     /** Per-request timeout (default 10000 ms). */
     timeoutMs?: number;
-    /** Further attempts after a 503, a timeout or a dropped connection (default 3). */
+    /** Further attempts after a 503, a 500 with no message (fleetd away from etcd), a timeout or a dropped connection (default 3). */
     retries?: number;
     /** First backoff delay, doubled on each retry up to 4 s (default 250 ms). */
     retryDelayMs?: number;
@@ -40,7 +42,8 @@ export interface WaitOptions {
 }
 
 export class FleetApiError extends Error {
-    constructor(message: string, public readonly status?: number) {
+    /** `transient`: fleetd was away from etcd (or unreachable) on every attempt; waiting longer may help. */
+    constructor(message: string, public readonly status?: number, public readonly transient = false) {
         super(message);
         this.name = "FleetApiError";
     }
@@ -112,6 +115,9 @@ export class FleetClient {
 
     /** PUT a unit: "created" (201: new or replaced because options differ) or "updated" (204). */
     async putUnit(name: string, body: { options?: FleetUnitOption[]; desiredState?: FleetDesiredState }): Promise<"created" | "updated"> {
+        // The last line of defence: real fleetd takes a launched template (201) and its agent never recovers.
+        const hazard = templatePushProblem(name, body.desiredState);
+        if (hazard) throw new FleetApiError(`${describeFleet(this.args)}: not sending PUT ${name}: ${hazard}`, 400);
         const r = await this.request("PUT", `/units/${encodeURIComponent(name)}`, { name, ...body });
         this.expect(r, [201, 204], "PUT", name);
         return r.status === 201 ? "created" : "updated";
@@ -150,6 +156,11 @@ export class FleetClient {
             last = opts.hash === undefined || desired === "inactive" ? all : all.filter((s) => s.hash === opts.hash);
             others = all.filter((s) => !last.includes(s));
             if (observedState(last) === desired && (desired === "inactive" || opts.hash === undefined || (await this.unitAgrees(name, desired)))) return;
+            // systemd's "failed" is final (fleet restarts nothing): say so now, not at the timeout.
+            // Only with the hash: an entry of another unit file may be a predecessor's.
+            if (desired === "launched" && opts.hash !== undefined && last.some((s) => s.systemdActiveState === "failed")) {
+                throw new FleetApiError(`fleet unit "${name}" did not reach desired state "launched": its process exited; systemd reports ${describeStates(last)} (fleet does not restart it; see journalctl -u ${name} on that machine)`);
+            }
             if (Date.now() + pollMs > deadline) break;
             await sleep(pollMs);
         }
@@ -203,30 +214,35 @@ export class FleetClient {
         throw new FleetApiError(makeRedactor(this.args)(`${describeFleet(this.args)} refused ${method} ${what} (HTTP ${r.status}): ${message}`), r.status);
     }
 
-    /** One API call with bounded retries on 503, timeouts and dropped connections. */
+    /**
+     * One API call with bounded retries while fleetd is away from etcd (503, or the 500s with no
+     * message it gives first: fleet-answers.ts), on timeouts and on dropped connections.
+     */
     private async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
         const what = `${method} ${decodeURIComponent(path.split("?")[0])}`;
         const retries = this.args.retries ?? 3;
         let delay = this.args.retryDelayMs ?? 250;
         let lastCause = "";
+        let lastStatus: number | undefined;
         for (let attempt = 0; attempt <= retries; attempt++) {
             if (attempt > 0) { await sleep(delay); delay = Math.min(delay * 2, 4000); }
             try {
                 const r = await this.once(method, path, body);
-                if (r.status !== 503) return r;
-                lastCause = `HTTP 503: ${r.json?.error?.message ?? "service unavailable"}`;
+                const transient = transientAnswer(r.status, r.text, r.json);
+                if (!transient) return r;
+                [lastCause, lastStatus] = [transient, r.status];
             } catch (e) {
                 const err = e as NodeJS.ErrnoException;
-                if (!isTransient(err)) throw new FleetApiError(makeRedactor(this.args)(`${describeFleet(this.args)}: ${what} failed: ${err.message}`));
-                lastCause = err.message;
+                if (!isTransientError(err)) throw new FleetApiError(makeRedactor(this.args)(`${describeFleet(this.args)}: ${what} failed: ${err.message}`));
+                [lastCause, lastStatus] = [err.message, undefined];
             }
         }
         throw new FleetApiError(makeRedactor(this.args)(
-            `${describeFleet(this.args)}: ${what} failed after ${retries + 1} attempts (503s, timeouts or dropped connections); last: ${lastCause}`,
-        ), 503);
+            `${describeFleet(this.args)}: ${what} failed after ${retries + 1} attempts (fleetd away from etcd, timeouts or dropped connections); last: ${lastCause}`,
+        ), lastStatus ?? 503, true);
     }
 
-    private once(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+    private once(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
         const httpMod = require("http") as typeof import("http");
         const payload = body === undefined ? undefined : JSON.stringify(body);
         const timeoutMs = this.args.timeoutMs ?? 10000;
@@ -246,7 +262,7 @@ export class FleetClient {
                     const text = Buffer.concat(chunks).toString("utf8");
                     let json: any;
                     try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-                    resolve({ status: res.statusCode ?? 0, json });
+                    resolve({ status: res.statusCode ?? 0, json, text });
                 });
                 res.on("error", reject);
             });
@@ -255,11 +271,6 @@ export class FleetClient {
             req.end(payload);
         });
     }
-}
-
-const TRANSIENT = new Set(["ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "EPIPE", "ENOENT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
-function isTransient(err: NodeJS.ErrnoException): boolean {
-    return (err.code !== undefined && TRANSIENT.has(err.code)) || /socket hang up/.test(err.message);
 }
 
 /** How errors name the fleet API: by endpoint when direct, never by endpoint when tunnelled. */

@@ -126,6 +126,9 @@ const cases: RejectCase[] = [
     { what: "an option that is missing its value", raw: gcpRaw({ fleetUnits: [{ name: "a.service", options: [{ section: "Service", name: "ExecStart" }] }] }), key: "fleetUnits[0].options[0].value", message: /must be a string/ },
     { what: "an unknown desired state", raw: gcpRaw({ fleetUnits: [{ name: "a.service", desiredState: "running", content: "[Service]\nExecStart=/bin/true\n" }] }), key: "fleetUnits[0].desiredState", message: /inactive, loaded, launched/ },
     { what: "instances on a unit that is not a template", raw: gcpRaw({ fleetUnits: [{ name: "a.service", instances: [1], content: "[Service]\nExecStart=/bin/true\n" }] }), key: "fleetUnits[0].instances", message: /only for template units/ },
+    // issue 23: real fleetd takes a launched template and that machine's agent never recovers
+    { what: "a template declared launched with no instances", raw: gcpRaw({ fleetUnits: [{ name: "web@.service", desiredState: "launched", content: "[Service]\nExecStart=/bin/true\n" }] }), key: "fleetUnits[0].desiredState", message: /template unit "web@.service" cannot be launched with no instances: fleet would schedule the template itself .* agent then stops for good/ },
+    { what: "a template declared loaded with an empty instance list", raw: gcpRaw({ fleetUnits: [{ name: "web@.service", desiredState: "loaded", instances: [], content: "[Service]\nExecStart=/bin/true\n" }] }), key: "fleetUnits[0].desiredState", message: /cannot be loaded with no instances/ },
     { what: "an instance name fleet would refuse", raw: gcpRaw({ fleetUnits: [{ name: "a@.service", instances: ["x y"], content: "[Service]\nExecStart=/bin/true\n" }] }), key: "fleetUnits[0].instances[0]", message: /fleet would refuse instance "a@x y.service"/ },
     // workers, machines, OS
     { what: "workerMin above workerMax", raw: gcpRaw({ workerMin: 5, workerMax: 3 }), key: "workerMax", message: /workerMin \(5\) is greater than workerMax \(3\)/ },

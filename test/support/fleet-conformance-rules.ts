@@ -131,18 +131,71 @@ export function globMatch(glob: string, name: string): boolean {
     return new RegExp(`^${re}$`).test(name);
 }
 
-/** fleet's page token: base64 of little-endian uint16 limit and uint16 page (1-based); `ZAACAA==` is limit 100, page 2. */
+/** fleetd's 503 text while it cannot reach etcd (fleet's api/server.go). */
+export const ETCD_AWAY = "fleet server unable to communicate with etcd";
+
+/** fleet's validateContentType: exactly one header, `application/json` exactly (parameters allowed). */
+export function contentTypeError(values: string[]): string | undefined {
+    if (values.length !== 1) return `expected 1 Content-Type, got ${values.length}`;
+    return values[0].split(";")[0].trim() === "application/json" ? undefined : "only acceptable Content-Type is application/json";
+}
+
+/** fleet's page token: URL-safe base64 of little-endian uint16 limit and uint16 page (1-based); `ZAACAA==` is limit 100, page 2. */
 export function encodePageToken(limit: number, page: number): string {
     const b = Buffer.alloc(4);
     b.writeUInt16LE(limit, 0);
     b.writeUInt16LE(page, 2);
-    return b.toString("base64");
+    return b.toString("base64").replace(/\+/g, "-").replace(/\//g, "_");
 }
 
-export function decodePageToken(token: string): { limit: number; page: number } {
-    const b = Buffer.from(token, "base64");
-    if (b.length !== 4 || b.toString("base64") !== token) throw new HttpError(400, "invalid page token");
-    const limit = b.readUInt16LE(0), page = b.readUInt16LE(2);
-    if (limit === 0 || page === 0) throw new HttpError(400, "invalid page token");
-    return { limit, page };
+/** The page a request asks for, with fleet's checks and texts (api/pagination.go); none: page 1. */
+export function pageTokenOf(values: string[], limit: number): { limit: number; page: number } {
+    if (values.length > 1) throw new HttpError(400, "too many values for page token");
+    if (values.length === 0) return { limit, page: 1 };
+    const bytes = goBase64UrlDecode(values[0]);
+    // encoding/binary reads exactly 4 bytes: fewer is EOF (none) or unexpected EOF; more are ignored
+    if (bytes.length < 4) throw new HttpError(400, bytes.length === 0 ? "EOF" : "unexpected EOF");
+    const token = { limit: bytes.readUInt16LE(0), page: bytes.readUInt16LE(2) };
+    if (token.limit !== limit) throw new HttpError(400, `token limit must be ${limit}`);
+    if (token.page === 0) throw new HttpError(400, "token page must be greater than zero");
+    return token;
+}
+
+const URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** Go's base64.URLEncoding.DecodeString (padded), with its CorruptInputError offsets as fleetd reports them. */
+function goBase64UrlDecode(src: string): Buffer {
+    const corrupt = (at: number) => new HttpError(400, `illegal base64 data at input byte ${at}`);
+    const out: number[] = [];
+    let si = 0;
+    while (si < src.length) {
+        const q: number[] = [];
+        let done = false;
+        for (let j = 0; j < 4; j++) {
+            if (si === src.length) {
+                if (j === 0) { done = true; break; }
+                throw corrupt(si - j); // padding is required
+            }
+            const c = src[si++];
+            const v = URL_ALPHABET.indexOf(c);
+            if (v >= 0) { q.push(v); continue; }
+            if (c === "\n" || c === "\r") { j--; continue; }
+            if (c !== "=") throw corrupt(si - 1);
+            if (j < 2) throw corrupt(si - 1);
+            if (j === 2) {
+                while (si < src.length && (src[si] === "\n" || src[si] === "\r")) si++;
+                if (si === src.length) throw corrupt(src.length);
+                if (src[si] !== "=") throw corrupt(si - 1);
+                si++;
+            }
+            while (si < src.length && (src[si] === "\n" || src[si] === "\r")) si++;
+            if (si < src.length) throw corrupt(si); // trailing garbage
+            done = true;
+            break;
+        }
+        const bits = q.reduce((acc, v) => (acc << 6) | v, 0) << (6 * (4 - q.length));
+        for (let k = 0; k < q.length - 1; k++) out.push((bits >> (16 - 8 * k)) & 0xff);
+        if (done) break;
+    }
+    return Buffer.from(out);
 }

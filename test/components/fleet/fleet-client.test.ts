@@ -8,7 +8,7 @@ const options = [{ section: "Service", name: "ExecStart", value: "/bin/sleep inf
 
 describe("fleet client against the conformance server", () => {
     let server: FleetConformanceServer;
-    beforeEach(async () => { server = await FleetConformanceServer.start({ host: "127.0.6.4", tickMs: 5, pageSize: 3 }); });
+    beforeEach(async () => { server = await FleetConformanceServer.start({ host: "127.0.51.4", tickMs: 5, pageSize: 3 }); });
     afterEach(async () => { await server.close(); });
 
     it("parses the endpoints fleet serves and refuses others", () => {
@@ -45,7 +45,7 @@ describe("fleet client against the conformance server", () => {
 
     it("waits by polling until fleet reports the desired state", async () => {
         await server.close();
-        server = await FleetConformanceServer.start({ host: "127.0.6.4", tickMs: 0 });
+        server = await FleetConformanceServer.start({ host: "127.0.51.4", tickMs: 0 });
         await withFleetClient({ endpoint: server.endpoint }, async (c) => {
             await c.putUnit("a.service", { options, desiredState: "launched" });
             const waiting = c.waitForState("a.service", "launched", { timeoutMs: 10000, pollMs: 10 });
@@ -78,7 +78,7 @@ describe("fleet client against the conformance server", () => {
         const before = server.requests.length;
         const err = await failureOf(withFleetClient({ endpoint: server.endpoint, retries: 2, retryDelayMs: 5 }, (c) => c.getUnit("a.service")));
         expect(server.requests.length - before).to.equal(3);
-        expect(err.message).to.match(/GET \/units\/a.service failed after 3 attempts.*HTTP 503: fleetd cannot reach etcd/);
+        expect(err.message).to.match(/GET \/units\/a.service failed after 3 attempts.*HTTP 503: fleet server unable to communicate with etcd/);
     });
 
     it("times out a hung request, retries it, and does not retry a refusal", async () => {
@@ -99,18 +99,71 @@ describe("fleet client against the conformance server", () => {
         await withFleetClient({ endpoint: server.endpoint, retries: 1, retryDelayMs: 5 }, async (c) => {
             await c.putUnit("a.service", { options });
             await c.putUnit("a.service", { desiredState: "running" as never }); // fleetd takes it (204)...
+            const before = server.requests.length;
             const got = await failureOf(c.getUnit("a.service")); // ...and can no longer read it back
+            // the same empty 500 as while etcd is away: retried within the bound, then named with both causes
+            expect(server.requests.length - before).to.equal(2);
             expect((got as FleetApiError).status).to.equal(500);
-            expect(got.message).to.match(/refused GET a.service \(HTTP 500\): fleetd failed internally/);
+            expect(got.message).to.match(/GET \/units\/a.service failed after 2 attempts.*HTTP 500 with no error message \(real fleetd answers so for about 20 s after it loses etcd.*a unit it cannot decode\)/);
             server.faults.push({ kind: "reset", path: "/units" });
             const reset = await failureOf(c.listUnits());
             expect(reset.message).to.match(/GET \/units failed after 2 attempts.*(ECONNRESET|socket hang up)/);
         });
     });
 
+    it("rides out an etcd outage as real fleetd presents it: 500s with no message, then 503s, then answers", async () => {
+        await withFleetClient({ endpoint: server.endpoint }, (c) => c.putUnit("a.service", { options, desiredState: "launched" }));
+        server.loseEtcd({ emptyErrorMs: 150 });
+        setTimeout(() => server.restoreEtcd(), 450);
+        const before = server.requests.length;
+        const unit = await withFleetClient({ endpoint: server.endpoint, retries: 6, retryDelayMs: 50 }, (c) => c.getUnit("a.service"));
+        expect(unit).to.deep.include({ name: "a.service" });
+        expect(server.requests.length - before).to.be.greaterThan(2); // at least a 500, a 503 and the answer
+    });
+
+    it("gives up on an outage within its retries, naming fleetd's empty 500 (status kept, marked transient)", async () => {
+        server.loseEtcd({ emptyErrorMs: 60000 });
+        const err = await failureOf(withFleetClient({ endpoint: server.endpoint, retries: 2, retryDelayMs: 5 }, (c) => c.listMachines())) as FleetApiError;
+        expect([err.status, err.transient]).to.deep.equal([500, true]);
+        expect(err.message).to.match(/GET \/machines failed after 3 attempts \(fleetd away from etcd.*HTTP 500 with no error message/);
+    });
+
+    it("does not retry a 500 that carries a message: that is a real error", async () => {
+        server.faults.push({ kind: "error", status: 500, times: 5 });
+        const before = server.requests.length;
+        const err = await failureOf(withFleetClient({ endpoint: server.endpoint, retries: 3, retryDelayMs: 5 }, (c) => c.listUnits())) as FleetApiError;
+        expect(server.requests.length - before).to.equal(1);
+        expect([err.status, err.transient]).to.deep.equal([500, false]);
+        expect(err.message).to.match(/refused GET units \(HTTP 500\): injected failure/);
+    });
+
+    it("never sends a template with a desired state other than inactive (real fleetd's agent would wedge)", async () => {
+        const template = await failureOf(withFleetClient({ endpoint: server.endpoint }, (c) => c.putUnit("t@.service", { options, desiredState: "launched" })));
+        expect(template.message).to.match(/not sending PUT t@.service: template unit "t@.service" must never be pushed launched: fleet would schedule the template itself to a machine/);
+        expect(server.apiRequests()).to.deep.equal([]);
+        await withFleetClient({ endpoint: server.endpoint }, (c) => c.putUnit("t@.service", { options, desiredState: "inactive" }));
+        expect(server.wedgedMachines).to.deep.equal([]);
+    });
+
+    it("sends exactly one Content-Type, application/json, as fleetd insists", async () => {
+        await withFleetClient({ endpoint: server.endpoint }, (c) => c.putUnit("a.service", { options }));
+        expect(server.apiRequests().filter((r) => r.method === "PUT").map((r) => r.contentType)).to.deep.equal(["application/json"]);
+    });
+
+    it("fails a wait for launched at once when systemd reports the unit's process exited (failed)", async () => {
+        const exits = [{ section: "Service", name: "ExecStart", value: "/bin/false" }];
+        const started = Date.now();
+        const err = await failureOf(withFleetClient({ endpoint: server.endpoint }, async (c) => {
+            await c.putUnit("f.service", { options: exits, desiredState: "launched" });
+            await c.waitForState("f.service", "launched", { timeoutMs: 10000, pollMs: 10, hash: server.unit("f.service")!.hash });
+        }));
+        expect(Date.now() - started).to.be.lessThan(5000);
+        expect(err.message).to.match(/fleet unit "f.service" did not reach desired state "launched": its process exited; systemd reports loaded \(loaded\/failed\/failed on m1000000\)/);
+    });
+
     it("gives up on an unreachable endpoint within its retries", async () => {
-        const err = await failureOf(FleetClient.open({ endpoint: "http://127.0.6.5:9", retries: 1, retryDelayMs: 5 }).then((c) => c.listUnits()));
-        expect(err.message).to.match(/fleet API at http:\/\/127.0.6.5:9: GET \/units failed after 2 attempts.*ECONNREFUSED/);
+        const err = await failureOf(FleetClient.open({ endpoint: "http://127.0.51.5:9", retries: 1, retryDelayMs: 5 }).then((c) => c.listUnits()));
+        expect(err.message).to.match(/fleet API at http:\/\/127.0.51.5:9: GET \/units failed after 2 attempts.*ECONNREFUSED/);
     });
 
     it("derives the observed state from /state entries", () => {
