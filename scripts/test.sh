@@ -12,4 +12,7 @@ npm run --silent build
 # A killed earlier run leaves its local VPCs (namespaces, bridge, nftables, the processes in them):
 # remove those whose stack data is gone or that a test made in a scratch folder, nothing else.
 node -r ts-node/register/transpile-only components/local/cleanup.ts --vpcs >&2
+# The VPCs this run's tests make carry its pid (mocha keeps it: exec), so a sweep by another run
+# running at the same time leaves them alone while this run lives.
+export COREOS_CLUSTER_TEST_RUN_PID=$$
 exec node_modules/.bin/mocha "test/**/*.test.ts" "$@"

@@ -15,6 +15,15 @@ import { records, removeVpc, VpcRecord } from "./vpc/netns";
 /** Scratch folders of the tests and benchmarks that build VPCs (under the temp dir). */
 export const TEST_SCRATCH_PREFIXES = ["coreos-vpc-test-", "coreos-engine-test-", "coreos-reliability-", "bench-local-stack-"];
 
+function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
 /** Why a recorded VPC is an orphan (and the dead test run's scratch folder), or undefined when its stack may still own it. */
 export function orphanReason(record: VpcRecord, tmpDir = os.tmpdir()): { why: string; scratch?: string } | undefined {
     if (!fs.existsSync(record.dataDir)) return { why: `its data dir ${record.dataDir} is gone` };
@@ -22,6 +31,8 @@ export function orphanReason(record: VpcRecord, tmpDir = os.tmpdir()): { why: st
     const relative = path.relative(tmp, path.resolve(record.dataDir));
     const top = relative.split(path.sep)[0];
     if (!relative.startsWith("..") && !path.isAbsolute(relative) && TEST_SCRATCH_PREFIXES.some((p) => top.startsWith(p))) {
+        // Another `npm test` running at the same time (another checkout) still uses its VPCs.
+        if (record.testRunPid !== undefined && alive(record.testRunPid)) return undefined;
         return { why: `a test run made it in ${path.join(tmp, top)}`, scratch: path.join(tmp, top) };
     }
     return undefined;

@@ -19,6 +19,14 @@ export interface VpcRecord {
     /** The stack's data dir; a sweep may remove a VPC whose data dir is gone. */
     dataDir: string;
     createdAt: string;
+    /** The test run that made it (COREOS_CLUSTER_TEST_RUN_PID, set by scripts/test.sh): a sweep leaves it while that run lives. */
+    testRunPid?: number;
+}
+
+/** The pid of the test run this process belongs to, if any (scripts/test.sh exports it). */
+export function testRunPid(): number | undefined {
+    const pid = Number(process.env.COREOS_CLUSTER_TEST_RUN_PID);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 export function tool(name: "ip" | "nft"): string {
@@ -150,6 +158,7 @@ export function ensureVpc(vpc: VpcPlan, rulesets: Record<string, string>, rootGu
         rootGuardTable: rootGuard.table,
         dataDir,
         createdAt: record?.createdAt ?? new Date().toISOString(),
+        ...(testRunPid() ? { testRunPid: testRunPid() } : {}),
     });
     if (!linkExists(vpc.bridge)) ip(["link", "add", vpc.bridge, "type", "bridge"]);
     ip(["addr", "replace", `${vpc.deployerAddress}/${vpc.prefixLength}`, "dev", vpc.bridge]);

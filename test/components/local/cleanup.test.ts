@@ -4,6 +4,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { spawn } from "child_process";
 import { orphanReason, TEST_SCRATCH_PREFIXES } from "../../../components/local/cleanup";
 import type { VpcRecord } from "../../../components/local/vpc/netns";
 
@@ -26,6 +27,16 @@ describe("local cleanup: which recorded VPCs are orphans", () => {
             fs.mkdirSync(dataDir, { recursive: true });
             expect(orphanReason(record(dataDir), tmp), prefix).to.deep.equal({ why: `a test run made it in ${path.join(tmp, `${prefix}abc`)}`, scratch: path.join(tmp, `${prefix}abc`) });
         }
+    });
+
+    it("a test VPC of another test run that is still running is kept; of one that ended, swept", async () => {
+        const dataDir = path.join(tmp, `${TEST_SCRATCH_PREFIXES[1]}live`, ".local-machines");
+        fs.mkdirSync(dataDir, { recursive: true });
+        // This process stands for the other, living run.
+        expect(orphanReason({ ...record(dataDir), testRunPid: process.pid }, tmp)).to.equal(undefined);
+        const ended = spawn(process.execPath, ["-e", "0"]);
+        await new Promise((r) => ended.once("exit", r));
+        expect(orphanReason({ ...record(dataDir), testRunPid: ended.pid! }, tmp)?.why).to.match(/a test run made it/);
     });
 
     it("a live stack's VPC (its data dir exists, outside the test scratch folders) is kept", () => {
