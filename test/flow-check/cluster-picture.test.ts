@@ -36,6 +36,13 @@ describe("flow-check/cluster-picture: the cluster drawn from the plan", () => {
         });
     }
 
+    it("the README shows the local stack's picture as the command draws it today", () => {
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const shown = /## The picture[\s\S]*?```mermaid\n([\s\S]*?)```/.exec(readme)?.[1];
+        expect(shown, "a mermaid block under README's \"The picture\"").to.be.a("string");
+        expect(shown).to.equal(`${pictureOf("local", ROOT).mermaid}\n`);
+    });
+
     it("says what a change does to the firewall and the routes", () => {
         const base = { firewall: ["a: x -> y tcp/22", "b: z -> y tcp/80"], routes: ["web (http): ... -> 10.0.0.1:80"] };
         const head = { firewall: ["a: x -> y tcp/22", "c: 0.0.0.0/0 -> y tcp/6379"], routes: ["web (http): ... -> 10.0.0.2:80"] };
