@@ -1,15 +1,17 @@
-// The router's watcher: etcd service keys -> renderHaproxyConfig -> `haproxy -c` -> hitless
-// reload, plus the worker health check and `<service>.local` DNS. One program, run by a pinned
-// node runtime inside the pinned HAProxy image on GCE and by this machine's node locally.
+// The router's watcher: etcd service keys -> renderHaproxyConfig -> either runtime commands on
+// HAProxy's admin socket (hosts changed: no reload, no new process) or `haproxy -c` and a hitless
+// reload (services changed), plus the worker health check and `<service>.local` DNS. One program,
+// run by a pinned node runtime inside the pinned HAProxy image on GCE and by this machine's node locally.
 import * as fs from "fs";
-import * as http from "http";
-import * as net from "net";
 import * as path from "path";
-import { EtcdAccess, proxyAnswers, rangePrefix, watchPrefix, WatchHandle } from "./etcd-gateway";
+import { EtcdAccess, rangePrefix, watchPrefix, WatchHandle } from "./etcd-gateway";
 import { etcdPasswordFromKey } from "../model/etcd-auth";
 import { addressesOfUrls } from "../model/service-hosts";
-import { renderHaproxyConfig, RoutedService, ServiceKeys, SkippedService } from "./haproxy-config";
+import { renderHaproxyConfig, RouterConfigResult, RoutedService, ServiceKeys, SkippedService } from "./haproxy-config";
 import { checkConfig, HaproxyMaster, servingConfigId } from "./haproxy-process";
+import { serveHealth } from "./health";
+import { sendRuntimeCommands } from "./runtime-api";
+import { changedBackends, runtimeCommands, SlotLayout } from "./slots";
 import { serveDns } from "./dns";
 
 export interface RouterSettings {
@@ -31,7 +33,7 @@ export interface RouterSettings {
     configDir: string;
     runDir: string;
     haproxyBinary: string;
-    /** Quiet time after the last etcd event before a reload (one deploy can be two commits). */
+    /** Quiet time after the last etcd event before a reload (one deploy can be two commits); host changes do not wait. */
     settleMs: number;
     /** A burst of events never delays a reload longer than this. */
     maxSettleMs: number;
@@ -58,6 +60,8 @@ interface Loaded {
     id: string;
     /** HAProxy's workers serve this config (a reload whose new workers cannot bind leaves the old ones). */
     taken: boolean;
+    /** The hosts in each backend's slots, as HAProxy serves them and the file says. */
+    layout: SlotLayout;
     revision: number;
     services: RoutedService[];
     /** Services in etcd this config does not route, with the reasons (health JSON, log). */
@@ -83,7 +87,10 @@ export class Router {
     private settleTimer: NodeJS.Timeout | undefined;
     private firstEventAt: number | undefined;
     private syncing = false;
-    private dirty = false;
+    /** A read asked for while one ran: "full" (settled, may reload) wins over "fast" (host changes only). */
+    private pending: "fast" | "full" | undefined;
+    /** How changes were applied since the watcher started (health JSON): reloads vs runtime batches. */
+    private applied = { reloads: 0, runtimeBatches: 0 };
     private stopped = false;
     /** The last applied config was not taken by HAProxy (cleared by the next one that is). */
     private takeFailed = false;
@@ -104,9 +111,11 @@ export class Router {
 
     async start(): Promise<void> {
         fs.mkdirSync(this.s.configDir, { recursive: true });
-        fs.mkdirSync(this.s.runDir, { recursive: true });
+        fs.mkdirSync(this.s.runDir, { recursive: true, mode: 0o700 });
+        // The admin socket in it is mode 600 already; the folder is the router's alone too.
+        fs.chmodSync(this.s.runDir, 0o700);
         this.haproxy.adopt();
-        this.servers.push(this.serveHealth());
+        this.servers.push(serveHealth(this.s, () => this.status(), () => loadEtcdAccess(this.s.etcdTls), this.log));
         if (this.s.dnsPort > 0) this.servers.push(serveDns(this.s.dnsAddress, this.s.dnsPort, (name) => this.isService(name), this.log));
         // The watcher supervises HAProxy: a killed master comes back with the last good config.
         this.timers.push(setInterval(() => this.supervise(), 500));
@@ -139,7 +148,7 @@ export class Router {
                       skippedCount: this.loaded.skipped.length,
                   }
                 : { loaded: false },
-            haproxy: { pid: this.haproxy.pid, running: this.haproxy.alive(), ...(this.haproxy.lastExit ? { lastExit: this.haproxy.lastExit } : {}) },
+            haproxy: { pid: this.haproxy.pid, running: this.haproxy.alive(), ...this.applied, ...(this.haproxy.lastExit ? { lastExit: this.haproxy.lastExit } : {}) },
             ...(this.problem ? { problem: this.problem } : {}),
         };
     }
@@ -173,35 +182,39 @@ export class Router {
         if (!this.stopped) this.timers.push(setTimeout(fn, ms));
     }
 
-    /** Debounce: reload once the keys have been quiet for settleMs (bounded by maxSettleMs). */
+    /** Every watch event is read at once: host changes go out now, a change that needs a reload settles first. */
     private changed(): void {
+        void this.sync("fast");
+    }
+
+    /** Debounce for reloads: once the keys have been quiet for settleMs (bounded by maxSettleMs). */
+    private settle(): void {
         const now = Date.now();
         this.firstEventAt ??= now;
         if (this.settleTimer) clearTimeout(this.settleTimer);
         const wait = Math.max(0, Math.min(this.s.settleMs, this.firstEventAt + this.s.maxSettleMs - now));
         this.settleTimer = setTimeout(() => {
             this.firstEventAt = undefined;
-            void this.sync();
+            void this.sync("full");
         }, wait);
     }
 
-    private async sync(): Promise<void> {
+    private async sync(mode: "fast" | "full"): Promise<void> {
         if (this.syncing) {
-            this.dirty = true;
+            if (this.pending !== "full") this.pending = mode;
             return;
         }
         this.syncing = true;
         try {
             const read = await rangePrefix(this.s.etcdEndpoints, this.s.prefix, 2000, loadEtcdAccess(this.s.etcdTls));
-            await this.apply(read.keys, read.revision);
+            await this.apply(read.keys, read.revision, mode);
         } catch (err) {
             this.report(`etcd: ${(err as Error).message}`);
         } finally {
             this.syncing = false;
-            if (this.dirty) {
-                this.dirty = false;
-                void this.sync();
-            }
+            const next = this.pending;
+            this.pending = undefined;
+            if (next) void this.sync(next);
         }
     }
 
@@ -223,7 +236,11 @@ export class Router {
         this.loggedSkips = now;
     }
 
-    private async apply(keys: ServiceKeys, revision: number): Promise<void> {
+    /**
+     * Applies one etcd revision as a whole: by runtime commands when only hosts changed ("fast" or
+     * "full"), else (only when "full", i.e. settled) by a checked config and a hitless reload.
+     */
+    private async apply(keys: ServiceKeys, revision: number, mode: "fast" | "full" = "full"): Promise<void> {
         const result = renderHaproxyConfig(keys, {
             prefix: this.s.prefix,
             bindAddress: this.s.bindAddress,
@@ -233,26 +250,56 @@ export class Router {
             // No service host may be an etcd member: services never route into the control plane.
             memberAddresses: addressesOfUrls(this.s.etcdEndpoints),
             runDir: this.s.runDir,
-        });
+        }, this.loaded?.layout);
         this.logSkips(result.skipped, revision);
         if (!result.ok) {
             return this.report(`etcd revision ${revision} not applied, keeping the last good config: ${result.problems.join("; ")}`, revision);
         }
-        if (this.loaded && this.loaded.text === result.text && this.loaded.taken && this.haproxy.alive()) {
-            this.loaded = { ...this.loaded, revision, services: result.services, skipped: result.skipped };
+        const serving = this.loaded && this.loaded.taken && this.haproxy.alive() ? this.loaded : undefined;
+        if (serving && serving.text === result.text) {
+            this.loaded = { ...serving, revision, services: result.services, skipped: result.skipped };
             this.problem = undefined;
             return;
+        }
+        if (serving && serving.id === result.id) {
+            if (await this.applyRuntime(serving, result, revision)) return;
+        } else if (mode === "fast") {
+            return this.settle();
         }
         const candidate = `${this.configFile}.candidate`;
         fs.writeFileSync(candidate, result.text);
         const invalid = await checkConfig(this.s.haproxyBinary, candidate);
         if (invalid) return this.report(`etcd revision ${revision}: haproxy -c refused the config, keeping the last good one: ${invalid}`, revision);
         fs.renameSync(candidate, this.configFile);
-        this.loaded = { text: result.text, id: result.id, taken: false, revision, services: result.services, skipped: result.skipped, at: new Date().toISOString() };
+        this.loaded = { text: result.text, id: result.id, taken: false, layout: result.layout, revision, services: result.services, skipped: result.skipped, at: new Date().toISOString() };
         this.problem = undefined;
+        this.applied.reloads++;
         if (this.haproxy.alive()) this.haproxy.reload();
         else this.haproxy.start();
         await this.confirm(this.loaded, revision);
+    }
+
+    /**
+     * Same structure, other hosts: one batch of runtime commands to the serving workers, no reload.
+     * The file is written first, so a master restarted meanwhile (supervision) or any later reload
+     * serves exactly these hosts. False when the batch failed: the caller reloads from that file.
+     */
+    private async applyRuntime(serving: Loaded, result: RouterConfigResult & { ok: true }, revision: number): Promise<boolean> {
+        const commands = runtimeCommands(serving.layout, result.layout);
+        if (commands === undefined) return false;
+        const next = `${this.configFile}.next`;
+        fs.writeFileSync(next, result.text);
+        fs.renameSync(next, this.configFile);
+        const sent = await sendRuntimeCommands(path.join(this.s.runDir, "haproxy.sock"), commands);
+        if (!sent.ok) {
+            this.log(oneLine(`etcd revision ${revision}: runtime commands failed (${sent.errors.slice(0, 3).join(" | ")}); reloading from the config file instead`));
+            return false;
+        }
+        this.loaded = { ...serving, text: result.text, layout: result.layout, revision, services: result.services, skipped: result.skipped, at: new Date().toISOString() };
+        this.problem = undefined;
+        this.applied.runtimeBatches++;
+        this.log(`etcd revision ${revision}: hosts of ${changedBackends(serving.layout, result.layout).join(", ")} changed by ${commands.length} runtime commands, no reload`);
+        return true;
     }
 
     /** Waits until HAProxy's workers report the new config's id; otherwise says so (health then answers 503). */
@@ -275,48 +322,5 @@ export class Router {
     /** Supervision: a restarted master serves the last good config; confirm it again. */
     private async confirmRestart(): Promise<void> {
         if (this.loaded) await this.confirm(this.loaded, this.loaded.revision);
-    }
-
-    /** True when HAProxy accepts connections on the first HTTP port (a live master alone may still be starting). */
-    private serving(): Promise<boolean> {
-        const host = this.s.bindAddress === "0.0.0.0" ? "127.0.0.1" : this.s.bindAddress;
-        return new Promise((resolve) => {
-            const socket = net.connect({ host, port: this.s.httpPorts[0] });
-            const done = (ok: boolean) => {
-                socket.destroy();
-                resolve(ok);
-            };
-            socket.setTimeout(1000, () => done(false));
-            socket.once("connect", () => done(true));
-            socket.once("error", () => done(false));
-        });
-    }
-
-    /** 200 only with a loaded config, HAProxy serving it, and etcd answering through the worker's proxy. */
-    private serveHealth(): http.Server {
-        const server = http.createServer(async (req, res) => {
-            const url = (req.url ?? "/").split("?")[0];
-            if (url !== this.s.healthPath) {
-                res.writeHead(404, { "content-type": "text/plain" }).end(`not found; the health check is ${this.s.healthPath}\n`);
-                return;
-            }
-            let access: EtcdAccess | undefined;
-            try {
-                access = loadEtcdAccess(this.s.etcdTls);
-            } catch {
-                access = undefined; // unreadable credentials: the read below fails and says unhealthy
-            }
-            const [etcd, serving] = await Promise.all([proxyAnswers(this.s.etcdProxy, 1000, access), this.serving()]);
-            const status = this.status();
-            // Static stability: the worker is healthy while HAProxy serves its last good config. etcd's
-            // state is reported, never judged: an etcd outage must not take every worker out of the
-            // balancer at once, nor make autohealing recreate workers that cannot boot until etcd is back.
-            const healthy = status.config.loaded && status.haproxy.running && serving;
-            res.writeHead(healthy ? 200 : 503, { "content-type": "application/json" });
-            res.end(JSON.stringify({ healthy, etcdProxy: { url: this.s.etcdProxy, answers: etcd }, ...status, haproxy: { ...status.haproxy, serving } }) + "\n");
-        });
-        server.on("error", (err) => this.log(`health on ${this.s.healthBind}:${this.s.healthPort}: ${err.message}`));
-        server.listen(this.s.healthPort, this.s.healthBind);
-        return server;
     }
 }

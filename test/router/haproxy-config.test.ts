@@ -77,9 +77,13 @@ describe("renderHaproxyConfig (pure)", () => {
         expect(cfg).to.contain("acl host_web hdr_beg(host) -i web.");
         expect(cfg).to.contain("acl path_web path /web\n    acl path_web path_beg /web/");
         expect(cfg).to.contain("http-request set-path %[path,regsub(^/web/?,/)] if { var(txn.route) -m str web } !host_web");
-        expect(cfg).to.match(/backend http_web\n    mode http\n    balance roundrobin\n.*\n    server 0 10\.0\.0\.5:8080 check[^\n]*\n    server 1 10\.0\.0\.6:8080 check/);
+        // Hosts sit in slots (router/slots.ts): 8 server lines, the free ones disabled (maintenance).
+        expect(cfg).to.match(/backend http_web\n    mode http\n    balance roundrobin\n.*\n    server s1 10\.0\.0\.5:8080 check[^\n]*\n    server s2 10\.0\.0\.6:8080 check[^\n]*\n    server s3 0\.0\.0\.0:1 disabled check/);
+        expect(cfg.match(/    server s\d+ /g)).to.have.length(3 * 8);
         expect(cfg).to.contain('status 404 content-type "text/plain" string "404 no service routes this Host or path (http services: idle, web)"');
-        expect(cfg).to.contain('http-request return status 503 content-type "text/plain" string "503 service idle has no registered host"');
+        // No host at all is the same 503 as no live host: a first host then needs no reload.
+        expect(cfg).to.contain('http-error status 503 content-type "text/plain" string "503 service idle has no live host (none registered, or none answers its check)"');
+        expect(cfg).to.not.contain("http-request return status 503");
         expect(cfg).to.not.contain("backend http_redis");
         expect(cfg).to.contain("frontend tcp_redis\n    mode tcp\n    bind 0.0.0.0:6379\n    default_backend tcp_redis");
     });
