@@ -264,3 +264,42 @@ export function haproxyMasterPid(harness: RouterHarness): number | undefined {
 export async function settledHaproxyMasterPid(harness: RouterHarness): Promise<number> {
     return waitFor("HAProxy's pid file", async () => haproxyMasterPid(harness));
 }
+
+/** HAProxy's processes: the master and its workers (a reload adds a worker; old ones leave once their connections end). */
+export function haproxyProcesses(harness: RouterHarness): number[] {
+    const master = haproxyMasterPid(harness);
+    if (master === undefined) return [];
+    try {
+        const workers = fs.readFileSync(`/proc/${master}/task/${master}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+        return [master, ...workers].sort((a, b) => a - b);
+    } catch {
+        return [];
+    }
+}
+
+/** One command on HAProxy's admin socket (the test runs as root, as the watcher does), e.g. `show servers state`. */
+export function haproxyCommand(harness: RouterHarness, command: string, timeoutMs = 2000): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const socket = net.connect(path.join(harness.env.ROUTER_RUN_DIR, "haproxy.sock"));
+        let data = "";
+        socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`${command}: no answer`)));
+        socket.on("data", (c) => (data += c));
+        socket.on("end", () => resolve(data));
+        socket.on("error", reject);
+        socket.write(`${command}\n`);
+    });
+}
+
+/** The hosts each backend serves now, from HAProxy itself (`show servers state`): servers not in maintenance, as `ip:port`. */
+export async function servedHosts(harness: RouterHarness): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const line of (await haproxyCommand(harness, "show servers state")).split("\n")) {
+        // be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ... srv_port (field 19)
+        const f = line.trim().split(" ");
+        if (f.length < 19 || !/^\d+$/.test(f[0])) continue;
+        const admin = Number(f[6]);
+        if (admin & 0x23) continue; // in maintenance (forced, inherited or from resolution): serves nothing
+        out.set(f[1], [...(out.get(f[1]) ?? []), `${f[4]}:${f[18]}`].sort());
+    }
+    return out;
+}
