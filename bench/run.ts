@@ -11,7 +11,7 @@ import { fleetPush } from "./fleet-push";
 import { fleetRollingUpdate } from "./fleet-rolling-update";
 import { localStack } from "./local-stack";
 import { programEvaluation } from "./program-evaluation";
-import { routerConvergence, routerHitlessReload } from "./router";
+import { routerConvergence, routerHitlessReload, routerServiceConvergence } from "./router";
 import { keptNotesOf, renderPerformanceDoc, renderTable } from "./report";
 import { serviceSeeding } from "./service-seeding";
 import { exitCodeOf, fromEarlierRun, isError, ResultsFile, runBenchmarks } from "./runner";
@@ -22,7 +22,7 @@ const REPO_ROOT = path.resolve(__dirname, "..");
 const RESULTS_FILE = path.join(__dirname, "results.json");
 const DOC_FILE = path.join(REPO_ROOT, "docs", "performance.md");
 
-export const BENCHMARKS: Benchmark[] = [userDataSize, programEvaluation, serviceSeeding, fleetPush, fleetRollingUpdate, localStack, routerConvergence, routerHitlessReload];
+export const BENCHMARKS: Benchmark[] = [userDataSize, programEvaluation, serviceSeeding, fleetPush, fleetRollingUpdate, localStack, routerConvergence, routerServiceConvergence, routerHitlessReload];
 
 export type { ResultsFile } from "./runner";
 

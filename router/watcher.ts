@@ -224,8 +224,15 @@ export class Router {
     }
 
     /** Logs each skipped service when it starts being skipped or its reasons change, and when it stops. */
-    private logSkips(skipped: SkippedService[], revision: number): void {
+    private logSkips(skipped: SkippedService[], revision: number, mode: "fast" | "full"): void {
         const now = new Map(skipped.map((s) => [s.service, s.problems.join("; ")]));
+        // Logged from settled reads only: a service written key by key passes through states that
+        // are skipped for one reason, then another; the log says where it settled, once.
+        if (mode === "fast") {
+            const same = now.size === this.loggedSkips.size && [...now].every(([service, reasons]) => this.loggedSkips.get(service) === reasons);
+            if (!same) this.settle();
+            return;
+        }
         const lines: string[] = [];
         for (const [service, reasons] of now) {
             if (this.loggedSkips.get(service) !== reasons) lines.push(`etcd revision ${revision}: skipping service ${service}, the others keep routing: ${reasons}`);
@@ -251,7 +258,7 @@ export class Router {
             memberAddresses: addressesOfUrls(this.s.etcdEndpoints),
             runDir: this.s.runDir,
         }, this.loaded?.layout);
-        this.logSkips(result.skipped, revision);
+        this.logSkips(result.skipped, revision, mode);
         if (!result.ok) {
             return this.report(`etcd revision ${revision} not applied, keeping the last good config: ${result.problems.join("; ")}`, revision);
         }
