@@ -10,6 +10,7 @@ import { addressesOfUrls } from "../model/service-hosts";
 import { renderHaproxyConfig, RouterConfigResult, RoutedService, ServiceKeys, SkippedService } from "./haproxy-config";
 import { checkConfig, HaproxyMaster, servingConfigId } from "./haproxy-process";
 import { serveHealth } from "./health";
+import { oneLine, skipLogLines, skipReasons } from "./skip-log";
 import { sendRuntimeCommands } from "./runtime-api";
 import { changedBackends, runtimeCommands, SlotLayout } from "./slots";
 import { serveDns } from "./dns";
@@ -71,13 +72,6 @@ interface Loaded {
 
 /** The health JSON lists at most this many skipped services (and says how many there are). */
 export const MAX_SKIPPED_SHOWN = 100;
-/** One change logs at most this many skipped services (and says how many more). */
-const MAX_SKIPS_LOGGED = 20;
-
-/** A log line can hold no line break or control character, whatever etcd held. */
-function oneLine(text: string): string {
-    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
 
 export class Router {
     private haproxy: HaproxyMaster;
@@ -225,21 +219,15 @@ export class Router {
 
     /** Logs each skipped service when it starts being skipped or its reasons change, and when it stops. */
     private logSkips(skipped: SkippedService[], revision: number, mode: "fast" | "full"): void {
-        const now = new Map(skipped.map((s) => [s.service, s.problems.join("; ")]));
+        const now = skipReasons(skipped);
+        const lines = skipLogLines(this.loggedSkips, now, revision);
         // Logged from settled reads only: a service written key by key passes through states that
         // are skipped for one reason, then another; the log says where it settled, once.
         if (mode === "fast") {
-            const same = now.size === this.loggedSkips.size && [...now].every(([service, reasons]) => this.loggedSkips.get(service) === reasons);
-            if (!same) this.settle();
+            if (lines.length > 0) this.settle();
             return;
         }
-        const lines: string[] = [];
-        for (const [service, reasons] of now) {
-            if (this.loggedSkips.get(service) !== reasons) lines.push(`etcd revision ${revision}: skipping service ${service}, the others keep routing: ${reasons}`);
-        }
-        for (const service of this.loggedSkips.keys()) if (!now.has(service)) lines.push(`etcd revision ${revision}: service ${service} is no longer skipped`);
-        for (const line of lines.slice(0, MAX_SKIPS_LOGGED)) this.log(oneLine(line));
-        if (lines.length > MAX_SKIPS_LOGGED) this.log(`etcd revision ${revision}: and ${lines.length - MAX_SKIPS_LOGGED} more changes of skipped services (the health JSON lists them)`);
+        for (const line of lines) this.log(line);
         this.loggedSkips = now;
     }
 
