@@ -139,8 +139,12 @@ export const routerConvergence: Benchmark = {
             const after = haproxyProcesses(h);
             const reloads = JSON.parse((await httpGet(`http://${ADDRESS}:18256/healthz`)).body).haproxy.reloads - reloadsBefore;
             ctx.log(`${HOST_CHANGES} host changes, ${result.failures.length} failed requests, ${reloads} reloads`);
+            // The router's own share (its log: watch event -> batch answered by HAProxy); the rest is etcd's commit and watch, and the probe.
+            const inRouter = [...h.log().matchAll(/no reload \((\d+) ms after the watch event\)/g)].map((m) => Number(m[1])).sort((x, y) => x - y);
             const what = `${HOST_CHANGES} host changes (replace, add: etcd put -> first request answered by the new host; remove: etcd delete -> its slot out of rotation), runtime commands`;
-            return convergenceOutcome({ what, times: [...byKind.replace, ...byKind.add, ...byKind.remove], byKind, load: result, before, after, reloads, noReload: true });
+            const outcome = convergenceOutcome({ what, times: [...byKind.replace, ...byKind.add, ...byKind.remove], byKind, load: result, before, after, reloads, noReload: true });
+            outcome.details = { ...outcome.details, routerSide: { batches: inRouter.length, p50Ms: percentile(inRouter, 50), p95Ms: percentile(inRouter, 95), what: "watch event -> runtime batch answered, from the router's log" } };
+            return outcome;
         });
     },
 };

@@ -80,6 +80,8 @@ export class Router {
     private watch: WatchHandle | undefined;
     private settleTimer: NodeJS.Timeout | undefined;
     private firstEventAt: number | undefined;
+    /** When the oldest watch event not yet read arrived (the log says how long a host change took here). */
+    private unreadEventAt: number | undefined;
     private syncing = false;
     /** A read asked for while one ran: "full" (settled, may reload) wins over "fast" (host changes only). */
     private pending: "fast" | "full" | undefined;
@@ -178,6 +180,7 @@ export class Router {
 
     /** Every watch event is read at once: host changes go out now, a change that needs a reload settles first. */
     private changed(): void {
+        this.unreadEventAt ??= Date.now();
         void this.sync("fast");
     }
 
@@ -200,8 +203,10 @@ export class Router {
         }
         this.syncing = true;
         try {
+            const eventAt = this.unreadEventAt;
+            this.unreadEventAt = undefined;
             const read = await rangePrefix(this.s.etcdEndpoints, this.s.prefix, 2000, loadEtcdAccess(this.s.etcdTls));
-            await this.apply(read.keys, read.revision, mode);
+            await this.apply(read.keys, read.revision, mode, eventAt);
         } catch (err) {
             this.report(`etcd: ${(err as Error).message}`);
         } finally {
@@ -235,7 +240,7 @@ export class Router {
      * Applies one etcd revision as a whole: by runtime commands when only hosts changed ("fast" or
      * "full"), else (only when "full", i.e. settled) by a checked config and a hitless reload.
      */
-    private async apply(keys: ServiceKeys, revision: number, mode: "fast" | "full" = "full"): Promise<void> {
+    private async apply(keys: ServiceKeys, revision: number, mode: "fast" | "full" = "full", eventAt?: number): Promise<void> {
         const result = renderHaproxyConfig(keys, {
             prefix: this.s.prefix,
             bindAddress: this.s.bindAddress,
@@ -257,7 +262,7 @@ export class Router {
             return;
         }
         if (serving && serving.id === result.id) {
-            if (await this.applyRuntime(serving, result, revision)) return;
+            if (await this.applyRuntime(serving, result, revision, eventAt)) return;
         } else if (mode === "fast") {
             return this.settle();
         }
@@ -279,7 +284,7 @@ export class Router {
      * The file is written first, so a master restarted meanwhile (supervision) or any later reload
      * serves exactly these hosts. False when the batch failed: the caller reloads from that file.
      */
-    private async applyRuntime(serving: Loaded, result: RouterConfigResult & { ok: true }, revision: number): Promise<boolean> {
+    private async applyRuntime(serving: Loaded, result: RouterConfigResult & { ok: true }, revision: number, eventAt?: number): Promise<boolean> {
         const commands = runtimeCommands(serving.layout, result.layout);
         if (commands === undefined) return false;
         const next = `${this.configFile}.next`;
@@ -293,7 +298,7 @@ export class Router {
         this.loaded = { ...serving, text: result.text, layout: result.layout, revision, services: result.services, skipped: result.skipped, at: new Date().toISOString() };
         this.problem = undefined;
         this.applied.runtimeBatches++;
-        this.log(`etcd revision ${revision}: hosts of ${changedBackends(serving.layout, result.layout).join(", ")} changed by ${commands.length} runtime commands, no reload`);
+        this.log(`etcd revision ${revision}: hosts of ${changedBackends(serving.layout, result.layout).join(", ")} changed by ${commands.length} runtime commands, no reload${eventAt !== undefined ? ` (${Date.now() - eventAt} ms after the watch event)` : ""}`);
         return true;
     }
 
