@@ -23,13 +23,18 @@ const REPO_ROOT = path.resolve(__dirname, "..");
 const PROGRAM = path.join(REPO_ROOT, "index.ts");
 const SECRET_KEYS = ["etcdPassword", "sshTunnel"].map((k) => `${PROJECT}:${k}`);
 
-/** The project modules the program imports, loaded (and transpiled) before the clock starts. */
-function preloadProgramImports(): string[] {
+/**
+ * The project modules the program imports, loaded (and transpiled) before the clock starts: index.ts's
+ * own imports, and the stack's platform module with everything it imports (platformFor requires it
+ * lazily, so a GCE stack never loads the local platform and a local one never loads @pulumi/gcp).
+ */
+function preloadProgramImports(platform: unknown): string[] {
     const text = fs.readFileSync(PROGRAM, "utf8");
     const relative = [...text.matchAll(/from\s+"(\.\/[^"]+)"/g)].map((m) => m[1]);
     for (const spec of relative) require(path.join(REPO_ROOT, spec));
-    require("@pulumi/gcp");
-    return relative;
+    const { platformFor } = require(path.join(REPO_ROOT, "components/platform")) as typeof import("../components/platform");
+    platformFor({ platform } as Parameters<typeof platformFor>[0]);
+    return [...relative, `platform ${String(platform)}`];
 }
 
 /** Mocks with GCE-shaped outputs that keep nothing: in a real run the engine, not the program, holds state. */
@@ -71,7 +76,7 @@ function registerFloor(customs: number, components: number): void {
 
 async function main(): Promise<void> {
     const input = JSON.parse(fs.readFileSync(process.argv[2], "utf8")) as ChildInput;
-    const preloaded = input.mode === "program" ? preloadProgramImports() : [];
+    const preloaded = input.mode === "program" ? preloadProgramImports(input.config?.platform ?? "gcp") : [];
     const counts = { custom: 0, component: 0 };
     await pulumi.runtime.setMocks(leanMocks(counts), PROJECT, input.stack, false);
     pulumi.runtime.setAllConfig(input.mode === "program" ? toPulumiConfig(input.config ?? {}) : {}, SECRET_KEYS);

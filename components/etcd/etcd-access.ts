@@ -4,6 +4,7 @@
 // who may do what is docs/security.md.
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
+import { BundledResource } from "../services/bundled-resource";
 import type { EtcdConnectionArgs } from "./etcd-client";
 import { ETCD_ACCESS_PROVIDER_VERSION } from "./etcd-access-provider";
 
@@ -20,7 +21,7 @@ export interface EtcdAccessArgs {
     clusterWaitSeconds?: pulumi.Input<number>;
 }
 
-export class EtcdAccess extends pulumi.dynamic.Resource {
+export class EtcdAccess extends BundledResource {
     declare readonly changes: pulumi.Output<string[]>;
     declare readonly unmanaged: pulumi.Output<string[]>;
 

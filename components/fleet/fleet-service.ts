@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SshTunnelSpec } from "../../model/types";
 import { bundledProvider } from "../services/bundled-provider";
+import { BundledResource } from "../services/bundled-resource";
 import { FLEET_SERVICE_PROVIDER_VERSION } from "./fleet-service-provider";
 
 export { FLEET_SERVICE_PROVIDER_VERSION } from "./fleet-service-provider";
@@ -49,7 +50,7 @@ export interface FleetServiceArgs {
     retryDelayMs?: pulumi.Input<number>;
 }
 
-export class FleetService extends pulumi.dynamic.Resource {
+export class FleetService extends BundledResource {
     /** The instances fleet holds for this service after the last operation (what runs). */
     declare readonly instances: pulumi.Output<string[]>;
     declare readonly healthyInstances: pulumi.Output<string[]>;

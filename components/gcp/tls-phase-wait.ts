@@ -1,6 +1,7 @@
 // TlsPhaseWait as a resource (the provider is tls-phase-wait-provider.ts).
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
+import { BundledResource } from "../services/bundled-resource";
 import { PhaseExpectations } from "../../model/tls-rollout";
 import type { EtcdConnectionArgs } from "../etcd/etcd-client";
 import { TLS_PHASE_WAIT_PROVIDER_VERSION } from "./tls-phase-wait-provider";
@@ -16,7 +17,7 @@ export interface TlsPhaseWaitArgs {
     blindWaitSeconds: pulumi.Input<number>;
 }
 
-export class TlsPhaseWait extends pulumi.dynamic.Resource {
+export class TlsPhaseWait extends BundledResource {
     declare readonly lagging: pulumi.Output<string[]>;
 
     constructor(name: string, args: TlsPhaseWaitArgs, opts?: pulumi.CustomResourceOptions) {

@@ -3,6 +3,7 @@
 // and the load balancer: it acts on a cluster that already serves.
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
+import { BundledResource } from "../services/bundled-resource";
 import { LOCAL_TLS_ROLLOUT_PROVIDER_VERSION, RolloutMachine } from "./tls-rollout-provider";
 
 export const localTlsRolloutProvider = bundledProvider(require.resolve("./tls-rollout-provider"));
@@ -16,7 +17,7 @@ export interface LocalTlsRolloutArgs {
     healthTimeoutSeconds?: pulumi.Input<number>;
 }
 
-export class LocalTlsRollout extends pulumi.dynamic.Resource {
+export class LocalTlsRollout extends BundledResource {
     declare readonly rolled: pulumi.Output<string[]>;
 
     constructor(name: string, args: LocalTlsRolloutArgs, opts?: pulumi.CustomResourceOptions) {

@@ -3,6 +3,7 @@
 // any certificate is within the warning window (the next up renews it).
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
+import { BundledResource } from "../services/bundled-resource";
 import { CertificateSpec, expiryWarnings } from "../../model/pki-plan";
 import { CLUSTER_PKI_PROVIDER_VERSION, IssuedCertificate } from "./cluster-pki-provider";
 
@@ -23,7 +24,7 @@ export interface ClusterPkiArgs {
     warnBeforeDays?: number;
 }
 
-export class ClusterPki extends pulumi.dynamic.Resource {
+export class ClusterPki extends BundledResource {
     declare readonly trustBundle: pulumi.Output<string>;
     declare readonly issued: pulumi.Output<Record<string, IssuedCertificate>>;
     declare readonly keys: pulumi.Output<Record<string, string>>;

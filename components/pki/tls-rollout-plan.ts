@@ -2,12 +2,13 @@
 // machines were last given (its state) and the ones they should hold now.
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
+import { BundledResource } from "../services/bundled-resource";
 import { RolloutSlot } from "../../model/tls-rollout";
 import { TLS_ROLLOUT_PLAN_PROVIDER_VERSION } from "./tls-rollout-plan-provider";
 
 export const tlsRolloutPlanProvider = bundledProvider(require.resolve("./tls-rollout-plan-provider"));
 
-export class TlsRolloutPlan extends pulumi.dynamic.Resource {
+export class TlsRolloutPlan extends BundledResource {
     declare readonly slots: pulumi.Output<RolloutSlot[]>;
 
     constructor(name: string, args: { bundles: pulumi.Input<Record<string, string>> }, opts?: pulumi.CustomResourceOptions) {

@@ -31,7 +31,7 @@ export function bundledProvider(entryFile: string): ProviderOperations {
     const digest = (require("crypto") as typeof import("crypto")).createHash("sha256").update(code).digest("hex").slice(0, 16);
     const key = `${entryFile.split(/[\\/]/).pop()}#${digest}`;
     const load = (): ProviderOperations => loadBundledProvider(key, code);
-    return {
+    const operations: ProviderOperations = {
         check: async (olds, news) => load().check(olds, news),
         diff: async (id, olds, news) => load().diff(id, olds, news),
         create: async (inputs) => load().create(inputs),
@@ -39,6 +39,49 @@ export function bundledProvider(entryFile: string): ProviderOperations {
         update: async (id, olds, news) => load().update(id, olds, news),
         delete: async (id, props) => load().delete(id, props),
     };
+    // Beside the object, not on it: the closure serializer (tests, other callers) still sees only the operations.
+    serializedTexts.set(operations, serializedShim(key, code));
+    return operations;
+}
+
+const serializedTexts = new WeakMap<ProviderOperations, string>();
+
+/** The text the engine stores as `__provider` for a provider made by bundledProvider (components/services/bundled-resource.ts). */
+export function serializedProviderText(provider: ProviderOperations): string | undefined {
+    return serializedTexts.get(provider);
+}
+
+/**
+ * The shim as the module text the SDK's dynamic provider host loads (`require(text).handler()`),
+ * written out here rather than produced by the SDK's closure serializer. Why: that serializer walks
+ * every function through a V8 inspector session; opening the session alone cost ~250 ms of each
+ * program evaluation, and each provider ~20 ms more (docs/performance.md). The text is the shim's:
+ * the same registry key, so however many copies (and the in-process shim) compile the bundle once
+ * per process, with the same module filename.
+ */
+export function serializedShim(key: string, code: string): string {
+    const operations = ["check(olds, news)", "diff(id, olds, news)", "create(inputs)", "read(id, props)", "update(id, olds, news)", "delete(id, props)"];
+    return [
+        `"use strict";`,
+        `// coreos-cluster bundled provider ${key.split("#")[0]} (components/services/bundled-provider.ts)`,
+        `const key = ${JSON.stringify(key)};`,
+        `const code = ${JSON.stringify(code)};`,
+        `function load() {`,
+        `    const registry = (globalThis.__coreosClusterBundledProviders ??= new Map());`,
+        `    let provider = registry.get(key);`,
+        `    if (provider === undefined) {`,
+        `        const filename = require("path").join(process.cwd(), "[coreos-cluster provider " + key.split("#")[0] + "].js");`,
+        `        provider = require("require-from-string")(code, filename)[${JSON.stringify(BUNDLED_PROVIDER_EXPORT)}];`,
+        `        if (typeof provider?.create !== "function") throw new Error("bundled provider " + key.split("#")[0] + ' exports no "${BUNDLED_PROVIDER_EXPORT}"');`,
+        `        registry.set(key, provider);`,
+        `    }`,
+        `    return provider;`,
+        `}`,
+        `exports.handler = () => ({`,
+        ...operations.map((call) => `    ${call.split("(")[0]}: async (${call.split("(")[1]} => load().${call},`),
+        `});`,
+        ``,
+    ].join("\n");
 }
 
 /** The CommonJS text of `entryFile` and the repository modules it imports; npm packages stay external. */

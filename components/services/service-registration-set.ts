@@ -12,6 +12,7 @@
 // (bundled-provider.ts): no captured client or npm module.
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "./bundled-provider";
+import { BundledResource } from "./bundled-resource";
 import { DEFAULT_SERVICE_PREFIX, ServiceScheme } from "../../model/service-keys";
 import { EtcdConnectionInput } from "./service-registration-common";
 import { stackOwnerKey } from "./stack-owner-key";
@@ -46,7 +47,7 @@ export interface ServiceRegistrationSetArgs {
 }
 
 /** Registers a set of services in etcd as one resource; see docs/service-registration.md. */
-export class ServiceRegistrationSet extends pulumi.dynamic.Resource {
+export class ServiceRegistrationSet extends BundledResource {
     declare readonly services: pulumi.Output<RegisteredService[]>;
     declare readonly prefix: pulumi.Output<string>;
     declare readonly mirrorToV2: pulumi.Output<boolean>;

@@ -8,6 +8,7 @@
 // (bundled-provider.ts): it captures no client and no npm module (they are required inside functions).
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "./bundled-provider";
+import { BundledResource } from "./bundled-resource";
 import { DEFAULT_SERVICE_PREFIX, ServiceScheme } from "../../model/service-keys";
 import { EtcdConnectionInput } from "./service-registration-common";
 import { SERVICE_REGISTRATION_PROVIDER_VERSION } from "./service-registration-provider";
@@ -43,7 +44,7 @@ export interface ServiceRegistrationArgs {
 }
 
 /** Registers one service's keys in etcd; see docs/service-registration.md. */
-export class ServiceRegistration extends pulumi.dynamic.Resource {
+export class ServiceRegistration extends BundledResource {
     declare readonly service: pulumi.Output<string>;
     declare readonly scheme: pulumi.Output<ServiceScheme>;
     declare readonly hosts: pulumi.Output<string[]>;

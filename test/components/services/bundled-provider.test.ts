@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { bundledProvider, bundleOf } from "../../../components/services/bundled-provider";
+import { bundledProvider, bundleOf, serializedProviderText } from "../../../components/services/bundled-provider";
 import { serviceRegistrationSetProvider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../../components/services/service-registration-set";
 
 const requireFromString: (code: string) => any = require("require-from-string");
@@ -34,6 +34,20 @@ describe("bundled providers", function () {
         await serviceRegistrationSetProvider.check({}, news);
         expect([...registry().values()]).to.deep.equal(loaded);
         expect(loaded.some((p) => typeof (p as { create?: unknown }).create === "function")).to.equal(true);
+    });
+
+    it("hand the engine a written-out shim (no closure serializer) that runs the same bundle, compiled once", async () => {
+        const text = serializedProviderText(serviceRegistrationSetProvider)!;
+        expect(text, "deterministic").to.equal(serializedProviderText(bundledProvider(SET_ENTRY)));
+        expect(text).to.include("exports.handler").and.to.include(JSON.stringify(bundleOf(SET_ENTRY)));
+        expect(text).not.to.include(path.resolve(__dirname, "..", ".."));
+        const news = { resourceName: "bad", services: [{ service: "web", scheme: "udp", hosts: ["10.0.0.1"] }], connection: { endpoints: ["http://127.0.0.1:2379"] } };
+        const before = [...(((globalThis as any)[REGISTRY] as Map<string, unknown> | undefined) ?? new Map()).keys()];
+        const fromText = await requireFromString(text).handler().check({}, news);
+        expect(fromText.failures?.map((f: { reason: string }) => f.reason)).to.deep.equal((await serviceRegistrationSetProvider.check({}, news)).failures?.map((f) => f.reason));
+        const after = [...((globalThis as any)[REGISTRY] as Map<string, unknown>).keys()];
+        expect(after.length - before.length, "one compile shared with the in-process shim").to.be.at.most(1);
+        expect(serializedProviderText({} as never), "only bundledProvider's providers have a text").to.equal(undefined);
     });
 
     it("run the bundled code: its refusals name the resource and field, like the module's", async () => {

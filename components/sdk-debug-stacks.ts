@@ -1,0 +1,46 @@
+// The SDK's debug-only stack traces, formatted without source maps.
+//
+// Why: @pulumi/pulumi records `new Error().stack` for every promise it makes (runtime/debuggable.js:
+// one per input and output property of every resource), only to print it if that promise leaks at
+// exit. Under ts-node (how `pulumi up` runs this program) Error.prepareStackTrace is
+// source-map-support's, which maps every frame through a source map as the stack is read: the
+// largest single cost of evaluating this program (docs/performance.md, "Where program evaluation's
+// time went"): a GCE resource has dozens of properties, so the SDK formats dozens of mapped stacks
+// per resource.
+//
+// This keeps every other error's stack exactly as before (mapped). Only the errors the SDK creates
+// inside debuggablePromise get V8's plain format (frames of the transpiled JavaScript, same
+// functions and files), and only a leaked-promise report ever prints them.
+const INSTALLED = Symbol.for("coreos-cluster.sdkDebugStacks");
+
+/** The file whose `new Error().stack` is the SDK's per-promise debug trace. */
+export const SDK_DEBUG_STACK_FILE = /[\\/]@pulumi[\\/]pulumi[\\/]runtime[\\/]debuggable\.js$/;
+
+type PrepareStackTrace = (err: Error, frames: NodeJS.CallSite[]) => unknown;
+
+/** V8's own format: "Error: message" then "    at <frame>" lines. */
+export function plainStack(err: Error, frames: NodeJS.CallSite[]): string {
+    const head = `${err.name}${err.message ? `: ${err.message}` : ""}`;
+    return frames.length === 0 ? head : `${head}\n    at ${frames.join("\n    at ")}`;
+}
+
+/** A prepareStackTrace that formats the SDK's debug traces plainly and hands every other error to `mapped`. */
+export function withPlainSdkDebugStacks(mapped: PrepareStackTrace): PrepareStackTrace {
+    return function prepareStackTrace(err, frames) {
+        const top = frames[0]?.getFileName();
+        if (top !== undefined && top !== null && SDK_DEBUG_STACK_FILE.test(top)) return plainStack(err, frames);
+        return mapped(err, frames);
+    };
+}
+
+/**
+ * Installs the above over the current Error.prepareStackTrace, once per process. Nothing to do when
+ * none is installed (compiled JavaScript without source-map-support): V8's format is already cheap.
+ */
+export function installPlainSdkDebugStacks(): void {
+    const current = Error.prepareStackTrace as PrepareStackTrace | undefined;
+    if (current === undefined || (current as { [INSTALLED]?: boolean })[INSTALLED]) return;
+    const wrapped = withPlainSdkDebugStacks(current);
+    Object.defineProperty(wrapped, INSTALLED, { value: true });
+    Error.prepareStackTrace = wrapped as typeof Error.prepareStackTrace;
+}

@@ -1,0 +1,34 @@
+// components/sdk-debug-stacks.ts: only the SDK's per-promise debug traces skip source maps.
+import { expect } from "chai";
+import { plainStack, SDK_DEBUG_STACK_FILE, withPlainSdkDebugStacks } from "../../components/sdk-debug-stacks";
+
+function site(file: string, text: string): NodeJS.CallSite {
+    return { getFileName: () => file, toString: () => text } as unknown as NodeJS.CallSite;
+}
+
+describe("SDK debug stacks", () => {
+    const debuggable = "/repo/node_modules/@pulumi/pulumi/runtime/debuggable.js";
+
+    it("recognizes the SDK's debuggable.js, nothing else", () => {
+        expect(SDK_DEBUG_STACK_FILE.test(debuggable)).to.equal(true);
+        expect(SDK_DEBUG_STACK_FILE.test("/repo/components/debuggable.js")).to.equal(false);
+    });
+
+    it("formats the SDK's traces like V8 and hands every other error to the mapping formatter", () => {
+        const mapped: string[] = [];
+        const prepare = withPlainSdkDebugStacks((err) => (mapped.push(err.message), `mapped ${err.message}`));
+        const sdk = prepare(new Error(), [site(debuggable, "debuggablePromise (debuggable.js:80:1)"), site("/x.js", "f (/x.js:1:2)")]);
+        expect(sdk).to.equal("Error\n    at debuggablePromise (debuggable.js:80:1)\n    at f (/x.js:1:2)");
+        expect(prepare(new Error("boom"), [site("/repo/index.ts", "main (index.ts:3:4)")])).to.equal("mapped boom");
+        expect(prepare(new Error("none"), [])).to.equal("mapped none");
+        expect(mapped).to.deep.equal(["boom", "none"]);
+        expect(plainStack(new TypeError("bad"), [])).to.equal("TypeError: bad");
+    });
+
+    it("leaves real errors' stacks mapped once installed (ts-node's source-map-support stays in charge)", () => {
+        require("../../components/sdk-debug-stacks").installPlainSdkDebugStacks();
+        require("../../components/sdk-debug-stacks").installPlainSdkDebugStacks();
+        const stack = new Error("here").stack ?? "";
+        expect(stack).to.match(/sdk-debug-stacks\.test\.ts:\d+:\d+/);
+    });
+});
