@@ -4,7 +4,8 @@
 # the router's HAProxy and dnsmasq (dnsmasq-base: the binary without a system service), and the
 # local VPC's tools: nftables (its firewall), iproute2 (namespaces, bridge), curl (probes run
 # inside a machine's namespace), python3-yaml (libyaml, the YAML 1.1 reader the user-data tests compare with),
-# and Prometheus (the local stack's monitoring, run in a namespace of the local VPC; docs/metrics.md).
+# Prometheus (the local stack's monitoring, run in a namespace of the local VPC; docs/metrics.md),
+# and sudo (the test that runs the suite's root-needing parts as a non-root user, as GitHub's runner does).
 # Idempotent: does nothing when they are already there.
 set -euo pipefail
 say() { echo "install-system-deps: $*" >&2; }
@@ -20,11 +21,12 @@ command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
+command -v sudo >/dev/null 2>&1 || missing+=(sudo)
 # libyaml (through Debian's PyYAML) reads the rendered user-data as go-yaml would (test/cloud-config/yaml-agreement.test.ts).
 /usr/bin/python3 -c 'import yaml; assert yaml.__with_libyaml__' >/dev/null 2>&1 || missing+=(python3-yaml)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  say "etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), etcdctl, sshd, haproxy, dnsmasq, nft, ip, curl, python3-yaml and prometheus present"
+  say "etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), etcdctl, sshd, haproxy, dnsmasq, nft, ip, curl, python3-yaml, prometheus and sudo present"
   exit 0
 fi
 

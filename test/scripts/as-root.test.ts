@@ -16,9 +16,13 @@ function run(script: string, args: string[], opts: { sudo: "passwordless" | "ask
         const ok = opts.sudo === "passwordless" ? 0 : 1;
         fs.writeFileSync(path.join(bin, "sudo"), `#!/bin/sh\nif [ "$1" = -n ]; then exit ${ok}; fi\necho "$@" >> "${log}"\n`, { mode: 0o755 });
     }
-    // Only the stand-ins and the basics: no real sudo is reachable.
-    const PATH = `${bin}:/usr/bin:/bin`.split(":").filter((d) => opts.sudo !== "none" || !fs.existsSync(path.join(d, "sudo")) || d === bin).join(":");
-    const r = spawnSync("bash", [path.join("scripts", script), ...args], { cwd: REPO_ROOT, env: { PATH, HOME: os.homedir() }, encoding: "utf8", timeout: 30000 });
+    // Only the stand-ins and the few tools the scripts use before their root check: a real sudo is never reachable.
+    for (const tool of ["bash", "dirname", "basename"]) {
+        const real = ["/usr/bin", "/bin"].map((d) => path.join(d, tool)).find((f) => fs.existsSync(f))!;
+        fs.symlinkSync(real, path.join(bin, tool));
+    }
+    const PATH = bin;
+    const r = spawnSync(path.join(bin, "bash"), [path.join("scripts", script), ...args], { cwd: REPO_ROOT, env: { PATH, HOME: os.homedir() }, encoding: "utf8", timeout: 30000 });
     const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim() : "";
     fs.rmSync(bin, { recursive: true, force: true });
     return { status: r.status, stderr: r.stderr, calls };
