@@ -165,7 +165,10 @@ export async function create(inputs: FleetServiceState): Promise<pulumi.dynamic.
 }
 
 export async function update(_id: string, _olds: FleetServiceState, news: FleetServiceState): Promise<pulumi.dynamic.UpdateResult> {
-    return { outs: await converge(news).catch(failure(news, "update")) };
+    // As FleetUnit: an update that meets fleet while etcd is away (real fleetd's empty 500s, then
+    // 503s) waits it out, bounded, before the rolling update's first step.
+    const outs = await waitForFleetApi(connection(news), news.clusterWaitSeconds).then(() => converge(news)).catch(failure(news, "update"));
+    return { outs };
 }
 
 export async function read(id: string, s: FleetServiceState): Promise<pulumi.dynamic.ReadResult> {

@@ -36,6 +36,15 @@ describe("FleetService against the fleet conformance server", () => {
         expect(await provider.diff("/services/web", read.props, await checked({}))).to.deep.include({ changes: false });
     });
 
+    it("an update that meets fleet while etcd is away (empty 500s, then 503s) waits it out and rolls once etcd is back", async () => {
+        const created = await provider.create(await checked({ clusterWaitSeconds: 10 }));
+        server.loseEtcd({ emptyErrorMs: 300 });
+        setTimeout(() => server.restoreEtcd(), 900);
+        const updated = await provider.update("/services/web", created.outs, await checked({ image: "nginx:1.28", clusterWaitSeconds: 10 }));
+        expect(updated.outs.instances).to.deep.equal(["4", "5", "6"]);
+        expect(launched(server, ["web@4.service", "web@5.service", "web@6.service"])).to.equal(true);
+    });
+
     it("rolls a change: new instances after the highest run with their sidekicks before any old unit is stopped", async () => {
         const created = await provider.create(await checked({}));
         const next = await checked({ image: "nginx:1.28" });
