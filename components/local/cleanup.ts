@@ -15,12 +15,13 @@ import { records, removeVpc, VpcRecord } from "./vpc/netns";
 /** Scratch folders of the tests and benchmarks that build VPCs (under the temp dir). */
 export const TEST_SCRATCH_PREFIXES = ["coreos-vpc-test-", "coreos-engine-test-", "coreos-reliability-", "bench-local-stack-"];
 
+/** Running: a zombie (killed, not yet reaped) is a run that ended. */
 function alive(pid: number): boolean {
     try {
-        process.kill(pid, 0);
-        return true;
-    } catch (err) {
-        return (err as NodeJS.ErrnoException).code === "EPERM";
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    } catch {
+        return false;
     }
 }
 
