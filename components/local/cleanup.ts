@@ -16,7 +16,7 @@ import { records, removeVpc, VpcRecord } from "./vpc/netns";
 export const TEST_SCRATCH_PREFIXES = ["coreos-vpc-test-", "coreos-engine-test-", "coreos-reliability-", "bench-local-stack-"];
 
 /** Running: a zombie (killed, not yet reaped) is a run that ended. */
-function alive(pid: number): boolean {
+export function testRunLives(pid: number): boolean {
     try {
         const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
         return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
@@ -33,7 +33,7 @@ export function orphanReason(record: VpcRecord, tmpDir = os.tmpdir()): { why: st
     const top = relative.split(path.sep)[0];
     if (!relative.startsWith("..") && !path.isAbsolute(relative) && TEST_SCRATCH_PREFIXES.some((p) => top.startsWith(p))) {
         // Another `npm test` running at the same time (another checkout) still uses its VPCs.
-        if (record.testRunPid !== undefined && alive(record.testRunPid)) return undefined;
+        if (record.testRunPid !== undefined && testRunLives(record.testRunPid)) return undefined;
         return { why: `a test run made it in ${path.join(tmp, top)}`, scratch: path.join(tmp, top) };
     }
     return undefined;

@@ -9,15 +9,7 @@ import { ClusterConfig } from "../../../model/types";
 import { localConfig } from "../../cloud-config/fixtures";
 import { localVpcPlan, VpcPlan } from "../../../components/local/vpc/addressing";
 import { records, removeVpc, testRunPid } from "../../../components/local/vpc/netns";
-
-function runLives(pid: number): boolean {
-    try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-    } catch {
-        return false;
-    }
-}
+import { testRunLives } from "../../../components/local/cleanup";
 
 /** The VPC tests' subnet: the stack uses 10.213.10.0/24, the engine tests .11, the benchmark .12. */
 export const VPC_TEST_FIRST_ADDRESS = "10.213.20.10";
@@ -44,7 +36,7 @@ export async function sweepTestVpcs(): Promise<string[]> {
     const removed: string[] = [];
     for (const record of records()) {
         // Another `npm test` running at the same time (another checkout) still uses its own.
-        if (record.testRunPid !== undefined && record.testRunPid !== testRunPid() && runLives(record.testRunPid)) continue;
+        if (record.testRunPid !== undefined && record.testRunPid !== testRunPid() && testRunLives(record.testRunPid)) continue;
         if (path.basename(record.dataDir).startsWith(VPC_TEST_SCRATCH)) removed.push(...(await removeVpc(record)));
     }
     return removed;
