@@ -315,7 +315,8 @@ describe("local stack on the real Pulumi engine @engine", function () {
         vpcRecord = records().find((r) => r.dataDir.startsWith(project.dir + path.sep));
         expect(vpcRecord, "the VPC's record").to.not.equal(undefined);
         expect(vpcRecord!.subnet).to.equal(`${TEST_RANGE}0/24`);
-        expect(ownNamespaces().sort()).to.deep.equal([...Object.keys(machines).map(namespaceName), namespaceName(`${TEST_CLUSTER}-lb`)].sort());
+        // (and the load balancer's and the local Prometheus's: docs/metrics.md)
+        expect(ownNamespaces().sort()).to.deep.equal([...Object.keys(machines).map(namespaceName), namespaceName(`${TEST_CLUSTER}-lb`), namespaceName(`${TEST_CLUSTER}-prometheus`)].sort());
 
         // Each worker's gateway answers on its own loopback and carries the client's TLS to the members.
         const leader = await httpGet(memberNs(outputs, 0), `${outputs.etcdClientUrls[0]}/v2/keys/?quorum=false`);

@@ -241,9 +241,13 @@ export async function removeVpc(record: VpcRecord): Promise<string[]> {
     // and the root end of the pair: the root ends go explicitly (deleting one deletes its peer too).
     for (const namespace of record.namespaces) {
         const hostVeth = interfaceName("v", namespace);
-        if (namespace.startsWith("ccl-") && linkExists(hostVeth)) {
+        if (!namespace.startsWith("ccl-") || !linkExists(hostVeth)) continue;
+        try {
             ip(["link", "del", hostVeth]);
             removed.push(`veth ${hostVeth}`);
+        } catch (err) {
+            // The kernel may still be tearing down the namespace just deleted, and its pair with it.
+            if (linkExists(hostVeth)) throw err;
         }
     }
     if (linkExists(record.bridge)) {

@@ -89,7 +89,9 @@ describe("FleetService presence sidekick against real etcd", function () {
 
     it("registers hosts/<instance>, scheme and fleet's marker under one lease, and refreshes it before it expires", async () => {
         const side = exec(spec(), "ExecStart", "4");
-        expect(await until(async () => (await client.get("/services/web/hosts/4").string()) !== null, 10000), side.stderr()).to.equal(true);
+        // The sidekick puts its keys one after another under its lease: wait until all three are there.
+        const present = async () => (await Promise.all(["/services/web/hosts/4", "/services/web/scheme", sidekickMarker(spec()).key].map((k) => client.get(k).string()))).every((v) => v !== null);
+        expect(await until(present, 10000), side.stderr()).to.equal(true);
         expect(await client.get("/services/web/hosts/4").string()).to.equal("10.9.8.7:8080");
         expect(await client.get("/services/web/scheme").string()).to.equal("http");
         expect(await client.get(sidekickMarker(spec()).key).string()).to.equal(sidekickMarker(spec()).value);
