@@ -10,12 +10,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Etcd3 } from "etcd3";
-import { planCertificates } from "../../model/pki-plan";
 import { encodeBundle } from "../../model/pki-delivery";
-import { etcdPasswordFromKey, planEtcdAuth, TLS_STATUS_PREFIX } from "../../model/etcd-auth";
-import { ClusterPkiState, CLUSTER_PKI_PROVIDER_VERSION, convergeForTest } from "../../components/pki/cluster-pki-provider";
-import { convergeEtcdAuth } from "../../components/etcd/etcd-auth";
-import { EtcdTestCluster, startEtcdCluster } from "../support/etcd-cluster";
+import { TLS_STATUS_PREFIX } from "../../model/etcd-auth";
+import { ClusterPkiState, convergeForTest } from "../../components/pki/cluster-pki-provider";
+import { SecureEtcdTestCluster, startSecureEtcdCluster } from "../support/secure-etcd";
 import { phaseExpectations, planRollout, rolloutSlots } from "../../model/tls-rollout";
 import { waitForPhase } from "../../components/gcp/tls-phase-wait-provider";
 import { serviceEnvironment } from "../../components/local/systemd-env";
@@ -64,30 +62,17 @@ describe("cloud-config/tls-refresh: certificates rolled onto a running machine",
 
     describe("the script against a real etcd with mutual TLS and auth", () => {
         let pki: ClusterPkiState;
-        let cluster: EtcdTestCluster;
+        let cluster: SecureEtcdTestCluster;
         let root: Etcd3;
         let tmp: string;
 
         before(async () => {
-            const specs = planCertificates(members).map((c) => (c.id.endsWith("-peer") ? { ...c, ipSans: [...c.ipSans, "127.0.0.1"] } : c));
-            pki = convergeForTest(
-                { providerVersion: CLUSTER_PKI_PROVIDER_VERSION, clusterName: "rf", certificates: specs, leafValidityDays: 30, renewBeforeDays: 5, caValidityDays: 60, caGeneration: 1, trustPreviousCa: false },
-                undefined,
-                new Date(),
-            );
-            cluster = await startEtcdCluster({
-                size: 3,
-                firstAddress: members[0].ip,
-                clientPort: 2379,
-                peerPort: 2380,
-                tls: { ca: pki.trustBundle, cert: "", key: "", clientCertAuth: true, clientCert: pki.issued.root.certPem, clientKey: pki.keys.root },
-                memberTls: members.map((m) => ({ cert: pki.issued[`${m.name}-server`].certPem, key: pki.keys[`${m.name}-server`], peerCert: pki.issued[`${m.name}-peer`].certPem, peerKey: pki.keys[`${m.name}-peer`] })),
-            });
-            root = new Etcd3({ hosts: endpoints, credentials: { rootCertificate: Buffer.from(pki.trustBundle), certChain: Buffer.from(pki.issued.root.certPem), privateKey: Buffer.from(pki.keys.root) }, dialTimeout: 3000 });
-            await convergeEtcdAuth(root, planEtcdAuth("/services", members.map((m) => m.name)), { router: etcdPasswordFromKey("router", pki.keys.router) });
+            // Members, certificates and the auth plan (with the members as users) as production has them.
+            cluster = await startSecureEtcdCluster({ size: 3, firstAddress: members[0].ip, clusterName: "rf" });
+            pki = cluster.pki;
+            root = cluster.client("root");
         });
         after(async () => {
-            root?.close();
             await cluster?.stop();
         });
         beforeEach(() => {
