@@ -13,7 +13,7 @@ import { readBalancerStatus } from "../../components/local/local-load-balancer";
 import { namespaceName } from "../../components/local/vpc/addressing";
 import { execInNamespace } from "../../components/local/vpc/spawn";
 import { autohealingHealthCheck } from "../../model/health-checks";
-import { restarts, scratchLocalStack, viaLoadBalancer, waitFor } from "../support/scratch-local-stack";
+import { restarts, scratchLocalStack, viaLoadBalancer, waitFor, webThroughout } from "../support/scratch-local-stack";
 
 const alive = (pid: number) => {
     try {
@@ -50,22 +50,11 @@ describe("static stability on the local stack: etcd away, nothing that works sto
         const restartsBefore = routerLogs().map(restarts);
         const recreationsBefore = Object.fromEntries(Object.entries(status().backends).map(([n, b]) => [n, b.recreations]));
 
-        let running = true;
-        let ok = 0;
-        const failures: string[] = [];
         const outOfRotation = new Set<string>();
-        const client = (async () => {
-            while (running) {
-                try {
-                    const res = await web();
-                    if (res.status === 200 && res.body.startsWith("web on ")) ok++;
-                    else failures.push(`${res.status} ${res.body.trim().slice(0, 200)}`);
-                } catch (err) {
-                    failures.push((err as Error).message);
-                }
-                for (const [name, b] of Object.entries(status().backends)) if (!b.loadBalancer.healthy) outOfRotation.add(name);
-            }
-        })();
+        let seen = { ok: 0, failures: [] as string[] };
+        const client = webThroughout(lb, () => {
+            for (const [name, b] of Object.entries(status().backends)) if (!b.loadBalancer.healthy) outOfRotation.add(name);
+        });
 
         // Longer than a worker's autohealing window: its failures would count from the start (the initial
         // delay is long past) and unhealthyThreshold of them, checkIntervalSec apart, recreate it.
@@ -80,11 +69,10 @@ describe("static stability on the local stack: etcd away, nothing that works sto
                 expect(members.some((m) => alive(m.pid)), "the members stay down").to.equal(false);
             }
         } finally {
-            running = false;
-            await client;
+            seen = await client.stop();
         }
-        expect(failures, "failed requests to web through the load balancer during the outage").to.deep.equal([]);
-        expect(ok, "web was called throughout").to.be.greaterThan(50);
+        expect(seen.failures, "failed requests to web through the load balancer during the outage").to.deep.equal([]);
+        expect(seen.ok, "web was called throughout").to.be.greaterThan(50);
         expect([...outOfRotation], "workers taken out of rotation").to.deep.equal([]);
         expect(Object.fromEntries(Object.entries(status().backends).map(([n, b]) => [n, b.recreations])), "workers recreated by autohealing").to.deep.equal(recreationsBefore);
         expect(routerLogs().map(restarts), "no router restarted").to.deep.equal(restartsBefore);

@@ -14,7 +14,7 @@ import { memberHealthy } from "../../components/local/processes";
 import { namespaceName } from "../../components/local/vpc/addressing";
 import { execInNamespace } from "../../components/local/vpc/spawn";
 import { etcdctlTlsFlags } from "../support/engine-tls";
-import { scratchLocalStack, viaLoadBalancer, waitFor } from "../support/scratch-local-stack";
+import { scratchLocalStack, viaLoadBalancer, waitFor, webThroughout } from "../support/scratch-local-stack";
 
 interface Member {
     name: string;
@@ -61,21 +61,9 @@ describe("certificates rotate in place on the local stack @engine", function () 
         const upUnderLoad = async (key: string, value: string) => {
             await cluster.run(["config", "set", `coreos-cluster:${key}`, value, "--stack", "local", "--non-interactive"]);
             let running = true;
-            let ok = 0;
             let samples = 0;
-            const failures: string[] = [];
             const noQuorum: string[] = [];
-            const client = (async () => {
-                while (running) {
-                    try {
-                        const res = await web();
-                        if (res.status === 200 && res.body.startsWith("web on ")) ok++;
-                        else failures.push(`${res.status} ${res.body.trim().slice(0, 200)}`);
-                    } catch (err) {
-                        failures.push((err as Error).message);
-                    }
-                }
-            })();
+            const client = webThroughout(lb);
             const monitor = (async () => {
                 while (running) {
                     // Each member probed from its own namespace with its own (rolling) files.
@@ -85,13 +73,14 @@ describe("certificates rotate in place on the local stack @engine", function () 
                     await new Promise((r) => setTimeout(r, 300));
                 }
             })();
+            let seen = { ok: 0, failures: [] as string[] };
             try {
                 await cluster.up();
             } finally {
                 running = false;
-                await Promise.all([client, monitor]);
+                [seen] = await Promise.all([client.stop(), monitor]);
             }
-            return { ok, failures, noQuorum, samples };
+            return { ...seen, noQuorum, samples };
         };
 
         /** A host written after a rotation with the stack's current consumer identity is routed: the router reads with its own renewed identity. */

@@ -110,3 +110,33 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 
 /** Restarts the local supervisor logged for a machine process. */
 export const restarts = (log: string): number => (log.match(/exited \(\d+\); restarting/g) ?? []).length;
+
+/**
+ * Calls `web` through the load balancer in a loop until stopped, counting answers from a web backend
+ * and every other answer or error as a failure; `onEach` runs after every call (e.g. to watch the
+ * balancer). What the tests that change the live cluster hold to "0 failed requests".
+ */
+export function webThroughout(lb: string, onEach: () => void = () => undefined): { stop(): Promise<{ ok: number; failures: string[] }> } {
+    let running = true;
+    let ok = 0;
+    const failures: string[] = [];
+    const loop = (async () => {
+        while (running) {
+            try {
+                const res = await viaLoadBalancer(lb, "/x", "web.example.com");
+                if (res.status === 200 && res.body.startsWith("web on ")) ok++;
+                else failures.push(`${res.status} ${res.body.trim().slice(0, 200)}`);
+            } catch (err) {
+                failures.push((err as Error).message);
+            }
+            onEach();
+        }
+    })();
+    return {
+        async stop() {
+            running = false;
+            await loop;
+            return { ok, failures };
+        },
+    };
+}
