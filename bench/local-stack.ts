@@ -12,7 +12,8 @@ import * as YAML from "yaml";
 import { deployerKeyEnv, findEngine, makeProjectCopy, PulumiStack, replaceInStrings, StateResource } from "../test/support/engine";
 import { namespaceName } from "../components/local/vpc/addressing";
 import { namespaces } from "../components/local/vpc/netns";
-import { execInNamespace, httpGetInNamespace } from "../components/local/vpc/spawn";
+import { execInNamespace, httpGetInNamespace, ProbeTls } from "../components/local/vpc/spawn";
+import { etcdctlTlsFlags } from "../test/support/engine-tls";
 import { memberIsHealthy, requireEtcdBinaries, startEtcdCluster } from "../test/support/etcd-cluster";
 import { Benchmark, errorMessage, figure, Figure, round, sleep, timed } from "./support";
 
@@ -32,23 +33,27 @@ async function eventually(check: () => Promise<boolean>): Promise<boolean> {
     return false;
 }
 
-async function answers200(namespace: string, url: string): Promise<boolean> {
-    return (await httpGetInNamespace(namespace, url, 5000))?.status === 200;
+/** A GET from inside a machine's namespace, presenting that machine's own certificate files (etcd answers only mutual TLS). */
+async function answers200(namespace: string, url: string, tls?: ProbeTls): Promise<boolean> {
+    return (await httpGetInNamespace(namespace, url, 5000, tls))?.status === 200;
 }
 
 /** Independent of the code under test: every member healthy, every proxy answering, every service key present. */
-async function verifyCluster(stack: PulumiStack, config: Record<string, any>): Promise<Record<string, unknown>> {
+async function verifyCluster(stack: PulumiStack, config: Record<string, any>, credentialsDir: string): Promise<Record<string, unknown>> {
     const outputs = await stack.outputs();
     const memberUrls: string[] = outputs.etcdClientUrls ?? [];
     const memberNs: string[] = (outputs.etcdMemberNames ?? []).map(namespaceName);
     const resources: StateResource[] = await stack.resources();
     const proxyMachines = resources.filter((r) => r.outputs?.mode === "proxy");
     const proxyUrls = proxyMachines.map((r) => String(r.outputs!.clientUrl));
-    const members = await Promise.all(memberUrls.map((u, i) => eventually(() => answers200(memberNs[i], `${u}/health`))));
-    const proxies = await Promise.all(proxyMachines.map((r) => eventually(() => answers200(String(r.outputs!.namespace), `${r.outputs!.clientUrl}/v2/keys/?quorum=false`))));
+    const memberMachines = resources.filter((r) => r.outputs?.mode === "member");
+    const probeOf = (url: string) => memberMachines.find((r) => r.outputs!.clientUrl === url)?.outputs!.probeTls as ProbeTls | undefined;
+    const members = await Promise.all(memberUrls.map((u, i) => eventually(() => answers200(memberNs[i], `${u}/health`, probeOf(u)))));
+    const proxies = await Promise.all(proxyMachines.map((r) => eventually(() => answers200(String(r.outputs!.namespace), `${r.outputs!.clientUrl}/v2/keys/?quorum=false`, r.outputs!.probeTls))));
     const services: Array<{ hosts: string[]; host_port?: number }> = config["coreos-cluster:services"] ?? [];
     const expectedKeys = services.reduce((n, s) => n + 1 + s.hosts.length + (s.host_port === undefined ? 0 : 1), 0);
-    const count = await execInNamespace(memberNs[0], "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", "--endpoints", memberUrls.join(","), "get", "--prefix", "--keys-only", "-w", "json", `${outputs.servicesPrefix ?? "/services"}/`], 30000);
+    // As another stack reads the cluster: the consumer identity (a secret output), written to private files.
+    const count = await execInNamespace(memberNs[0], "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", ...etcdctlTlsFlags(outputs, credentialsDir), "--endpoints", memberUrls.join(","), "get", "--prefix", "--keys-only", "-w", "json", `${outputs.servicesPrefix ?? "/services"}/`], 30000);
     const keys: number = count.code === 0 ? (JSON.parse(count.stdout).count ?? 0) : -1;
     const problems = [
         ...(memberUrls.length !== 3 || members.some((ok) => !ok) ? [`members healthy: ${members.filter(Boolean).length} of ${memberUrls.length} (expected 3)`] : []),
@@ -102,7 +107,7 @@ export const localStack: Benchmark = {
             ctx.log("pulumi up from nothing");
             deployed = true;
             const up = await stack.up();
-            const verified = await verifyCluster(stack, config);
+            const verified = await verifyCluster(stack, config, scratch);
             ctx.log("no-op pulumi up");
             const noop = await stack.up(["--expect-no-changes"]);
             ctx.log("pulumi destroy");
