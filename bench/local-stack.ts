@@ -14,7 +14,7 @@ import { namespaceName } from "../components/local/vpc/addressing";
 import { namespaces } from "../components/local/vpc/netns";
 import { execInNamespace, httpGetInNamespace, ProbeTls } from "../components/local/vpc/spawn";
 import { etcdctlTlsFlags } from "../test/support/engine-tls";
-import { memberIsHealthy, requireEtcdBinaries, startEtcdCluster } from "../test/support/etcd-cluster";
+import { requireEtcdBinaries, startEtcdCluster } from "../test/support/etcd-cluster";
 import { Benchmark, errorMessage, figure, Figure, round, sleep, timed } from "./support";
 
 const STACK_RANGE = "10.213.10.";

@@ -13,7 +13,7 @@
 import { TLS_DIR } from "../model/pki-delivery";
 import { TLS_STATUS_PREFIX, TLS_RESTART_LOCK } from "../model/etcd-auth";
 import { environmentDropIn } from "./environment";
-import { TLS_FETCH_ENV, TLS_FETCH_SCRIPT, TlsFetchParts } from "./tls-fetch";
+import { TLS_FETCH_SCRIPT, TlsFetchParts } from "./tls-fetch";
 import { UnitDropIn, UnitSpec, WriteFileSpec } from "./model";
 
 export const TLS_REFRESH_UNIT = "coreos-tls-refresh.service";

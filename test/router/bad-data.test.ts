@@ -7,6 +7,7 @@
 import { expect } from "chai";
 import { Etcd3 } from "etcd3";
 import { httpGet, RouterHarness, startBackends, startRouterHarness, tcpRead, waitFor, watcherPid } from "../support/router-harness";
+import { keepCalling } from "../support/keep-calling";
 
 const ADDRESS = "10.213.15.10";
 const URL80 = `http://${ADDRESS}`;
@@ -23,31 +24,6 @@ interface Health {
 async function health(): Promise<Health> {
     const res = await httpGet(`http://${ADDRESS}:10256/healthz`, undefined, 10000);
     return { status: res.status, body: JSON.parse(res.body) };
-}
-
-/** Calls `call` back to back until stopped; counts answers that are right and every other outcome, with what it was. */
-function keepCalling(call: () => Promise<boolean | string>): { stop(): Promise<{ ok: number; failures: string[] }> } {
-    let running = true;
-    let ok = 0;
-    const failures: string[] = [];
-    const loop = (async () => {
-        while (running) {
-            try {
-                const result = await call();
-                if (result === true) ok++;
-                else failures.push(`${new Date().toISOString()} ${result}`);
-            } catch (err) {
-                failures.push(`${new Date().toISOString()} ${(err as Error).message}`);
-            }
-        }
-    })();
-    return {
-        async stop() {
-            running = false;
-            await loop;
-            return { ok, failures };
-        },
-    };
 }
 
 describe("router: bad data in etcd costs only its own service (real etcd, real HAProxy)", function () {

@@ -11,6 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { namespaces, records, removeVpc } from "../../components/local/vpc/netns";
 import { SUMMARY_TITLE } from "../../scripts/local/summary";
+import { keepCalling } from "./keep-calling";
 import { Engine, engineTestsDisabled, findEngine, makeProjectCopy, ProjectCopy, PulumiStack, replaceInStrings, runCommand, scriptEnv } from "./engine";
 
 const STACK_RANGE = "10.213.10.";
@@ -112,31 +113,17 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 export const restarts = (log: string): number => (log.match(/exited \(\d+\); restarting/g) ?? []).length;
 
 /**
- * Calls `web` through the load balancer in a loop until stopped, counting answers from a web backend
- * and every other answer or error as a failure; `onEach` runs after every call (e.g. to watch the
- * balancer). What the tests that change the live cluster hold to "0 failed requests".
+ * Calls `web` through the load balancer back to back until stopped (keep-calling.ts): an answer from a
+ * web backend counts as ok, anything else as a failure; `onEach` runs after every call (e.g. to watch
+ * the balancer).
  */
-export function webThroughout(lb: string, onEach: () => void = () => undefined): { stop(): Promise<{ ok: number; failures: string[] }> } {
-    let running = true;
-    let ok = 0;
-    const failures: string[] = [];
-    const loop = (async () => {
-        while (running) {
-            try {
-                const res = await viaLoadBalancer(lb, "/x", "web.example.com");
-                if (res.status === 200 && res.body.startsWith("web on ")) ok++;
-                else failures.push(`${res.status} ${res.body.trim().slice(0, 200)}`);
-            } catch (err) {
-                failures.push((err as Error).message);
-            }
+export function webThroughout(lb: string, onEach: () => void = () => undefined): ReturnType<typeof keepCalling> {
+    return keepCalling(async () => {
+        try {
+            const res = await viaLoadBalancer(lb, "/x", "web.example.com");
+            return res.status === 200 && res.body.startsWith("web on ") ? true : `${res.status} ${res.body.trim().slice(0, 200)}`;
+        } finally {
             onEach();
         }
-    })();
-    return {
-        async stop() {
-            running = false;
-            await loop;
-            return { ok, failures };
-        },
-    };
+    });
 }
