@@ -17,12 +17,29 @@ export interface SpawnSpec {
     label?: string;
 }
 
-function argv0(pid: number): string | undefined {
+/** What `/proc/<pid>` says of a process started through `ip netns exec`: still the launcher, mid-exec, the command, or gone. */
+export type LaunchState = "launcher" | "exec-ing" | "command" | "gone";
+
+/**
+ * Pure: the launch state from the pid's argv[0] (undefined: no such pid) and its /proc state letter.
+ * The kernel shows an empty cmdline while execve swaps the image (the new memory is in place but
+ * its argument area is not set yet) and for a zombie: the first is "not yet", only the second is gone.
+ */
+export function launchState(argv0: string | undefined, procState: string | undefined, launcherPath: string): LaunchState {
+    if (argv0 === undefined || procState === "Z" || procState === "X") return "gone";
+    if (argv0 === "") return "exec-ing";
+    if (argv0 === launcherPath || argv0.split("/").pop() === "ip") return "launcher";
+    return "command";
+}
+
+function procView(pid: number): { argv0?: string; state?: string } {
     const fs: typeof import("fs") = require("fs");
     try {
-        return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+        const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return { argv0, state: stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) };
     } catch {
-        return undefined;
+        return {};
     }
 }
 
@@ -55,11 +72,12 @@ export async function spawnInNamespace(spec: SpawnSpec): Promise<number> {
     // `ip netns exec` sets up the namespace, then execs the command in the same pid.
     const deadline = Date.now() + 5000;
     for (;;) {
-        const name = argv0(pid);
-        if (name === undefined || child.exitCode !== null) {
+        const view = procView(pid);
+        const state = launchState(view.argv0, view.state, ipPath);
+        if (state === "gone" || child.exitCode !== null) {
             throw new Error(`${spec.command} in namespace ${spec.namespace} exited at once; see ${spec.logFile}`);
         }
-        if (name !== ipPath && name.split("/").pop() !== "ip") break;
+        if (state === "command") break;
         if (Date.now() > deadline) throw new Error(`ip netns exec ${spec.namespace} did not start ${spec.command} within 5 s`);
         await new Promise((resolve) => setTimeout(resolve, 10));
     }
