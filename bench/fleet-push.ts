@@ -3,7 +3,7 @@
 // The FleetUnit provider's create pushes a unit and then polls /state until fleet reports the
 // desired state. The engine runs independent creates in parallel (default --parallel = 4 x cores),
 // which is the provider's actual concurrency; the baseline is the same creates one after another.
-import { FleetUnitProvider } from "../components/fleet/fleet-unit";
+import { fleetUnitProvider } from "../components/fleet/fleet-unit";
 import { FleetConformanceServer } from "../test/support/fleet-conformance-server";
 import { fleetUnitEntries } from "./configs";
 import { Benchmark, engineDefaultParallelism, figure, Figure, mapLimit, round, timed } from "./support";
@@ -25,7 +25,7 @@ interface PushRun {
 
 async function push(units: Record<string, unknown>[], inFlight: number, pollIntervalMs: number | undefined): Promise<PushRun> {
     const server = await FleetConformanceServer.start({ host: HOST });
-    const provider = new FleetUnitProvider();
+    const provider = fleetUnitProvider;
     try {
         const { ms } = await timed(() =>
             mapLimit(units, inFlight, async (unit) => {

@@ -10,7 +10,9 @@
 //
 // This keeps every other error's stack exactly as before (mapped). Only the errors the SDK creates
 // inside debuggablePromise get V8's plain format (frames of the transpiled JavaScript, same
-// functions and files), and only a leaked-promise report ever prints them.
+// functions and files), and only a leaked-promise report ever prints them. So they are not even
+// formatted until then: their `stack` is a DeferredStack, which the report's template string turns
+// into the same text (formatting ten call sites per promise was still the largest part left).
 const INSTALLED = Symbol.for("coreos-cluster.sdkDebugStacks");
 
 /** The file whose `new Error().stack` is the SDK's per-promise debug trace. */
@@ -24,11 +26,28 @@ export function plainStack(err: Error, frames: NodeJS.CallSite[]): string {
     return frames.length === 0 ? head : `${head}\n    at ${frames.join("\n    at ")}`;
 }
 
-/** A prepareStackTrace that formats the SDK's debug traces plainly and hands every other error to `mapped`. */
+/** A stack formatted only when it is turned into text (the SDK's leak report: `${p._debugStackTrace}`). */
+export class DeferredStack {
+    private text?: string;
+    constructor(
+        private readonly err: Error,
+        private frames: NodeJS.CallSite[] | undefined,
+    ) {}
+
+    toString(): string {
+        if (this.text === undefined) {
+            this.text = plainStack(this.err, this.frames ?? []);
+            this.frames = undefined;
+        }
+        return this.text;
+    }
+}
+
+/** A prepareStackTrace that defers the SDK's debug traces (plain format) and hands every other error to `mapped`. */
 export function withPlainSdkDebugStacks(mapped: PrepareStackTrace): PrepareStackTrace {
     return function prepareStackTrace(err, frames) {
         const top = frames[0]?.getFileName();
-        if (top !== undefined && top !== null && SDK_DEBUG_STACK_FILE.test(top)) return plainStack(err, frames);
+        if (top !== undefined && top !== null && SDK_DEBUG_STACK_FILE.test(top)) return new DeferredStack(err, frames);
         return mapped(err, frames);
     };
 }

@@ -11,7 +11,7 @@
 #   PULUMI_HOME                <backend-dir>/home  (workspace settings; ~/.pulumi is untouched)
 #   PULUMI_SKIP_UPDATE_CHECK, PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION  (offline machines)
 #   PULUMI_NODEJS_TRANSPILE_ONLY  true unless already set (type-checking is `npm run build`'s job)
-#   COREOS_CLUSTER_ROOT        <repo>  (where the FleetUnit provider loads components/ from)
+#   COREOS_CLUSTER_ROOT        <repo>  (where FleetUnit states from before its bundled provider load components/ from)
 
 coreos_repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 coreos_backend_dir="$(mkdir -p "${1:-$coreos_repo_root/.pulumi-local}" && cd "${1:-$coreos_repo_root/.pulumi-local}" && pwd)"

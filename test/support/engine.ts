@@ -107,7 +107,7 @@ export interface PulumiEnvOptions {
     pulumiHome?: string;
     /** Skip ts-node's type check of the program (npm test type-checks it already). */
     transpileOnly?: boolean;
-    /** Where the FleetUnit provider shim loads components/ from (default REPO_ROOT). */
+    /** Where FleetUnit states written before its provider was bundled load components/ from (default REPO_ROOT). */
     projectRoot?: string;
     env?: Record<string, string>;
 }

@@ -2,12 +2,12 @@
 // (issue 23): an etcd outage as fleetd presents it, a template never pushed launched, Replaces=,
 // and a unit whose process exits. Conformance server (not fleet) on 127.0.51.20-23.
 import { expect } from "chai";
-import { FleetUnitProvider, FleetUnitState } from "../../../components/fleet/fleet-unit";
+import { fleetUnitProvider, FleetUnitState } from "../../../components/fleet/fleet-unit";
 import { waitForFleetApi } from "../../../components/fleet/fleet-wait";
 import { FleetConformanceServer } from "../../support/fleet-conformance-server";
 import { failureOf } from "../../support/failure-of";
 
-const provider = new FleetUnitProvider();
+const provider = fleetUnitProvider;
 const run = "[Service]\nExecStart=/bin/sleep infinity\n";
 
 describe("fleet providers against real fleetd's behaviour (conformance server, 127.0.51.20-23)", function () {

@@ -4,13 +4,13 @@
 import { expect } from "chai";
 import { withFleetClient } from "../../../components/fleet/fleet-client";
 import { fleetUnitHash } from "../../../components/fleet/fleet-scheduling";
-import { FleetUnitProvider, FleetUnitState } from "../../../components/fleet/fleet-unit";
+import { fleetUnitProvider, FleetUnitState } from "../../../components/fleet/fleet-unit";
 import { FleetConformanceServer } from "../../support/fleet-conformance-server";
 import { failureOf } from "../../support/failure-of";
 
 const v1 = "[Service]\nExecStart=/usr/bin/docker run --rm web:1\n";
 const v2 = "[Service]\nExecStart=/usr/bin/docker run --rm web:2\n";
-const provider = new FleetUnitProvider();
+const provider = fleetUnitProvider;
 
 describe("FleetUnit replace and scheduling, against fleetd's observed behaviour", () => {
     let server: FleetConformanceServer;

@@ -1,12 +1,13 @@
 // FleetUnit over a unix socket, through a real sshd tunnel, from the provider as the engine
-// serializes it, and with its secrets marked as the engine receives them.
+// stores it (the bundled shim), and with its secrets marked as the engine receives them.
 import { expect } from "chai";
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { FleetUnit, FleetUnitProvider, FleetUnitState } from "../../../components/fleet/fleet-unit";
+import { FleetUnit, fleetUnitProvider, FleetUnitState } from "../../../components/fleet/fleet-unit";
+import { bundledProvider, bundleOf, serializedProviderText } from "../../../components/services/bundled-provider";
 import { FleetConformanceServer } from "../../support/fleet-conformance-server";
 import { startSshd, TestSshd } from "../../support/sshd";
 import { failureOf } from "../../support/failure-of";
@@ -37,7 +38,7 @@ describe("FleetUnit transports", () => {
     it("talks to fleet over a unix socket endpoint", async () => {
         const server = await FleetConformanceServer.start({ socketPath: path.join(dir, "fleet.sock"), tickMs: 5 });
         try {
-            await lifecycle(new FleetUnitProvider(), { endpoint: server.endpoint, name: "api.service", content }, server);
+            await lifecycle(fleetUnitProvider, { endpoint: server.endpoint, name: "api.service", content }, server);
         } finally {
             await server.close();
         }
@@ -53,7 +54,7 @@ describe("FleetUnit transports", () => {
         it("reaches a TCP endpoint that only the bastion can see", async () => {
             const server = await FleetConformanceServer.start({ host: "127.0.6.11", tickMs: 5 });
             try {
-                await lifecycle(new FleetUnitProvider(), { endpoint: server.endpoint, sshTunnel: tunnel(), name: "api.service", content }, server);
+                await lifecycle(fleetUnitProvider, { endpoint: server.endpoint, sshTunnel: tunnel(), name: "api.service", content }, server);
             } finally {
                 await server.close();
             }
@@ -62,7 +63,7 @@ describe("FleetUnit transports", () => {
         it("reaches fleet's unix socket on the bastion (direct-streamlocal)", async () => {
             const server = await FleetConformanceServer.start({ socketPath: path.join(dir, "fleet.sock"), tickMs: 5 });
             try {
-                await lifecycle(new FleetUnitProvider(), { endpoint: server.endpoint, sshTunnel: tunnel(), name: "api.service", content }, server);
+                await lifecycle(fleetUnitProvider, { endpoint: server.endpoint, sshTunnel: tunnel(), name: "api.service", content }, server);
             } finally {
                 await server.close();
             }
@@ -71,7 +72,7 @@ describe("FleetUnit transports", () => {
         it("keeps the tunnelled endpoint, the bastion and the key out of errors", async () => {
             const server = await FleetConformanceServer.start({ host: "127.0.6.12", tickMs: 5 });
             const endpoint = server.endpoint;
-            const provider = new FleetUnitProvider();
+            const provider = fleetUnitProvider;
             const inputs = (await provider.check!({}, { ...fast, endpoint, sshTunnel: tunnel(), name: "api.service", content })).inputs as FleetUnitState;
             const secrets = [endpoint, endpoint.replace("http://", ""), sshd.host, ...sshd.privateKey.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----"))];
             try {
@@ -90,17 +91,15 @@ describe("FleetUnit transports", () => {
         });
     });
 
-    it("works from the provider as the engine serializes it, with nothing captured", async () => {
-        const provider = new FleetUnitProvider();
-        const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
-        // The only captured value is the provider object itself; methods see just `this`/`arguments`.
-        const environments = [...serialized.text.matchAll(/with\(\{([^}]*)\}\)/g)].map((m) => m[1].split(",").map((kv) => kv.split(":")[0].trim()));
-        expect(environments.length).to.be.greaterThan(6);
-        for (const keys of environments) expect(["this", "arguments", "provider"]).to.include.members(keys);
-        const topLevel = [...serialized.text.matchAll(/^var (\w+)/gm)].map((m) => m[1]);
-        expect(topLevel).to.have.members(["__provider_proto", "__provider"]);
-        expect(serialized.text).to.not.match(/fleet-client|ssh2|@pulumi|FleetClient/);
-        expect(serialized.containsSecrets).to.equal(false);
+    it("works from the provider as the engine stores it: a shim carrying the bundle, nothing captured", async () => {
+        const provider = fleetUnitProvider;
+        const text = serializedProviderText(provider)!;
+        expect(text, "the bundled provider's shim (no closure serializer)").to.include("coreos-cluster bundled provider fleet-unit-provider.ts");
+        expect(text, "no path of this checkout").to.not.include(path.resolve(__dirname, "..", "..", ".."));
+        expect(text, "deterministic").to.equal(serializedProviderText(bundledProvider(require.resolve("../../../components/fleet/fleet-unit-provider"))));
+        const bundle = bundleOf(require.resolve("../../../components/fleet/fleet-unit-provider"));
+        expect(bundle.split("\n").filter((line) => /^\S.*\brequire\(/.test(line)), "modules required when the bundle loads").to.deep.equal([]);
+        const serialized = { text };
 
         const requireFromString = require("require-from-string");
         const deserialized = requireFromString(serialized.text).handler() as pulumi.dynamic.ResourceProvider;
@@ -113,10 +112,17 @@ describe("FleetUnit transports", () => {
         }
     });
 
+    it("keeps states written before the bundle working: their shim loads this module and calls its functions", () => {
+        // That shim (provider 1.2.0 and earlier) require()s components/fleet/fleet-unit from disk at run time.
+        const module = require("../../../components/fleet/fleet-unit") as Record<string, unknown>;
+        for (const name of ["checkFleetUnit", "diffFleetUnit", "createFleetUnit", "readFleetUnit", "updateFleetUnit", "deleteFleetUnit"]) {
+            expect(typeof module[name], name).to.equal("function");
+        }
+    });
+
     it("runs create/read/delete from the serialized text in a fresh node process, as the engine's provider host does", async function () {
         this.timeout(60000);
-        const provider = new FleetUnitProvider();
-        const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+        const serialized = { text: serializedProviderText(fleetUnitProvider)! };
         const providerFile = path.join(dir, "provider.js");
         fs.writeFileSync(providerFile, serialized.text);
         const server = await FleetConformanceServer.start({ host: "127.0.6.14", tickMs: 5 });

@@ -1,11 +1,11 @@
 // The FleetUnit provider's lifecycle against the fleet API v1 conformance server (not fleet).
 import { expect } from "chai";
-import { FleetUnitProvider, FleetUnitState } from "../../../components/fleet/fleet-unit";
+import { fleetUnitProvider, FleetUnitState } from "../../../components/fleet/fleet-unit";
 import { FleetConformanceServer } from "../../support/fleet-conformance-server";
 import { failureOf } from "../../support/failure-of";
 
 const content = "[Unit]\nDescription=web\n\n[Service]\nExecStart=/usr/bin/docker run --rm web\n\n[X-Fleet]\nConflicts=web@*.service\n";
-const provider = new FleetUnitProvider();
+const provider = fleetUnitProvider;
 
 
 describe("FleetUnit provider against the fleet API conformance server", () => {

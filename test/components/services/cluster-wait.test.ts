@@ -12,7 +12,7 @@ import type { ClusterPkiState } from "../../../components/pki/cluster-pki-provid
 import { serviceRegistrationSetProvider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../../components/services/service-registration-set";
 import { serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../../components/services/service-registration";
 import { backoffSchedule, clusterWaitProblem, waitUntil } from "../../../components/services/cluster-wait";
-import { FleetUnitProvider } from "../../../components/fleet/fleet-unit";
+import { fleetUnitProvider } from "../../../components/fleet/fleet-unit";
 import { FleetConformanceServer } from "../../support/fleet-conformance-server";
 import { failureOf } from "../../support/failure-of";
 
@@ -133,7 +133,7 @@ describe("cluster wait: the service providers wait for a real etcd that starts l
 
 describe("cluster wait: FleetUnit waits for a fleet API that starts late (conformance server, 127.0.6.30-31)", function () {
     this.timeout(60_000);
-    const provider = new FleetUnitProvider();
+    const provider = fleetUnitProvider;
     const content = "[Service]\nExecStart=/bin/true\n";
     let server: FleetConformanceServer | undefined;
     afterEach(async () => {
