@@ -1,10 +1,11 @@
 // One Node.js script from a TypeScript entry and its imports (node's built-ins only), with esbuild:
 // the router shipped in the workers' user-data and the local load balancer's process. esbuild's
 // output is a function of the sources, so what is built from it stays deterministic.
-// esbuild is required inside: the balancer's bundler is serialized into its provider.
+// Built through the build cache (components/esbuild-cache.ts): the same text while no source changed.
+import { cachedBuild } from "../components/esbuild-cache";
+
 export function bundleNodeScript(entry: string, banner: string): string {
-    const esbuild = require("esbuild") as typeof import("esbuild");
-    const result = esbuild.buildSync({
+    const text = cachedBuild({
         entryPoints: [entry],
         bundle: true,
         platform: "node",
@@ -15,5 +16,5 @@ export function bundleNodeScript(entry: string, banner: string): string {
         write: false,
         logLevel: "silent",
     });
-    return `// ${banner}\n${result.outputFiles[0].text}`;
+    return `// ${banner}\n${text}`;
 }

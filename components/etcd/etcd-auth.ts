@@ -4,7 +4,7 @@
 // sets again (a password hash cannot be read back to compare). Runs with the `root` identity (its
 // client certificate's CN is `root`). Users and roles the plan does not name are left alone and
 // reported (an operator's own users keep working). npm modules are required inside functions:
-// this module is serialized into dynamic-provider state.
+// provider bundles load no module until an operation needs one (components/services/bundled-provider.ts).
 import type { Etcd3 } from "etcd3";
 import { EtcdAuthPlan, Grant, Permission, ROOT } from "../../model/etcd-auth";
 

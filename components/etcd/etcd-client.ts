@@ -2,8 +2,8 @@
 // API, over a list of endpoints with failover, per-call timeouts, retries with exponential
 // backoff on transient errors, optional auth, TLS and SSH tunnel. Errors name the endpoints
 // tried, say when quorum looks lost, and never contain passwords or keys.
-// npm and Node modules are required inside functions: this code is serialized into dynamic-provider
-// state; this repository's own helpers are imported normally and serialized by value.
+// npm and Node modules are required inside functions: provider bundles load no module until an operation needs one (components/services/bundled-provider.ts);
+// this repository's own helpers are imported normally and bundled with it.
 import type { Etcd3 } from "etcd3";
 import type { SshTunnelSpec } from "../../model/types";
 import { knownTunnelKey, openTunnel, redactPrivateKey, type Tunnel } from "./ssh-tunnel";

@@ -49,9 +49,8 @@ interface SharedSessionRegistry {
     idleMs: number;
 }
 
-// The registry lives on globalThis under a Symbol.for key, reached only inside functions: the
-// serialized provider captures nothing, and every copy of this code in one process (the provider
-// is deserialized per resource by the dynamic-provider host) shares the same sessions.
+// The registry lives on globalThis under a Symbol.for key, reached only inside functions: every
+// copy of this code in one process (each provider's bundle carries its own) shares the same sessions.
 function sharedSessions(): SharedSessionRegistry {
     const key = Symbol.for("coreos-cluster.etcd-client.shared-sessions");
     const g = globalThis as unknown as Record<symbol, SharedSessionRegistry | undefined>;

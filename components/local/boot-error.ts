@@ -11,8 +11,8 @@ export interface BootError extends Error {
     problems: BootProblem[];
 }
 
-// A plain Error with fields, not a subclass: this code is serialized into the dynamic provider,
-// where a serialized `class extends Error` loses its message.
+// A plain Error with fields, not a subclass: callers in other bundles (the provider's, the balancer's)
+// and the program see the same shape, whichever copy of this module made it.
 export function bootError(machine: string, problems: BootProblem[]): BootError {
     const message =
         `machine ${machine}: cannot boot its user-data: ` +

@@ -1,7 +1,7 @@
 // What a CoreOS host would apply from its cloud-config user-data, derived from the TEXT
 // (never from the internal model), so the local platform boots exactly what GCE would get.
-// Pure: plain data in, plain data out. Runtime modules are required inside the functions
-// because this module is serialized into the LocalMachine dynamic provider.
+// Pure: plain data in, plain data out. Runtime modules are required inside the functions:
+// provider bundles load no module until an operation needs one (components/services/bundled-provider.ts).
 import type { OsFlavor } from "../../model/types";
 import { bootError, BootProblem } from "./boot-error";
 import { serviceEnvironment } from "./systemd-env";
@@ -57,7 +57,6 @@ export interface BootPlan {
     simulated: string[];
 }
 
-// Arrays and plain objects only at module level: the closure serializer does not carry Set/Map contents.
 const ETCD2_KEYS = [
     "advertise_client_urls", "cert_file", "cors", "data_dir", "discovery", "discovery_fallback", "discovery_srv",
     "discovery_proxy", "initial_advertise_peer_urls", "initial_cluster", "initial_cluster_state",

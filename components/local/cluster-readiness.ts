@@ -4,89 +4,15 @@
 // this is where the cluster as a whole is waited for. Its inputs include the machines'
 // pids: when a machine is restarted, readiness is waited for again.
 import * as pulumi from "@pulumi/pulumi";
-import { memberHealthy, proxyAnswers } from "./processes";
+import { bundledProvider } from "../services/bundled-provider";
+import { BundledResource } from "../services/bundled-resource";
 import type { ProbeTls } from "./vpc/spawn";
+import { CLUSTER_READINESS_PROVIDER_VERSION } from "./cluster-readiness-provider";
 
-export const CLUSTER_READINESS_PROVIDER_VERSION = "2";
+export * from "./cluster-readiness-provider";
 
-export interface ClusterReadinessInputs {
-    cluster: string;
-    memberClientUrls: string[];
-    proxyUrls: string[];
-    /** Each member's / proxy's namespace in the local VPC: it probes itself there (the deployer cannot). */
-    memberNamespaces?: string[];
-    proxyNamespaces?: string[];
-    /** The client certificate files each member's / proxy's probe presents (mutual TLS; absent: plain). */
-    memberProbeTls?: Array<ProbeTls | undefined>;
-    proxyProbeTls?: Array<ProbeTls | undefined>;
-    /** Pids of every machine, so a restart triggers a new wait. */
-    pids: number[];
-    timeoutSeconds: number;
-    providerVersion: string;
-}
-
-export interface ClusterReadinessState extends ClusterReadinessInputs {
-    ready: boolean;
-    /** Members / proxies not answering when last checked. */
-    unhealthy: string[];
-}
-
-async function unhealthyEndpoints(inputs: ClusterReadinessInputs): Promise<string[]> {
-    const members = await Promise.all(inputs.memberClientUrls.map(async (u, i) => ((await memberHealthy(u, 1500, inputs.memberNamespaces?.[i], inputs.memberProbeTls?.[i] ?? undefined)) ? undefined : `member ${u}`)));
-    const proxies = await Promise.all(inputs.proxyUrls.map(async (u, i) => ((await proxyAnswers(u, 1500, inputs.proxyNamespaces?.[i], inputs.proxyProbeTls?.[i] ?? undefined)) ? undefined : `proxy ${u}`)));
-    return [...members, ...proxies].filter((x): x is string => x !== undefined);
-}
-
-/** Polls until every member is healthy and every proxy answers; throws naming what is not, after the timeout. */
-export async function waitClusterReady(inputs: ClusterReadinessInputs): Promise<ClusterReadinessState> {
-    const deadline = Date.now() + inputs.timeoutSeconds * 1000;
-    for (;;) {
-        const unhealthy = await unhealthyEndpoints(inputs);
-        if (unhealthy.length === 0) return { ...inputs, ready: true, unhealthy };
-        if (Date.now() > deadline) {
-            throw new Error(
-                `local cluster ${inputs.cluster} not ready after ${inputs.timeoutSeconds} s: ${unhealthy.join(", ")} ` +
-                    `(see etcd.log in each machine's folder)`,
-            );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-}
-
-export const clusterReadinessProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds: ClusterReadinessInputs, news: ClusterReadinessInputs) {
-        const failures: pulumi.dynamic.CheckFailure[] = [];
-        if (typeof news.timeoutSeconds === "number" && !(news.timeoutSeconds > 0)) {
-            failures.push({ property: "timeoutSeconds", reason: "timeoutSeconds must be positive" });
-        }
-        return { inputs: news, failures };
-    },
-    async diff(_id: string, olds: ClusterReadinessState, news: ClusterReadinessInputs) {
-        const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-        const changes =
-            olds.ready !== true ||
-            !same(olds.memberClientUrls, news.memberClientUrls) ||
-            !same(olds.proxyUrls, news.proxyUrls) ||
-            !same(olds.pids, news.pids) ||
-            olds.timeoutSeconds !== news.timeoutSeconds ||
-            olds.providerVersion !== news.providerVersion;
-        return { changes, replaces: olds.cluster !== news.cluster ? ["cluster"] : [] };
-    },
-    async create(inputs: ClusterReadinessInputs) {
-        return { id: `${inputs.cluster}-readiness`, outs: await waitClusterReady(inputs) };
-    },
-    async read(id: string, props: ClusterReadinessState) {
-        const unhealthy = await unhealthyEndpoints(props);
-        return { id, props: { ...props, ready: unhealthy.length === 0, unhealthy } };
-    },
-    async update(_id: string, _olds: ClusterReadinessState, news: ClusterReadinessInputs) {
-        return { outs: await waitClusterReady(news) };
-    },
-    async delete() {
-        // Nothing to undo: readiness is an observation.
-    },
-};
-
+/** The provider as the engine runs it: the bundle of cluster-readiness-provider.ts and its modules. */
+export const clusterReadinessProvider = bundledProvider(require.resolve("./cluster-readiness-provider"));
 export interface ClusterReadinessArgs {
     cluster: pulumi.Input<string>;
     memberClientUrls: pulumi.Input<pulumi.Input<string>[]>;
@@ -99,7 +25,7 @@ export interface ClusterReadinessArgs {
     timeoutSeconds?: pulumi.Input<number>;
 }
 
-export class LocalClusterReadiness extends pulumi.dynamic.Resource {
+export class LocalClusterReadiness extends BundledResource {
     declare public readonly ready: pulumi.Output<boolean>;
     declare public readonly unhealthy: pulumi.Output<string[]>;
 

@@ -4,135 +4,18 @@
 // exporter through the VPC's firewall, with the scrape config of model/prometheus-config.ts. Its UI
 // and API answer on its own address, admitted from this machine only. Destroy stops it and removes
 // its folder; a killed run's leftovers go with its namespace (components/local/vpc/netns.ts).
-// Runtime modules are required inside functions: this module is serialized into the provider.
 import * as pulumi from "@pulumi/pulumi";
-import { removeIfEmpty } from "./processes";
-import { processPaths, runningProcessPid, spawnMachineProcess, stopMachineProcess } from "./machine-process";
-import type { ClusterConfig, ClusterPlan } from "../../model/types";
-import type { LocalView } from "../../model/local-view";
-import type { VpcPlan } from "./vpc/addressing";
-import { monitoringRanges, scrapeTargets } from "../../model/monitoring";
-import { LOCAL_PROMETHEUS_PORT } from "../../model/local-vpc-layout";
+import { bundledProvider } from "../services/bundled-provider";
+import { BundledResource } from "../services/bundled-resource";
+import { LOCAL_PROMETHEUS_PROVIDER_VERSION, LocalPrometheusInputs } from "./local-prometheus-provider";
 
-export const LOCAL_PROMETHEUS_PROVIDER_VERSION = "1";
-const PROCESS = "prometheus";
-/** Debian's package puts it here (scripts/install-system-deps.sh). */
-export const PROMETHEUS_BINARY = "/usr/bin/prometheus";
+export * from "./local-prometheus-provider";
 
-export interface LocalPrometheusInputs {
-    name: string;
-    namespace: string;
-    address: string;
-    port: number;
-    /** prometheus.yml's text (model/prometheus-config.ts). */
-    configText: string;
-    /** Absolute folder of its config, data, log and pid. */
-    root: string;
-    /** How long `up` waits for Prometheus to be ready. */
-    readyTimeoutSeconds: number;
-    providerVersion: string;
-}
-
-export interface LocalPrometheusState extends LocalPrometheusInputs {
-    pid?: number;
-    running: boolean;
-    url: string;
-}
-
-function urlOf(inputs: Pick<LocalPrometheusInputs, "address" | "port">): string {
-    return `http://${inputs.address}:${inputs.port}`;
-}
-
-/** GET from this machine (the deployer, whom the Prometheus namespace admits): the status code, or undefined. */
-function statusOf(url: string): Promise<number | undefined> {
-    const http: typeof import("http") = require("http");
-    return new Promise((resolve) => {
-        const req = http.get(url, { agent: false, timeout: 2000 }, (res) => {
-            res.resume();
-            resolve(res.statusCode);
-        });
-        req.on("timeout", () => req.destroy());
-        req.on("error", () => resolve(undefined));
-    });
-}
-
-async function start(inputs: LocalPrometheusInputs): Promise<number> {
-    const fs: typeof import("fs") = require("fs");
-    const path: typeof import("path") = require("path");
-    if (!fs.existsSync(PROMETHEUS_BINARY)) throw new Error(`local Prometheus: ${PROMETHEUS_BINARY} not found; run scripts/install-system-deps.sh (Debian's prometheus)`);
-    fs.mkdirSync(path.join(inputs.root, "data"), { recursive: true });
-    const config = path.join(inputs.root, "prometheus.yml");
-    fs.writeFileSync(config, inputs.configText);
-    // Flags and values as separate arguments: the supervisor is recognised by an argument under its root.
-    const argv = [PROMETHEUS_BINARY, "--config.file", config, "--storage.tsdb.path", path.join(inputs.root, "data"), "--storage.tsdb.retention.time", "1d", "--web.listen-address", `${inputs.address}:${inputs.port}`];
-    const pid = spawnMachineProcess({ machine: inputs.name, root: inputs.root, name: PROCESS, argv, env: {}, namespace: inputs.namespace });
-    const deadline = Date.now() + inputs.readyTimeoutSeconds * 1000;
-    while ((await statusOf(`${urlOf(inputs)}/-/ready`)) !== 200) {
-        if (Date.now() > deadline) {
-            await stopMachineProcess(pid, inputs.root, PROCESS, 2000);
-            throw new Error(`local Prometheus ${inputs.name}: not ready at ${urlOf(inputs)}/-/ready within ${inputs.readyTimeoutSeconds} s; log ${processPaths(inputs.root, PROCESS).logFile}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    return pid;
-}
-
-export const localPrometheusProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds: LocalPrometheusInputs, news: LocalPrometheusInputs) {
-        const failures: pulumi.dynamic.CheckFailure[] = [];
-        if (typeof news.root === "string" && !news.root.startsWith("/")) failures.push({ property: "root", reason: "root must be absolute" });
-        return { inputs: news, failures };
-    },
-    async diff(_id: string, olds: LocalPrometheusState, news: LocalPrometheusInputs) {
-        const keys = ["name", "namespace", "address", "port", "configText", "root", "providerVersion"] as const;
-        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        const gone = runningProcessPid(olds.root, PROCESS, olds.pid) === undefined;
-        return { changes: changed.length > 0 || gone, replaces: changed.includes("root") ? ["root"] : [], deleteBeforeReplace: true };
-    },
-    async create(inputs: LocalPrometheusInputs) {
-        const pid = await start(inputs);
-        return { id: inputs.name, outs: { ...inputs, pid, running: true, url: urlOf(inputs) } };
-    },
-    async read(id: string, props: LocalPrometheusState) {
-        const pid = runningProcessPid(props.root, PROCESS, props.pid);
-        const { pid: _old, ...rest } = props;
-        return { id, props: { ...rest, ...(pid ? { pid } : {}), running: pid !== undefined } };
-    },
-    async update(_id: string, olds: LocalPrometheusState, news: LocalPrometheusInputs) {
-        await stopMachineProcess(runningProcessPid(olds.root, PROCESS, olds.pid), olds.root, PROCESS, 5000);
-        const pid = await start(news);
-        return { outs: { ...news, pid, running: true, url: urlOf(news) } };
-    },
-    async delete(_id: string, props: LocalPrometheusState) {
-        const fs: typeof import("fs") = require("fs");
-        await stopMachineProcess(runningProcessPid(props.root, PROCESS, props.pid), props.root, PROCESS, 5000);
-        fs.rmSync(props.root, { recursive: true, force: true });
-        removeIfEmpty(require("path").dirname(props.root));
-    },
-};
-
-/**
- * The local Prometheus, when a monitoring range admits it (it stands for every range of
- * monitoringRanges in the firewall, components/local/vpc/firewall-rules.ts): in its own namespace at
- * .3 of the VPC, scraping model/monitoring.ts's endpoints. Undefined with no range: nothing to scrape.
- */
-export function localPrometheusView(config: ClusterConfig, plan: ClusterPlan, vpc: VpcPlan, dataDir: string): LocalView["prometheus"] {
-    if (monitoringRanges(config).length === 0) return undefined;
-    const targets = scrapeTargets(config, plan);
-    return {
-        name: `${config.name}-prometheus`,
-        address: vpc.prometheusAddress,
-        port: LOCAL_PROMETHEUS_PORT,
-        url: `http://${vpc.prometheusAddress}:${LOCAL_PROMETHEUS_PORT}`,
-        namespace: vpc.prometheusNamespace,
-        root: `${dataDir}/${config.name}-prometheus`,
-        scrapes: targets.map((t) => ({ job: t.job, port: t.port, machines: t.targets.map((x) => x.machine) })),
-    };
-}
-
+/** The provider as the engine runs it: the bundle of local-prometheus-provider.ts and its modules. */
+export const localPrometheusProvider = bundledProvider(require.resolve("./local-prometheus-provider"));
 export type LocalPrometheusArgs = Omit<LocalPrometheusInputs, "providerVersion">;
 
-export class LocalPrometheus extends pulumi.dynamic.Resource {
+export class LocalPrometheus extends BundledResource {
     declare public readonly url: pulumi.Output<string>;
     declare public readonly pid: pulumi.Output<number | undefined>;
     declare public readonly running: pulumi.Output<boolean>;

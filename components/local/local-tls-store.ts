@@ -5,52 +5,20 @@
 // (tls-rollout-provider.ts), which rolls it onto the running machines. The payloads (private keys) are secret inputs: they are in state only
 // as secrets, never in a plain output. Destroy removes the bundles and, once empty, the folder.
 import * as pulumi from "@pulumi/pulumi";
-import { removeBundle, writeBundle } from "./tls-store";
+import { bundledProvider } from "../services/bundled-provider";
+import { BundledResource } from "../services/bundled-resource";
+import { LOCAL_TLS_STORE_PROVIDER_VERSION } from "./local-tls-store-provider";
 
-export const LOCAL_TLS_STORE_PROVIDER_VERSION = "1";
+export * from "./local-tls-store-provider";
 
-export interface LocalTlsStoreInputs {
-    /** The store folder (storeDir of the stack's data dir). */
-    dir: string;
-    /** Payload (encodeBundle) by secret id. Secret. */
-    bundles: Record<string, string>;
-    providerVersion: string;
-}
-
-export const localTlsStoreProvider: pulumi.dynamic.ResourceProvider = {
-    async diff(_id: string, olds: LocalTlsStoreInputs, news: LocalTlsStoreInputs) {
-        const changes = olds.dir !== news.dir || JSON.stringify(olds.bundles) !== JSON.stringify(news.bundles) || olds.providerVersion !== news.providerVersion;
-        return { changes, replaces: olds.dir !== news.dir ? ["dir"] : [], deleteBeforeReplace: false };
-    },
-    async create(inputs: LocalTlsStoreInputs) {
-        for (const [secretId, payload] of Object.entries(inputs.bundles)) writeBundle(inputs.dir, secretId, payload);
-        return { id: inputs.dir, outs: inputs };
-    },
-    async read(id: string, props: LocalTlsStoreInputs) {
-        // A bundle removed by hand is written again by the next up (the diff sees the state, read sees the files).
-        const fs: typeof import("fs") = require("fs");
-        const path: typeof import("path") = require("path");
-        const present = Object.fromEntries(Object.entries(props.bundles ?? {}).filter(([secretId]) => fs.existsSync(path.join(props.dir, `${secretId}.bundle`))));
-        return { id, props: { ...props, bundles: present } };
-    },
-    async update(_id: string, olds: LocalTlsStoreInputs, news: LocalTlsStoreInputs) {
-        // A bundle machines already hold changes only through the rollout (LocalTlsRollout), in
-        // phases no handshake fails in; here only bundles no machine has read yet are written.
-        for (const [secretId, payload] of Object.entries(news.bundles)) if (olds.dir !== news.dir || !(secretId in (olds.bundles ?? {}))) writeBundle(news.dir, secretId, payload);
-        for (const secretId of Object.keys(olds.bundles ?? {})) if (!(secretId in news.bundles)) removeBundle(olds.dir, secretId);
-        return { outs: news };
-    },
-    async delete(_id: string, props: LocalTlsStoreInputs) {
-        for (const secretId of Object.keys(props.bundles ?? {})) removeBundle(props.dir, secretId);
-    },
-};
-
+/** The provider as the engine runs it: the bundle of local-tls-store-provider.ts and its modules. */
+export const localTlsStoreProvider = bundledProvider(require.resolve("./local-tls-store-provider"));
 export interface LocalTlsStoreArgs {
     dir: pulumi.Input<string>;
     bundles: pulumi.Input<Record<string, string>>;
 }
 
-export class LocalTlsStore extends pulumi.dynamic.Resource {
+export class LocalTlsStore extends BundledResource {
     constructor(name: string, args: LocalTlsStoreArgs, opts?: pulumi.CustomResourceOptions) {
         super(
             localTlsStoreProvider,

@@ -2,8 +2,8 @@
 // template"), and shut one down, data and all. The LocalMachine provider calls these, and so does
 // the local autohealer (components/local/balancer), which recreates a sick worker from the
 // template its boot left next to its root, as a GCE group recreates a VM from its template.
-// Runtime modules are required inside functions: this module is serialized into the provider
-// and bundled into the balancer.
+// Runtime modules are required inside functions: this module is bundled into the provider and
+// the balancer, and bundles load no module until an operation needs one (components/services/bundled-provider.ts).
 import type { MachineRole, OsFlavor } from "../../model/types";
 import { bootPlan, BootPlan } from "./boot";
 import { DEMO_BACKENDS_SCRIPT, DemoBackend } from "./demo-backends";

@@ -4,7 +4,7 @@
 // local stand-in for systemd's `Restart=always RestartSec=1`: a small shell loop restarts the
 // program when it exits or is killed. spawnMachineProcess is the ONE place these are spawned
 // (the network-namespace work only swaps its spawn). Runtime modules are required inside the
-// functions: this module is serialized into the LocalMachine dynamic provider.
+// functions: provider bundles load no module until an operation needs one (components/services/bundled-provider.ts).
 import { tool } from "./vpc/netns";
 
 export interface MachineProcessSpec {

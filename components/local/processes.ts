@@ -1,7 +1,7 @@
 // Runs a local machine's etcd as a detached background process that outlives `pulumi up`,
 // and finds, checks and stops it strictly by pid (other etcd processes on this host are
-// never touched). Runtime modules are required inside the functions because this module is
-// serialized into the LocalMachine dynamic provider.
+// never touched). Runtime modules are required inside the functions:
+// provider bundles load no module until an operation needs one (components/services/bundled-provider.ts).
 import type { BootPlan } from "./boot";
 import { shortRunDir } from "./router-boot";
 import { httpGetInNamespace, listensInNamespace, ProbeTls, spawnInNamespace } from "./vpc/spawn";

@@ -2,7 +2,7 @@
 // user-data like everything else the local boot does: the unit's ROUTER_* environment, with its
 // paths under the machine's root. GCE runs the same router.js in the pinned HAProxy image; here it
 // runs with this machine's node and Debian's haproxy. The unit's name and variables come from the
-// contract both sides share (model/router-contract.ts). Pure; no module-level Set/Map (serialized).
+// contract both sides share (model/router-contract.ts). Pure.
 import type { BootProblem } from "./boot-error";
 import { ROUTER_CAPABILITIES, ROUTER_ENV, ROUTER_PATH_VARIABLES, ROUTER_REQUIRED, ROUTER_UNIT, ROUTER_VARIABLES } from "../../model/router-contract";
 import { serviceEnvironment } from "./systemd-env";

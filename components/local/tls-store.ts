@@ -8,8 +8,8 @@
 // as the GCE script unpacks it under /etc/coreos-cluster/tls. A worker the autohealer recreates
 // boots from its template and fetches again. What is simulated: the store is a folder only root can
 // read, and the binding is which bundle path a machine's inputs carry; there is no token, no IAM
-// and no network call. Runtime modules are required inside functions: this module is serialized
-// into the LocalMachine provider and bundled into the balancer (autohealing).
+// and no network call. Runtime modules are required inside functions: this module is bundled into
+// the LocalMachine provider and the balancer (autohealing), and bundles load no module until an operation needs one (components/services/bundled-provider.ts).
 import { decodeBundle, TLS_DIR } from "../../model/pki-delivery";
 import { TLS_FILE_RULES, TLS_MANIFEST, TLS_PAYLOAD_DIGEST, tlsFilesOf } from "../../cloud-config/tls-fetch";
 

@@ -10,9 +10,11 @@
 // What the engine stores stays self-contained: the serialized provider is a small shim carrying the
 // bundle's text. npm packages (etcd3, ssh2) stay `require`s, resolved in the provider process from
 // the program's node_modules as before. The bundle is built with esbuild from the modules' sources
-// when the program first asks for the provider; its text is deterministic, so it changes only when
-// the code does.
+// when the program first asks for the provider (or taken from the build cache while none of them
+// changed: components/esbuild-cache.ts); its text is deterministic, so it changes only when the
+// code does.
 import type * as pulumi from "@pulumi/pulumi";
+import { cachedBuild } from "../esbuild-cache";
 
 /** The operations a bundled provider implements (all of them: see docs/service-registration.md). */
 export type ProviderOperations = Required<Pick<pulumi.dynamic.ResourceProvider, "check" | "diff" | "create" | "read" | "update" | "delete">>;
@@ -88,8 +90,7 @@ export function serializedShim(key: string, code: string): string {
 export function bundleOf(entryFile: string): string {
     let code = bundles.get(entryFile);
     if (code === undefined) {
-        const esbuild = require("esbuild") as typeof import("esbuild");
-        const result = esbuild.buildSync({
+        code = cachedBuild({
             entryPoints: [entryFile],
             bundle: true,
             platform: "node",
@@ -102,7 +103,6 @@ export function bundleOf(entryFile: string): string {
             // Paths in the bundle relative to the repository, not to this machine's checkout.
             absWorkingDir: require("path").resolve(__dirname, "../.."),
         });
-        code = result.outputFiles[0].text;
         bundles.set(entryFile, code);
     }
     return code;

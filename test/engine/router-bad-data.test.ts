@@ -9,6 +9,7 @@
 import { etcdctlTlsFlags } from "../support/engine-tls";
 import { expect } from "chai";
 import * as fs from "fs";
+import * as path from "path";
 import { processPaths } from "../../components/local/machine-process";
 import { namespaceName } from "../../components/local/vpc/addressing";
 import { execInNamespace } from "../../components/local/vpc/spawn";
@@ -58,6 +59,16 @@ describe("router survives bad data on the local stack (real engine, real etcd, r
             const r = await execInNamespace(memberNs, "/usr/bin/env", ["ETCDCTL_API=3", "etcdctl", ...etcdctlTlsFlags(outputs, scratch), "--endpoints", outputs.etcdClientUrls.join(","), "put", key, value], 30000);
             expect(r.code, `etcdctl put ${key}: ${r.stderr}`).to.equal(0);
         };
+        const putTogether = async (entries: Array<[string, string]>) => {
+            // etcdctl txn reads its request from stdin: no compares, a blank line, the puts, a blank line, no failure ops.
+            const request = path.join(scratch, `txn-${process.pid}-${Date.now()}.txt`);
+            fs.writeFileSync(request, ["", ...entries.map(([key, value]) => `put ${key} ${value}`), "", ""].join("\n") + "\n");
+            const etcdctl = ["/usr/bin/env", "ETCDCTL_API=3", "etcdctl", ...etcdctlTlsFlags(outputs, scratch), "--endpoints", outputs.etcdClientUrls.join(","), "txn"];
+            const r = await execInNamespace(memberNs, "/bin/sh", ["-c", 'request=$0; exec "$@" < "$request"', request, ...etcdctl], 30000);
+            fs.rmSync(request, { force: true });
+            expect(r.code, `etcdctl txn ${entries.map(([k]) => k).join(", ")}: ${r.stderr}`).to.equal(0);
+            expect(r.stdout, "the transaction committed").to.match(/^SUCCESS/);
+        };
         const web = () => viaLoadBalancer(lb, "/x", "web.example.com");
         await waitFor("web through the load balancer", async () => /^web on /.test((await web()).body));
         const logs = () => workers.map((w) => fs.readFileSync(processPaths(w.root, "router").logFile, "utf8"));
@@ -90,7 +101,9 @@ describe("router survives bad data on the local stack (real engine, real etcd, r
             { service: "valueof", keys: { scheme: "udp" }, reason: /must be http or tcp/ },
         ];
         try {
-            for (const b of bad) for (const [field, value] of Object.entries(b.keys)) await put(`${prefix}/${b.service}/${field}`, value);
+            // Each bad service in one transaction, as a deployer writes a service: the router then sees
+            // it whole, never a half-written state with a problem of its own (reported on its own line).
+            for (const b of bad) await putTogether(Object.entries(b.keys).map(([field, value]) => [`${prefix}/${b.service}/${field}`, value]));
             for (const name of ["constructor", "hasownproperty", "tostring"]) {
                 await put(`${prefix}/${name}/scheme`, "http");
                 await put(`${prefix}/${name}/hosts/0`, `${worker0}:8080`);

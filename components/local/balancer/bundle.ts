@@ -1,7 +1,7 @@
 // The load balancer process as one self-contained script (balancer/main.ts and its imports),
 // built with esbuild as router/bundle.ts builds the router. The provider builds it where it
 // starts the process; the program only hashes it, so the state holds a digest, not 140 KB.
-// Runtime modules are required inside functions: bundleBalancer is serialized into the provider.
+// Runtime modules are required inside functions: provider bundles load no module until an operation needs one (components/services/bundled-provider.ts).
 import { bundleNodeScript } from "../../../router/node-script";
 
 /** The bundle's entry point (absolute, resolved where the program runs). */

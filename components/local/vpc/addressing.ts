@@ -1,7 +1,7 @@
 // The local VPC's layout as plain data: one network namespace per machine, one veth per
 // namespace into one bridge the project creates, addresses from one private /24 that exists
 // only on that bridge. Pure: the same config and plan always give the same names and addresses.
-// Runtime modules are required inside functions: this module is serialized into dynamic providers.
+// Runtime modules are required inside functions: provider bundles load no module until an operation needs one (components/services/bundled-provider.ts).
 import type { ClusterConfig, ClusterPlan, MachineRole } from "../../../model/types";
 import { roleTag } from "../../../model/plan";
 import { formatIpv4, isPrivateIpv4, parseIpv4 } from "../../../model/ipv4";

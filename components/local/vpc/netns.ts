@@ -1,10 +1,10 @@
 // The local VPC at runtime: the bridge, one namespace per machine with its veth and address, the
 // nftables rules, and their removal. Every name carries the `ccl` prefix, and every VPC is
 // recorded in a registry file (REGISTRY_DIR) naming what it created, so a sweep removes only what
-// this project made. Runtime modules are required inside functions (serialized into providers).
+// this project made. Runtime modules are required inside functions: provider bundles load no module until an operation needs one (components/services/bundled-provider.ts).
 import { interfaceName, type VpcPlan } from "./addressing";
-// Imported, not required in the function: the closure serializer carries pure functions by value,
-// while a relative require() cannot be resolved where the engine loads a provider.
+// Imported, not required in the function: a bundle carries what is imported; a relative require()
+// cannot be resolved where the engine loads a provider.
 import { cidrsOverlap, formatIpv4, parseCidr, parseIpv4 } from "../../../model/ipv4";
 
 /** tmpfs, like /run/netns: the records vanish together with the namespaces at reboot. */

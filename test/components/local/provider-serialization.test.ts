@@ -1,14 +1,14 @@
-// The engine does not run the providers from this source: it serializes each provider
-// object with the SDK's closure serializer, stores the text in state, and the dynamic-provider
-// plugin loads it with require-from-string in a plain node process (no ts-node) started in the
-// program directory. Do exactly that here, so a provider that captures something it cannot
-// carry, or requires a module it cannot find there, fails this test instead of `pulumi up`.
+// The engine does not run the providers from this source: it stores each provider's text in state
+// (the bundled shim of components/services/bundled-provider.ts), and the dynamic-provider plugin
+// loads it with require-from-string in a plain node process (no ts-node) started in the program
+// directory. Do exactly that here, so a bundle that needs something it cannot carry, or requires a
+// module it cannot find there, fails this test instead of `pulumi up`.
 import { expect } from "chai";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+import { ProviderOperations, serializedProviderText } from "../../../components/services/bundled-provider";
 import { clusterReadinessProvider } from "../../../components/local/cluster-readiness";
 import { localFleetUnitProvider } from "../../../components/local/local-fleet-unit";
 import { localMachineProvider } from "../../../components/local/local-machine";
@@ -16,9 +16,10 @@ import { requireEtcdBinaries } from "../../support/etcd-cluster";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
-async function serialized(provider: pulumi.dynamic.ResourceProvider): Promise<string> {
-    const sf = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
-    return sf.text;
+async function serialized(provider: ProviderOperations): Promise<string> {
+    const text = serializedProviderText(provider);
+    if (text === undefined) throw new Error("not a bundled provider");
+    return text;
 }
 
 /** Runs `body` (JS, with `machine`, `fleet`, `readiness` providers and `dir` in scope) in a fresh node; returns its JSON result. */
@@ -38,7 +39,7 @@ const dir = ${JSON.stringify(dir)};
     return JSON.parse(res.stdout);
 }
 
-describe("local platform: providers as the engine runs them (serialized, plain node)", function () {
+describe("local platform: providers as the engine runs them (the stored text, plain node)", function () {
     this.timeout(120000);
     let dir: string;
     let texts: Record<string, string>;

@@ -1,0 +1,137 @@
+// esbuild's output for one entry point, kept on disk and reused while none of its inputs changed.
+//
+// Why: the program bundles every dynamic provider (components/services/bundled-provider.ts), the
+// router and the local load balancer (router/node-script.ts) each time it runs. Each build is
+// quick, but together they were ~0.4 s of every `pulumi up` and preview, most of it on a no-op
+// `up` of the local stack, whose goal is 1.5x an empty program (docs/performance.md).
+//
+// An entry is keyed by the SHA-256 of esbuild's version, the build options and the tsconfig.json
+// of the working directory; it records the SHA-256 of every input esbuild read (its metafile) and
+// the output text. It is used only when every recorded input still hashes the same, so what runs is
+// byte for byte what esbuild would build now. COREOS_CLUSTER_BUNDLE_CACHE=0 turns it off.
+// Where: $COREOS_CLUSTER_CACHE/esbuild (default ~/.cache/coreos-cluster/esbuild, beside the
+// transpile cache of scripts/engine/ts-transpile-cache.js); entries unused for 3 days are removed.
+// Node's modules are required inside functions: this module is inside every provider bundle, and
+// bundles load no module until an operation needs one.
+import type { BuildOptions } from "esbuild";
+
+const PRUNE_AFTER_MS = 3 * 24 * 3600 * 1000;
+const PRUNE_EVERY_MS = 6 * 3600 * 1000;
+const TOUCH_AFTER_MS = 12 * 3600 * 1000;
+
+/** What one entry of the cache holds. */
+interface CacheEntry {
+    /** Absolute input path -> SHA-256 of its content when the output was built. */
+    inputs: Record<string, string>;
+    text: string;
+}
+
+function sha256(text: string | Buffer): string {
+    return (require("crypto") as typeof import("crypto")).createHash("sha256").update(text).digest("hex");
+}
+
+export function bundleCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+    const path: typeof import("path") = require("path");
+    const os: typeof import("os") = require("os");
+    const root = env.COREOS_CLUSTER_CACHE || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "coreos-cluster");
+    return path.join(root, "esbuild");
+}
+
+// Hashes by path, size and mtime: the program checks the same model files for many bundles.
+const hashes = new Map<string, string>();
+
+function fileHash(file: string): string | undefined {
+    const fs: typeof import("fs") = require("fs");
+    try {
+        const stat = fs.statSync(file);
+        const memo = `${file}\0${stat.size}\0${stat.mtimeMs}`;
+        let hash = hashes.get(memo);
+        if (hash === undefined) {
+            hash = sha256(fs.readFileSync(file));
+            hashes.set(memo, hash);
+        }
+        return hash;
+    } catch {
+        return undefined;
+    }
+}
+
+/** The key of a build: everything its output depends on besides the inputs esbuild reads. */
+function buildKey(options: BuildOptions, workingDir: string): string {
+    const esbuild = require("esbuild") as typeof import("esbuild");
+    const tsconfig = fileHash(require("path").join(workingDir, "tsconfig.json")) ?? "none";
+    return sha256(JSON.stringify({ version: esbuild.version, options, workingDir, tsconfig }));
+}
+
+function readEntry(file: string): CacheEntry | undefined {
+    try {
+        const entry = JSON.parse((require("fs") as typeof import("fs")).readFileSync(file, "utf8")) as CacheEntry;
+        if (typeof entry.text !== "string" || typeof entry.inputs !== "object" || entry.inputs === null) return undefined;
+        const unchanged = Object.entries(entry.inputs).every(([input, hash]) => fileHash(input) === hash);
+        return unchanged ? entry : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+function writeEntry(dir: string, file: string, entry: CacheEntry): void {
+    const fs: typeof import("fs") = require("fs");
+    try {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        // Write then rename: a concurrent reader sees the old entry or the new one, never half of one.
+        const temp = `${file}.${process.pid}.tmp`;
+        fs.writeFileSync(temp, JSON.stringify(entry), { mode: 0o600 });
+        fs.renameSync(temp, file);
+    } catch {
+        // a cache that cannot be written still builds
+    }
+}
+
+function touchAndPrune(dir: string, file: string): void {
+    const fs: typeof import("fs") = require("fs");
+    const path: typeof import("path") = require("path");
+    try {
+        const now = Date.now();
+        if (now - fs.statSync(file).mtimeMs > TOUCH_AFTER_MS) fs.utimesSync(file, new Date(now), new Date(now));
+        const marker = path.join(dir, ".last-prune");
+        if (fs.existsSync(marker) && now - fs.statSync(marker).mtimeMs < PRUNE_EVERY_MS) return;
+        fs.writeFileSync(marker, "");
+        for (const name of fs.readdirSync(dir)) {
+            if (!name.endsWith(".json")) continue;
+            const entry = path.join(dir, name);
+            if (now - fs.statSync(entry).mtimeMs > PRUNE_AFTER_MS) fs.rmSync(entry, { force: true });
+        }
+    } catch {
+        // pruning is best effort
+    }
+}
+
+/**
+ * The text esbuild builds from `options` (one entry point, `write: false`), from the cache when no
+ * input changed since it was built. `options.metafile` is set here: it names the inputs to record.
+ */
+export function cachedBuild(options: BuildOptions & { entryPoints: [string] }): string {
+    const path: typeof import("path") = require("path");
+    const esbuild = require("esbuild") as typeof import("esbuild");
+    const workingDir = options.absWorkingDir ?? process.cwd();
+    const build = (): { text: string; inputs: Record<string, string> } => {
+        const result = esbuild.buildSync({ ...options, write: false, metafile: true });
+        const inputs: Record<string, string> = {};
+        for (const input of Object.keys(result.metafile?.inputs ?? {})) {
+            const file = path.resolve(workingDir, input);
+            inputs[file] = fileHash(file) ?? "unreadable";
+        }
+        return { text: result.outputFiles![0].text, inputs };
+    };
+    if (process.env.COREOS_CLUSTER_BUNDLE_CACHE === "0") return build().text;
+    const dir = bundleCacheDir();
+    const file = path.join(dir, `${buildKey(options, workingDir)}.json`);
+    const cached = readEntry(file);
+    if (cached !== undefined) {
+        touchAndPrune(dir, file);
+        return cached.text;
+    }
+    const built = build();
+    writeEntry(dir, file, built);
+    return built.text;
+}

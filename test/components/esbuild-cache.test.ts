@@ -1,0 +1,72 @@
+// components/esbuild-cache.ts: a build is reused only while every input it read hashes the same.
+import { expect } from "chai";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { bundleCacheDir, cachedBuild } from "../../components/esbuild-cache";
+
+describe("esbuild output cache", () => {
+    let dir: string;
+    let saved: Record<string, string | undefined>;
+    const options = () => ({ entryPoints: [path.join(dir, "src", "entry.ts")] as [string], bundle: true, platform: "node" as const, format: "cjs" as const, write: false, logLevel: "silent" as const });
+    const entries = () => fs.readdirSync(bundleCacheDir()).filter((f) => f.endsWith(".json"));
+    const tamper = (text: string) => {
+        for (const name of entries()) {
+            const file = path.join(bundleCacheDir(), name);
+            fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, "utf8")), text }));
+        }
+    };
+
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "esbuild-cache-"));
+        fs.mkdirSync(path.join(dir, "src"));
+        fs.writeFileSync(path.join(dir, "src", "entry.ts"), 'import { answer } from "./dep";\nexport const value: number = answer;\n');
+        fs.writeFileSync(path.join(dir, "src", "dep.ts"), "export const answer = 41;\n");
+        saved = { COREOS_CLUSTER_CACHE: process.env.COREOS_CLUSTER_CACHE, COREOS_CLUSTER_BUNDLE_CACHE: process.env.COREOS_CLUSTER_BUNDLE_CACHE };
+        process.env.COREOS_CLUSTER_CACHE = path.join(dir, "cache");
+        delete process.env.COREOS_CLUSTER_BUNDLE_CACHE;
+    });
+    afterEach(() => {
+        for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("builds once, then serves the stored text while no input changed (a marked entry proves the hit)", () => {
+        const first = cachedBuild(options());
+        expect(first).to.include("41");
+        expect(entries()).to.have.length(1);
+        tamper("// from the cache");
+        expect(cachedBuild(options())).to.equal("// from the cache");
+    });
+
+    it("builds again when an imported file changes, and stores the new text", () => {
+        cachedBuild(options());
+        tamper("// stale");
+        const dep = path.join(dir, "src", "dep.ts");
+        fs.writeFileSync(dep, "export const answer = 42;\n");
+        // A later mtime, as an edit seconds later has, whatever the file system's timestamp granularity.
+        const later = new Date(Date.now() + 5000);
+        fs.utimesSync(dep, later, later);
+        const rebuilt = cachedBuild(options());
+        expect(rebuilt).to.include("42").and.not.to.include("stale");
+        expect(cachedBuild(options())).to.equal(rebuilt);
+    });
+
+    it("keys entries by the options: another build of the same entry is not served the first one's text", () => {
+        cachedBuild(options());
+        const minified = cachedBuild({ ...options(), minify: true });
+        expect(entries()).to.have.length(2);
+        expect(minified).to.not.equal(cachedBuild(options()));
+    });
+
+    it("is off with COREOS_CLUSTER_BUNDLE_CACHE=0, and a cache it cannot write only costs the build", () => {
+        cachedBuild(options());
+        tamper("// from the cache");
+        process.env.COREOS_CLUSTER_BUNDLE_CACHE = "0";
+        expect(cachedBuild(options())).to.include("41");
+        delete process.env.COREOS_CLUSTER_BUNDLE_CACHE;
+        fs.rmSync(path.join(dir, "cache"), { recursive: true, force: true });
+        fs.writeFileSync(path.join(dir, "cache"), "a file where the cache folder would be");
+        expect(cachedBuild(options())).to.include("41");
+    });
+});
