@@ -92,17 +92,35 @@ export function spawnMachineProcess(spec: MachineProcessSpec): number {
  */
 export async function stopMachineProcess(pid: number | undefined, root: string, name: string, graceMs = 5000): Promise<boolean> {
     if (!pid || !isMachineProcess(pid, root, name)) return false;
-    const groupAlive = () => {
-        try {
-            process.kill(-pid, 0);
-            return true;
-        } catch {
-            return false;
-        }
-    };
     process.kill(-pid, "SIGTERM");
     const deadline = Date.now() + graceMs;
-    while (groupAlive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (groupAlive()) process.kill(-pid, "SIGKILL");
+    while (groupRunning(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (groupRunning(pid)) process.kill(-pid, "SIGKILL");
     return true;
+}
+
+/**
+ * True while a process of group `pgid` still runs. A zombie does not count: once the provider that
+ * started the group has exited, its processes are init's to reap, and init may take a second or
+ * more (kill(-pgid, 0) succeeds until then), although nothing of the group runs any more.
+ */
+export function groupRunning(pgid: number): boolean {
+    const fs: typeof import("fs") = require("fs");
+    try {
+        process.kill(-pgid, 0);
+    } catch {
+        return false;
+    }
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            // After the command's closing parenthesis: state, ppid, pgrp, ...
+            const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true;
+        } catch {
+            // gone while listing
+        }
+    }
+    return false;
 }
