@@ -77,14 +77,45 @@ function evaluate(repoRoot: string, input: Record<string, unknown>): Promise<Eva
     });
 }
 
-/** The program's evaluation and the SDK floor with the same resource counts (the stack itself is in both). */
-async function withFloor(repoRoot: string, stack: string, config: Record<string, unknown>): Promise<{ program: Evaluation; floor: Evaluation }> {
-    const program = await evaluate(repoRoot, { mode: "program", stack, config });
-    const floor = await evaluate(repoRoot, { mode: "floor", stack, customs: program.customResources, components: program.componentResources - 1 });
-    if (floor.customResources !== program.customResources || floor.componentResources !== program.componentResources) {
-        throw new Error(`floor registered ${floor.customResources}+${floor.componentResources} resources, the program ${program.customResources}+${program.componentResources}`);
+/** Paired rounds per stack (BENCH_EVAL_ROUNDS): one evaluation is a few hundred ms on a shared machine. */
+export function evaluationRounds(env: Record<string, string | undefined> = process.env): number {
+    const n = Number(env.BENCH_EVAL_ROUNDS ?? 5);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_EVAL_ROUNDS must be a positive integer, got "${env.BENCH_EVAL_ROUNDS}"`);
+    return n;
+}
+
+/** The sample with the median evaluation time (an odd count gives the middle one, an even one the upper middle). */
+function medianOf(samples: Evaluation[], by: (e: Evaluation) => number): Evaluation {
+    return [...samples].sort((a, b) => by(a) - by(b))[Math.floor(samples.length / 2)];
+}
+
+/**
+ * The program's evaluation and the SDK floor with the same resource counts (the stack itself is in
+ * both), over paired rounds: program then floor in each, so a load change hits both sides alike.
+ * Time and peak heap are each the median of their side's rounds.
+ */
+async function withFloor(repoRoot: string, stack: string, config: Record<string, unknown>, rounds: number): Promise<{ program: Evaluation; floor: Evaluation; programMs: number[]; floorMs: number[]; programHeap: number; floorHeap: number }> {
+    const programs: Evaluation[] = [];
+    const floors: Evaluation[] = [];
+    for (let r = 0; r < rounds; r++) {
+        const program = await evaluate(repoRoot, { mode: "program", stack, config });
+        const floor = await evaluate(repoRoot, { mode: "floor", stack, customs: program.customResources, components: program.componentResources - 1 });
+        if (floor.customResources !== program.customResources || floor.componentResources !== program.componentResources) {
+            throw new Error(`floor registered ${floor.customResources}+${floor.componentResources} resources, the program ${program.customResources}+${program.componentResources}`);
+        }
+        programs.push(program);
+        floors.push(floor);
     }
-    return { program, floor };
+    const time = (e: Evaluation) => e.evaluationMs;
+    const heap = (e: Evaluation) => e.peakHeap;
+    return {
+        program: medianOf(programs, time),
+        floor: medianOf(floors, time),
+        programMs: programs.map(time),
+        floorMs: floors.map(time),
+        programHeap: heap(medianOf(programs, heap)),
+        floorHeap: heap(medianOf(floors, heap)),
+    };
 }
 
 function describe(e: Evaluation) {
@@ -111,27 +142,34 @@ export const programEvaluation: Benchmark = {
             ["prod", shippedStack(ctx.repoRoot, "prod"), "Pulumi.prod.yaml"],
             ["large", largeStack(), "7 members, 500-worker group, 1,000 services, 200 fleet units"],
         ];
+        const rounds = evaluationRounds();
         for (const [stack, config, what] of stacks) {
-            ctx.log(`${stack}: program and SDK floor`);
-            const { program, floor } = await withFloor(ctx.repoRoot, stack, config);
-            runs[stack] = { program: describe(program), floor: describe(floor) };
+            ctx.log(`${stack}: program and SDK floor, ${rounds} paired rounds`);
+            const m = await withFloor(ctx.repoRoot, stack, config, rounds);
+            const { program, floor } = m;
+            runs[stack] = { program: describe(program), floor: describe(floor), programMs: m.programMs.map((v) => round(v, 0)), floorMs: m.floorMs.map((v) => round(v, 0)) };
             const n = program.customResources + program.componentResources;
+            const timeGoal = stack === "large" ? 3 : 2;
+            const timeRatio = program.evaluationMs / floor.evaluationMs;
+            const heapRatio = m.programHeap / m.floorHeap;
             figures.push(
                 figure({
                     id: `${stack}-time`,
-                    measured: `${stack} (${what}): evaluation wall time, ${n} resources registered (project modules preloaded)`,
+                    measured: `${stack} (${what}): evaluation wall time, ${n} resources registered (project modules preloaded); median of ${rounds} paired rounds`,
                     value: program.evaluationMs,
                     unit: "ms",
-                    baseline: `SDK floor: ${n} single-input resources under the same mocks`,
+                    baseline: `SDK floor: ${n} single-input resources under the same mocks (median of the same rounds)`,
                     baselineValue: floor.evaluationMs,
+                    target: { text: `program <= ${timeGoal}x SDK floor`, pass: timeRatio <= timeGoal },
                 }),
                 figure({
                     id: `${stack}-peak-heap`,
-                    measured: `${stack}: peak used heap during evaluation`,
-                    value: program.peakHeap / MiB,
+                    measured: `${stack}: peak used heap during evaluation (median of ${rounds})`,
+                    value: m.programHeap / MiB,
                     unit: "MiB",
-                    baseline: "SDK floor's peak used heap",
-                    baselineValue: floor.peakHeap / MiB,
+                    baseline: "SDK floor's peak used heap (median of the same rounds)",
+                    baselineValue: m.floorHeap / MiB,
+                    target: { text: "peak heap <= 2x the floor's", pass: heapRatio <= 2 },
                 }),
             );
         }
@@ -174,7 +212,7 @@ export const programEvaluation: Benchmark = {
             figures,
             details: {
                 summary,
-                how: "each evaluation in a fresh node process (--expose-gc --trace-gc, ts-node transpile-only); the program's imports are loaded before the clock starts; timed from runInPulumiStack until every registration RPC finished; peak heap = largest used heap in the window (GC trace before each collection, and 2 ms sampling)",
+                how: "paired rounds (program, then floor), each evaluation in a fresh node process (--expose-gc --trace-gc, ts-node transpile-only); the program's imports are loaded before the clock starts; timed from runInPulumiStack until every registration RPC finished; peak heap = largest used heap in the window (GC trace before each collection, and 2 ms sampling)",
                 mocks: "test/support/mocks.ts GceMocks outputs, nothing recorded",
                 runs,
             },
