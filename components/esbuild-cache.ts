@@ -5,17 +5,24 @@
 // quick, but together they were ~0.4 s of every `pulumi up` and preview, most of it on a no-op
 // `up` of the local stack, whose goal is 1.5x an empty program (docs/performance.md).
 //
-// An entry is keyed by the SHA-256 of esbuild's version, the build options and the tsconfig.json
-// of the working directory; it records the SHA-256 of every input esbuild read (its metafile) and
-// the output text. It is used only when every recorded input still hashes the same, so what runs is
-// byte for byte what esbuild would build now. COREOS_CLUSTER_BUNDLE_CACHE=0 turns it off.
+// An entry is keyed by the SHA-256 of esbuild's version, the build options, and the tsconfig.json and
+// package.json nearest the entry (what esbuild reads besides the inputs; this repository has one of
+// each for everything it bundles); it records the SHA-256 of every input esbuild read (its metafile)
+// and the output text. It is used only when every recorded input still hashes the same, so what runs
+// is byte for byte what esbuild would build now. An input changed during its build (or within the
+// file system's timestamp granularity before it) is not stored: the next build stores it.
+// COREOS_CLUSTER_BUNDLE_CACHE=0 turns it off.
 // Where: $COREOS_CLUSTER_CACHE/esbuild (default ~/.cache/coreos-cluster/esbuild, beside the
 // transpile cache of scripts/engine/ts-transpile-cache.js); entries unused for 3 days are removed.
-// Node's modules are required inside functions: this module is inside every provider bundle, and
-// bundles load no module until an operation needs one.
+// Node's modules are required inside functions: this module is inside the local load balancer
+// provider's bundle (router/node-script.ts), and bundles load no module until an operation needs one.
+// Run as root through sudo (scripts/as-root.sh keeps HOME), the entries are handed to the invoking
+// user, so that user's own runs can still read, replace and prune them.
 import type { BuildOptions } from "esbuild";
 
 const PRUNE_AFTER_MS = 3 * 24 * 3600 * 1000;
+/** Coarser than any file system's timestamp granularity we meet (ext4/tmpfs: ns; some: 1-2 s). */
+const MTIME_SLACK_MS = 2000;
 const PRUNE_EVERY_MS = 6 * 3600 * 1000;
 const TOUCH_AFTER_MS = 12 * 3600 * 1000;
 
@@ -56,11 +63,39 @@ function fileHash(file: string): string | undefined {
     }
 }
 
+/** The file `name` in `dir` or the nearest folder above it, or undefined. */
+function nearest(dir: string, name: string): string | undefined {
+    const fs: typeof import("fs") = require("fs");
+    const path: typeof import("path") = require("path");
+    for (let at = dir; ; at = path.dirname(at)) {
+        const file = path.join(at, name);
+        if (fs.existsSync(file)) return file;
+        if (path.dirname(at) === at) return undefined;
+    }
+}
+
 /** The key of a build: everything its output depends on besides the inputs esbuild reads. */
-function buildKey(options: BuildOptions, workingDir: string): string {
+function buildKey(options: BuildOptions & { entryPoints: [string] }, workingDir: string): string {
     const esbuild = require("esbuild") as typeof import("esbuild");
-    const tsconfig = fileHash(require("path").join(workingDir, "tsconfig.json")) ?? "none";
-    return sha256(JSON.stringify({ version: esbuild.version, options, workingDir, tsconfig }));
+    const path: typeof import("path") = require("path");
+    const entryDir = path.dirname(path.resolve(workingDir, options.entryPoints[0]));
+    const config = (name: string) => {
+        const file = nearest(entryDir, name);
+        return file === undefined ? "none" : `${file}:${fileHash(file) ?? "unreadable"}`;
+    };
+    return sha256(JSON.stringify({ version: esbuild.version, options, workingDir, tsconfig: config("tsconfig.json"), packageJson: config("package.json") }));
+}
+
+/** Hands a path created as root under sudo to the user who ran sudo (a no-op otherwise). */
+function handToInvokingUser(file: string): void {
+    const uid = Number(process.env.SUDO_UID);
+    const gid = Number(process.env.SUDO_GID);
+    if (process.getuid?.() !== 0 || !Number.isInteger(uid) || !Number.isInteger(gid) || uid === 0) return;
+    try {
+        (require("fs") as typeof import("fs")).chownSync(file, uid, gid);
+    } catch {
+        // the entry still serves root's runs
+    }
 }
 
 function readEntry(file: string): CacheEntry | undefined {
@@ -76,11 +111,17 @@ function readEntry(file: string): CacheEntry | undefined {
 
 function writeEntry(dir: string, file: string, entry: CacheEntry): void {
     const fs: typeof import("fs") = require("fs");
+    const path: typeof import("path") = require("path");
     try {
-        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        if (!fs.existsSync(dir)) {
+            fs.mkdirSync(dir, { recursive: true });
+            handToInvokingUser(dir);
+            handToInvokingUser(path.dirname(dir));
+        }
         // Write then rename: a concurrent reader sees the old entry or the new one, never half of one.
-        const temp = `${file}.${process.pid}.tmp`;
-        fs.writeFileSync(temp, JSON.stringify(entry), { mode: 0o600 });
+        const temp = `${file}.${process.pid}.${(require("crypto") as typeof import("crypto")).randomBytes(6).toString("hex")}.tmp`;
+        fs.writeFileSync(temp, JSON.stringify(entry));
+        handToInvokingUser(temp);
         fs.renameSync(temp, file);
     } catch {
         // a cache that cannot be written still builds
@@ -97,7 +138,7 @@ function touchAndPrune(dir: string, file: string): void {
         if (fs.existsSync(marker) && now - fs.statSync(marker).mtimeMs < PRUNE_EVERY_MS) return;
         fs.writeFileSync(marker, "");
         for (const name of fs.readdirSync(dir)) {
-            if (!name.endsWith(".json")) continue;
+            if (!name.endsWith(".json") && !name.endsWith(".tmp")) continue;
             const entry = path.join(dir, name);
             if (now - fs.statSync(entry).mtimeMs > PRUNE_AFTER_MS) fs.rmSync(entry, { force: true });
         }
@@ -114,14 +155,23 @@ export function cachedBuild(options: BuildOptions & { entryPoints: [string] }): 
     const path: typeof import("path") = require("path");
     const esbuild = require("esbuild") as typeof import("esbuild");
     const workingDir = options.absWorkingDir ?? process.cwd();
-    const build = (): { text: string; inputs: Record<string, string> } => {
+    const build = (): { text: string; inputs: Record<string, string>; settled: boolean } => {
+        const startedMs = Date.now();
         const result = esbuild.buildSync({ ...options, write: false, metafile: true });
+        const fs: typeof import("fs") = require("fs");
         const inputs: Record<string, string> = {};
+        let settled = true;
         for (const input of Object.keys(result.metafile?.inputs ?? {})) {
             const file = path.resolve(workingDir, input);
             inputs[file] = fileHash(file) ?? "unreadable";
+            // Saved while (or just before) esbuild read it: the hash may be newer than what was built.
+            try {
+                if (fs.statSync(file).mtimeMs >= startedMs - MTIME_SLACK_MS) settled = false;
+            } catch {
+                settled = false;
+            }
         }
-        return { text: result.outputFiles![0].text, inputs };
+        return { text: result.outputFiles![0].text, inputs, settled };
     };
     if (process.env.COREOS_CLUSTER_BUNDLE_CACHE === "0") return build().text;
     const dir = bundleCacheDir();
@@ -132,6 +182,6 @@ export function cachedBuild(options: BuildOptions & { entryPoints: [string] }): 
         return cached.text;
     }
     const built = build();
-    writeEntry(dir, file, built);
+    if (built.settled) writeEntry(dir, file, { inputs: built.inputs, text: built.text });
     return built.text;
 }

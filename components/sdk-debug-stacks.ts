@@ -47,7 +47,10 @@ export class DeferredStack {
 export function withPlainSdkDebugStacks(mapped: PrepareStackTrace): PrepareStackTrace {
     return function prepareStackTrace(err, frames) {
         const top = frames[0]?.getFileName();
-        if (top !== undefined && top !== null && SDK_DEBUG_STACK_FILE.test(top)) return new DeferredStack(err, frames);
+        if (top !== undefined && top !== null && SDK_DEBUG_STACK_FILE.test(top)) {
+            // Only the SDK's own `new Error().stack` is deferred; anything else thrown in there keeps a string.
+            return Object.getPrototypeOf(err) === Error.prototype && err.message === "" ? new DeferredStack(err, frames) : plainStack(err, frames);
+        }
         return mapped(err, frames);
     };
 }

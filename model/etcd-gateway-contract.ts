@@ -4,7 +4,7 @@
 // client-certificate demand (and, with auth on, each client's own user) for whatever fleet,
 // locksmith or the router send through it. The unit's name and variables in one place:
 // cloud-config/etcd-tls.ts renders the unit, components/local/boot.ts runs the same unit text.
-// No imports: the local boot's serialized providers carry it.
+// No imports: the local providers' bundles carry it.
 
 /** The systemd unit every worker's user-data starts (in place of the v2 proxy). */
 export const ETCD_GATEWAY_UNIT = "etcd-gateway.service";

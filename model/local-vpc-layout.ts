@@ -2,7 +2,7 @@
 // localFirstAddress) keeps its first hosts for what stands outside or beside the cluster's machines,
 // as GCE keeps addresses of every subnet. The validator (model/validate.ts), the address plan
 // (components/local/vpc/addressing.ts) and the monitoring defaults (model/monitoring.ts) read it.
-// No imports beyond ipv4: the local platform's serialized providers carry it.
+// No imports beyond ipv4: the local platform's provider bundles carry it.
 import { formatIpv4, parseIpv4 } from "./ipv4";
 
 /** The root namespace's end of the bridge: the deployer, standing for "outside the VPC". */

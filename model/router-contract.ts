@@ -2,7 +2,7 @@
 // and the watcher reads, their defaults, the paths the unit uses, and what the router container
 // keeps of root's powers. cloud-config/router.ts renders the unit from it, router/main.ts reads the
 // environment by it, and components/local/router-boot.ts runs the same unit text with it.
-// No imports: the router bundle (router/bundle.ts) and the local boot's serialized providers carry it.
+// No imports: the router bundle (router/bundle.ts) and the local providers' bundles carry it.
 
 /** The systemd unit every worker's user-data starts. */
 export const ROUTER_UNIT = "coreos-router.service";

@@ -9,7 +9,8 @@ import { BundledResource } from "../services/bundled-resource";
 import type { ProbeTls } from "./vpc/spawn";
 import { CLUSTER_READINESS_PROVIDER_VERSION } from "./cluster-readiness-provider";
 
-export * from "./cluster-readiness-provider";
+export { CLUSTER_READINESS_PROVIDER_VERSION, waitClusterReady } from "./cluster-readiness-provider";
+export type { ClusterReadinessInputs, ClusterReadinessState } from "./cluster-readiness-provider";
 
 /** The provider as the engine runs it: the bundle of cluster-readiness-provider.ts and its modules. */
 export const clusterReadinessProvider = bundledProvider(require.resolve("./cluster-readiness-provider"));

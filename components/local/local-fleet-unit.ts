@@ -8,7 +8,8 @@ import { BundledResource } from "../services/bundled-resource";
 import type { FleetDesiredState, FleetUnitOption } from "../../model/types";
 import { LOCAL_FLEET_UNIT_PROVIDER_VERSION } from "./local-fleet-unit-provider";
 
-export * from "./local-fleet-unit-provider";
+export { LOCAL_FLEET_UNIT_PROVIDER_VERSION, unitFiles } from "./local-fleet-unit-provider";
+export type { LocalFleetUnitInputs, LocalFleetUnitState } from "./local-fleet-unit-provider";
 
 /** The provider as the engine runs it: the bundle of local-fleet-unit-provider.ts and its modules. */
 export const localFleetUnitProvider = bundledProvider(require.resolve("./local-fleet-unit-provider"));

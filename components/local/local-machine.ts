@@ -10,7 +10,8 @@ import type { MachineRole, OsFlavor } from "../../model/types";
 import type { DemoBackend } from "./demo-backends";
 import { LOCAL_MACHINE_PROVIDER_VERSION } from "./local-machine-provider";
 
-export * from "./local-machine-provider";
+export { LOCAL_MACHINE_PROVIDER_VERSION } from "./local-machine-provider";
+export type { LocalMachineInputs, LocalMachineState } from "./local-machine-provider";
 
 /** The provider as the engine runs it: the bundle of local-machine-provider.ts and its modules. */
 export const localMachineProvider = bundledProvider(require.resolve("./local-machine-provider"));

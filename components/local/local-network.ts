@@ -8,7 +8,8 @@ import { BundledResource } from "../services/bundled-resource";
 import type { VpcPlan } from "./vpc/addressing";
 import { LOCAL_NETWORK_PROVIDER_VERSION } from "./local-network-provider";
 
-export * from "./local-network-provider";
+export { LOCAL_NETWORK_PROVIDER_VERSION } from "./local-network-provider";
+export type { LocalNetworkInputs, LocalNetworkState } from "./local-network-provider";
 
 /** The provider as the engine runs it: the bundle of local-network-provider.ts and its modules. */
 export const localNetworkProvider = bundledProvider(require.resolve("./local-network-provider"));

@@ -9,7 +9,8 @@ import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import { LOCAL_PROMETHEUS_PROVIDER_VERSION, LocalPrometheusInputs } from "./local-prometheus-provider";
 
-export * from "./local-prometheus-provider";
+export { LOCAL_PROMETHEUS_PROVIDER_VERSION, PROMETHEUS_BINARY, localPrometheusView } from "./local-prometheus-provider";
+export type { LocalPrometheusInputs, LocalPrometheusState } from "./local-prometheus-provider";
 
 /** The provider as the engine runs it: the bundle of local-prometheus-provider.ts and its modules. */
 export const localPrometheusProvider = bundledProvider(require.resolve("./local-prometheus-provider"));

@@ -9,7 +9,8 @@ import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import { LOCAL_TLS_STORE_PROVIDER_VERSION } from "./local-tls-store-provider";
 
-export * from "./local-tls-store-provider";
+export { LOCAL_TLS_STORE_PROVIDER_VERSION } from "./local-tls-store-provider";
+export type { LocalTlsStoreInputs } from "./local-tls-store-provider";
 
 /** The provider as the engine runs it: the bundle of local-tls-store-provider.ts and its modules. */
 export const localTlsStoreProvider = bundledProvider(require.resolve("./local-tls-store-provider"));

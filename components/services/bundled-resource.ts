@@ -2,7 +2,7 @@
 // pulumi.dynamic.Resource registers one (type pulumi-nodejs:dynamic[/<module>]:<type>, the provider's
 // text as the reserved `__provider` input), but with the text bundledProvider wrote out rather than
 // one from the SDK's closure serializer (why: components/services/bundled-provider.ts). Its own
-// module because bundled-provider.ts is inside every bundle and must load no npm package there.
+// module because it loads the SDK, which bundled-provider.ts (built into the program only) does not need.
 import * as pulumi from "@pulumi/pulumi";
 import { ProviderOperations, serializedProviderText } from "./bundled-provider";
 

@@ -1,7 +1,7 @@
 // The etcd side of service registrations, shared by the provider's create/update/delete and by bulk
 // seeding: batched snapshot reads, guarded v3 transactions, the v2 mirror with rollback.
 //
-// Serialized by value into the dynamic provider (service-registration.ts): no top-level import of an
+// Bundled into the service providers (components/services/bundled-provider.ts): no top-level import of an
 // npm module or client; etcd3/http are reached through etcd-client's session, required inside functions.
 import { EtcdConnectionArgs, EtcdSession, withEtcd } from "../etcd/etcd-client";
 import {

@@ -2,8 +2,8 @@
 // time on one connection (`--parallel` at a time, in one dynamic-provider process) are merged into
 // one registerServices batch on a shared session, each caller keeping its own result or error.
 //
-// Serialized by value into the dynamic provider: the queues live on globalThis (Symbol.for key),
-// reached only inside functions, so every deserialized copy of the provider joins the same queues.
+// Bundled into the provider: the queues live on globalThis (Symbol.for key), reached only inside
+// functions, so every copy of this code in the provider process joins the same queues.
 import { EtcdConnectionArgs, isConnectionWideError } from "../etcd/etcd-client";
 import { connectionFingerprint, withSharedEtcd } from "../etcd/etcd-shared-sessions";
 import { serviceRoot, ServiceWritePlan, ServiceWriteRequest } from "../../model/service-keys";
@@ -45,8 +45,8 @@ interface WriteQueues {
     maxServices: number;
 }
 
-// Process-wide (globalThis, Symbol.for key), reached only inside functions: every deserialized copy
-// of the provider in the dynamic-provider process joins the same queues.
+// Process-wide (globalThis, Symbol.for key), reached only inside functions: every copy of this code
+// in the dynamic-provider process joins the same queues.
 function writeQueues(): WriteQueues {
     const key = Symbol.for("coreos-cluster.service-store.write-queues");
     const g = globalThis as unknown as Record<symbol, WriteQueues | undefined>;

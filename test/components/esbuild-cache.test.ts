@@ -9,6 +9,10 @@ describe("esbuild output cache", () => {
     let dir: string;
     let saved: Record<string, string | undefined>;
     const options = () => ({ entryPoints: [path.join(dir, "src", "entry.ts")] as [string], bundle: true, platform: "node" as const, format: "cjs" as const, write: false, logLevel: "silent" as const });
+    const age = (file: string, seconds: number) => {
+        const then = new Date(Date.now() - seconds * 1000);
+        fs.utimesSync(file, then, then);
+    };
     const entries = () => fs.readdirSync(bundleCacheDir()).filter((f) => f.endsWith(".json"));
     const tamper = (text: string) => {
         for (const name of entries()) {
@@ -22,6 +26,8 @@ describe("esbuild output cache", () => {
         fs.mkdirSync(path.join(dir, "src"));
         fs.writeFileSync(path.join(dir, "src", "entry.ts"), 'import { answer } from "./dep";\nexport const value: number = answer;\n');
         fs.writeFileSync(path.join(dir, "src", "dep.ts"), "export const answer = 41;\n");
+        // Sources saved a minute ago: a build of files saved just now is not stored (see the last test).
+        for (const f of ["entry.ts", "dep.ts"]) age(path.join(dir, "src", f), 60);
         saved = { COREOS_CLUSTER_CACHE: process.env.COREOS_CLUSTER_CACHE, COREOS_CLUSTER_BUNDLE_CACHE: process.env.COREOS_CLUSTER_BUNDLE_CACHE };
         process.env.COREOS_CLUSTER_CACHE = path.join(dir, "cache");
         delete process.env.COREOS_CLUSTER_BUNDLE_CACHE;
@@ -44,9 +50,7 @@ describe("esbuild output cache", () => {
         tamper("// stale");
         const dep = path.join(dir, "src", "dep.ts");
         fs.writeFileSync(dep, "export const answer = 42;\n");
-        // A later mtime, as an edit seconds later has, whatever the file system's timestamp granularity.
-        const later = new Date(Date.now() + 5000);
-        fs.utimesSync(dep, later, later);
+        age(dep, 30); // an edit half a minute after the first build's sources
         const rebuilt = cachedBuild(options());
         expect(rebuilt).to.include("42").and.not.to.include("stale");
         expect(cachedBuild(options())).to.equal(rebuilt);
@@ -68,5 +72,14 @@ describe("esbuild output cache", () => {
         fs.rmSync(path.join(dir, "cache"), { recursive: true, force: true });
         fs.writeFileSync(path.join(dir, "cache"), "a file where the cache folder would be");
         expect(cachedBuild(options())).to.include("41");
+    });
+
+    it("does not store a build whose input was saved during it or just before (the hash may be newer than the text)", () => {
+        fs.writeFileSync(path.join(dir, "src", "dep.ts"), "export const answer = 43;\n"); // saved now
+        expect(cachedBuild(options())).to.include("43");
+        expect(fs.existsSync(bundleCacheDir()) ? entries() : [], "nothing stored").to.deep.equal([]);
+        age(path.join(dir, "src", "dep.ts"), 60);
+        cachedBuild(options());
+        expect(entries(), "stored once the sources have settled").to.have.length(1);
     });
 });

@@ -29,6 +29,8 @@ describe("SDK debug stacks", () => {
         expect(prepare(new Error("none"), [])).to.equal("mapped none");
         expect(mapped).to.deep.equal(["boom", "none"]);
         expect(plainStack(new TypeError("bad"), [])).to.equal("TypeError: bad");
+        // Another error thrown inside debuggable.js keeps a plain string stack, as V8 would give it.
+        expect(prepare(new TypeError("x is undefined"), [site(debuggable, "debuggablePromise (debuggable.js:81:1)")])).to.equal("TypeError: x is undefined\n    at debuggablePromise (debuggable.js:81:1)");
     });
 
     it("leaves real errors' stacks mapped once installed (ts-node's source-map-support stays in charge)", () => {
@@ -43,6 +45,7 @@ describe("SDK debug stacks", () => {
         const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise<T>(p: Promise<T>, ctx: unknown): Promise<T>; promiseDebugString(p: Promise<unknown>): string };
         const p = Promise.resolve(1);
         void debuggable.debuggablePromise(p, "a test's promise");
+        expect(Object.getOwnPropertyDescriptor(p, "_debugStackTrace")!.value, "not formatted when the promise is made").to.be.instanceOf(DeferredStack);
         const report = debuggable.promiseDebugString(p);
         expect(report).to.match(/CONTEXT\(\d+\): a test's promise\nSTACK_TRACE:\nError\n {4}at (Object\.)?debuggablePromise \(.*debuggable\.js:\d+:\d+\)\n {4}at /);
         expect(report).to.match(/sdk-debug-stacks\.test\.(ts|js):\d+:\d+/);
