@@ -30,6 +30,42 @@ async function lifecycle(provider: pulumi.dynamic.ResourceProvider, news: Record
 }
 
 
+/**
+ * check, create, read and delete of one unit from the provider text in `providerFile`, in a fresh
+ * node process the way the engine's provider host runs it: no ts-node preloaded, the program's
+ * directory as the working directory, the text loaded with require-from-string.
+ */
+async function lifecycleInFreshNode(providerFile: string, host: string, unit: string, opts: { unset?: string[] } = {}): Promise<void> {
+    const server = await FleetConformanceServer.start({ host, tickMs: 5 });
+    const script = `
+        const provider = require("require-from-string")(require("fs").readFileSync(${JSON.stringify(providerFile)}, "utf8")).handler();
+        (async () => {
+            const { inputs, failures } = await provider.check({}, ${JSON.stringify({ ...fast, endpoint: server.endpoint, name: unit, content })});
+            if (failures.length) throw new Error(JSON.stringify(failures));
+            const created = await provider.create(inputs);
+            const read = await provider.read(created.id, created.outs);
+            await provider.delete(created.id, read.props);
+            console.log(JSON.stringify({ id: created.id, unitNames: created.outs.unitNames, readId: read.id }));
+        })().catch((e) => { console.error(e.stack || e.message); process.exit(1); });`;
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: "" };
+    for (const name of opts.unset ?? []) delete env[name];
+    const child = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const p = spawn(process.execPath, ["-e", script], { cwd: path.resolve(__dirname, "..", "..", ".."), env });
+        let out = "", err = "";
+        p.stdout.on("data", (c: Buffer) => (out += c));
+        p.stderr.on("data", (c: Buffer) => (err += c));
+        p.on("exit", (code: number | null) => resolve({ code, out, err }));
+    });
+    try {
+        expect(child.code, child.err).to.equal(0);
+        expect(JSON.parse(child.out.trim().split("\n").pop()!)).to.deep.equal({ id: unit, unitNames: [unit], readId: unit });
+        expect(server.requests.filter((r) => r.method === "PUT").map((r) => r.path)).to.deep.equal([`/fleet/v1/units/${unit}`]);
+        expect(server.unitNames()).to.deep.equal([]);
+    } finally {
+        await server.close();
+    }
+}
+
 describe("FleetUnit transports", () => {
     let dir: string;
     beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-unit-")); });
@@ -116,71 +152,16 @@ describe("FleetUnit transports", () => {
         this.timeout(60000);
         // The provider text a FleetUnit state of provider 1.2.0 holds (the SDK's closure serialization of
         // the shim class then shipped): it require()s components/fleet/fleet-unit from the program's
-        // directory and calls the functions that module still exports.
-        const shim = path.join(__dirname, "fixtures", "fleet-unit-shim-1.2.0.js");
-        const server = await FleetConformanceServer.start({ host: "127.0.6.15", tickMs: 5 });
-        const script = `
-            const provider = require("require-from-string")(require("fs").readFileSync(${JSON.stringify(shim)}, "utf8")).handler();
-            (async () => {
-                const { inputs, failures } = await provider.check({}, ${JSON.stringify({ ...fast, endpoint: server.endpoint, name: "old.service", content })});
-                if (failures.length) throw new Error(JSON.stringify(failures));
-                const created = await provider.create(inputs);
-                const read = await provider.read(created.id, created.outs);
-                await provider.delete(created.id, read.props);
-                console.log(JSON.stringify({ id: created.id, readId: read.id }));
-            })().catch((e) => { console.error(e.stack || e.message); process.exit(1); });`;
-        const repoRoot = path.resolve(__dirname, "..", "..", "..");
-        const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: "" };
-        delete env.COREOS_CLUSTER_ROOT; // found from the working directory, as a state's shim finds it under `pulumi up`
-        const child = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-            const p = spawn(process.execPath, ["-e", script], { cwd: repoRoot, env });
-            let out = "", err = "";
-            p.stdout.on("data", (c: Buffer) => (out += c));
-            p.stderr.on("data", (c: Buffer) => (err += c));
-            p.on("exit", (code: number | null) => resolve({ code, out, err }));
-        });
-        try {
-            expect(child.code, child.err).to.equal(0);
-            expect(JSON.parse(child.out.trim().split("\n").pop()!)).to.deep.equal({ id: "old.service", readId: "old.service" });
-            expect(server.requests.filter((r) => r.method === "PUT").map((r) => r.path)).to.deep.equal(["/fleet/v1/units/old.service"]);
-            expect(server.unitNames()).to.deep.equal([]);
-        } finally {
-            await server.close();
-        }
+        // directory (COREOS_CLUSTER_ROOT unset: found from there, as under `pulumi up`) and calls the
+        // functions that module still exports.
+        await lifecycleInFreshNode(path.join(__dirname, "fixtures", "fleet-unit-shim-1.2.0.js"), "127.0.6.15", "old.service", { unset: ["COREOS_CLUSTER_ROOT"] });
     });
 
     it("runs create/read/delete from the serialized text in a fresh node process, as the engine's provider host does", async function () {
         this.timeout(60000);
-        const serialized = { text: serializedProviderText(fleetUnitProvider)! };
         const providerFile = path.join(dir, "provider.js");
-        fs.writeFileSync(providerFile, serialized.text);
-        const server = await FleetConformanceServer.start({ host: "127.0.6.14", tickMs: 5 });
-        // No ts-node preloaded, cwd = the project, provider text loaded with require-from-string: the host's situation.
-        const script = `
-            const provider = require("require-from-string")(require("fs").readFileSync(${JSON.stringify(providerFile)}, "utf8")).handler();
-            (async () => {
-                const { inputs, failures } = await provider.check({}, ${JSON.stringify({ ...fast, endpoint: server.endpoint, name: "api.service", content })});
-                if (failures.length) throw new Error(JSON.stringify(failures));
-                const created = await provider.create(inputs);
-                const read = await provider.read(created.id, created.outs);
-                await provider.delete(created.id, read.props);
-                console.log(JSON.stringify({ id: created.id, unitNames: created.outs.unitNames, readId: read.id }));
-            })().catch((e) => { console.error(e.message); process.exit(1); });`;
-        const child = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-            const p = spawn(process.execPath, ["-e", script], { cwd: path.resolve(__dirname, "..", ".."), env: { ...process.env, NODE_OPTIONS: "" } });
-            let out = "", err = "";
-            p.stdout.on("data", (c: Buffer) => (out += c));
-            p.stderr.on("data", (c: Buffer) => (err += c));
-            p.on("exit", (code: number | null) => resolve({ code, out, err }));
-        });
-        try {
-            expect(child.code, child.err).to.equal(0);
-            expect(JSON.parse(child.out.trim().split("\n").pop()!)).to.deep.equal({ id: "api.service", unitNames: ["api.service"], readId: "api.service" });
-            expect(server.requests.filter((r) => r.method === "PUT").map((r) => r.path)).to.deep.equal(["/fleet/v1/units/api.service"]);
-            expect(server.unitNames()).to.deep.equal([]);
-        } finally {
-            await server.close();
-        }
+        fs.writeFileSync(providerFile, serializedProviderText(fleetUnitProvider)!);
+        await lifecycleInFreshNode(providerFile, "127.0.6.14", "api.service");
     });
 
     it("marks a tunnelled endpoint and the SSH tunnel secret on the resource", async () => {
