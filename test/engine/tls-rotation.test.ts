@@ -1,6 +1,7 @@
 // Rotation in place on the real local stack (issue 21, item 5): all leaf certificates renewed, then
 // the CA rotated, each by one `pulumi up` of a config change, while a client calls `web` through the
-// load balancer the whole time and a monitor checks that a quorum of members answers healthy. Not one
+// load balancer the whole time and a monitor checks that the cluster keeps its quorum (some member completes
+// a quorum read at every sample). Not one
 // call fails, quorum holds at every sample, every service key is intact, members serve the new
 // certificates, the old CA's credentials are refused once it is dropped, and the router reads with its
 // renewed identity (a change written after each rotation is routed).
@@ -69,7 +70,11 @@ describe("certificates rotate in place on the local stack @engine", function () 
                     // Each member probed from its own namespace with its own (rolling) files.
                     const healthy = await Promise.all(members.map((m) => memberHealthy(m.clientUrl, 2000, namespaceName(m.name), m.probeTls)));
                     samples++;
-                    if (healthy.filter(Boolean).length < 2) noQuorum.push(`${new Date().toISOString()}: ${healthy.map((h, i) => `${members[i].name}=${h}`).join(" ")}`);
+                    // etcd's /health is true only after a quorum read through raft (a QGET that a majority
+                    // must commit): one healthy member proves the cluster had its quorum at that moment. Others
+                    // may answer false meanwhile without any quorum loss: the member being restarted, and a
+                    // follower that has not yet heard from the leader the restart handed over to.
+                    if (!healthy.some(Boolean)) noQuorum.push(`${new Date().toISOString()}: ${healthy.map((h, i) => `${members[i].name}=${h}`).join(" ")}`);
                     await new Promise((r) => setTimeout(r, 300));
                 }
             })();
