@@ -13,6 +13,7 @@ import * as path from "path";
 import { processPaths } from "../../components/local/machine-process";
 import { namespaceName } from "../../components/local/vpc/addressing";
 import { execInNamespace } from "../../components/local/vpc/spawn";
+import { keepCalling } from "../support/keep-calling";
 import { restarts, scratchLocalStack, viaLoadBalancer, waitFor } from "../support/scratch-local-stack";
 
 const TEST_RANGE = "10.213.26.";
@@ -74,20 +75,11 @@ describe("router survives bad data on the local stack (real engine, real etcd, r
         const logs = () => workers.map((w) => fs.readFileSync(processPaths(w.root, "router").logFile, "utf8"));
         const restartsBefore = logs().map(restarts);
 
-        let running = true;
-        let ok = 0;
-        const failures: string[] = [];
-        const client = (async () => {
-            while (running) {
-                try {
-                    const res = await web();
-                    if (res.status === 200 && /^web on 10\.213\.26\.1[34]:8080 \/x/.test(res.body)) ok++;
-                    else failures.push(`${res.status} ${res.body.trim().slice(0, 200)}`);
-                } catch (err) {
-                    failures.push((err as Error).message);
-                }
-            }
-        })();
+        const client = keepCalling(async () => {
+            const res = await web();
+            return (res.status === 200 && /^web on 10\.213\.26\.1[34]:8080 \/x/.test(res.body)) || `${res.status} ${res.body.trim().slice(0, 200)}`;
+        });
+        let seen = { ok: 0, failures: [] as string[] };
 
         const prefix: string = outputs.servicesPrefix;
         const worker0 = workers[0].address;
@@ -126,11 +118,10 @@ describe("router survives bad data on the local stack (real engine, real etcd, r
                 });
             }
         } finally {
-            running = false;
-            await client;
+            seen = await client.stop();
         }
-        expect(failures, "failed requests to web through the load balancer").to.deep.equal([]);
-        expect(ok, "web was called throughout").to.be.greaterThan(20);
+        expect(seen.failures, "failed requests to web through the load balancer").to.deep.equal([]);
+        expect(seen.ok, "web was called throughout").to.be.greaterThan(20);
         for (const w of workers) {
             const h = (await workerHealth(w))!;
             expect(h.status, `${w.name}: bad services never fail the worker`).to.equal(200);
