@@ -22,7 +22,7 @@ export interface SizeRun {
     samples: { plaintextFloorMs: number[]; tlsFloorBeforeMs: number[]; setCreateMs: number[]; tlsFloorAfterMs: number[]; tlsSameWritesFloorMs: number[] };
     /** Per round: the set over the mean of the TLS floors bracketing it. */
     setToTlsFloor: number[];
-    /** Per round: the raw floor of the set's own writes (schema keys and owner markers) over the TLS floor just before it. */
+    /** Per round: the raw floor of the set's own writes (schema keys and one ownership record per transaction) over the TLS floor just before it. */
     sameWritesToTlsFloor: number[];
     /** Per round: the set over the same-writes floor taken just after it. */
     setToSameWritesFloor: number[];
@@ -73,24 +73,24 @@ export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: s
                 note: `ratio: the median over ${run.rounds} rounds of each round's TLS floor over the plaintext floor taken just before it (${list(run.tlsToPlaintextFloor)})`,
             }),
         );
-        // Where the set's time goes: the owner markers it writes (one more put per service), then the provider itself.
+        // Where the set's time goes: the ownership records it writes (one more put per transaction), then the provider itself.
         figures.push(
             figure({
                 id: `same-writes-floor-vs-tls-floor-${n}`,
-                measured: `raw transactions of every key the set writes (schema keys and one owner marker per service, ${run.schemaKeys + n} puts), same client and strategy, ${what}`,
+                measured: `raw transactions of every key the set writes (schema keys, at most ${MAX_TXN_OPS - 1} a transaction, and one ownership record per transaction), same client and strategy, ${what}`,
                 value: median(s.tlsSameWritesFloorMs),
                 unit: "ms",
                 baseline: "TLS floor (schema keys only)",
                 baselineValue: tlsFloor,
                 ratio: median(run.sameWritesToTlsFloor),
-                note: `the cost of the owner markers alone; ratio: median per round over the TLS floor just before it (${list(run.sameWritesToTlsFloor)})`,
+                note: `the cost of the ownership records alone; ratio: median per round over the TLS floor just before it (${list(run.sameWritesToTlsFloor)})`,
             }),
             figure({
                 id: `set-vs-same-writes-floor-${n}`,
                 measured: `the set create, ${what}`,
                 value: setMs,
                 unit: "ms",
-                baseline: "raw transactions of the same writes (schema keys and owner markers)",
+                baseline: "raw transactions of the same writes (schema keys and ownership records)",
                 baselineValue: median(s.tlsSameWritesFloorMs),
                 ratio: median(run.setToSameWritesFloor),
                 note: `the provider's own cost (check, validation, one read, planning, guards); ratio: median per round (${list(run.setToSameWritesFloor)})`,
@@ -143,7 +143,7 @@ export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: s
         `Over mutual TLS with auth on, as the deployer, one ServiceRegistrationSet create (one read, then <= ${MAX_TXN_OPS}-op transactions: ` +
         `${small.setWriteTransactions} against the floor's ${small.floorTransactions} at ${small.count} services) is ${runs.map((r) => verdict(r.count)).join(" and ")}; ` +
         `target ${SET_TO_FLOOR_TARGET}x, measured warm (the first create in a fresh process, compiling the provider's bundle, took ${round(small.coldSetCreateMs ?? NaN, 0)} ms). ` +
-        `Of that, the owner markers (one more put per service) make the raw floor of the same writes ${runs.map((r) => `${round(at(`same-writes-floor-vs-tls-floor-${r.count}`)!.ratio, 2)}x`).join(", ")} the TLS floor, and the provider adds ${runs.map((r) => `${round(at(`set-vs-same-writes-floor-${r.count}`)!.ratio, 2)}x`).join(", ")} on top of that. ` +
+        `Of that, the ownership records (one more put per transaction) make the raw floor of the same writes ${runs.map((r) => `${round(at(`same-writes-floor-vs-tls-floor-${r.count}`)!.ratio, 2)}x`).join(", ")} the TLS floor, and the provider adds ${runs.map((r) => `${round(at(`set-vs-same-writes-floor-${r.count}`)!.ratio, 2)}x`).join(", ")} on top of that. ` +
         `TLS itself costs ${runs.map((r) => `${round(at(`tls-floor-vs-plaintext-floor-${r.count}`)!.ratio, 2)}x at ${r.count}`).join(", ")} (TLS floor over plaintext floor, both with auth on). ` +
         `One ServiceRegistration per service, ${small.parallel} creates at a time as the engine runs them, costs ${round(at(`per-service-resources-vs-tls-floor-${small.count}`)!.ratio, 1)}x the TLS floor at ${small.count}: each create waits for its own commit.`;
     return { figures, summary };

@@ -5,7 +5,8 @@ import type { Etcd3 } from "etcd3";
 import type { EtcdConnectionArgs } from "../components/etcd/etcd-client";
 import { SERVICE_REGISTRATION_PROVIDER_VERSION } from "../components/services/service-registration";
 import { SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../components/services/service-registration-set";
-import { MAX_TXN_OPS, planServiceWrite, registrationId, serviceKeyValues } from "../model/service-keys";
+import { MAX_TXN_OPS, serviceKeyValues } from "../model/service-keys";
+import { encodeSetRecord, RecordLine, setRecordKey } from "../model/set-records";
 import { BenchService } from "./configs";
 import { mapLimit } from "./support";
 
@@ -24,14 +25,30 @@ export function schemaKeys(services: BenchService[]): Array<[string, string]> {
 }
 
 /**
- * Every key and value the set's create writes for these services: the schema keys and one owner
- * marker per service, as the provider plans them. Raw, they are the floor of the same writes.
+ * Every key and value the set's create writes for these services, as its transactions carry them:
+ * the schema keys, packed in key order at most 127 operations a transaction, and one ownership
+ * record per transaction (model/set-records.ts). Raw, they are the floor of the same writes.
  */
-export function sameWritesAsSet(services: BenchService[]): Array<[string, string]> {
-    return services.flatMap((s) => {
-        const request = { owner: registrationId(PREFIX, s.service, `set:${SET_OWNER_KEY}`), definition: { ...s, prefix: PREFIX }, ownedBefore: [], mirrorToV2: false, mirroredBefore: [], adopt: false };
-        return planServiceWrite(request, { keys: {}, markerModRevision: "0" }).v3.map((o): [string, string] => [o.key, o.op === "put" ? o.value : ""]);
-    });
+export function sameWritesAsSet(services: BenchService[]): Array<Array<[string, string]>> {
+    const owner = `set:${SET_OWNER_KEY}`;
+    const sorted = [...services].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+    const transactions: Array<Array<[string, string]>> = [];
+    let puts: Array<[string, string]> = [];
+    let lines: Array<[string, RecordLine]> = [];
+    const close = () => {
+        if (lines.length === 0) return;
+        transactions.push([...puts, [setRecordKey(PREFIX, owner, `bench-${transactions.length}`), encodeSetRecord(owner, lines)]]);
+        puts = [];
+        lines = [];
+    };
+    for (const s of sorted) {
+        const keys = Object.entries(serviceKeyValues({ ...s, prefix: PREFIX }));
+        if (puts.length + keys.length > MAX_TXN_OPS - 1) close();
+        puts.push(...keys);
+        lines.push([s.service, { since: "1", keys: keys.map(([k]) => k.slice(PREFIX.length + s.service.length + 2)) }]);
+    }
+    close();
+    return transactions;
 }
 
 /** Empties the keyspace and compacts its history (as root), so every measurement starts from the same state. */
@@ -53,6 +70,11 @@ export async function putOneAtATime(client: Etcd3, keys: Array<[string, string]>
 export async function putInTransactions(client: Etcd3, keys: Array<[string, string]>, inFlight: number): Promise<number> {
     const batches: Array<Array<[string, string]>> = [];
     for (let i = 0; i < keys.length; i += MAX_TXN_OPS) batches.push(keys.slice(i, i + MAX_TXN_OPS));
+    return putTransactions(client, batches, inFlight);
+}
+
+/** These raw transactions, `inFlight` at a time. Returns how many. */
+export async function putTransactions(client: Etcd3, batches: Array<Array<[string, string]>>, inFlight: number): Promise<number> {
     await mapLimit(batches, inFlight, (batch) =>
         client.kv.txn({ compare: [], success: batch.map(([key, value]) => ({ request_put: { key: Buffer.from(key), value: Buffer.from(value) } })), failure: [] }),
     );

@@ -11,6 +11,7 @@
 import { certFile, keyFile, TRUST_BUNDLE_FILE } from "../../model/pki-delivery";
 import type { FleetUnitOption } from "../../model/types";
 import { encodeOwnerMarker, ownerMarkerKey, serviceRoot } from "../../model/service-keys";
+import { setRecordsPrefix } from "../../model/set-records";
 
 export interface FleetServiceSpec {
     service: string;
@@ -84,6 +85,7 @@ export function serviceTemplateOptions(spec: FleetServiceSpec): FleetUnitOption[
 export function sidekickScript(spec: FleetServiceSpec): string {
     const root = serviceRoot(spec.prefix, spec.service);
     const marker = sidekickMarker(spec);
+    const records = setRecordsPrefix(spec.prefix);
     const every = Math.max(1, Math.floor(spec.ttlSeconds / 3));
     const port = spec.image
         ? `p=$(docker port ${spec.service}-@I@ ${spec.containerPort}/tcp | head -n1); port=\${p##*:}`
@@ -92,6 +94,8 @@ export function sidekickScript(spec: FleetServiceSpec): string {
     const body = [
         `cur=$(etcdctl get --print-value-only ${marker.key}) || { sleep 2; continue; }`,
         `if [ -n "$cur" ] && [ "$cur" != "$ours" ]; then echo "${root} is declared by another owner ($cur): not announcing" >&2; exit 1; fi`,
+        // No marker: a ServiceRegistrationSet may still claim it, by a line of its records.
+        `if [ -z "$cur" ]; then recs=$(etcdctl get --prefix --print-value-only ${records}) || { sleep 2; continue; }; if echo "$recs" | grep -q "^${spec.service} "; then echo "${root} is declared by a ServiceRegistrationSet (a record under ${records}): not announcing" >&2; exit 1; fi; fi`,
         port,
         `if [ -z "$port" ]; then sleep 2; continue; fi`,
         `set -- $(etcdctl lease grant ${spec.ttlSeconds}); lease=$2`,

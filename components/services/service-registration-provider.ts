@@ -12,6 +12,7 @@ import {
     normalizeServiceDefinition,
     observedFields,
     ownedKeysSeen,
+    serviceClaim,
     registrationId,
     ServiceDefinition,
     serviceDefinitionProblems,
@@ -146,8 +147,8 @@ export const provider: pulumi.dynamic.ResourceProvider = {
             const root = serviceRoot(def.prefix, def.service);
             return await withSharedEtcd(props.connection, async (session) => {
                 const [snap] = await readSnapshots(session, [def]);
-                const owned = ownedKeysSeen(root, snap.markerValue, id, props.ownedKeys);
-                if (snap.markerValue === undefined && owned.every((k) => !(k in snap.keys))) return { id: "", props: {} };
+                const owned = ownedKeysSeen(root, snap, id, props.ownedKeys);
+                if (!serviceClaim(root, snap).claimed && owned.every((k) => !(k in snap.keys))) return { id: "", props: {} };
                 const seen = observedFields(root, owned, snap.keys);
                 const state: Record<string, any> = { ...props, scheme: seen.scheme ?? "", hosts: seen.hosts, ownedKeys: owned, v2InSync: props.v2InSync ?? true };
                 if (seen.hostPort === undefined) delete state.hostPort;

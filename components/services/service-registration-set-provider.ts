@@ -10,6 +10,7 @@ import {
     formatProblems,
     observedFields,
     ownedKeysSeen,
+    serviceClaim,
     prefixProblem,
     registrationId,
     ServiceDefinition,
@@ -21,11 +22,13 @@ import {
     ownValue,
 } from "../../model/service-keys";
 import { readSnapshots, readV2Tree, registerServices, ServiceRemoval, unregisterServices } from "./service-store";
+import { deleteKeys, readOwnSetRecords } from "./set-record-store";
+import { ownSetRecordsPrefix } from "../../model/set-records";
 import { failWith, isUnknown, sameJson } from "./service-registration-common";
 import { clusterWaitProblem, waitForEtcd } from "./cluster-wait";
 
 /** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
-export const SERVICE_REGISTRATION_SET_PROVIDER_VERSION = "1.2.0";
+export const SERVICE_REGISTRATION_SET_PROVIDER_VERSION = "1.3.0";
 
 /** One service of a set: the fields of ServiceRegistration, without connection and prefix. */
 export interface RegisteredService {
@@ -59,9 +62,14 @@ function labelOf(props: { resourceName?: unknown }): string {
     return `ServiceRegistrationSet "${String(props.resourceName ?? "?")}"`;
 }
 
-/** The owner written into one service's marker: distinct from a ServiceRegistration of the same name. */
+/** The set's owner in its records (model/set-records.ts). */
+function setOwner(props: { ownerKey: string }): string {
+    return `set:${props.ownerKey}`;
+}
+
+/** One service's owner, as its record line (or a marker of provider 1.2.0) names it: distinct from a ServiceRegistration of the same name. */
 function serviceOwner(props: { prefix: string; ownerKey: string }, service: string): string {
-    return registrationId(props.prefix, service, `set:${props.ownerKey}`);
+    return registrationId(props.prefix, service, setOwner(props));
 }
 
 /** A service of checked inputs or of state as a definition. */
@@ -127,6 +135,7 @@ function requestFor(props: ServiceRegistrationSetState, def: ServiceDefinition, 
         mirroredBefore: before.mirrored ?? [],
         adopt: props.adopt,
         adoptFrom: (props.takeOverFrom ?? []).map((ownerKey) => registrationId(def.prefix, def.service, ownerKey)),
+        recordedBySet: true,
     };
 }
 
@@ -151,7 +160,7 @@ async function apply(props: ServiceRegistrationSetState, before: Partial<Service
     if (props.clusterWaitSeconds) await waitForEtcd(props.connection, { timeoutSeconds: props.clusterWaitSeconds });
     await withSharedEtcd(props.connection, async (session) => {
         const requests = defs.map((def) => requestFor(props, def, { owned: ownValue(before.ownedKeys, def.service), mirrored: ownValue(before.mirroredKeys, def.service) }));
-        const plans = await registerServices(session, requests, (i) => `${label}: service "${defs[i].service}"`);
+        const plans = await registerServices(session, requests, (i) => `${label}: service "${defs[i].service}"`, { owner: setOwner(props), prefix: props.prefix });
         plans.forEach((plan, i) => {
             ownedKeys[defs[i].service] = plan.ownedKeys;
             mirroredKeys[defs[i].service] = plan.mirroredKeys;
@@ -232,9 +241,9 @@ export const provider: pulumi.dynamic.ResourceProvider = {
                 const ownedKeys: Record<string, string[]> = {};
                 const mirroredKeys: Record<string, string[]> = {};
                 const present = defs.filter((def, i) => {
-                    const owned = ownedKeysSeen(serviceRoot(def.prefix, def.service), snapshots[i].markerValue, serviceOwner(props, def.service), ownValue(props.ownedKeys, def.service));
-                    // A service whose keys and marker were all removed by hand is gone from the set (drift).
-                    if (snapshots[i].markerValue === undefined && owned.every((k) => !(k in snapshots[i].keys))) return false;
+                    const owned = ownedKeysSeen(serviceRoot(def.prefix, def.service), snapshots[i], serviceOwner(props, def.service), ownValue(props.ownedKeys, def.service));
+                    // A service whose keys and claim were all removed by hand is gone from the set (drift).
+                    if (!serviceClaim(serviceRoot(def.prefix, def.service), snapshots[i]).claimed && owned.every((k) => !(k in snapshots[i].keys))) return false;
                     const fields = observedFields(serviceRoot(def.prefix, def.service), owned, snapshots[i].keys);
                     seen.push({ service: def.service, scheme: (fields.scheme ?? "") as ServiceScheme, hosts: fields.hosts, ...(fields.hostPort === undefined ? {} : { hostPort: fields.hostPort as number }) });
                     ownedKeys[def.service] = owned;
@@ -278,14 +287,21 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     async delete(id: string, props: any) {
         const label = labelOf(props);
         try {
-            const removals: ServiceRemoval[] = (props.services ?? []).map((s: RegisteredService) => ({
-                owner: serviceOwner(props, s.service),
-                prefix: props.prefix,
-                service: s.service,
-                ownedKeys: ownValue(props.ownedKeys, s.service) ?? [],
-                mirroredKeys: ownValue(props.mirroredKeys, s.service) ?? [],
-            }));
-            await withSharedEtcd(props.connection, (session) => unregisterServices(session, removals));
+            const removal = (service: string, ownedKeys: string[], mirroredKeys: string[]): ServiceRemoval => ({ owner: serviceOwner(props, service), prefix: props.prefix, service, ownedKeys, mirroredKeys });
+            const removals: ServiceRemoval[] = (props.services ?? []).map((s: RegisteredService) => removal(s.service, ownValue(props.ownedKeys, s.service) ?? [], ownValue(props.mirroredKeys, s.service) ?? []));
+            await withSharedEtcd(props.connection, async (session) => {
+                // Services the set's records claim that its state lacks (a create whose result was lost) go too.
+                const inState = new Set(removals.map((r) => r.service));
+                for (const record of await readOwnSetRecords(session, ownSetRecordsPrefix(props.prefix, setOwner(props)))) {
+                    for (const service of record.services.keys()) {
+                        if (!inState.has(service)) removals.push(removal(service, [], []));
+                        inState.add(service);
+                    }
+                }
+                await unregisterServices(session, removals);
+                // Every line left is superseded or a service now claimed by another owner: none is a claim of this set.
+                await deleteKeys(session, (await readOwnSetRecords(session, ownSetRecordsPrefix(props.prefix, setOwner(props)))).map((r) => r.key));
+            });
         } catch (err) {
             throw failWith(label, err, props.connection);
         }

@@ -7,7 +7,6 @@ import { EtcdConnectionArgs, EtcdSession, withEtcd } from "../etcd/etcd-client";
 import {
     batchOperationGroups,
     compensationOps,
-    decodeOwnerMarker,
     DEFAULT_SERVICE_PREFIX,
     isEmptyRecord,
     KeyOperation,
@@ -16,12 +15,16 @@ import {
     normalizeServiceDefinition,
     ownerMarkerKey,
     planServiceWrite,
+    serviceClaim,
     ServiceScheme,
     ServiceSnapshot,
     ServiceWritePlan,
     ServiceWriteRequest,
     serviceRoot,
 } from "../../model/service-keys";
+import { decodeSetRecord, lineBeatsMarker, newerRevision, SetRecord, setClaimsByRoot, setRecordsPrefix } from "../../model/set-records";
+import { commitPlans, prefixEnd } from "./guarded-commit";
+import { deleteKeys, setRecordWriter, tidySetRecords } from "./set-record-store";
 
 const PARALLEL_TXNS = 16;
 const READ_SERVICES_PER_TXN = 64;
@@ -39,23 +42,24 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
     return results;
 }
 
-function prefixEnd(prefix: string): Buffer {
-    const end = Buffer.from(prefix);
-    end[end.length - 1] += 1;
-    return end;
-}
+type ReadKv = { key: Buffer; value: Buffer; mod_revision: string };
 
-/** The etcd3 request ops of many operations in one loop: the hot path of large writes (thousands of calls otherwise). */
-function toRequestOps(groups: { ops: KeyOperation[] }[]) {
-    const ops: Array<{ request_put: { key: Buffer; value: Buffer } } | { request_delete_range: { key: Buffer } }> = [];
-    for (const g of groups) {
-        for (const o of g.ops) ops.push(o.op === "put" ? { request_put: { key: Buffer.from(o.key), value: Buffer.from(o.value) } } : { request_delete_range: { key: Buffer.from(o.key) } });
+/** The set records among `kvs`, by prefix. */
+function recordsIn(prefixes: string[], kvs: ReadKv[]): Map<string, SetRecord[]> {
+    const found = new Map<string, SetRecord[]>(prefixes.map((p) => [p, []]));
+    const starts = prefixes.map((p) => setRecordsPrefix(p));
+    for (const kv of kvs) {
+        const key = kv.key.toString();
+        const at = starts.findIndex((start) => key.startsWith(start));
+        if (at === -1) continue;
+        const record = decodeSetRecord(key, kv.value.toString(), String(kv.mod_revision));
+        if (record) found.get(prefixes[at])!.push(record);
     }
-    return ops;
+    return found;
 }
 
-function snapshotsFrom(defs: { prefix: string; service: string }[], kvs: { key: Buffer; value: Buffer; mod_revision: string }[]): ServiceSnapshot[] {
-    const result = defs.map((): ServiceSnapshot => ({ keys: {}, markerModRevision: "0" }));
+function snapshotsFrom(defs: { prefix: string; service: string }[], kvs: ReadKv[], revision: string): ServiceSnapshot[] {
+    const result = defs.map((): ServiceSnapshot => ({ keys: {}, markerModRevision: "0", revision, latestModRevision: "0" }));
     // Nothing there yet (seeding a fresh keyspace): no need to index thousands of services.
     if (kvs.length === 0) return result;
     const byRoot = new Map<string, ServiceSnapshot>();
@@ -65,43 +69,62 @@ function snapshotsFrom(defs: { prefix: string; service: string }[], kvs: { key: 
         byRoot.set(`${serviceRoot(d.prefix, d.service)}/`, result[i]);
         byMarker.set(ownerMarkerKey(d.prefix, d.service), result[i]);
     });
+    const touched = (snap: ServiceSnapshot, modRevision: string) => {
+        if (newerRevision(modRevision, snap.latestModRevision!)) snap.latestModRevision = modRevision;
+    };
     for (const kv of kvs) {
         const key = kv.key.toString();
         const marked = byMarker.get(key);
         if (marked) {
             marked.markerValue = kv.value.toString();
             marked.markerModRevision = String(kv.mod_revision);
+            touched(marked, marked.markerModRevision);
             continue;
         }
         for (const prefix of prefixes) {
             if (!key.startsWith(`${prefix}/`)) continue;
             const slash = key.indexOf("/", prefix.length + 1);
             const snap = slash === -1 ? undefined : byRoot.get(key.slice(0, slash + 1));
-            if (snap) snap.keys[key] = kv.value.toString();
+            if (snap) {
+                snap.keys[key] = kv.value.toString();
+                touched(snap, String(kv.mod_revision));
+            }
         }
+    }
+    // A set record modified after the service's marker is its claim (model/set-records.ts).
+    for (const [prefix, records] of recordsIn(prefixes, kvs)) {
+        if (records.length === 0) continue;
+        const claims = setClaimsByRoot(prefix, records);
+        defs.forEach((d, i) => {
+            if (d.prefix !== prefix) return;
+            const claim = claims.get(serviceRoot(d.prefix, d.service));
+            if (claim && lineBeatsMarker(claim.since, result[i].markerModRevision)) result[i].setClaim = claim;
+        });
     }
     return result;
 }
 
 /**
- * Reads, per service, the keys under its root and its owner marker. Many services under one
- * prefix are read with two range scans in one request (seeding); otherwise one read transaction
- * per 64 services. Read-only transactions are served without a raft write.
+ * Reads, per service, the keys under its root, its owner marker and the set records of its prefix.
+ * Many services under one prefix are read with two range scans in one request (seeding); otherwise
+ * one read transaction per 64 services. Read-only transactions are served without a raft write.
  */
 export async function readSnapshots(session: EtcdSession, defs: { prefix: string; service: string }[]): Promise<ServiceSnapshot[]> {
     const prefixes = [...new Set(defs.map((d) => d.prefix))];
     const range = (start: string, isPrefix: boolean) => ({ request_range: { key: Buffer.from(start), ...(isPrefix ? { range_end: prefixEnd(start) } : {}) } });
     const collect = (res: { responses: { response_range: { kvs: any[] } }[] }) => res.responses.flatMap((r) => r.response_range.kvs);
     if (defs.length > READ_SERVICES_PER_TXN && prefixes.length <= 8) {
+        // The owner namespace of a prefix holds its markers and its set records.
         const success = prefixes.flatMap((p) => [range(`${p}/`, true), range(`${ownerMarkerKey(p, "")}`, true)]);
         const res = await session.run("read", (client) => client.kv.txn({ compare: [], success, failure: [] }));
-        return snapshotsFrom(defs, collect(res));
+        return snapshotsFrom(defs, collect(res), String(res.header.revision));
     }
     const chunks = batchOperationGroups(defs.map((d) => [d]), READ_SERVICES_PER_TXN).map((c) => c.map((g) => g[0]));
     const perChunk = await mapLimit(chunks, PARALLEL_TXNS, async (chunk) => {
-        const success = chunk.flatMap((d) => [range(`${serviceRoot(d.prefix, d.service)}/`, true), range(ownerMarkerKey(d.prefix, d.service), false)]);
+        const records = [...new Set(chunk.map((d) => d.prefix))].map((p) => range(setRecordsPrefix(p), true));
+        const success = [...chunk.flatMap((d) => [range(`${serviceRoot(d.prefix, d.service)}/`, true), range(ownerMarkerKey(d.prefix, d.service), false)]), ...records];
         const res = await session.run("read", (client) => client.kv.txn({ compare: [], success, failure: [] }));
-        return snapshotsFrom(chunk, collect(res));
+        return snapshotsFrom(chunk, collect(res), String(res.header.revision));
     });
     return perChunk.flat();
 }
@@ -137,119 +160,38 @@ async function applyV2(session: EtcdSession, ops: KeyOperation[], roots: string[
     }
 }
 
-type OpGroup = { i: number; ops: KeyOperation[] };
-
-/**
- * Runs transactions of at most 128 operations (a service never split), PARALLEL_TXNS in flight,
- * taking the services in `order`, each guarded by the owner markers' mod revisions seen when
- * planning (one range guard for a batch whose markers were all absent). Batches are packed when a
- * transaction slot frees up, so plans that `planAt` computes on first use overlap the commits
- * already in flight. A service needing more than 128 operations must be refused by the caller first.
- */
-async function commitV3(
-    session: EtcdSession,
-    order: number[],
-    planAt: (i: number) => ServiceWritePlan,
-    snapshots: ServiceSnapshot[],
-    opsOf: (p: ServiceWritePlan, i: number) => KeyOperation[],
-): Promise<void> {
-    const failed: { roots: string[]; message: string }[] = [];
-    let next = 0;
-    let carried: OpGroup | undefined;
-    let sent = 0;
-    const takeBatch = (): OpGroup[] => {
-        const batch: OpGroup[] = [];
-        let size = 0;
-        for (;;) {
-            let group = carried;
-            carried = undefined;
-            if (!group) {
-                if (next >= order.length) break;
-                const i = order[next++];
-                group = { i, ops: opsOf(planAt(i), i) };
-            }
-            if (size + group.ops.length > MAX_TXN_OPS && batch.length > 0) {
-                carried = group;
-                break;
-            }
-            batch.push(group);
-            size += group.ops.length;
-        }
-        return batch;
-    };
-    const worker = async () => {
-        for (let batch = takeBatch(); batch.length > 0; batch = takeBatch()) {
-            sent++;
-            await commitBatch(batch).catch((err) => {
-                failed.push({ roots: batch.map((g) => planAt(g.i).root), message: (err as Error).message });
-            });
-        }
-    };
-    await Promise.all(Array.from({ length: PARALLEL_TXNS }, worker));
-    if (failed.length > 0) {
-        const failedRoots = failed.flatMap((f) => f.roots);
-        const written = sent > failed.length ? `; the other ${order.length - failedRoots.length} service(s) were written` : "";
-        throw new Error(`${failed[0].message} (not written: ${failedRoots.length > 5 ? `${failedRoots.slice(0, 5).join(", ")} and ${failedRoots.length - 5} more` : failedRoots.join(", ")}${written})`);
-    }
-
-    async function commitBatch(batch: OpGroup[], rangeGuard = batch.length > 1 && batch.every((g) => snapshots[g.i].markerModRevision === "0")): Promise<void> {
-        const res = await session.run("transaction", (client) =>
-            client.kv.txn({ compare: rangeGuard ? absentMarkersGuard(batch.map((g) => planAt(g.i).markerKey)) : markerGuards(batch), success: toRequestOps(batch), failure: [] }),
-        );
-        if (!res.succeeded) {
-            // A retried commit may already have been applied: then every marker holds what we wrote.
-            const now = await readSnapshots(session, batch.map((g) => splitRoot(planAt(g.i).root)));
-            // The range guard also covers markers of services not in this batch: if none of ours
-            // appeared, one of those did, which is no conflict; the per-service guards decide then.
-            if (rangeGuard && now.every((snap) => snap.markerValue === undefined)) return commitBatch(batch, false);
-            const changed = batch.filter((g, j) => now[j].markerValue !== expectedMarkerAfter(planAt(g.i), g.ops));
-            if (changed.length > 0) {
-                throw new Error(`${changed.map((g) => planAt(g.i).root).join(", ")} changed while being written (another writer); run again`);
-            }
-        }
-    }
-
-    /** One guard per service: its marker's mod revision is still the one seen when planning. */
-    function markerGuards(batch: OpGroup[]) {
-        return batch.map((g) => ({ key: Buffer.from(planAt(g.i).markerKey), target: "Mod" as const, result: "Equal" as const, mod_revision: snapshots[g.i].markerModRevision }));
-    }
-}
-
-/**
- * One guard for a batch of services that had no marker when planned: no marker exists anywhere
- * from the first of theirs to the last: one range compare instead of one compare per service (those
- * cost about 0.2x of the raw floor's time when seeding 1,000 services).
- */
-function absentMarkersGuard(markerKeys: string[]) {
-    let first = markerKeys[0];
-    let last = markerKeys[0];
-    for (const key of markerKeys) {
-        if (key < first) first = key;
-        if (key > last) last = key;
-    }
-    return [{ key: Buffer.from(first), range_end: Buffer.from(`${last}\0`), target: "Mod" as const, result: "Equal" as const, mod_revision: "0" }];
-}
-
 function indices(count: number): number[] {
     return Array.from({ length: count }, (_, i) => i);
 }
 
-function expectedMarkerAfter(plan: ServiceWritePlan, ops: KeyOperation[]): string | undefined {
-    const last = ops.filter((o) => o.key === plan.markerKey).pop();
-    return last === undefined ? undefined : last.op === "put" ? last.value : undefined;
+/** Records whose lines the write at these snapshots superseded (the services' previous set claims). */
+function supersededRecords(snapshots: ServiceSnapshot[]): Map<string, Set<string>> {
+    const byPrefix = new Map<string, Set<string>>();
+    for (const snap of snapshots) {
+        if (!snap.setClaim) continue;
+        const root = snap.setClaim.owner.slice(0, snap.setClaim.owner.indexOf("@"));
+        const prefix = root.slice(0, root.lastIndexOf("/"));
+        if (!byPrefix.has(prefix)) byPrefix.set(prefix, new Set());
+        byPrefix.get(prefix)!.add(snap.setClaim.recordKey);
+    }
+    return byPrefix;
 }
-function splitRoot(root: string): { prefix: string; service: string } {
-    const cut = root.lastIndexOf("/");
-    return { prefix: root.slice(0, cut), service: root.slice(cut + 1) };
+
+/** A set's write: ownership goes into one record per transaction (model/set-records.ts), not per-service markers. */
+export interface SetWrite {
+    /** The set's owner in its records, `set:<owner key>`. */
+    owner: string;
+    prefix: string;
 }
 
 /**
  * Creates or updates many services: one read transaction per 64 services, then the writes packed
  * into transactions of at most 128 operations (a service never split), then the v2 mirror. If the
  * mirror fails, the v3 changes are rolled back. Refuses, before writing anything, services owned by
- * another writer. The provider's create and update use this same path.
+ * another writer. The provider's create and update use this same path; a set's (`set`) records its
+ * ownership per transaction. Afterwards, set records whose lines the write superseded are tidied.
  */
-export async function registerServices(session: EtcdSession, requests: ServiceWriteRequest[], labelOf?: (i: number) => string): Promise<ServiceWritePlan[]> {
+export async function registerServices(session: EtcdSession, requests: ServiceWriteRequest[], labelOf?: (i: number) => string, set?: SetWrite): Promise<ServiceWritePlan[]> {
     const label = (i: number) => labelOf?.(i) ?? `service ${serviceRoot(requests[i].definition.prefix, requests[i].definition.service)}`;
     const roots = requests.map((r) => serviceRoot(r.definition.prefix, r.definition.service));
     const seen = new Set<string>();
@@ -264,21 +206,25 @@ export async function registerServices(session: EtcdSession, requests: ServiceWr
     const untouched = (i: number) => {
         const snap = snapshots[i];
         const r = requests[i];
-        return snap.markerValue === undefined && r.ownedBefore.length === 0 && r.mirroredBefore.length === 0 && isEmptyRecord(snap.keys) && isEmptyRecord(snap.v2Keys);
+        return snap.markerValue === undefined && snap.setClaim === undefined && r.ownedBefore.length === 0 && r.mirroredBefore.length === 0 && isEmptyRecord(snap.keys) && isEmptyRecord(snap.v2Keys);
     };
     const planned: Array<ServiceWritePlan | undefined> = requests.map((r, i) => (untouched(i) ? undefined : planServiceWrite(r, snapshots[i])));
     const refused = planned.map((p, i) => (p?.refusal ? `${label(i)}: ${p.refusal}` : undefined)).filter((m): m is string => !!m);
     if (refused.length > 0) throw new Error(refused.join("\n"));
+    // A set's transactions carry one more operation: their record.
+    const limit = set ? MAX_TXN_OPS - 1 : MAX_TXN_OPS;
     requests.forEach((r, i) => {
-        // Keys, one owner marker; what planServiceWrite would give an untouched service.
-        const ops = planned[i]?.v3.length ?? 2 + r.definition.hosts.length + (r.definition.hostPort === undefined ? 0 : 1);
-        if (ops > MAX_TXN_OPS) throw new Error(`${label(i)}: needs ${ops} operations, more than etcd's ${MAX_TXN_OPS}-operation transaction limit (too many hosts)`);
+        if (set && (!r.recordedBySet || r.definition.prefix !== set.prefix)) throw new Error(`${label(i)}: a set's write records every service under ${set.prefix} in its records`);
+        // Keys and, unless a set records it, one owner marker: what planServiceWrite gives an untouched service.
+        const ops = planned[i]?.v3.length ?? 1 + r.definition.hosts.length + (r.definition.hostPort === undefined ? 0 : 1) + (r.recordedBySet ? 0 : 1);
+        if (ops > limit) throw new Error(`${label(i)}: needs ${ops} operations${set ? " and its ownership record one more" : ""}, more than etcd's ${MAX_TXN_OPS}-operation transaction limit (too many hosts)`);
     });
     const planAt = (i: number): ServiceWritePlan => (planned[i] ??= planServiceWrite(requests[i], snapshots[i]));
 
-    // In key order, so each batch's markers form a range no other batch of this write falls in.
+    // In key order, so each batch's services form a key range no other batch of this write falls in.
     const keyOrder = roots.map((_, i) => i).sort((a, b) => (roots[a] < roots[b] ? -1 : roots[a] > roots[b] ? 1 : 0));
-    await commitV3(session, keyOrder, planAt, snapshots, (p) => p.v3);
+    const recordOf = set ? setRecordWriter(set.prefix, set.owner, planAt, snapshots) : undefined;
+    const records = await commitPlans(session, keyOrder, planAt, snapshots, (p) => p.v3, { recordOf });
     const plans = requests.map((r, i) => planAt(i));
     const v2Ops = plans.flatMap((p) => p.v2);
     if (v2Ops.length > 0) {
@@ -289,7 +235,9 @@ export async function registerServices(session: EtcdSession, requests: ServiceWr
             const rollback = async () => {
                 const current = await readSnapshots(session, requests.map((r) => r.definition));
                 const before = (p: ServiceWritePlan, i: number): KeyValues => ({ ...snapshots[i].keys, ...(snapshots[i].markerValue !== undefined ? { [p.markerKey]: snapshots[i].markerValue! } : {}) });
-                await commitV3(session, indices(plans.length), (i) => plans[i], current, (p, i) => compensationOps(p.v3, before(p, i)));
+                await commitPlans(session, indices(plans.length), (i) => plans[i], current, (p, i) => compensationOps(p.v3, before(p, i)));
+                // The records written name the services' new keys: without them the previous claims stand again.
+                await deleteKeys(session, records.map((r) => r.key));
                 const v2Before: KeyValues = Object.assign({}, ...snapshots.map((snap) => snap.v2Keys ?? {}));
                 const v2Restore = compensationOps(appliedV2, v2Before);
                 await applyV2(session, v2Restore, []);
@@ -301,6 +249,7 @@ export async function registerServices(session: EtcdSession, requests: ServiceWr
             throw new Error(`mirroring to the v2 keyspace failed (${(err as Error).message}); ${undone}`);
         }
     }
+    for (const [prefix, keys] of supersededRecords(snapshots)) await tidySetRecords(session, prefix, keys, (defs) => readSnapshots(session, defs));
     return plans;
 }
 
@@ -312,19 +261,24 @@ export interface ServiceRemoval {
     mirroredKeys: string[];
 }
 
-/** Deletes exactly the keys each owner wrote and its marker; services now owned by someone else are left alone. */
+/**
+ * Deletes exactly the keys each owner wrote, its marker and its set record lines; services now owned
+ * by someone else are left alone.
+ */
 export async function unregisterServices(session: EtcdSession, removals: ServiceRemoval[]): Promise<{ skipped: string[] }> {
     const snapshots = await readSnapshots(session, removals);
     const skipped: string[] = [];
     const plans: ServiceWritePlan[] = [];
     const kept: ServiceSnapshot[] = [];
+    const removedOwner = new Map<string, string>();
     removals.forEach((r, i) => {
         const root = serviceRoot(r.prefix, r.service);
-        const marker = decodeOwnerMarker(snapshots[i].markerValue, root);
-        if (snapshots[i].markerValue !== undefined && marker?.owner !== r.owner) {
+        const { claimed, claim: marker } = serviceClaim(root, snapshots[i]);
+        if (claimed && marker?.owner !== r.owner) {
             skipped.push(root);
             return;
         }
+        removedOwner.set(root, r.owner);
         const markerKey = ownerMarkerKey(r.prefix, r.service);
         // The marker lists what this owner wrote, also keys a state saved before it may lack.
         const owned = [...new Set([...r.ownedKeys, ...(marker?.keys ?? [])])];
@@ -332,9 +286,11 @@ export async function unregisterServices(session: EtcdSession, removals: Service
         plans.push({ root, markerKey, markerValue: "", ownedKeys: [], mirroredKeys: [], v3, v2: r.mirroredKeys.map((key) => ({ op: "delete", key })) });
         kept.push(snapshots[i]);
     });
-    await commitV3(session, indices(plans.length), (i) => plans[i], kept, (p) => p.v3);
+    await commitPlans(session, indices(plans.length), (i) => plans[i], kept, (p) => p.v3);
     const v2Ops = plans.flatMap((p) => p.v2);
     if (v2Ops.length > 0) await applyV2(session, v2Ops, plans.map((p) => p.root));
+    const removedLine = (prefix: string) => (record: SetRecord, service: string) => removedOwner.get(`${prefix}/${service}`) === `${prefix}/${service}@${record.owner}`;
+    for (const [prefix, keys] of supersededRecords(kept)) await tidySetRecords(session, prefix, keys, (defs) => readSnapshots(session, defs), removedLine(prefix));
     return { skipped };
 }
 

@@ -13,6 +13,7 @@ import * as os from "os";
 import * as path from "path";
 import { Etcd3 } from "etcd3";
 import { encodeOwnerMarker } from "../../../model/service-keys";
+import { encodeSetRecord, setRecordKey } from "../../../model/set-records";
 import { certFile, keyFile, secretBundles, TLS_DIR, TRUST_BUNDLE_FILE } from "../../../model/pki-delivery";
 import type { CertificateSpec } from "../../../model/pki-plan";
 import { execArgv, FleetServiceSpec, sidekickMarker, sidekickTemplateOptions } from "../../../components/fleet/fleet-service-units";
@@ -133,6 +134,40 @@ describe("FleetService presence sidekick against real etcd", function () {
         expect(await stopped.exited).to.equal(0);
         expect(await client.get("/services/web/hosts/1").string()).to.equal("10.0.0.5:80");
         expect(await client.get(sidekickMarker(spec()).key).string()).to.equal(declared);
+    });
+
+    it("refuses to announce a service a ServiceRegistrationSet declared (a line of its record, no marker)", async () => {
+        await client.delete().prefix("/services/web/");
+        await client.delete().key(sidekickMarker(spec()).key);
+        const record = setRecordKey("/services", "set:org/proj/stack/services", "abc-0");
+        await client.put(record).value(encodeSetRecord("set:org/proj/stack/services", [["api", { since: "5", keys: ["scheme"] }], ["web", { since: "5", keys: ["hosts/0", "scheme"] }]]));
+        await client.put("/services/web/scheme").value("http");
+        await client.put("/services/web/hosts/0").value("10.0.0.6:80");
+        try {
+            const side = exec(spec(), "ExecStart", "1");
+            expect(await side.exited).to.equal(1);
+            expect(side.stderr()).to.include("/services/web is declared by a ServiceRegistrationSet");
+            expect(await client.getAll().prefix("/services/web/").strings()).to.deep.equal({ "/services/web/scheme": "http", "/services/web/hosts/0": "10.0.0.6:80" });
+            expect(await client.get(sidekickMarker(spec()).key).string(), "no marker written").to.equal(null);
+        } finally {
+            await client.delete().key(record);
+            await client.delete().prefix("/services/web/");
+        }
+    });
+
+    it("a set's record naming other services only is no claim on this one", async () => {
+        const record = setRecordKey("/services", "set:org/proj/stack/services", "def-0");
+        // "web-admin" starts with "web": the line must name the service exactly.
+        await client.put(record).value(encodeSetRecord("set:org/proj/stack/services", [["web-admin", { since: "5", keys: ["scheme"] }]]));
+        try {
+            const side = exec(spec(), "ExecStart", "4");
+            expect(await until(async () => (await client.get("/services/web/hosts/4").string()) !== null, 8000), side.stderr()).to.equal(true);
+            stop(side.child);
+        } finally {
+            await client.delete().key(record);
+            await client.delete().prefix("/services/web/");
+            await client.delete().key(sidekickMarker(spec()).key);
+        }
     });
 
     it("cannot announce outside the services prefix: the identity is the sidekick's, not root's", async () => {

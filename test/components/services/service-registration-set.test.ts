@@ -10,6 +10,7 @@ import { startSecureEtcdCluster, SecureEtcdTestCluster } from "../../support/sec
 import { serviceRegistrationSetProvider as provider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../../components/services/service-registration-set";
 import { serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../../components/services/service-registration";
 import { registrationOwnerKey } from "../../../model/service-keys";
+import { decodeSetRecord, setRecordsPrefix } from "../../../model/set-records";
 import { EtcdConnectionArgs } from "../../../components/etcd/etcd-client";
 import { failureOf } from "../../support/failure-of";
 
@@ -43,10 +44,32 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
     }
     const under = (prefix: string) => etcd.getAll().prefix(prefix).strings();
     const revision = async () => Number((await etcd.kv.range({ key: Buffer.from("/"), limit: "1" })).header.revision);
+    /** Per-service markers under a prefix's owner namespace (the set records excluded). */
+    const markersOf = async (prefix: string) => Object.keys(await under(`/coreos-cluster/owners${prefix}/`)).filter((k) => !k.startsWith(setRecordsPrefix(prefix))).sort();
+    /** Every set record under a prefix, decoded: owner and the services each lists with their relative keys. */
+    const recordsOf = async (prefix: string) => {
+        const found = await etcd.getAll().prefix(setRecordsPrefix(prefix)).strings();
+        return Object.entries(found).map(([key, value]) => {
+            const record = decodeSetRecord(key, value, "0");
+            expect(record, `${key} is a set record`).not.to.equal(undefined);
+            return { key, owner: record!.owner, services: Object.fromEntries([...record!.services].map(([s, line]) => [s, line.keys])) };
+        });
+    };
+    /** Service name to relative keys, over all of a prefix's records (a service listed twice fails). */
+    const claimedIn = async (prefix: string) => {
+        const all: Record<string, string[]> = {};
+        for (const r of await recordsOf(prefix)) {
+            for (const [s, keys] of Object.entries(r.services)) {
+                expect(all, `${s} is listed by one record only`).not.to.have.property(s);
+                all[s] = keys;
+            }
+        }
+        return all;
+    };
     const web = { service: "web", scheme: "http", hosts: ["10.1.0.1:80", "10.1.0.2:80"] };
     const db = { service: "db", scheme: "tcp", hosts: ["10.1.0.9:5432"], hostPort: 5432 };
 
-    it("creates every service's exact layout with its own owner marker, reads back with no diff, and deletes exactly that", async () => {
+    it("creates every service's exact layout with one ownership record for the transaction, reads back with no diff, and deletes exactly that", async () => {
         const inputs = await checked("both", { services: [web, db], prefix: "/services/s1" });
         expect(inputs.services.map((s: { service: string }) => s.service), "sorted by name").to.deep.equal(["db", "web"]);
         const { id, outs } = await provider.create(inputs);
@@ -58,9 +81,11 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
             "/services/s1/web/hosts/0": "10.1.0.1:80",
             "/services/s1/web/hosts/1": "10.1.0.2:80",
         });
-        const markers = await under("/coreos-cluster/owners/services/s1/");
-        expect(Object.keys(markers).sort()).to.deep.equal(["/coreos-cluster/owners/services/s1/db", "/coreos-cluster/owners/services/s1/web"]);
-        expect(JSON.parse(markers["/coreos-cluster/owners/services/s1/web"]).owner).to.equal(`/services/s1/web@set:${ownerKeyOf("both")}`);
+        expect(await markersOf("/services/s1"), "no per-service marker").to.deep.equal([]);
+        const records = await recordsOf("/services/s1");
+        expect(records).to.have.length(1);
+        expect(records[0].owner).to.equal(`set:${ownerKeyOf("both")}`);
+        expect(records[0].services).to.deep.equal({ db: ["host_port", "hosts/0", "scheme"], web: ["hosts/0", "hosts/1", "scheme"] });
         expect(outs.ownedKeys.web).to.have.members(["/services/s1/web/scheme", "/services/s1/web/hosts/0", "/services/s1/web/hosts/1"]);
 
         const read = await provider.read!(id, outs);
@@ -80,18 +105,21 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         const inputs = await checked("many", { services, prefix: "/services/s2" });
         const before = await revision();
         const { id, outs } = await provider.create(inputs);
-        // 6 operations per service (5 keys + marker): 21 services per transaction, each commit one revision.
-        expect((await revision()) - before).to.equal(Math.ceil(300 / Math.floor(128 / 6)));
+        // 5 operations per service, one record per transaction: 25 services per transaction, each commit one revision.
+        expect((await revision()) - before).to.equal(Math.ceil(300 / Math.floor(127 / 5)));
         expect(Object.keys(await under("/services/s2/")).length).to.equal(1500);
+        expect(Object.keys(await claimedIn("/services/s2")).length, "every service in exactly one record").to.equal(300);
+        expect(await markersOf("/services/s2")).to.deep.equal([]);
         await provider.delete!(id, outs);
         expect(await under("/services/s2/")).to.deep.equal({});
         expect(await under("/coreos-cluster/owners/services/s2/")).to.deep.equal({});
     });
 
     it("refuses, before writing any service, one that needs more than etcd's 128 operations per transaction", async () => {
+        // The scheme and 127 hosts: 128 operations, and the transaction's ownership record one more.
         const crowded = { service: "crowded", scheme: "http", hosts: Array.from({ length: 127 }, (_, i) => `10.6.${i >> 8}.${i & 255}:80`) };
         const err = await failureOf(provider.create(await checked("crowded", { services: [web, db, crowded], prefix: "/services/s11" })));
-        expect(err.message).to.match(/service "crowded": needs 129 operations, more than etcd's 128-operation transaction limit/);
+        expect(err.message).to.match(/service "crowded": needs 128 operations and its ownership record one more, more than etcd's 128-operation transaction limit/);
         expect(await under("/services/s11/")).to.deep.equal({});
         expect(await under("/coreos-cluster/owners/services/s11/")).to.deep.equal({});
     });
@@ -122,7 +150,8 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         const fewer = await checked("upd", { services: [db], prefix: "/services/s3" });
         const shrunk = await provider.update!(id, updated.outs, fewer);
         expect(Object.keys(await under("/services/s3/")).sort()).to.deep.equal(["/services/s3/db/host_port", "/services/s3/db/hosts/0", "/services/s3/db/scheme"]);
-        expect(Object.keys(await under("/coreos-cluster/owners/services/s3/"))).to.deep.equal(["/coreos-cluster/owners/services/s3/db"]);
+        expect(await claimedIn("/services/s3"), "the records list db alone: web's old line and cache's are tidied away").to.deep.equal({ db: ["host_port", "hosts/0", "scheme"] });
+        expect(await markersOf("/services/s3")).to.deep.equal([]);
         expect((await provider.diff!(id, shrunk.outs, { ...fewer, prefix: "/services/other" })).replaces).to.deep.equal(["prefix"]);
         await provider.delete!(id, shrunk.outs);
         expect(await under("/services/s3/")).to.deep.equal({});
@@ -148,9 +177,12 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         const { id, outs } = await provider.create(inputs);
         await etcd.put("/services/s4/web/hosts/1").value("10.9.9.9:80");
         await etcd.delete().prefix("/services/s4/db/");
-        await etcd.delete().key("/coreos-cluster/owners/services/s4/db");
         const read = await provider.read!(id, outs);
-        expect(read.props.services).to.deep.equal([{ service: "web", scheme: "http", hosts: ["10.1.0.1:80", "10.9.9.9:80"] }]);
+        // db's keys are gone but the set's record still claims it: present, with nothing in it.
+        expect(read.props.services).to.deep.equal([
+            { service: "db", scheme: "", hosts: [] },
+            { service: "web", scheme: "http", hosts: ["10.1.0.1:80", "10.9.9.9:80"] },
+        ]);
         expect((await provider.diff!(id, read.props, inputs)).changes).to.equal(true);
         const repaired = await provider.update!(id, read.props, inputs);
         expect(await under("/services/s4/")).to.include({ "/services/s4/web/hosts/1": "10.1.0.2:80", "/services/s4/db/host_port": "5432" });
@@ -203,6 +235,7 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         await provider.create(inputs);
         const { id, outs } = await provider.create({ ...inputs, services: [db, { ...web, hosts: ["10.1.0.1:80"] }] });
         expect(Object.keys(await under("/services/s7/web/")).sort()).to.deep.equal(["/services/s7/web/hosts/0", "/services/s7/web/scheme"]);
+        expect(await claimedIn("/services/s7"), "the first run's record is tidied away").to.deep.equal({ db: ["host_port", "hosts/0", "scheme"], web: ["hosts/0", "scheme"] });
         const v2 = (await cluster.v2("/services/s7/web/hosts/0")).body as { node: { value: string } };
         expect(v2.node.value).to.equal("10.1.0.1:80");
         await cluster.v2("/services/s7/db/host_port", { method: "PUT", form: { value: "1" } });
@@ -224,7 +257,8 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         const services = ["a-first", "z-last", ...Array.from({ length: 70 }, (_, i) => `n-${String(i).padStart(2, "0")}`)].map((service, i) => ({ service, scheme: "http", hosts: [`10.2.${i >> 8}.${i & 255}:80`] }));
         const { id, outs } = await provider.create(await checked("around", { services, prefix: "/services/s12" }));
         expect(Object.keys(outs.ownedKeys)).to.have.length(72);
-        expect(Object.keys(await under("/coreos-cluster/owners/services/s12/")), "72 markers and the other owner's").to.have.length(73);
+        expect(Object.keys(await claimedIn("/services/s12")), "72 services in the set's records").to.have.length(72);
+        expect(await markersOf("/services/s12"), "and the other owner's marker").to.deep.equal(["/coreos-cluster/owners/services/s12/m-middle"]);
         expect(await under("/services/s12/m-middle/"), "the other owner's service is untouched").to.deep.equal(theirs);
         await provider.delete(id, outs);
         expect(Object.keys(await under("/services/s12/")), "only the other owner's keys remain").to.deep.equal(Object.keys(theirs));
@@ -287,6 +321,137 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         const err = await failureOf(provider.create(inputs));
         expect(err.message).to.match(/^ServiceRegistrationSet "far": /);
         expect(err.message).to.include("http://127.0.5.79:2379");
+    });
+
+    it("a ServiceRegistration refuses a service a set's record claims, naming the set; adopt takes it over and the set lets go", async () => {
+        const set = await provider.create(await checked("holder", { services: [web, db], prefix: "/services/s20" }));
+        const single = (adopt: boolean) =>
+            serviceRegistrationProvider.check!({}, { resourceName: "single", ownerKey: ownerKeyOf("single"), connection, service: "web", scheme: "http", hosts: ["10.7.0.1:80"], prefix: "/services/s20", adopt, providerVersion: SERVICE_REGISTRATION_PROVIDER_VERSION });
+        const refused = await failureOf(serviceRegistrationProvider.create((await single(false)).inputs));
+        expect(refused.message).to.include(`/services/s20/web is already registered by another owner (/services/s20/web@set:${ownerKeyOf("holder")} at ${setRecordsPrefix("/services/s20")}`);
+        expect(await under("/services/s20/web/hosts/"), "nothing written").to.deep.equal({ "/services/s20/web/hosts/0": "10.1.0.1:80", "/services/s20/web/hosts/1": "10.1.0.2:80" });
+
+        const taken = await serviceRegistrationProvider.create((await single(true)).inputs);
+        expect(await under("/services/s20/web/")).to.deep.equal({ "/services/s20/web/scheme": "http", "/services/s20/web/hosts/0": "10.7.0.1:80" });
+        expect(await claimedIn("/services/s20"), "the set's record no longer lists web").to.deep.equal({ db: ["host_port", "hosts/0", "scheme"] });
+        const read = await provider.read!(set.id, set.outs);
+        expect(read.props.ownedKeys.web, "the set owns nothing of web any more").to.deep.equal([]);
+        await provider.delete!(set.id, read.props);
+        expect(await under("/services/s20/"), "the set's delete leaves the taken service").to.deep.equal({ "/services/s20/web/scheme": "http", "/services/s20/web/hosts/0": "10.7.0.1:80" });
+        expect(await recordsOf("/services/s20")).to.deep.equal([]);
+        await serviceRegistrationProvider.delete!(taken.id, taken.outs);
+        expect(await under("/services/s20/")).to.deep.equal({});
+        expect(await under("/coreos-cluster/owners/services/s20/")).to.deep.equal({});
+    });
+
+    it("a set created by provider 1.2.0 (one marker per service) keeps working: a rewritten service moves to a record, delete removes the markers left", async () => {
+        const { encodeOwnerMarker } = await import("../../../model/service-keys");
+        const inputs = await checked("legacy", { services: [web, db], prefix: "/services/s21" });
+        // What 1.2.0 wrote: the keys, a marker per service naming the set, and ownedKeys in state.
+        const ownedKeys: Record<string, string[]> = {};
+        for (const s of [web, db]) {
+            const root = `/services/s21/${s.service}`;
+            const keys: Record<string, string> = { [`${root}/scheme`]: s.scheme, ...Object.fromEntries(s.hosts.map((h, i) => [`${root}/hosts/${i}`, h])), ...("hostPort" in s ? { [`${root}/host_port`]: String(s.hostPort) } : {}) };
+            for (const [k, v] of Object.entries(keys)) await etcd.put(k).value(v);
+            await etcd.put(`/coreos-cluster/owners${root}`).value(encodeOwnerMarker({ owner: `${root}@set:${ownerKeyOf("legacy")}`, keys: Object.keys(keys) }, root));
+            ownedKeys[s.service] = Object.keys(keys);
+        }
+        const state = { ...inputs, providerVersion: "1.2.0", ownedKeys, mirroredKeys: { web: [], db: [] }, v2InSync: true };
+        const id = `/services/s21@set:${ownerKeyOf("legacy")}`;
+        const read = await provider.read!(id, state);
+        const sorted = (byService: Record<string, string[]>) => Object.fromEntries(Object.entries(byService).map(([k, v]) => [k, [...v].sort()]));
+        expect(sorted(read.props.ownedKeys), "the markers are the set's claims").to.deep.equal(sorted(ownedKeys));
+        const news = await checked("legacy", { services: [db, { ...web, hosts: ["10.1.0.3:80"] }], prefix: "/services/s21" });
+        expect((await provider.diff!(id, read.props, news)).changes).to.equal(true);
+        const updated = await provider.update!(id, read.props, news);
+        expect(await markersOf("/services/s21"), "web's marker went with its rewrite; db's stays until db is written").to.deep.equal(["/coreos-cluster/owners/services/s21/db"]);
+        expect(await claimedIn("/services/s21")).to.deep.equal({ web: ["hosts/0", "scheme"] });
+        const again = await provider.read!(id, updated.outs!);
+        expect((await provider.diff!(id, again.props, news)).changes, "both claims read as the set's").to.equal(false);
+        await provider.delete!(id, again.props);
+        expect(await under("/services/s21/")).to.deep.equal({});
+        expect(await under("/coreos-cluster/owners/services/s21/")).to.deep.equal({});
+    });
+
+    it("delete also removes services its records claim that its state lacks (a create whose result the engine lost)", async () => {
+        const inputs = await checked("lost", { services: [web, db], prefix: "/services/s22" });
+        const first = await provider.create(inputs);
+        const cache = { service: "cache", scheme: "tcp", hosts: ["10.1.0.5:6379"], hostPort: 6379 };
+        // An update whose result was lost: etcd has cache, the state the engine kept does not.
+        await provider.update!(first.id, first.outs, await checked("lost", { services: [web, db, cache], prefix: "/services/s22" }));
+        await provider.delete!(first.id, first.outs);
+        expect(await under("/services/s22/")).to.deep.equal({});
+        expect(await under("/coreos-cluster/owners/services/s22/")).to.deep.equal({});
+    });
+
+    it("a set's batch whose service another writer changed between the read and the commit is not written, nor its record", async () => {
+        const { withEtcd } = await import("../../../components/etcd/etcd-client");
+        const { registerServices } = await import("../../../components/services/service-store");
+        const owner = "set:race";
+        const requests = ["q-one", "q-two", "q-three"].map((service) => ({
+            owner: `/services/s23/${service}@${owner}`,
+            definition: { service, scheme: "http" as const, hosts: ["10.3.0.1:80"], prefix: "/services/s23" },
+            ownedBefore: [],
+            mirrorToV2: false,
+            mirroredBefore: [],
+            adopt: false,
+            recordedBySet: true,
+        }));
+        const err = await failureOf(
+            withEtcd(connection, (session) => {
+                let raced = false;
+                const racing = {
+                    ...session,
+                    run: async <T>(what: string, fn: (client: Etcd3) => Promise<T>): Promise<T> => {
+                        if (what === "transaction" && !raced) {
+                            raced = true;
+                            // Another tool writes q-two with no marker and no record: only its key changed.
+                            await etcd.put("/services/s23/q-two/scheme").value("tcp");
+                        }
+                        return session.run(what, fn);
+                    },
+                };
+                return registerServices(racing, requests, undefined, { owner, prefix: "/services/s23" });
+            }),
+        );
+        expect(err.message).to.match(/\/services\/s23\/q-one, \/services\/s23\/q-three, \/services\/s23\/q-two changed while being written \(another writer\)/);
+        expect(await under("/services/s23/")).to.deep.equal({ "/services/s23/q-two/scheme": "tcp" });
+        expect(await recordsOf("/services/s23")).to.deep.equal([]);
+        await etcd.delete().prefix("/services/s23/");
+    });
+
+    it("a transaction etcd applied whose answer was lost, sent again, is recognised as done", async () => {
+        const { withEtcd } = await import("../../../components/etcd/etcd-client");
+        const { registerServices } = await import("../../../components/services/service-store");
+        const owner = "set:twice";
+        const requests = ["r-one", "r-two"].map((service) => ({
+            owner: `/services/s24/${service}@${owner}`,
+            definition: { service, scheme: "http" as const, hosts: ["10.3.0.2:80"], prefix: "/services/s24" },
+            ownedBefore: [],
+            mirrorToV2: false,
+            mirroredBefore: [],
+            adopt: false,
+            recordedBySet: true,
+        }));
+        let resent = 0;
+        await withEtcd(connection, (session) => {
+            const twice = {
+                ...session,
+                // The first send commits; its answer is dropped and the same request goes again (a client retry).
+                run: async <T>(what: string, fn: (client: Etcd3) => Promise<T>): Promise<T> => {
+                    if (what !== "transaction") return session.run(what, fn);
+                    await session.run(what, fn);
+                    resent++;
+                    return session.run(what, fn);
+                },
+            };
+            return registerServices(twice, requests, undefined, { owner, prefix: "/services/s24" });
+        });
+        expect(resent, "the write was sent twice").to.be.greaterThan(0);
+        expect(await under("/services/s24/")).to.deep.equal({ "/services/s24/r-one/scheme": "http", "/services/s24/r-one/hosts/0": "10.3.0.2:80", "/services/s24/r-two/scheme": "http", "/services/s24/r-two/hosts/0": "10.3.0.2:80" });
+        expect(await claimedIn("/services/s24")).to.deep.equal({ "r-one": ["hosts/0", "scheme"], "r-two": ["hosts/0", "scheme"] });
+        await etcd.delete().prefix("/services/s24/");
+        await etcd.delete().prefix("/coreos-cluster/owners/services/s24/");
     });
 
     it("works from the form the engine stores: serialized by the SDK, loaded back, no module captured", async () => {
