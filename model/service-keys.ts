@@ -346,10 +346,10 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     const def = req.definition;
     const root = serviceRoot(def.prefix, def.service);
     const markerKey = ownerMarkerKey(def.prefix, def.service);
-    const entries = serviceKeyEntries(def);
+    // One pass, one array each: seeding plans tens of thousands of services.
     const desiredKeys: string[] = [];
     const puts: KeyOperation[] = [];
-    for (const [key, value] of entries) {
+    for (const [key, value] of serviceKeyEntries(def)) {
         desiredKeys.push(key);
         puts.push({ op: "put", key, value });
     }
@@ -360,9 +360,10 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     // refuse, merge or delete. Seeding plans thousands of these, one per service, so this path
     // builds no record keyed by key names (slow to build with thousands of distinct names).
     if (snap.markerValue === undefined && snap.setClaim === undefined && req.ownedBefore.length === 0 && req.mirroredBefore.length === 0 && isEmptyRecord(snap.keys) && isEmptyRecord(snap.v2Keys)) {
-        return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys, v3: [...puts, ...markerOps], v2: req.mirrorToV2 ? puts : [] };
+        const v3 = markerOps.length === 0 ? puts : [...puts, ...markerOps];
+        return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys, v3, v2: req.mirrorToV2 ? puts : [] };
     }
-    const desired: KeyValues = Object.fromEntries(entries);
+    const desired: KeyValues = Object.fromEntries(serviceKeyEntries(def));
 
     const { claimed, claim: marker, where } = serviceClaim(root, snap);
     const markedByOther = claimed && marker?.owner !== req.owner;

@@ -62,17 +62,25 @@ const RELATIVE_KEY = /^[A-Za-z0-9_/.-]+$/;
 
 const REVISION = /^(0|[1-9][0-9]{0,18})$/;
 
+/** A whole service line: name, revision, relative keys (one test per line; the parts' rules above say which part is wrong). */
+const LINE = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])? (?:0|[1-9][0-9]{0,18})(?: [A-Za-z0-9_/.-]+)*$/;
+
 /** The record's text; `services` maps names to lines, as `SetRecord.services`. */
 export function encodeSetRecord(owner: string, services: Iterable<[string, RecordLine]>): string {
-    const lines = [JSON.stringify({ owner })];
+    let text = JSON.stringify({ owner });
     for (const [service, line] of services) {
+        const encoded = line.keys.length === 0 ? `${service} ${line.since}` : `${service} ${line.since} ${line.keys.join(" ")}`;
+        // The grammar matches; a key holding a space would read back as two keys.
+        if (LINE.test(encoded) && encoded.split(" ").length === line.keys.length + 2) {
+            text += `\n${encoded}`;
+            continue;
+        }
         if (!SERVICE_NAME.test(service)) throw new Error(`set record of ${owner}: "${service}" is not a service name`);
         if (!REVISION.test(line.since)) throw new Error(`set record of ${owner}: "${line.since}" of ${service} is not a revision`);
         const bad = line.keys.find((k) => !RELATIVE_KEY.test(k));
-        if (bad !== undefined) throw new Error(`set record of ${owner}: key "${bad}" of ${service} is not a relative key`);
-        lines.push([service, line.since, ...[...line.keys].sort()].join(" "));
+        throw new Error(`set record of ${owner}: key "${bad}" of ${service} is not a relative key`);
     }
-    return lines.join("\n");
+    return text;
 }
 
 /** A record this product wrote, or undefined for anything else under the records' prefix. */

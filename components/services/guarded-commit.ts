@@ -4,6 +4,7 @@
 // import of an npm module.
 import { EtcdSession } from "../etcd/etcd-client";
 import { KeyOperation, MAX_TXN_OPS, ServiceSnapshot, ServiceWritePlan } from "../../model/service-keys";
+import { newerRevision } from "../../model/set-records";
 
 const PARALLEL_TXNS = 16;
 
@@ -135,7 +136,7 @@ export async function commitPlans(
             if (plan.root < first.root) first = plan;
             if (plan.root > last.root) last = plan;
             const r = revisionOf(g.i);
-            if (BigInt(r) < BigInt(revision)) revision = r;
+            if (newerRevision(revision, r)) revision = r;
         }
         return [unchangedSince(revision, `${first.root}/`, prefixEnd(`${last.root}/`)), unchangedSince(revision, first.markerKey, Buffer.from(`${last.markerKey}\0`))];
     }

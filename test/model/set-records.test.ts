@@ -23,7 +23,7 @@ describe("set ownership records", () => {
                 const text = encodeSetRecord(owner, Object.entries(lines));
                 const back = decodeSetRecord("k", text, "9")!;
                 expect(back.owner).to.equal(owner);
-                expect(Object.fromEntries(back.services)).to.deep.equal(Object.fromEntries(Object.entries(lines).map(([s, l]) => [s, { since: l.since, keys: [...l.keys].sort() }])));
+                expect(Object.fromEntries(back.services)).to.deep.equal(Object.fromEntries(Object.entries(lines).map(([s, l]) => [s, { since: l.since, keys: l.keys }])));
                 // Only the service lines start with a name and a space: the owner's line is JSON on the first line.
                 const named = text.split("\n").filter((l) => /^[a-z][a-z0-9-]* /.test(l)).map((l) => l.split(" ")[0]);
                 expect(named.sort()).to.deep.equal(Object.keys(lines).sort());
@@ -35,6 +35,8 @@ describe("set ownership records", () => {
         expect(() => encodeSetRecord("set:x", [["Web", { since: "1", keys: [] }]])).to.throw(/not a service name/);
         expect(() => encodeSetRecord("set:x", [["web", { since: "01", keys: [] }]])).to.throw(/not a revision/);
         expect(() => encodeSetRecord("set:x", [["web", { since: "1", keys: ["hosts 0"] }]])).to.throw(/not a relative key/);
+        expect(() => encodeSetRecord("set:x", [["web", { since: "1", keys: ["scheme\nweb 2 scheme"] }]])).to.throw(/not a relative key/);
+        expect(() => encodeSetRecord("set:x", [["web", { since: "1", keys: [""] }]])).to.throw(/not a relative key/);
         for (const junk of ["", "{}", '{"owner":""}', "not json\nweb 1 scheme", '{"owner":"x"}\nweb', '{"owner":"x"}\nweb 1 scheme\nweb 2 scheme', '{"owner":"x"}\nweb -1 scheme']) {
             expect(decodeSetRecord("k", junk, "1"), JSON.stringify(junk)).to.equal(undefined);
         }
