@@ -2,12 +2,12 @@
 //   <prefix>/<name>/scheme      http | tcp
 //   <prefix>/<name>/hosts/<n>   ip:port, n = 0..
 //   <prefix>/<name>/host_port   optional, required for tcp
-// Pure functions only: validation, key/value maps, operation plans and transaction batching.
+// Pure functions only: validation, key/value maps, owner markers, operation plans and transaction
+// batching. Who owns a service and what writing it does: model/service-write-plan.ts.
 // Imports only Pulumi-free modules: the providers bundle this file (bundled-provider.ts).
 import { OWNER_NAMESPACE, serviceNameProblem, servicesPrefixProblem } from "./service-naming";
 import { HostRuleContext, serviceHostProblem } from "./service-hosts";
 import { fixedPortClaims, portNumberProblem, publishedPortProblem } from "./ports";
-import { SetClaim } from "./set-records";
 
 export { OWNER_NAMESPACE };
 
@@ -258,151 +258,6 @@ export function registrationOwnerKey(parts: { organization: string; project: str
 /** The resource id, also the owner written into the marker: `<prefix>/<name>@<owner key>`. */
 export function registrationId(prefix: string, service: string, ownerKey: string): string {
     return `${serviceRoot(prefix, service)}@${ownerKey}`;
-}
-
-/**
- * Who claims a service, as etcd records it: a set record modified after the per-service marker wins
- * (model/set-records.ts); otherwise the marker. `claimed` is true for an undecodable marker too (an
- * unrecognized owner). Undefined `claim` with `claimed` false: nobody.
- */
-export function serviceClaim(root: string, snap: Pick<ServiceSnapshot, "markerValue" | "setClaim">): { claimed: boolean; claim?: OwnerMarker; where?: string } {
-    if (snap.setClaim) return { claimed: true, claim: { owner: snap.setClaim.owner, keys: snap.setClaim.keys }, where: snap.setClaim.recordKey };
-    if (snap.markerValue === undefined) return { claimed: false };
-    return { claimed: true, claim: decodeOwnerMarker(snap.markerValue, root) };
-}
-
-/**
- * The keys a registration owns, as refresh sees them: its claim (marker or set record), when it
- * names `id`, is the record (also when the state lacks the keys: a create recovered by id); a claim
- * of another owner means nothing is owned any more; with no claim, the state's list (markers came
- * with provider 1.1.0).
- */
-export function ownedKeysSeen(root: string, snap: Pick<ServiceSnapshot, "markerValue" | "setClaim">, id: string, ownedInState: readonly string[] | undefined): string[] {
-    const { claimed, claim } = serviceClaim(root, snap);
-    if (!claimed) return [...(ownedInState ?? [])];
-    return claim?.owner === id ? claim.keys : [];
-}
-
-/** What etcd holds for one service before a write: keys under `<root>/`, its claims, v2 keys. */
-export interface ServiceSnapshot {
-    keys: KeyValues;
-    markerValue?: string;
-    /** "0" when the marker is absent. */
-    markerModRevision: string;
-    /** The set record claiming the service, when one was modified after the marker (or there is none). */
-    setClaim?: SetClaim;
-    /** The revision etcd read this at: writes are guarded against any change to the service after it. */
-    revision?: string;
-    /** The newest mod revision among the service's keys and marker ("0": none). */
-    latestModRevision?: string;
-    /** Keys under `<root>/` in the v2 keyspace (only read when mirroring). */
-    v2Keys?: KeyValues;
-}
-
-export interface ServiceWriteRequest {
-    /** The resource id written into the owner marker. */
-    owner: string;
-    definition: ServiceDefinition;
-    /** v3 keys this resource wrote before (empty on create). */
-    ownedBefore: string[];
-    mirrorToV2: boolean;
-    /** v2 keys this resource wrote before. */
-    mirroredBefore: string[];
-    adopt: boolean;
-    /** Owners whose registration of this service is taken over rather than refused (a hand-over within one stack). */
-    adoptFrom?: string[];
-    /**
-     * The writer records ownership in set records (one per transaction, model/set-records.ts), not
-     * in a per-service marker: the plan puts no marker and deletes one left there (its own, from
-     * provider 1.2.0, or the previous owner's it takes over).
-     */
-    recordedBySet?: boolean;
-}
-
-export interface ServiceWritePlan {
-    root: string;
-    markerKey: string;
-    markerValue: string;
-    /** Keys owned after the write. */
-    ownedKeys: string[];
-    mirroredKeys: string[];
-    /** v3 operations, the owner marker put included unless recorded by a set (one transaction). */
-    v3: KeyOperation[];
-    v2: KeyOperation[];
-    /** Why the write must not happen (another owner), or undefined. */
-    refusal?: string;
-}
-
-function listKeys(keys: string[]): string {
-    return keys.length <= 3 ? keys.join(", ") : `${keys.slice(0, 3).join(", ")} and ${keys.length - 3} more`;
-}
-
-/**
- * Decides a create/update of one service from what etcd holds. Refuses to take over keys of
- * another writer unless `adopt` (or its marker names one of `adoptFrom`); then the keys the previous owner recorded in its marker
- * become this resource's (so stale ones are removed), keys of unknown writers are only overwritten.
- */
-export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot): ServiceWritePlan {
-    const def = req.definition;
-    const root = serviceRoot(def.prefix, def.service);
-    const markerKey = ownerMarkerKey(def.prefix, def.service);
-    // One pass, one array each: seeding plans tens of thousands of services.
-    const desiredKeys: string[] = [];
-    const puts: KeyOperation[] = [];
-    for (const [key, value] of serviceKeyEntries(def)) {
-        desiredKeys.push(key);
-        puts.push({ op: "put", key, value });
-    }
-    const markerValue = req.recordedBySet ? "" : encodeOwnerMarker({ owner: req.owner, keys: desiredKeys }, root);
-    const markerOps: KeyOperation[] = req.recordedBySet ? (snap.markerValue !== undefined ? [{ op: "delete", key: markerKey }] : []) : [{ op: "put", key: markerKey, value: markerValue }];
-    const mirroredKeys = req.mirrorToV2 ? desiredKeys : [];
-    // Nothing in etcd and nothing written before (a first registration, e.g. seeding): nothing to
-    // refuse, merge or delete. Seeding plans thousands of these, one per service, so this path
-    // builds no record keyed by key names (slow to build with thousands of distinct names).
-    if (snap.markerValue === undefined && snap.setClaim === undefined && req.ownedBefore.length === 0 && req.mirroredBefore.length === 0 && isEmptyRecord(snap.keys) && isEmptyRecord(snap.v2Keys)) {
-        const v3 = markerOps.length === 0 ? puts : [...puts, ...markerOps];
-        return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys, v3, v2: req.mirrorToV2 ? puts : [] };
-    }
-    const desired: KeyValues = Object.fromEntries(serviceKeyEntries(def));
-
-    const { claimed, claim: marker, where } = serviceClaim(root, snap);
-    const markedByOther = claimed && marker?.owner !== req.owner;
-    const adopt = req.adopt || (markedByOther && marker !== undefined && (req.adoptFrom ?? []).includes(marker.owner));
-    // A claim naming this owner is this resource's own record (e.g. a create that committed but whose
-    // result the engine never saved): the keys it lists are this resource's, so a re-run converges.
-    const ownRecord = !markedByOther && marker ? marker.keys : [];
-    const isCreate = req.ownedBefore.length === 0 && marker?.owner !== req.owner;
-    const ownedBefore = [...new Set([...req.ownedBefore, ...ownRecord])];
-    const mirroredBefore = [...new Set([...req.mirroredBefore, ...(req.mirrorToV2 ? ownRecord : [])])];
-    const owned = new Set(ownedBefore);
-    const mirrored = new Set(mirroredBefore);
-    let refusal: string | undefined;
-
-    if (!adopt) {
-        const existing = Object.keys(snap.keys);
-        const existingV2 = req.mirrorToV2 ? Object.keys(snap.v2Keys ?? {}) : [];
-        const hint = "set adopt: true to take it over";
-        if (markedByOther) {
-            refusal = `${root} is already registered by another owner (${marker?.owner ?? "unrecognized owner marker"} at ${where ?? markerKey}); ${hint}`;
-        } else if (isCreate && existing.length > 0) {
-            refusal = `${root} already has keys in etcd with no owner marker (written by another tool: ${listKeys(existing.sort())}); ${hint}`;
-        } else if (isCreate && existingV2.length > 0) {
-            refusal = `${root} already has keys in the etcd v2 keyspace (written by another tool: ${listKeys(existingV2.sort())}); ${hint}`;
-        } else {
-            const claimedKeys = desiredKeys.filter((k) => k in snap.keys && !owned.has(k));
-            const claimedV2 = req.mirrorToV2 ? desiredKeys.filter((k) => k in (snap.v2Keys ?? {}) && !mirrored.has(k)) : [];
-            if (claimedKeys.length > 0 || claimedV2.length > 0) {
-                refusal = `${root}: writing would overwrite keys another writer added (${listKeys([...new Set([...claimedKeys, ...claimedV2])].sort())}); ${hint}`;
-            }
-        }
-    }
-
-    const previouslyOwned = [...new Set([...ownedBefore, ...(adopt && marker ? marker.keys : [])])];
-    const v3 = [...planKeyChanges(previouslyOwned, desired), ...markerOps];
-    const v2 = req.mirrorToV2
-        ? planKeyChanges([...new Set([...mirroredBefore, ...(adopt ? previouslyOwned : [])])], desired)
-        : req.mirroredBefore.map((key) => ({ op: "delete" as const, key }));
-    return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys, v3, v2, refusal };
 }
 
 export function isEmptyRecord(record: Record<string, unknown> | undefined): boolean {

@@ -62,8 +62,9 @@ const RELATIVE_KEY = /^[A-Za-z0-9_/.-]+$/;
 
 const REVISION = /^(0|[1-9][0-9]{0,18})$/;
 
-/** A whole service line: name, revision, relative keys (one test per line; the parts' rules above say which part is wrong). */
-const LINE = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])? (?:0|[1-9][0-9]{0,18})(?: [A-Za-z0-9_/.-]+)*$/;
+const body = (rule: RegExp) => rule.source.slice(1, -1);
+/** A whole service line, composed from the three rules above: one test per line, the rules alone say which part is wrong. */
+const LINE = new RegExp(`^${body(SERVICE_NAME)} ${body(REVISION)}(?: ${body(RELATIVE_KEY)})*$`);
 
 /** The record's text; `services` maps names to lines, as `SetRecord.services`. */
 export function encodeSetRecord(owner: string, services: Iterable<[string, RecordLine]>): string {
@@ -113,20 +114,28 @@ export function lineBeatsMarker(since: string, markerModRevision: string): boole
 }
 
 /**
- * Each service's claim among `records` (any owner): the line with the highest <since>.
- * The per-service owner is `<root>@<record owner>`, as ServiceRegistrationSet names its services.
+ * Every line of `records` (any owner) by service root, as claims. The per-service owner is
+ * `<root>@<record owner>`, as ServiceRegistrationSet names its services.
  */
-export function setClaimsByRoot(prefix: string, records: readonly SetRecord[]): Map<string, SetClaim> {
-    const claims = new Map<string, SetClaim>();
+export function setLinesByRoot(prefix: string, records: readonly SetRecord[]): Map<string, SetClaim[]> {
+    const lines = new Map<string, SetClaim[]>();
     for (const record of records) {
         for (const [service, line] of record.services) {
             const root = `${prefix}/${service}`;
-            const seen = claims.get(root);
-            if (seen && !newerRevision(line.since, seen.since)) continue;
-            claims.set(root, { owner: `${root}@${record.owner}`, keys: line.keys.map((k) => `${root}/${k}`), recordKey: record.key, since: line.since });
+            const claim = { owner: `${root}@${record.owner}`, keys: line.keys.map((k) => `${root}/${k}`), recordKey: record.key, since: line.since };
+            const seen = lines.get(root);
+            if (seen) seen.push(claim);
+            else lines.set(root, [claim]);
         }
     }
-    return claims;
+    return lines;
+}
+
+/** A service's set claim among its lines: the one with the highest <since>. */
+export function newestLine(lines: readonly SetClaim[]): SetClaim | undefined {
+    let newest: SetClaim | undefined;
+    for (const line of lines) if (!newest || newerRevision(line.since, newest.since)) newest = line;
+    return newest;
 }
 
 export interface RecordRewrite {

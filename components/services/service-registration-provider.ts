@@ -11,22 +11,20 @@ import {
     formatProblems,
     normalizeServiceDefinition,
     observedFields,
-    ownedKeysSeen,
-    serviceClaim,
     registrationId,
     ServiceDefinition,
     serviceDefinitionProblems,
     serviceKeyValues,
     ServiceScheme,
-    ServiceWriteRequest,
     serviceRoot,
 } from "../../model/service-keys";
+import { ownedKeysSeen, serviceClaim, ServiceWriteRequest } from "../../model/service-write-plan";
 import { readSnapshots, readV2Tree, unregisterServices } from "./service-store";
 import { registerServiceCoalesced } from "./service-write-coalescer";
 import { clusterWaitProblem, waitForEtcd } from "./cluster-wait";
 
 /** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
-export const SERVICE_REGISTRATION_PROVIDER_VERSION = "1.4.0";
+export const SERVICE_REGISTRATION_PROVIDER_VERSION = "1.5.0";
 
 /** Full state of one registration (inputs after check, plus what it wrote). */
 export interface ServiceRegistrationState {

@@ -9,18 +9,16 @@ import {
     FieldProblem,
     formatProblems,
     observedFields,
-    ownedKeysSeen,
-    serviceClaim,
     prefixProblem,
     registrationId,
     ServiceDefinition,
     serviceFieldProblems,
     serviceKeyValues,
     ServiceScheme,
-    ServiceWriteRequest,
     serviceRoot,
     ownValue,
 } from "../../model/service-keys";
+import { ownedKeysSeen, serviceClaim, ServiceWriteRequest } from "../../model/service-write-plan";
 import { readSnapshots, readV2Tree, registerServices, ServiceRemoval, unregisterServices } from "./service-store";
 import { deleteKeys, readOwnSetRecords } from "./set-record-store";
 import { ownSetRecordsPrefix } from "../../model/set-records";

@@ -14,19 +14,14 @@ import {
     MAX_TXN_OPS,
     normalizeServiceDefinition,
     ownerMarkerKey,
-    planServiceWrite,
-    serviceClaim,
     ServiceScheme,
-    ServiceSnapshot,
-    ServiceWritePlan,
-    ServiceWriteRequest,
     serviceRoot,
 } from "../../model/service-keys";
-import { decodeSetRecord, lineBeatsMarker, newerRevision, SetRecord, setClaimsByRoot, setRecordsPrefix } from "../../model/set-records";
-import { commitPlans, prefixEnd } from "./guarded-commit";
+import { planServiceWrite, serviceClaim, ServiceSnapshot, ServiceWritePlan, ServiceWriteRequest } from "../../model/service-write-plan";
+import { decodeSetRecord, lineBeatsMarker, newestLine, SetRecord, setLinesByRoot, setRecordsPrefix } from "../../model/set-records";
+import { commitPlans, PARALLEL_TXNS, prefixEnd } from "./guarded-commit";
 import { deleteKeys, setRecordWriter, tidySetRecords } from "./set-record-store";
 
-const PARALLEL_TXNS = 16;
 const READ_SERVICES_PER_TXN = 64;
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -59,7 +54,7 @@ function recordsIn(prefixes: string[], kvs: ReadKv[]): Map<string, SetRecord[]> 
 }
 
 function snapshotsFrom(defs: { prefix: string; service: string }[], kvs: ReadKv[], revision: string): ServiceSnapshot[] {
-    const result = defs.map((): ServiceSnapshot => ({ keys: {}, markerModRevision: "0", revision, latestModRevision: "0" }));
+    const result = defs.map((): ServiceSnapshot => ({ keys: {}, markerModRevision: "0", revision }));
     // Nothing there yet (seeding a fresh keyspace): no need to index thousands of services.
     if (kvs.length === 0) return result;
     const byRoot = new Map<string, ServiceSnapshot>();
@@ -69,36 +64,32 @@ function snapshotsFrom(defs: { prefix: string; service: string }[], kvs: ReadKv[
         byRoot.set(`${serviceRoot(d.prefix, d.service)}/`, result[i]);
         byMarker.set(ownerMarkerKey(d.prefix, d.service), result[i]);
     });
-    const touched = (snap: ServiceSnapshot, modRevision: string) => {
-        if (newerRevision(modRevision, snap.latestModRevision!)) snap.latestModRevision = modRevision;
-    };
     for (const kv of kvs) {
         const key = kv.key.toString();
         const marked = byMarker.get(key);
         if (marked) {
             marked.markerValue = kv.value.toString();
             marked.markerModRevision = String(kv.mod_revision);
-            touched(marked, marked.markerModRevision);
             continue;
         }
         for (const prefix of prefixes) {
             if (!key.startsWith(`${prefix}/`)) continue;
             const slash = key.indexOf("/", prefix.length + 1);
             const snap = slash === -1 ? undefined : byRoot.get(key.slice(0, slash + 1));
-            if (snap) {
-                snap.keys[key] = kv.value.toString();
-                touched(snap, String(kv.mod_revision));
-            }
+            if (snap) snap.keys[key] = kv.value.toString();
         }
     }
-    // A set record modified after the service's marker is its claim (model/set-records.ts).
+    // The newest set record line is the claim unless the marker was modified after it (model/set-records.ts).
     for (const [prefix, records] of recordsIn(prefixes, kvs)) {
         if (records.length === 0) continue;
-        const claims = setClaimsByRoot(prefix, records);
+        const lines = setLinesByRoot(prefix, records);
         defs.forEach((d, i) => {
             if (d.prefix !== prefix) return;
-            const claim = claims.get(serviceRoot(d.prefix, d.service));
-            if (claim && lineBeatsMarker(claim.since, result[i].markerModRevision)) result[i].setClaim = claim;
+            const listed = lines.get(serviceRoot(d.prefix, d.service));
+            if (!listed) return;
+            result[i].setLines = listed;
+            const claim = newestLine(listed)!;
+            if (lineBeatsMarker(claim.since, result[i].markerModRevision)) result[i].setClaim = claim;
         });
     }
     return result;
@@ -164,17 +155,29 @@ function indices(count: number): number[] {
     return Array.from({ length: count }, (_, i) => i);
 }
 
-/** Records whose lines the write at these snapshots superseded (the services' previous set claims). */
-function supersededRecords(snapshots: ServiceSnapshot[]): Map<string, Set<string>> {
+/** The records, by prefix, holding lines of the services a write or removal at these snapshots touched: superseded now. */
+function recordsListing(snapshots: ServiceSnapshot[]): Map<string, Set<string>> {
     const byPrefix = new Map<string, Set<string>>();
     for (const snap of snapshots) {
-        if (!snap.setClaim) continue;
-        const root = snap.setClaim.owner.slice(0, snap.setClaim.owner.indexOf("@"));
-        const prefix = root.slice(0, root.lastIndexOf("/"));
-        if (!byPrefix.has(prefix)) byPrefix.set(prefix, new Set());
-        byPrefix.get(prefix)!.add(snap.setClaim.recordKey);
+        for (const line of snap.setLines ?? []) {
+            const root = line.owner.slice(0, line.owner.indexOf("@"));
+            const prefix = root.slice(0, root.lastIndexOf("/"));
+            if (!byPrefix.has(prefix)) byPrefix.set(prefix, new Set());
+            byPrefix.get(prefix)!.add(line.recordKey);
+        }
     }
     return byPrefix;
+}
+
+/**
+ * Tidies the records listing what was just written or removed. Best effort: the write itself has
+ * committed, and a line a tidy missed is superseded (it claims nothing while a newer line or marker
+ * stands); the next write or removal of its service tidies it.
+ */
+async function tidyAfter(session: EtcdSession, snapshots: ServiceSnapshot[], drop?: (prefix: string) => (record: SetRecord, service: string) => boolean): Promise<void> {
+    for (const [prefix, keys] of recordsListing(snapshots)) {
+        await tidySetRecords(session, prefix, keys, (defs) => readSnapshots(session, defs), drop?.(prefix)).catch(() => undefined);
+    }
 }
 
 /** A set's write: ownership goes into one record per transaction (model/set-records.ts), not per-service markers. */
@@ -221,8 +224,10 @@ export async function registerServices(session: EtcdSession, requests: ServiceWr
     });
     const planAt = (i: number): ServiceWritePlan => (planned[i] ??= planServiceWrite(requests[i], snapshots[i]));
 
-    // In key order, so each batch's services form a key range no other batch of this write falls in.
-    const keyOrder = roots.map((_, i) => i).sort((a, b) => (roots[a] < roots[b] ? -1 : roots[a] > roots[b] ? 1 : 0));
+    // In the order of their keys (`<root>/...`: "a-b/" sorts before "a/"), so each batch's keys form a
+    // range no other batch of this write falls in.
+    const keyStarts = roots.map((root) => `${root}/`);
+    const keyOrder = roots.map((_, i) => i).sort((a, b) => (keyStarts[a] < keyStarts[b] ? -1 : keyStarts[a] > keyStarts[b] ? 1 : 0));
     const recordOf = set ? setRecordWriter(set.prefix, set.owner, planAt, snapshots) : undefined;
     const records = await commitPlans(session, keyOrder, planAt, snapshots, (p) => p.v3, { recordOf });
     const plans = requests.map((r, i) => planAt(i));
@@ -249,7 +254,7 @@ export async function registerServices(session: EtcdSession, requests: ServiceWr
             throw new Error(`mirroring to the v2 keyspace failed (${(err as Error).message}); ${undone}`);
         }
     }
-    for (const [prefix, keys] of supersededRecords(snapshots)) await tidySetRecords(session, prefix, keys, (defs) => readSnapshots(session, defs));
+    await tidyAfter(session, snapshots);
     return plans;
 }
 
@@ -289,8 +294,9 @@ export async function unregisterServices(session: EtcdSession, removals: Service
     await commitPlans(session, indices(plans.length), (i) => plans[i], kept, (p) => p.v3);
     const v2Ops = plans.flatMap((p) => p.v2);
     if (v2Ops.length > 0) await applyV2(session, v2Ops, plans.map((p) => p.root));
-    const removedLine = (prefix: string) => (record: SetRecord, service: string) => removedOwner.get(`${prefix}/${service}`) === `${prefix}/${service}@${record.owner}`;
-    for (const [prefix, keys] of supersededRecords(kept)) await tidySetRecords(session, prefix, keys, (defs) => readSnapshots(session, defs), removedLine(prefix));
+    // Every line of a removed service goes: the removed claim was the newest, so the others are
+    // superseded lines that would otherwise claim the service again.
+    await tidyAfter(session, kept, (prefix) => (_record, service) => removedOwner.has(`${prefix}/${service}`));
     return { skipped };
 }
 

@@ -6,7 +6,8 @@
 // functions, so every copy of this code in the provider process joins the same queues.
 import { EtcdConnectionArgs, isConnectionWideError } from "../etcd/etcd-client";
 import { connectionFingerprint, withSharedEtcd } from "../etcd/etcd-shared-sessions";
-import { serviceRoot, ServiceWritePlan, ServiceWriteRequest } from "../../model/service-keys";
+import { serviceRoot } from "../../model/service-keys";
+import { ServiceWritePlan, ServiceWriteRequest } from "../../model/service-write-plan";
 import { registerServices } from "./service-store";
 
 /** How long the first write of a batch waits for others on the same connection to join it. */

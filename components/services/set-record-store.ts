@@ -2,9 +2,10 @@
 // set's write carries, and the tidy step that drops lines a later write superseded. Bundled into
 // the service providers: no top-level import of an npm module.
 import { EtcdSession } from "../etcd/etcd-client";
-import { KeyOperation, MAX_TXN_OPS, ServiceSnapshot, ServiceWritePlan } from "../../model/service-keys";
+import { KeyOperation, MAX_TXN_OPS } from "../../model/service-keys";
+import { ServiceSnapshot, ServiceWritePlan } from "../../model/service-write-plan";
 import { decodeSetRecord, encodeSetRecord, planRecordRewrites, RecordLine, SetRecord, setRecordKey } from "../../model/set-records";
-import type { OpGroup } from "./guarded-commit";
+import { OpGroup, prefixEnd } from "./guarded-commit";
 
 /**
  * The record each transaction of one set's write puts: the set (`owner`, e.g. `set:<owner key>`)
@@ -65,9 +66,7 @@ export async function tidySetRecords(
 
 /** The records one set holds under `prefix` (read as the set's own, e.g. before deleting it). */
 export async function readOwnSetRecords(session: EtcdSession, ownPrefix: string): Promise<SetRecord[]> {
-    const end = Buffer.from(ownPrefix);
-    end[end.length - 1] += 1;
-    const res = await session.run("read", (client) => client.kv.txn({ compare: [], success: [{ request_range: { key: Buffer.from(ownPrefix), range_end: end } }], failure: [] }));
+    const res = await session.run("read", (client) => client.kv.txn({ compare: [], success: [{ request_range: { key: Buffer.from(ownPrefix), range_end: prefixEnd(ownPrefix) } }], failure: [] }));
     return (res.responses[0] as any).response_range.kvs
         .map((kv: any) => decodeSetRecord(kv.key.toString(), kv.value.toString(), String(kv.mod_revision)))
         .filter((r: SetRecord | undefined): r is SetRecord => r !== undefined);

@@ -1,8 +1,21 @@
 // The set ownership records (model/set-records.ts) and the set's write plans: pure, no etcd.
 import { expect } from "chai";
 import fc from "fast-check";
-import { decodeSetRecord, encodeSetRecord, lineBeatsMarker, newerRevision, planRecordRewrites, RecordLine, SetRecord, setClaimsByRoot, setRecordKey, setRecordsPrefix } from "../../model/set-records";
-import { encodeOwnerMarker, ownerMarkerKey, planServiceWrite, serviceClaim, ServiceWriteRequest } from "../../model/service-keys";
+import {
+    decodeSetRecord,
+    encodeSetRecord,
+    lineBeatsMarker,
+    newerRevision,
+    newestLine,
+    planRecordRewrites,
+    RecordLine,
+    SetRecord,
+    setLinesByRoot,
+    setRecordKey,
+    setRecordsPrefix,
+} from "../../model/set-records";
+import { encodeOwnerMarker, ownerMarkerKey } from "../../model/service-keys";
+import { planServiceWrite, serviceClaim, ServiceWriteRequest } from "../../model/service-write-plan";
 import { OWNER_NAMESPACE, SERVICE_NAME } from "../../model/service-naming";
 
 const record = (key: string, owner: string, modRevision: string, lines: Record<string, RecordLine>): SetRecord => decodeSetRecord(key, encodeSetRecord(owner, Object.entries(lines)), modRevision)!;
@@ -46,9 +59,10 @@ describe("set ownership records", () => {
         const a = record("ka", "set:a", "50", { web: { since: "10", keys: ["scheme"] }, db: { since: "10", keys: ["scheme"] } });
         // b rewritten later (mod 60) but its line for web claimed at 20: tidying never reorders claims.
         const b = record("kb", "set:b", "60", { web: { since: "20", keys: ["hosts/0", "scheme"] } });
-        const claims = setClaimsByRoot("/services", [b, a]);
-        expect(claims.get("/services/web")).to.deep.equal({ owner: "/services/web@set:b", keys: ["/services/web/hosts/0", "/services/web/scheme"], recordKey: "kb", since: "20" });
-        expect(claims.get("/services/db")!.owner).to.equal("/services/db@set:a");
+        const lines = setLinesByRoot("/services", [b, a]);
+        expect(lines.get("/services/web")!.map((l) => l.recordKey), "every line is kept, superseded ones too").to.have.members(["ka", "kb"]);
+        expect(newestLine(lines.get("/services/web")!)).to.deep.equal({ owner: "/services/web@set:b", keys: ["/services/web/hosts/0", "/services/web/scheme"], recordKey: "kb", since: "20" });
+        expect(newestLine(lines.get("/services/db")!)!.owner).to.equal("/services/db@set:a");
         expect(lineBeatsMarker("20", "0"), "no marker").to.equal(true);
         expect(lineBeatsMarker("20", "20"), "a marker the writer saw").to.equal(true);
         expect(lineBeatsMarker("20", "21"), "a marker written after").to.equal(false);
@@ -82,18 +96,17 @@ describe("a set's write plan (recordedBySet)", () => {
         ]);
     });
 
-    it("its own line is its record: stale keys it lists are deleted; a marker of its own (provider 1.2.0) goes", () => {
+    it("its own line is its record: stale keys it lists are deleted; a marker of its own (provider 1.2.0) is rewritten, still naming it", () => {
         const own = planServiceWrite(request(), { keys: { "/services/web/hosts/1": "10.0.0.2:80" }, markerModRevision: "0", setClaim: setClaim("/services/web@set:a") });
         expect(own.refusal).to.equal(undefined);
         expect(own.v3).to.deep.include({ op: "delete", key: "/services/web/hosts/1" });
         const legacy = encodeOwnerMarker({ owner: "/services/web@set:a", keys: ["/services/web/scheme"] }, "/services/web");
         const migrated = planServiceWrite(request(), { keys: { "/services/web/scheme": "http" }, markerValue: legacy, markerModRevision: "7" });
         expect(migrated.refusal).to.equal(undefined);
-        expect(migrated.v3).to.deep.include({ op: "delete", key: ownerMarkerKey("/services", "web") });
-        expect(migrated.v3.filter((o) => o.op === "put").map((o) => o.key)).not.to.include(ownerMarkerKey("/services", "web"));
+        expect(migrated.v3).to.deep.include({ op: "put", key: ownerMarkerKey("/services", "web"), value: encodeOwnerMarker({ owner: "/services/web@set:a", keys: ["/services/web/scheme", "/services/web/hosts/0"] }, "/services/web") });
     });
 
-    it("another set's line, or a registration's marker, refuses it, naming where the claim is; adopt takes it and removes that marker", () => {
+    it("another set's line, or a registration's marker, refuses it, naming where the claim is; adopt takes it and the marker then names the set", () => {
         const bySet = planServiceWrite(request(), { keys: { "/services/web/scheme": "http" }, markerModRevision: "0", setClaim: setClaim("/services/web@set:b") });
         expect(bySet.refusal).to.match(/already registered by another owner \(\/services\/web@set:b at rec-of-\/services\/web@set:b\)/);
         const marker = encodeOwnerMarker({ owner: "/services/web@org/p/s/web", keys: ["/services/web/scheme"] }, "/services/web");
@@ -101,7 +114,9 @@ describe("a set's write plan (recordedBySet)", () => {
         expect(planServiceWrite(request(), snap).refusal).to.match(/already registered by another owner \(\/services\/web@org\/p\/s\/web at \/coreos-cluster\/owners\/services\/web\)/);
         const adopted = planServiceWrite(request({ adopt: true }), snap);
         expect(adopted.refusal).to.equal(undefined);
-        expect(adopted.v3).to.deep.include({ op: "delete", key: ownerMarkerKey("/services", "web") });
+        // Code that predates set records (an old registration's delete, an old sidekick) reads the marker only: it must see the service taken.
+        const after = adopted.v3.find((o) => o.key === ownerMarkerKey("/services", "web"));
+        expect(after?.op === "put" && JSON.parse(after.value).owner).to.equal("/services/web@set:a");
     });
 
     it("a per-service registration sees a set's line as the claim", () => {

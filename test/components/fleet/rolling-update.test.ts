@@ -1,6 +1,6 @@
 // The FleetService's pure parts: the rolling-update plan, the generated units, the ownership rule.
 import { expect } from "chai";
-import { planServiceWrite } from "../../../model/service-keys";
+import { planServiceWrite } from "../../../model/service-write-plan";
 import { execArgv, serviceTemplateOptions, sidekickMarker, sidekickTemplateOptions, FleetServiceSpec } from "../../../components/fleet/fleet-service-units";
 import { nextInstanceNumbers, ObservedInstance, observeInstances, planRoll } from "../../../components/fleet/rolling-update";
 import { check } from "../../../components/fleet/fleet-service-provider";

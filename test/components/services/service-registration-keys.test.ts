@@ -11,15 +11,14 @@ import {
     observedFields,
     ownerMarkerKey,
     planKeyChanges,
-    planServiceWrite,
     registrationId,
     registrationOwnerKey,
     serviceDefinitionProblems,
     serviceKeyValues,
-    ServiceWriteRequest,
     KeyValues,
     KeyOperation,
 } from "../../../model/service-keys";
+import { planServiceWrite, ServiceWriteRequest } from "../../../model/service-write-plan";
 import { validateConfig } from "../../../model/validate";
 import { gcpRaw } from "../../model/raw-configs";
 import { connectionProblems, parseEndpoint, redactConnectionSecrets, classifyEtcdError } from "../../../components/etcd/etcd-client";
