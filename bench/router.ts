@@ -194,6 +194,10 @@ export const routerHitlessReload: Benchmark = {
             await waitFor("load routed", async () => (await httpGet(URL, "load.x")).status === 200);
             const log = path.join(h.root, "router.log");
             const servingLines = () => (fs.readFileSync(log, "utf8").match(/: serving \(/g) ?? []).length;
+            // New workers answer a moment before the watcher logs that they serve: counted before that
+            // line, the first reload would be "seen" at once and the next change could undo the
+            // first inside one settle window (no reload for either).
+            await waitFor("load served", async () => /: serving \(load\)/.test(fs.readFileSync(log, "utf8")));
             const before = servingLines();
             // Four clients, a new connection per request (the worst case for a reload).
             const load = steadyLoad("load.x", 4);

@@ -6,6 +6,7 @@
 import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as net from "net";
+import { judgeProcess, procStateLetter, ProcessView } from "../model/process-view";
 
 export interface HaproxyPaths {
     binary: string;
@@ -25,18 +26,30 @@ export function checkConfig(binary: string, file: string): Promise<string | unde
     });
 }
 
-/** True when `pid` is alive (not a zombie) and is an HAProxy master running `configFile`. */
-export function isOurHaproxy(pid: number | undefined, configFile: string): boolean {
-    if (!pid || !Number.isInteger(pid) || pid <= 0) return false;
+/**
+ * Whether `view` (model/process-view.ts) is an HAProxy master running `configFile`: "ours",
+ * "exec-ing" (a master re-executes itself on every reload, SIGUSR2, and shows an empty cmdline
+ * meanwhile: the same pid, still ours), "other" or "gone".
+ */
+export function haproxyState(view: ProcessView, configFile: string): "ours" | "exec-ing" | "other" | "gone" {
+    if (view.kind !== "running") return view.kind;
+    const argv = view.argv;
+    return argv[0].split("/").pop() === "haproxy" && argv.includes("-W") && argv.includes(configFile) ? "ours" : "other";
+}
+
+function processView(pid: number): ProcessView {
     try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-        if (state === "Z" || state === "X") return false;
-        const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-        return argv[0].split("/").pop() === "haproxy" && argv.includes("-W") && argv.includes(configFile);
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        return judgeProcess(cmdline, procStateLetter(fs.readFileSync(`/proc/${pid}/stat`, "utf8")));
     } catch {
-        return false;
+        return judgeProcess(undefined, undefined);
     }
+}
+
+/** The state of `pid` as an HAProxy master of `configFile` ("gone" for no pid). */
+export function haproxyStateOf(pid: number | undefined, configFile: string): ReturnType<typeof haproxyState> {
+    if (!pid || !Number.isInteger(pid) || pid <= 0) return "gone";
+    return haproxyState(processView(pid), configFile);
 }
 
 /** The `node` of the config the running workers serve (`show info` on the admin socket), or undefined. */
@@ -68,7 +81,13 @@ export class HaproxyMaster {
                 if (attempt > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
                 pid = parseInt(fs.readFileSync(this.paths.pidFile, "utf8").trim(), 10);
             }
-            if (isOurHaproxy(pid, this.paths.configFile)) {
+            // A master caught re-executing itself (a reload) shows its command a moment later.
+            let state = haproxyStateOf(pid, this.paths.configFile);
+            for (let attempt = 0; attempt < 40 && state === "exec-ing"; attempt++) {
+                Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+                state = haproxyStateOf(pid, this.paths.configFile);
+            }
+            if (state === "ours") {
                 this.pid = pid;
                 this.log(`haproxy: adopted the running master (pid ${pid})`);
                 return true;
@@ -79,8 +98,10 @@ export class HaproxyMaster {
         return false;
     }
 
+    /** The master started or adopted here still runs: also while it re-executes itself for a reload. */
     alive(): boolean {
-        return isOurHaproxy(this.pid, this.paths.configFile);
+        const state = haproxyStateOf(this.pid, this.paths.configFile);
+        return state === "ours" || state === "exec-ing";
     }
 
     start(): void {

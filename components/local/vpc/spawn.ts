@@ -3,6 +3,7 @@
 // log file, pid written to a pid file. Used for etcd, sshd and the health/load-balancer processes;
 // HAProxy, the watcher and dnsmasq go through it too. Runtime modules are required inside functions.
 import { tool } from "./netns";
+import { judgeProcess, procStateLetter, ProcessView } from "../../../model/process-view";
 
 export interface SpawnSpec {
     namespace: string;
@@ -20,26 +21,21 @@ export interface SpawnSpec {
 /** What `/proc/<pid>` says of a process started through `ip netns exec`: still the launcher, mid-exec, the command, or gone. */
 export type LaunchState = "launcher" | "exec-ing" | "command" | "gone";
 
-/**
- * Pure: the launch state from the pid's argv[0] (undefined: no such pid) and its /proc state letter.
- * The kernel shows an empty cmdline while execve swaps the image (the new memory is in place but
- * its argument area is not set yet) and for a zombie: the first is "not yet", only the second is gone.
- */
-export function launchState(argv0: string | undefined, procState: string | undefined, launcherPath: string): LaunchState {
-    if (argv0 === undefined || procState === "Z" || procState === "X") return "gone";
-    if (argv0 === "") return "exec-ing";
+/** Pure: the launch state from what /proc says of the pid (model/process-view.ts). */
+export function launchState(view: ProcessView, launcherPath: string): LaunchState {
+    if (view.kind !== "running") return view.kind;
+    const argv0 = view.argv[0] ?? "";
     if (argv0 === launcherPath || argv0.split("/").pop() === "ip") return "launcher";
     return "command";
 }
 
-function procView(pid: number): { argv0?: string; state?: string } {
+function procView(pid: number): ProcessView {
     const fs: typeof import("fs") = require("fs");
     try {
-        const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        return { argv0, state: stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) };
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        return judgeProcess(cmdline, procStateLetter(fs.readFileSync(`/proc/${pid}/stat`, "utf8")));
     } catch {
-        return {};
+        return judgeProcess(undefined, undefined);
     }
 }
 
@@ -73,7 +69,7 @@ export async function spawnInNamespace(spec: SpawnSpec): Promise<number> {
     const deadline = Date.now() + 5000;
     for (;;) {
         const view = procView(pid);
-        const state = launchState(view.argv0, view.state, ipPath);
+        const state = launchState(view, ipPath);
         if (state === "gone" || child.exitCode !== null) {
             throw new Error(`${spec.command} in namespace ${spec.namespace} exited at once; see ${spec.logFile}`);
         }
