@@ -66,6 +66,38 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
         }
         return all;
     };
+    /** Write requests for fresh services under `prefix`, as a set (`owner` "set:...") or per-service markers writes them. */
+    const freshRequests = (prefix: string, names: string[], owner: string, host: string, recordedBySet: boolean) =>
+        names.map((service) => ({
+            owner: `${prefix}/${service}@${owner}`,
+            definition: { service, scheme: "http" as const, hosts: [host], prefix },
+            ownedBefore: [],
+            mirrorToV2: false,
+            mirroredBefore: [],
+            adopt: false,
+            recordedBySet,
+        }));
+    /** registerServices through a session whose `run` goes through `wrap` (a racing writer, a lost answer). */
+    async function registerThrough(
+        wrap: (what: string, run: () => Promise<any>) => Promise<any>,
+        requests: ReturnType<typeof freshRequests>,
+        set?: { owner: string; prefix: string },
+    ): Promise<unknown> {
+        const { withEtcd } = await import("../../../components/etcd/etcd-client");
+        const { registerServices } = await import("../../../components/services/service-store");
+        return withEtcd(connection, (session) => registerServices({ ...session, run: (what, fn) => wrap(what, () => session.run(what, fn)) }, requests, undefined, set));
+    }
+    /** A wrap that runs `race` once, just before the write's first transaction. */
+    const racingWith = (race: () => Promise<void>) => {
+        let raced = false;
+        return async (what: string, run: () => Promise<any>) => {
+            if (what === "transaction" && !raced) {
+                raced = true;
+                await race();
+            }
+            return run();
+        };
+    };
     const web = { service: "web", scheme: "http", hosts: ["10.1.0.1:80", "10.1.0.2:80"] };
     const db = { service: "db", scheme: "tcp", hosts: ["10.1.0.9:5432"], hostPort: 5432 };
 
@@ -268,36 +300,14 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
     });
 
     it("a service taken by another writer between the read and the commit is not overwritten: the create fails naming it", async () => {
-        const { withEtcd } = await import("../../../components/etcd/etcd-client");
-        const { registerServices } = await import("../../../components/services/service-store");
         const { encodeOwnerMarker } = await import("../../../model/service-keys");
-        const requests = ["p-one", "p-two", "p-three"].map((service) => ({
-            owner: `/services/s13/${service}@set:race`,
-            definition: { service, scheme: "http" as const, hosts: ["10.3.0.1:80"], prefix: "/services/s13" },
-            ownedBefore: [],
-            mirrorToV2: false,
-            mirroredBefore: [],
-            adopt: false,
-        }));
         const intruder = encodeOwnerMarker({ owner: "/services/s13/p-two@someone-else", keys: ["/services/s13/p-two/scheme"] }, "/services/s13/p-two");
-        const err = await failureOf(
-            withEtcd(connection, (session) => {
-                let raced = false;
-                // Another writer registers p-two just before this write's first transaction.
-                const racing = {
-                    ...session,
-                    run: async <T>(what: string, fn: (client: Etcd3) => Promise<T>): Promise<T> => {
-                        if (what === "transaction" && !raced) {
-                            raced = true;
-                            await etcd.put("/coreos-cluster/owners/services/s13/p-two").value(intruder);
-                            await etcd.put("/services/s13/p-two/scheme").value("tcp");
-                        }
-                        return session.run(what, fn);
-                    },
-                };
-                return registerServices(racing, requests);
-            }),
-        );
+        // Another writer registers p-two just before this write's first transaction.
+        const race = racingWith(async () => {
+            await etcd.put("/coreos-cluster/owners/services/s13/p-two").value(intruder);
+            await etcd.put("/services/s13/p-two/scheme").value("tcp");
+        });
+        const err = await failureOf(registerThrough(race, freshRequests("/services/s13", ["p-one", "p-two", "p-three"], "set:race", "10.3.0.1:80", false)));
         expect(err.message).to.match(/\/services\/s13\/p-two changed while being written \(another writer\)/);
         expect(await under("/services/s13/"), "the other writer's key stands").to.deep.equal({ "/services/s13/p-two/scheme": "tcp" });
         expect(await under("/coreos-cluster/owners/services/s13/")).to.deep.equal({ "/coreos-cluster/owners/services/s13/p-two": intruder });
@@ -389,35 +399,9 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
     });
 
     it("a set's batch whose service another writer changed between the read and the commit is not written, nor its record", async () => {
-        const { withEtcd } = await import("../../../components/etcd/etcd-client");
-        const { registerServices } = await import("../../../components/services/service-store");
-        const owner = "set:race";
-        const requests = ["q-one", "q-two", "q-three"].map((service) => ({
-            owner: `/services/s23/${service}@${owner}`,
-            definition: { service, scheme: "http" as const, hosts: ["10.3.0.1:80"], prefix: "/services/s23" },
-            ownedBefore: [],
-            mirrorToV2: false,
-            mirroredBefore: [],
-            adopt: false,
-            recordedBySet: true,
-        }));
-        const err = await failureOf(
-            withEtcd(connection, (session) => {
-                let raced = false;
-                const racing = {
-                    ...session,
-                    run: async <T>(what: string, fn: (client: Etcd3) => Promise<T>): Promise<T> => {
-                        if (what === "transaction" && !raced) {
-                            raced = true;
-                            // Another tool writes q-two with no marker and no record: only its key changed.
-                            await etcd.put("/services/s23/q-two/scheme").value("tcp");
-                        }
-                        return session.run(what, fn);
-                    },
-                };
-                return registerServices(racing, requests, undefined, { owner, prefix: "/services/s23" });
-            }),
-        );
+        // Another tool writes q-two with no marker and no record: only its key changed.
+        const race = racingWith(async () => void (await etcd.put("/services/s23/q-two/scheme").value("tcp")));
+        const err = await failureOf(registerThrough(race, freshRequests("/services/s23", ["q-one", "q-two", "q-three"], "set:race", "10.3.0.1:80", true), { owner: "set:race", prefix: "/services/s23" }));
         expect(err.message).to.match(/\/services\/s23\/q-one, \/services\/s23\/q-three, \/services\/s23\/q-two changed while being written \(another writer\)/);
         expect(await under("/services/s23/")).to.deep.equal({ "/services/s23/q-two/scheme": "tcp" });
         expect(await recordsOf("/services/s23")).to.deep.equal([]);
@@ -425,34 +409,8 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
     });
 
     it("a batch's guard covers every service's keys whatever their names sort like ('a-b/' sorts before 'a/')", async () => {
-        const { withEtcd } = await import("../../../components/etcd/etcd-client");
-        const { registerServices } = await import("../../../components/services/service-store");
-        const owner = "set:order";
-        const requests = ["a", "a-b", "b"].map((service) => ({
-            owner: `/services/s25/${service}@${owner}`,
-            definition: { service, scheme: "http" as const, hosts: ["10.3.0.3:80"], prefix: "/services/s25" },
-            ownedBefore: [],
-            mirrorToV2: false,
-            mirroredBefore: [],
-            adopt: false,
-            recordedBySet: true,
-        }));
-        const err = await failureOf(
-            withEtcd(connection, (session) => {
-                let raced = false;
-                const racing = {
-                    ...session,
-                    run: async <T>(what: string, fn: (client: Etcd3) => Promise<T>): Promise<T> => {
-                        if (what === "transaction" && !raced) {
-                            raced = true;
-                            await etcd.put("/services/s25/a-b/scheme").value("tcp");
-                        }
-                        return session.run(what, fn);
-                    },
-                };
-                return registerServices(racing, requests, undefined, { owner, prefix: "/services/s25" });
-            }),
-        );
+        const race = racingWith(async () => void (await etcd.put("/services/s25/a-b/scheme").value("tcp")));
+        const err = await failureOf(registerThrough(race, freshRequests("/services/s25", ["a", "a-b", "b"], "set:order", "10.3.0.3:80", true), { owner: "set:order", prefix: "/services/s25" }));
         expect(err.message).to.include("changed while being written (another writer)");
         expect(await under("/services/s25/"), "the other writer's key stands, nothing else written").to.deep.equal({ "/services/s25/a-b/scheme": "tcp" });
         expect(await recordsOf("/services/s25")).to.deep.equal([]);
@@ -476,32 +434,15 @@ describe("ServiceRegistrationSet provider against real etcd (127.0.5.70-72)", fu
     });
 
     it("a transaction etcd applied whose answer was lost, sent again, is recognised as done", async () => {
-        const { withEtcd } = await import("../../../components/etcd/etcd-client");
-        const { registerServices } = await import("../../../components/services/service-store");
-        const owner = "set:twice";
-        const requests = ["r-one", "r-two"].map((service) => ({
-            owner: `/services/s24/${service}@${owner}`,
-            definition: { service, scheme: "http" as const, hosts: ["10.3.0.2:80"], prefix: "/services/s24" },
-            ownedBefore: [],
-            mirrorToV2: false,
-            mirroredBefore: [],
-            adopt: false,
-            recordedBySet: true,
-        }));
         let resent = 0;
-        await withEtcd(connection, (session) => {
-            const twice = {
-                ...session,
-                // The first send commits; its answer is dropped and the same request goes again (a client retry).
-                run: async <T>(what: string, fn: (client: Etcd3) => Promise<T>): Promise<T> => {
-                    if (what !== "transaction") return session.run(what, fn);
-                    await session.run(what, fn);
-                    resent++;
-                    return session.run(what, fn);
-                },
-            };
-            return registerServices(twice, requests, undefined, { owner, prefix: "/services/s24" });
-        });
+        // The first send commits; its answer is dropped and the same request goes again (a client retry).
+        const twice = async (what: string, run: () => Promise<any>) => {
+            if (what !== "transaction") return run();
+            await run();
+            resent++;
+            return run();
+        };
+        await registerThrough(twice, freshRequests("/services/s24", ["r-one", "r-two"], "set:twice", "10.3.0.2:80", true), { owner: "set:twice", prefix: "/services/s24" });
         expect(resent, "the write was sent twice").to.be.greaterThan(0);
         expect(await under("/services/s24/")).to.deep.equal({ "/services/s24/r-one/scheme": "http", "/services/s24/r-one/hosts/0": "10.3.0.2:80", "/services/s24/r-two/scheme": "http", "/services/s24/r-two/hosts/0": "10.3.0.2:80" });
         expect(await claimedIn("/services/s24")).to.deep.equal({ "r-one": ["hosts/0", "scheme"], "r-two": ["hosts/0", "scheme"] });
