@@ -144,8 +144,6 @@ export interface RecordRewrite {
     modRevision: string;
     /** The new text, or undefined to delete the record. */
     value?: string;
-    /** Services the rewritten record still lists. */
-    kept: string[];
 }
 
 /**
@@ -162,7 +160,6 @@ export function planRecordRewrites(records: readonly SetRecord[], claimOf: (serv
             key: record.key,
             modRevision: record.modRevision,
             value: kept.length === 0 ? undefined : encodeSetRecord(record.owner, kept.map((s) => [s, record.services.get(s)!])),
-            kept,
         });
     }
     return rewrites;

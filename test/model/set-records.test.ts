@@ -77,8 +77,8 @@ describe("set ownership records", () => {
         const claimOf = (s: string) => ({ web: "k2", db: "k1", gone: "k1" } as Record<string, string>)[s];
         const rewrites = planRecordRewrites([old, exact, empty], claimOf, (_r, s) => s !== "gone");
         expect(rewrites).to.deep.equal([
-            { key: "k1", modRevision: "40", value: encodeSetRecord("set:a", [["db", { since: "10", keys: ["scheme"] }]]), kept: ["db"] },
-            { key: "k3", modRevision: "42", value: undefined, kept: [] },
+            { key: "k1", modRevision: "40", value: encodeSetRecord("set:a", [["db", { since: "10", keys: ["scheme"] }]]) },
+            { key: "k3", modRevision: "42", value: undefined },
         ]);
     });
 });
