@@ -25,6 +25,10 @@ export interface SeedingTransport {
     floorClient: Etcd3;
     /** root: cleans and compacts between samples, counts what was written. */
     admin: Etcd3;
+    /** The etcd processes that must be quiet before a sample: this cluster's, or every cluster sharing the machine. */
+    quietPids: () => number[];
+    /** Samples that started before the members went quiet (bench/quiet-etcd.ts timed out). */
+    unsettledSamples: number;
     close(): Promise<void>;
 }
 
@@ -90,6 +94,8 @@ function transport(name: TransportName, cluster: EtcdTestCluster, connection: Et
         connection,
         floorClient,
         admin,
+        quietPids: () => cluster.members.flatMap((m) => (m.pid === undefined ? [] : [m.pid])),
+        unsettledSamples: 0,
         close: async () => {
             floorClient.close();
             admin.close();

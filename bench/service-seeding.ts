@@ -20,12 +20,14 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { coalescedWriteStats, serviceRegistrationProvider } from "../components/services/service-registration";
 import { serviceRegistrationSetProvider } from "../components/services/service-registration-set";
+import { closeIdleSharedSessions, setSharedSessionIdleMs } from "../components/etcd/etcd-shared-sessions";
 import { MAX_TXN_OPS } from "../model/service-keys";
 import { addToIPv4, requireEtcdBinaries } from "../test/support/etcd-cluster";
 import { benchServices } from "./configs";
 import { bracketedRatios, clean, countKeys, createSetThroughProvider, createThroughProvider, engineProvider, median, PREFIX, putInTransactions, putOneAtATime, putTransactions, sameWritesAsSet, schemaKeys } from "./seeding-measure";
 import { seedingFigures, SizeRun } from "./seeding-figures";
 import { SeedingTransport, startPlaintextTransport, startTlsTransport } from "./seeding-transports";
+import { waitForQuiet } from "./quiet-etcd";
 import { Benchmark, BenchmarkOutcome, BenchContext, engineDefaultParallelism, errorMessage, round, timed } from "./support";
 
 export interface SeedingOptions {
@@ -69,10 +71,15 @@ const collectGarbage: () => void = (() => {
     return vm.runInNewContext("gc");
 })();
 
-/** Runs `fn` from an empty keyspace and a collected heap, and checks it wrote every schema key; returns its time. */
+/**
+ * Runs `fn` from an empty keyspace, a collected heap and quiet etcd members (both clusters share the
+ * 2 cores: bench/quiet-etcd.ts), and checks it wrote every schema key; returns its time.
+ */
 async function sample(t: SeedingTransport, expectedKeys: number, label: string, fn: () => Promise<unknown>): Promise<number> {
     await clean(t.admin);
     collectGarbage();
+    // Members busy past the timeout (another load on the machine): measured anyway, and counted.
+    if (!(await waitForQuiet(t.quietPids())).quiet) t.unsettledSamples++;
     const { ms } = await timed(fn);
     const found = await countKeys(t.admin, `${PREFIX}/`);
     if (found !== expectedKeys) throw new Error(`${label} (${t.name}) left ${found} keys under ${PREFIX}/, expected ${expectedKeys}`);
@@ -93,7 +100,7 @@ async function runSize(ctx: BenchContext, providers: Providers, tls: SeedingTran
     const setCreate = () => createSetThroughProvider(setProvider, tls.connection, services);
     const floor = (t: SeedingTransport, inFlight: number) => sample(t, keys.length, `floor ${inFlight} in flight`, () => putInTransactions(t.floorClient, keys, inFlight));
     ctx.log(`${count} services (${keys.length} keys): warm-up`);
-    // Not counted: both sides measured warm (JIT, connections); the set's first create in a process also compiles its bundle.
+    // Not counted: both sides measured warm (JIT, connections); the set's first create in a process also compiles its bundle and opens its session.
     const coldSetCreateMs = first ? await sample(tls, keys.length, "set create", setCreate) : undefined;
     for (const t of [plain, tls]) await floor(t, 16);
 
@@ -172,12 +179,17 @@ export function seedingBenchmark(optionsOf: () => SeedingOptions): Benchmark {
             }
             const options = optionsOf();
             const transports: SeedingTransport[] = [];
+            // Both sides are measured on open connections (the floor's client stays open): the
+            // providers' shared session must not idle out in the seconds between two set samples.
+            const idleMsBefore = setSharedSessionIdleMs(60 * 60_000);
             try {
                 ctx.log(`starting a 3-member etcd with mutual TLS and auth on ${options.firstAddress} +0..2, and a plaintext one +10..12`);
                 const tls = await startTlsTransport(options.firstAddress);
                 transports.push(tls);
                 const plain = await startPlaintextTransport(addToIPv4(options.firstAddress, 10));
                 transports.push(plain);
+                const allMembers = () => [...tls.cluster.members, ...plain.cluster.members].flatMap((m) => (m.pid === undefined ? [] : [m.pid]));
+                tls.quietPids = plain.quietPids = allMembers;
                 const providers = { set: await engineProvider(serviceRegistrationSetProvider), perService: await engineProvider(serviceRegistrationProvider) };
                 const runs: SizeRun[] = [];
                 for (const [i, count] of options.sizes.entries()) {
@@ -192,10 +204,13 @@ export function seedingBenchmark(optionsOf: () => SeedingOptions): Benchmark {
                         path: "provider.check() + provider.create() of the serialized providers (what the engine runs), as the deployer over mutual TLS with v3 auth on",
                         providerWrites: "5 schema keys per service, a service never split across transactions, and one ownership record per transaction (at most 127 keys + the record)",
                         etcd: { tls: tls.cluster.endpoints, plaintext: plain.cluster.endpoints, version: "Debian etcd 3.4" },
+                        samplesStartedBusy: tls.unsettledSamples + plain.unsettledSamples,
                         runs,
                     },
                 };
             } finally {
+                setSharedSessionIdleMs(idleMsBefore);
+                await closeIdleSharedSessions();
                 await Promise.all(transports.map((t) => t.close()));
             }
         },

@@ -147,11 +147,19 @@ export function formatProblems(label: string, problems: FieldProblem[]): string 
 
 /** The keys and values one service writes, in schema order: scheme, hosts/0.., host_port. */
 export function serviceKeyEntries(def: ServiceDefinition): Array<[string, string]> {
-    const root = serviceRoot(def.prefix, def.service);
-    const entries: Array<[string, string]> = [[`${root}/scheme`, def.scheme]];
-    for (let i = 0; i < def.hosts.length; i++) entries.push([`${root}/hosts/${i}`, def.hosts[i]]);
-    if (def.hostPort !== undefined) entries.push([`${root}/host_port`, String(def.hostPort)]);
-    return entries;
+    return serviceKeyPuts(def).map((o) => [o.key, o.value]);
+}
+
+/**
+ * The puts of one service's keys, in schema order: the form a write plan needs, built without
+ * intermediate pairs (seeding builds tens of thousands).
+ */
+export function serviceKeyPuts(def: ServiceDefinition): Array<{ op: "put"; key: string; value: string }> {
+    const base = `${serviceRoot(def.prefix, def.service)}/`;
+    const puts: Array<{ op: "put"; key: string; value: string }> = [{ op: "put", key: `${base}scheme`, value: def.scheme }];
+    for (let i = 0; i < def.hosts.length; i++) puts.push({ op: "put", key: `${base}hosts/${i}`, value: def.hosts[i] });
+    if (def.hostPort !== undefined) puts.push({ op: "put", key: `${base}host_port`, value: String(def.hostPort) });
+    return puts;
 }
 
 /** The keys and values one service writes, as a record. */

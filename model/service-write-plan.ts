@@ -2,7 +2,7 @@
 // per-service marker or a set record line, model/set-records.ts), the refusal of another owner's
 // service, adoption, and the operations of one service's write. Pure; imports only Pulumi-free
 // modules (the providers bundle it).
-import { decodeOwnerMarker, encodeOwnerMarker, isEmptyRecord, KeyOperation, KeyValues, ownerMarkerKey, OwnerMarker, planKeyChanges, ServiceDefinition, serviceKeyEntries, serviceRoot } from "./service-keys";
+import { decodeOwnerMarker, encodeOwnerMarker, isEmptyRecord, KeyOperation, KeyValues, ownerMarkerKey, OwnerMarker, planKeyChanges, ServiceDefinition, serviceKeyPuts, serviceRoot } from "./service-keys";
 import { SetClaim } from "./set-records";
 
 /**
@@ -93,13 +93,9 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     const def = req.definition;
     const root = serviceRoot(def.prefix, def.service);
     const markerKey = ownerMarkerKey(def.prefix, def.service);
-    // One pass, one array each: seeding plans tens of thousands of services.
-    const desiredKeys: string[] = [];
-    const puts: KeyOperation[] = [];
-    for (const [key, value] of serviceKeyEntries(def)) {
-        desiredKeys.push(key);
-        puts.push({ op: "put", key, value });
-    }
+    // Seeding plans tens of thousands of services: the puts are built once, the keys read off them.
+    const puts: KeyOperation[] = serviceKeyPuts(def);
+    const desiredKeys = puts.map((o) => o.key);
     const marked = !req.recordedBySet || snap.markerValue !== undefined;
     const markerValue = marked ? encodeOwnerMarker({ owner: req.owner, keys: desiredKeys }, root) : "";
     const markerOps: KeyOperation[] = marked ? [{ op: "put", key: markerKey, value: markerValue }] : [];
@@ -111,7 +107,8 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
         const v3 = markerOps.length === 0 ? puts : [...puts, ...markerOps];
         return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys, v3, v2: req.mirrorToV2 ? puts : [] };
     }
-    const desired: KeyValues = Object.fromEntries(serviceKeyEntries(def));
+    const desired: KeyValues = {};
+    for (const o of puts) desired[o.key] = (o as { value: string }).value;
 
     const { claimed, claim: marker, where } = serviceClaim(root, snap);
     const markedByOther = claimed && marker?.owner !== req.owner;

@@ -66,13 +66,15 @@ const body = (rule: RegExp) => rule.source.slice(1, -1);
 /** A whole service line, composed from the three rules above: one test per line, the rules alone say which part is wrong. */
 const LINE = new RegExp(`^${body(SERVICE_NAME)} ${body(REVISION)}(?: ${body(RELATIVE_KEY)})*$`);
 
+const holdsSpace = (key: string) => key.includes(" ");
+
 /** The record's text; `services` maps names to lines, as `SetRecord.services`. */
 export function encodeSetRecord(owner: string, services: Iterable<[string, RecordLine]>): string {
     let text = JSON.stringify({ owner });
     for (const [service, line] of services) {
         const encoded = line.keys.length === 0 ? `${service} ${line.since}` : `${service} ${line.since} ${line.keys.join(" ")}`;
         // The grammar matches; a key holding a space would read back as two keys.
-        if (LINE.test(encoded) && encoded.split(" ").length === line.keys.length + 2) {
+        if (LINE.test(encoded) && !line.keys.some(holdsSpace)) {
             text += `\n${encoded}`;
             continue;
         }

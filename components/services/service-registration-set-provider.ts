@@ -70,9 +70,9 @@ function serviceOwner(props: { prefix: string; ownerKey: string }, service: stri
     return registrationId(props.prefix, service, setOwner(props));
 }
 
-/** A service of checked inputs or of state as a definition. */
+/** A service of checked inputs or of state as a definition (sharing its hosts: definitions are only read). */
 function definitionOf(props: { prefix: string }, s: RegisteredService): ServiceDefinition {
-    return { service: s.service, scheme: s.scheme, hosts: [...s.hosts], hostPort: s.hostPort ?? undefined, prefix: props.prefix };
+    return { service: s.service, scheme: s.scheme, hosts: s.hosts, hostPort: s.hostPort ?? undefined, prefix: props.prefix };
 }
 
 /**
@@ -120,7 +120,7 @@ function containsUnknown(services: unknown[]): boolean {
  */
 function canonicalServices(services: any[]): RegisteredService[] {
     return services
-        .map((s) => ({ service: s.service, scheme: s.scheme, hosts: [...s.hosts], ...(s.hostPort === undefined || s.hostPort === null ? {} : { hostPort: s.hostPort }) }))
+        .map((s): RegisteredService => (s.hostPort === undefined || s.hostPort === null ? { service: s.service, scheme: s.scheme, hosts: [...s.hosts] } : { service: s.service, scheme: s.scheme, hosts: [...s.hosts], hostPort: s.hostPort }))
         .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
 }
 
@@ -132,7 +132,7 @@ function requestFor(props: ServiceRegistrationSetState, def: ServiceDefinition, 
         mirrorToV2: props.mirrorToV2,
         mirroredBefore: before.mirrored ?? [],
         adopt: props.adopt,
-        adoptFrom: (props.takeOverFrom ?? []).map((ownerKey) => registrationId(def.prefix, def.service, ownerKey)),
+        adoptFrom: props.takeOverFrom?.length ? props.takeOverFrom.map((ownerKey) => registrationId(def.prefix, def.service, ownerKey)) : undefined,
         recordedBySet: true,
     };
 }

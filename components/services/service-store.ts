@@ -53,10 +53,13 @@ function recordsIn(prefixes: string[], kvs: ReadKv[]): Map<string, SetRecord[]> 
     return found;
 }
 
+/** The keys of every service a read found nothing of: one frozen record, not thousands of empty ones (seeding). */
+const NO_KEYS: KeyValues = Object.freeze({});
+
 function snapshotsFrom(defs: { prefix: string; service: string }[], kvs: ReadKv[], revision: string): ServiceSnapshot[] {
-    const result = defs.map((): ServiceSnapshot => ({ keys: {}, markerModRevision: "0", revision }));
     // Nothing there yet (seeding a fresh keyspace): no need to index thousands of services.
-    if (kvs.length === 0) return result;
+    if (kvs.length === 0) return defs.map((): ServiceSnapshot => ({ keys: NO_KEYS, markerModRevision: "0", revision }));
+    const result = defs.map((): ServiceSnapshot => ({ keys: {}, markerModRevision: "0", revision }));
     const byRoot = new Map<string, ServiceSnapshot>();
     const byMarker = new Map<string, ServiceSnapshot>();
     const prefixes = [...new Set(defs.map((d) => d.prefix))];
