@@ -7,7 +7,7 @@ import { MachineModel } from "./model";
 import { renderContainerLinux } from "./render-container-linux";
 import { renderFlatcar } from "./render-flatcar";
 import { formatIssue, validateCloudConfig } from "./validate";
-import { yamlDisagreement } from "./yaml-agreement";
+import { readBothVersions } from "./yaml-agreement";
 
 export { buildMachineModels } from "./build";
 export { etcdEnvironmentOf, fleetEnvironmentOf } from "./inspect";
@@ -64,7 +64,7 @@ function assertDeliverable(machine: RenderedMachine, config: ClusterConfig): voi
         ]);
     }
     // Rendered text proves itself: coreos-cloudinit's YAML 1.1 reader and our YAML 1.2 one must read one document.
-    const disagreement = yamlDisagreement(machine.userData);
+    const { disagreement, agreed } = readBothVersions(machine.userData);
     if (disagreement) {
         const message =
             `rendered cloud-config of machine ${machine.name} (${machine.fileName}): YAML 1.1 (coreos-cloudinit) and YAML 1.2 ` +
@@ -72,7 +72,7 @@ function assertDeliverable(machine: RenderedMachine, config: ClusterConfig): voi
         if (disagreement.configKey) throw new ConfigValidationError([{ key: disagreement.configKey, message }]);
         throw new Error(message);
     }
-    const { errors } = validateCloudConfig(machine.userData);
+    const { errors } = validateCloudConfig(machine.userData, agreed);
     if (errors.length > 0) {
         throw new Error(
             `rendered cloud-config of machine ${machine.name} (${machine.fileName}) is invalid:\n` +

@@ -157,14 +157,18 @@ function checkNode(spec: FieldSpec, node: unknown, where: string, out: Collector
     checkScalar(spec, node, where, out);
 }
 
-export function validateCloudConfig(text: string): ValidationResult {
-    const lines = new LineCounter();
+/**
+ * Validates user-data as coreos-cloudinit would. `parsed` is the same text already read as YAML 1.2
+ * with its line counter (readBothVersions in yaml-agreement.ts): then it is not parsed again.
+ */
+export function validateCloudConfig(text: string, parsed?: { doc: YAML.Document.Parsed; lines: LineCounter }): ValidationResult {
+    const lines = parsed?.lines ?? new LineCounter();
     const out = new Collector(lines);
     const firstLine = text.split("\n", 1)[0].replace(/\r$/, "");
     if (firstLine !== "#cloud-config") {
         out.issues.push({ line: 1, level: "error", message: `the first line must be exactly "#cloud-config" (got ${JSON.stringify(firstLine)})` });
     }
-    const doc = YAML.parseDocument(text, { lineCounter: lines, prettyErrors: false });
+    const doc = parsed?.doc ?? YAML.parseDocument(text, { lineCounter: lines, prettyErrors: false });
     for (const err of [...doc.errors, ...doc.warnings]) {
         const line = err.linePos?.[0].line ?? lines.linePos(err.pos[0]).line;
         out.issues.push({ line, level: "error", message: `YAML: ${err.message.split("\n")[0]}` });

@@ -11,6 +11,8 @@ import { renderMachines, RenderedMachine, yamlDisagreement } from "../../cloud-c
 import { substituteAddresses } from "../../cloud-config/inspect";
 import { needsDoubleQuotes, stringifyCloudConfig } from "../../cloud-config/render-common";
 import { LONE_SURROGATE } from "../../cloud-config/value-safety";
+import { validateCloudConfig } from "../../cloud-config/validate";
+import { readBothVersions } from "../../cloud-config/yaml-agreement";
 import { loadConfig } from "../../model/validate";
 import { planCluster } from "../../model/plan";
 import { readStackFile } from "../../model/stack-config";
@@ -87,6 +89,38 @@ describe("YAML 1.1 and YAML 1.2 read every rendering alike", () => {
         read.reads.forEach((r, i) => {
             expect(r, `${renderings[i].label} (${read.loader})`).to.deep.equal({ value: YAML.parse(renderings[i].machine.userData) });
         });
+    });
+});
+
+describe("readBothVersions hands the validator the document it read (one parse fewer per machine)", () => {
+    // Agreeing texts that are not valid cloud-config: the verdict, lines included, must not depend on who parsed.
+    const invalidButAgreeing = [
+        "#cloud-config\nhostname: a\nunknown_key: 1\n",
+        "#cloud-config\n\ncoreos:\n  units:\n    - name: a.service\n      command: dance\n      runtime: maybe\n",
+        "#cloud-config\nwrite_files:\n  - path: relative/path\n    permissions: 999\n    content: x\n",
+        "#cloud\nssh_authorized_keys: not-a-list\n",
+        "#cloud-config\n- a\n- b\n",
+    ];
+
+    it("gives the same verdict as validating the text alone, for every rendering and for invalid texts", () => {
+        const verdicts = (text: string) => {
+            const { disagreement, agreed } = readBothVersions(text);
+            expect(disagreement, text.slice(0, 80)).to.equal(undefined);
+            const alone = validateCloudConfig(text);
+            expect(validateCloudConfig(text, agreed), text.slice(0, 80)).to.deep.equal(alone);
+            return alone;
+        };
+        for (const { machine } of stackRenderings()) expect(verdicts(machine.userData).errors).to.deep.equal([]);
+        for (const text of invalidButAgreeing) {
+            const { errors, warnings } = verdicts(text);
+            expect(errors.length + warnings.length, text).to.be.greaterThan(0);
+        }
+    });
+
+    it("hands out no document when the readers differ", () => {
+        const { disagreement, agreed } = readBothVersions("#cloud-config\nhostname: on\n");
+        expect(disagreement?.path).to.equal("hostname");
+        expect(agreed).to.equal(undefined);
     });
 });
 
