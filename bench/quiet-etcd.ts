@@ -34,10 +34,11 @@ export interface QuietOptions {
 export const DEFAULT_QUIET: QuietOptions = { windowMs: 100, maxTicksPerProcess: 0.5, timeoutMs: 15000 };
 
 /** Resolves once the processes used few enough ticks in one window; returns how long it waited and whether it got there. */
-export async function waitForQuiet(pids: number[], opts: QuietOptions = DEFAULT_QUIET): Promise<{ waitedMs: number; quiet: boolean }> {
+export async function waitForQuiet(pids: number[], opts: QuietOptions = DEFAULT_QUIET, ticksOf: (pid: number) => number | undefined = cpuTicks): Promise<{ waitedMs: number; quiet: boolean }> {
     const maxTicks = Math.max(1, Math.floor(opts.maxTicksPerProcess * pids.length));
     const started = Date.now();
-    const total = () => pids.reduce((sum, pid) => sum + (cpuTicks(pid) ?? 0), 0);
+    // A process that is gone uses nothing from then on.
+    const total = () => pids.reduce((sum, pid) => sum + (ticksOf(pid) ?? 0), 0);
     let before = total();
     while (Date.now() - started < opts.timeoutMs) {
         await new Promise((r) => setTimeout(r, opts.windowMs));

@@ -6,6 +6,7 @@ import * as path from "path";
 import * as zlib from "zlib";
 import YAML, { isMap, isScalar, isSeq, LineCounter, Node, Pair, Scalar } from "yaml";
 import { cloudConfigSpec, FieldSpec, writeFile } from "./validate-schema";
+import type { AgreedYaml } from "./yaml-agreement";
 
 export type IssueLevel = "error" | "warning" | "info";
 
@@ -161,7 +162,7 @@ function checkNode(spec: FieldSpec, node: unknown, where: string, out: Collector
  * Validates user-data as coreos-cloudinit would. `parsed` is the same text already read as YAML 1.2
  * with its line counter (readBothVersions in yaml-agreement.ts): then it is not parsed again.
  */
-export function validateCloudConfig(text: string, parsed?: { doc: YAML.Document.Parsed; lines: LineCounter }): ValidationResult {
+export function validateCloudConfig(text: string, parsed?: AgreedYaml): ValidationResult {
     const lines = parsed?.lines ?? new LineCounter();
     const out = new Collector(lines);
     const firstLine = text.split("\n", 1)[0].replace(/\r$/, "");

@@ -94,7 +94,7 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
     const root = serviceRoot(def.prefix, def.service);
     const markerKey = ownerMarkerKey(def.prefix, def.service);
     // Seeding plans tens of thousands of services: the puts are built once, the keys read off them.
-    const puts: KeyOperation[] = serviceKeyPuts(def);
+    const puts = serviceKeyPuts(def);
     const desiredKeys = puts.map((o) => o.key);
     const marked = !req.recordedBySet || snap.markerValue !== undefined;
     const markerValue = marked ? encodeOwnerMarker({ owner: req.owner, keys: desiredKeys }, root) : "";
@@ -108,7 +108,7 @@ export function planServiceWrite(req: ServiceWriteRequest, snap: ServiceSnapshot
         return { root, markerKey, markerValue, ownedKeys: desiredKeys, mirroredKeys, v3, v2: req.mirrorToV2 ? puts : [] };
     }
     const desired: KeyValues = {};
-    for (const o of puts) desired[o.key] = (o as { value: string }).value;
+    for (const o of puts) desired[o.key] = o.value;
 
     const { claimed, claim: marker, where } = serviceClaim(root, snap);
     const markedByOther = claimed && marker?.owner !== req.owner;

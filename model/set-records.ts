@@ -73,8 +73,9 @@ export function encodeSetRecord(owner: string, services: Iterable<[string, Recor
     let text = JSON.stringify({ owner });
     for (const [service, line] of services) {
         const encoded = line.keys.length === 0 ? `${service} ${line.since}` : `${service} ${line.since} ${line.keys.join(" ")}`;
-        // The grammar matches; a key holding a space would read back as two keys.
-        if (LINE.test(encoded) && !line.keys.some(holdsSpace)) {
+        // The grammar matches the joined text, and no part holds the separator: "web", "5 scheme" would
+        // match too, and read back as a different revision and key.
+        if (LINE.test(encoded) && !holdsSpace(service) && !holdsSpace(line.since) && !line.keys.some(holdsSpace)) {
             text += `\n${encoded}`;
             continue;
         }

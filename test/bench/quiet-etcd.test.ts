@@ -1,35 +1,63 @@
-// The seeding bench's wait for quiet members, on real processes: one sleeping, one spinning.
+// The seeding bench's wait for quiet members: the tick reader on real processes, the waiting rule
+// on scripted tick counts (a real spinner may be starved on a loaded machine; a script cannot).
 import { expect } from "chai";
 import { ChildProcess, spawn } from "child_process";
 import { cpuTicks, waitForQuiet } from "../../bench/quiet-etcd";
 
-describe("bench: waiting for quiet processes (real processes)", function () {
+/** Ticks of each pid, advancing by the next step of its script on every read of pid 1 (one read per window). */
+function scriptedTicks(perWindow: Record<number, number[]>): (pid: number) => number | undefined {
+    const totals: Record<number, number> = {};
+    let window = -1;
+    return (pid) => {
+        if (pid === 1) window++;
+        const step = perWindow[pid]?.[Math.max(0, window)];
+        if (step === undefined && !(pid in totals)) return undefined;
+        totals[pid] = (totals[pid] ?? 0) + (step ?? perWindow[pid][perWindow[pid].length - 1]);
+        return totals[pid];
+    };
+}
+
+describe("bench: waiting for quiet etcd members", function () {
     this.timeout(20000);
     const started: ChildProcess[] = [];
-    const start = (args: string[]) => {
-        const child = spawn(process.execPath, args, { stdio: "ignore" });
-        started.push(child);
-        return child.pid!;
-    };
     afterEach(() => {
         for (const child of started.splice(0)) child.kill("SIGKILL");
     });
 
-    it("reads a process's CPU ticks, and none for a pid that is gone", async () => {
-        const spinner = start(["-e", "for (;;) {}"]);
-        const first = cpuTicks(spinner)!;
-        await new Promise((r) => setTimeout(r, 300));
-        expect(cpuTicks(spinner)!).to.be.greaterThan(first);
+    it("reads a real process's CPU ticks, rising while it spins, and none for a pid that is gone", async () => {
+        const spinner = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
+        started.push(spinner);
+        await new Promise((resolve, reject) => spinner.once("spawn", resolve).once("error", reject));
+        const first = cpuTicks(spinner.pid!);
+        expect(first).to.be.a("number");
+        // However loaded the machine, a spinning process gets some CPU within a few seconds.
+        const deadline = Date.now() + 10000;
+        while (cpuTicks(spinner.pid!)! <= first! && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(cpuTicks(spinner.pid!)!).to.be.greaterThan(first!);
         expect(cpuTicks(2 ** 22 + 1)).to.equal(undefined);
     });
 
-    it("a sleeping process is quiet at once; a spinning one never, until the timeout says so", async () => {
-        const sleeper = start(["-e", "setTimeout(() => {}, 60000)"]);
-        const spinner = start(["-e", "for (;;) {}"]);
-        await new Promise((r) => setTimeout(r, 300)); // past node's own start-up
-        expect((await waitForQuiet([sleeper])).quiet).to.equal(true);
-        const busy = await waitForQuiet([sleeper, spinner], { windowMs: 100, maxTicksPerProcess: 0.5, timeoutMs: 600 });
-        expect(busy.quiet).to.equal(false);
-        expect(busy.waitedMs).to.be.at.least(600);
+    it("waits through busy windows and stops at the first quiet one", async () => {
+        // Two members: at most 1 tick per window together counts as quiet.
+        const ticks = scriptedTicks({ 1: [0, 9, 7, 0], 2: [0, 8, 1, 1] });
+        const result = await waitForQuiet([1, 2], { windowMs: 10, maxTicksPerProcess: 0.5, timeoutMs: 5000 }, ticks);
+        expect(result.quiet).to.equal(true);
+        // Windows 1 and 2 were busy (17, 8 ticks), window 3 quiet (1 tick).
+        expect(result.waitedMs).to.be.at.least(30);
+    });
+
+    it("gives up at the timeout while the processes stay busy, and says so", async () => {
+        const ticks = scriptedTicks({ 1: [0, 5], 2: [0, 5] });
+        const result = await waitForQuiet([1, 2], { windowMs: 10, maxTicksPerProcess: 0.5, timeoutMs: 100 }, ticks);
+        expect(result.quiet).to.equal(false);
+        expect(result.waitedMs).to.be.at.least(100);
+    });
+
+    it("allows half a tick per member per window: 6 members may use 3", async () => {
+        const six = [1, 2, 3, 4, 5, 6];
+        const quietAtThree = await waitForQuiet(six, { windowMs: 10, maxTicksPerProcess: 0.5, timeoutMs: 100 }, scriptedTicks(Object.fromEntries(six.map((p) => [p, [0, p <= 3 ? 1 : 0]]))));
+        expect(quietAtThree.quiet).to.equal(true);
+        const busyAtFour = await waitForQuiet(six, { windowMs: 10, maxTicksPerProcess: 0.5, timeoutMs: 100 }, scriptedTicks(Object.fromEntries(six.map((p) => [p, [0, p <= 4 ? 1 : 0]]))));
+        expect(busyAtFour.quiet).to.equal(false);
     });
 });

@@ -50,6 +50,10 @@ describe("set ownership records", () => {
         expect(() => encodeSetRecord("set:x", [["web", { since: "1", keys: ["hosts 0"] }]])).to.throw(/not a relative key/);
         expect(() => encodeSetRecord("set:x", [["web", { since: "1", keys: ["scheme\nweb 2 scheme"] }]])).to.throw(/not a relative key/);
         expect(() => encodeSetRecord("set:x", [["web", { since: "1", keys: [""] }]])).to.throw(/not a relative key/);
+        // A separator inside one part can still match the grammar as a whole: the part is refused, not shifted.
+        expect(() => encodeSetRecord("set:x", [["web", { since: "5 scheme", keys: [] }]])).to.throw(/not a revision/);
+        expect(() => encodeSetRecord("set:x", [["web", { since: "5 scheme", keys: ["hosts/0"] }]])).to.throw(/not a revision/);
+        expect(() => encodeSetRecord("set:x", [["web 5", { since: "7", keys: [] }]])).to.throw(/not a service name/);
         for (const junk of ["", "{}", '{"owner":""}', "not json\nweb 1 scheme", '{"owner":"x"}\nweb', '{"owner":"x"}\nweb 1 scheme\nweb 2 scheme', '{"owner":"x"}\nweb -1 scheme']) {
             expect(decodeSetRecord("k", junk, "1"), JSON.stringify(junk)).to.equal(undefined);
         }
