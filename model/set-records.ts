@@ -66,7 +66,7 @@ const body = (rule: RegExp) => rule.source.slice(1, -1);
 /** A whole service line, composed from the three rules above: one test per line, the rules alone say which part is wrong. */
 const LINE = new RegExp(`^${body(SERVICE_NAME)} ${body(REVISION)}(?: ${body(RELATIVE_KEY)})*$`);
 
-const holdsSpace = (key: string) => key.includes(" ");
+const holdsSpace = (part: string) => part.includes(" ");
 
 /** The record's text; `services` maps names to lines, as `SetRecord.services`. */
 export function encodeSetRecord(owner: string, services: Iterable<[string, RecordLine]>): string {
