@@ -15,10 +15,10 @@ import { planCertificates } from "./model/pki-plan";
 import { ClusterPki } from "./components/pki/cluster-pki";
 import { EtcdAccess } from "./components/etcd/etcd-access";
 import { tunnelOutput } from "./model/tunnel-output";
-import { installPlainSdkDebugStacks } from "./components/sdk-debug-stacks";
+import { installSdkStackShortcuts } from "./components/sdk-debug-stacks";
 
-// Before any resource: the SDK's per-promise debug traces skip source maps (components/sdk-debug-stacks.ts).
-installPlainSdkDebugStacks();
+// Before any resource: the SDK's debug traces and source positions made cheap (components/sdk-debug-stacks.ts).
+installSdkStackShortcuts();
 
 // The environment: a stack may take its SSH tunnel key from a variable (sshTunnel.privateKeyEnv, CI).
 // A preview may run without it (CI's previews and drift checks hold no SSH key): the key is then

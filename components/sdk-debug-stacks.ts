@@ -1,68 +1,62 @@
-// The SDK's debug-only stack traces, formatted without source maps.
+// The SDK's stack traces, kept cheap: its per-promise debug traces and its per-resource source
+// positions (components/sdk-source-positions.ts).
 //
-// Why: @pulumi/pulumi records `new Error().stack` for every promise it makes (runtime/debuggable.js:
-// one per input and output property of every resource), only to print it if that promise leaks at
-// exit. Under ts-node (how `pulumi up` runs this program) Error.prepareStackTrace is
-// source-map-support's, which maps every frame through a source map as the stack is read: the
-// largest single cost of evaluating this program (docs/performance.md, "Where program evaluation's
-// time went"): a GCE resource has dozens of properties, so the SDK formats dozens of mapped stacks
-// per resource.
+// Why: @pulumi/pulumi wraps every promise it makes (one per input and output property of every
+// resource) in `debuggablePromise` (runtime/debuggable.js), which records `new Error().stack` on it.
+// That text is read in one place only: the leaked-promise report at exit, and only when
+// PULUMI_DEBUG_PROMISE_LEAKS is set (without it the report counts the leaks and asks for a re-run
+// with the variable). Capturing and formatting those stacks anyway was the largest single cost of
+// evaluating this program (docs/performance.md, "Where program evaluation's time went"): a GCE
+// resource has dozens of properties, and under ts-node every frame was mapped through a source map.
 //
-// This keeps every other error's stack exactly as before (mapped). Only the errors the SDK creates
-// inside debuggablePromise get V8's plain format (frames of the transpiled JavaScript, same
-// functions and files), and only a leaked-promise report ever prints them. So they are not even
-// formatted until then: their `stack` is a DeferredStack, which the report's template string turns
-// into the same text (formatting ten call sites per promise was still the largest part left).
-const INSTALLED = Symbol.for("coreos-cluster.sdkDebugStacks");
+// So, unless PULUMI_DEBUG_PROMISE_LEAKS is set, the SDK's debuggablePromise runs with no frames to
+// capture (Error.stackTraceLimit 0 for that call only); everything else it does (the leak
+// candidates, the exit check, the count in its report) is unchanged. With the variable set it runs
+// untouched, so a leak investigation gets full, mapped stacks as upstream gives them.
+import { loadedSourceMapSupport, withMappedSdkSourcePositions } from "./sdk-source-positions";
 
-/** The file whose `new Error().stack` is the SDK's per-promise debug trace. */
-export const SDK_DEBUG_STACK_FILE = /[\\/]@pulumi[\\/]pulumi[\\/]runtime[\\/]debuggable\.js$/;
+const INSTALLED = Symbol.for("coreos-cluster.sdkStackShortcuts");
 
 type PrepareStackTrace = (err: Error, frames: NodeJS.CallSite[]) => unknown;
 
-/** V8's own format: "Error: message" then "    at <frame>" lines. */
-export function plainStack(err: Error, frames: NodeJS.CallSite[]): string {
-    const head = `${err.name}${err.message ? `: ${err.message}` : ""}`;
-    return frames.length === 0 ? head : `${head}\n    at ${frames.join("\n    at ")}`;
+/** What is used of @pulumi/pulumi/runtime/debuggable.js. */
+export interface DebuggableModule {
+    debuggablePromise<T>(p: Promise<T>, ctx: unknown): Promise<T>;
+    debugPromiseLeaks: boolean;
 }
 
-/** A stack formatted only when it is turned into text (the SDK's leak report: `${p._debugStackTrace}`). */
-export class DeferredStack {
-    private text?: string;
-    constructor(
-        private readonly err: Error,
-        private frames: NodeJS.CallSite[] | undefined,
-    ) {}
-
-    toString(): string {
-        if (this.text === undefined) {
-            this.text = plainStack(this.err, this.frames ?? []);
-            this.frames = undefined;
+/** `original`, capturing no stack frames unless the module's leak debugging (which prints them) is on. */
+export function withoutUnreadStacks(sdk: Pick<DebuggableModule, "debugPromiseLeaks">, original: DebuggableModule["debuggablePromise"]): DebuggableModule["debuggablePromise"] {
+    return function debuggablePromise<T>(p: Promise<T>, ctx: unknown): Promise<T> {
+        if (sdk.debugPromiseLeaks) return original(p, ctx);
+        const limit = Error.stackTraceLimit;
+        Error.stackTraceLimit = 0;
+        try {
+            return original(p, ctx);
+        } finally {
+            Error.stackTraceLimit = limit;
         }
-        return this.text;
-    }
-}
-
-/** A prepareStackTrace that defers the SDK's debug traces (plain format) and hands every other error to `mapped`. */
-export function withPlainSdkDebugStacks(mapped: PrepareStackTrace): PrepareStackTrace {
-    return function prepareStackTrace(err, frames) {
-        const top = frames[0]?.getFileName();
-        if (top !== undefined && top !== null && SDK_DEBUG_STACK_FILE.test(top)) {
-            // Only the SDK's own `new Error().stack` is deferred; anything else thrown in there keeps a string.
-            return Object.getPrototypeOf(err) === Error.prototype && err.message === "" ? new DeferredStack(err, frames) : plainStack(err, frames);
-        }
-        return mapped(err, frames);
     };
 }
 
+function installed(fn: unknown): boolean {
+    return typeof fn === "function" && (fn as { [INSTALLED]?: boolean })[INSTALLED] === true;
+}
+
+function mark<T extends object>(fn: T): T {
+    Object.defineProperty(fn, INSTALLED, { value: true });
+    return fn;
+}
+
 /**
- * Installs the above over the current Error.prepareStackTrace, once per process. Nothing to do when
- * none is installed (compiled JavaScript without source-map-support): V8's format is already cheap.
+ * Installs both shortcuts, once per process: the SDK's debuggablePromise as above, and, when
+ * ts-node's source-map-support formats stacks, the cheaper mapping of the SDK's source positions.
  */
-export function installPlainSdkDebugStacks(): void {
+export function installSdkStackShortcuts(): void {
+    const sdk = require("@pulumi/pulumi/runtime/debuggable") as DebuggableModule;
+    if (!installed(sdk.debuggablePromise)) sdk.debuggablePromise = mark(withoutUnreadStacks(sdk, sdk.debuggablePromise));
     const current = Error.prepareStackTrace as PrepareStackTrace | undefined;
-    if (current === undefined || (current as { [INSTALLED]?: boolean })[INSTALLED]) return;
-    const wrapped = withPlainSdkDebugStacks(current);
-    Object.defineProperty(wrapped, INSTALLED, { value: true });
-    Error.prepareStackTrace = wrapped as typeof Error.prepareStackTrace;
+    const support = loadedSourceMapSupport();
+    if (current === undefined || installed(current) || support === undefined) return;
+    Error.prepareStackTrace = mark(withMappedSdkSourcePositions(current, support)) as typeof Error.prepareStackTrace;
 }

@@ -1,56 +1,74 @@
-// components/sdk-debug-stacks.ts: only the SDK's per-promise debug traces skip source maps.
+// components/sdk-debug-stacks.ts: the SDK's per-promise debug traces capture no frames unless
+// PULUMI_DEBUG_PROMISE_LEAKS (the only thing that prints them) is on; everything else the SDK does
+// with those promises is unchanged.
 import { expect } from "chai";
-import { DeferredStack, plainStack, SDK_DEBUG_STACK_FILE, withPlainSdkDebugStacks } from "../../components/sdk-debug-stacks";
+import { DebuggableModule, installSdkStackShortcuts, withoutUnreadStacks } from "../../components/sdk-debug-stacks";
 
-function site(file: string, text: string): NodeJS.CallSite {
-    return { getFileName: () => file, toString: () => text } as unknown as NodeJS.CallSite;
+interface LeakState {
+    leakedPromises(): [Set<Promise<unknown>>, string];
+    promiseDebugString(p: Promise<unknown>): string;
 }
 
 describe("SDK debug stacks", () => {
-    const debuggable = "/repo/node_modules/@pulumi/pulumi/runtime/debuggable.js";
+    const frameLines = (stack: unknown) => String(stack).split("\n").filter((l) => l.startsWith("    at ")).length;
 
-    it("recognizes the SDK's debuggable.js, nothing else", () => {
-        expect(SDK_DEBUG_STACK_FILE.test(debuggable)).to.equal(true);
-        expect(SDK_DEBUG_STACK_FILE.test("/repo/components/debuggable.js")).to.equal(false);
+    it("captures no frames while leak debugging is off, all of them while it is on, and restores the limit", () => {
+        const flags = { debugPromiseLeaks: false };
+        const seen: unknown[] = [];
+        const original = <T>(p: Promise<T>): Promise<T> => {
+            seen.push(new Error().stack);
+            return p;
+        };
+        const wrapped = withoutUnreadStacks(flags, original);
+        const limit = Error.stackTraceLimit;
+        void wrapped(Promise.resolve(1), "ctx");
+        expect(frameLines(seen[0])).to.equal(0);
+        expect(Error.stackTraceLimit).to.equal(limit);
+        flags.debugPromiseLeaks = true;
+        void wrapped(Promise.resolve(1), "ctx");
+        expect(frameLines(seen[1])).to.be.greaterThan(0);
+        flags.debugPromiseLeaks = false;
+        const throwing = withoutUnreadStacks(flags, () => {
+            throw new TypeError("inside");
+        });
+        expect(() => throwing(Promise.resolve(1), "ctx")).to.throw(TypeError, "inside");
+        expect(Error.stackTraceLimit, "restored after a throw too").to.equal(limit);
     });
 
-    it("formats the SDK's traces like V8, only when read as text, and hands every other error to the mapping formatter", () => {
-        const mapped: string[] = [];
-        const prepare = withPlainSdkDebugStacks((err) => (mapped.push(err.message), `mapped ${err.message}`));
-        let formatted = 0;
-        const counted = (file: string, text: string) => ({ getFileName: () => file, toString: () => (formatted++, text) }) as unknown as NodeJS.CallSite;
-        const sdk = prepare(new Error(), [counted(debuggable, "debuggablePromise (debuggable.js:80:1)"), counted("/x.js", "f (/x.js:1:2)")]);
-        expect(sdk).to.be.instanceOf(DeferredStack);
-        expect(formatted, "nothing formatted before the text is asked for").to.equal(0);
-        expect(`${sdk}`).to.equal("Error\n    at debuggablePromise (debuggable.js:80:1)\n    at f (/x.js:1:2)");
-        expect(String(sdk)).to.equal(`${sdk}`);
-        expect(formatted, "formatted once").to.equal(2);
-        expect(prepare(new Error("boom"), [site("/repo/index.ts", "main (index.ts:3:4)")])).to.equal("mapped boom");
-        expect(prepare(new Error("none"), [])).to.equal("mapped none");
-        expect(mapped).to.deep.equal(["boom", "none"]);
-        expect(plainStack(new TypeError("bad"), [])).to.equal("TypeError: bad");
-        // Another error thrown inside debuggable.js keeps a plain string stack, as V8 would give it.
-        expect(prepare(new TypeError("x is undefined"), [site(debuggable, "debuggablePromise (debuggable.js:81:1)")])).to.equal("TypeError: x is undefined\n    at debuggablePromise (debuggable.js:81:1)");
+    it("on the real SDK: no frames recorded, leak tracking unchanged; with PULUMI_DEBUG_PROMISE_LEAKS's flag on, mapped frames as upstream", async () => {
+        installSdkStackShortcuts();
+        installSdkStackShortcuts();
+        const sdk = require("@pulumi/pulumi/runtime/debuggable") as DebuggableModule & LeakState;
+        const before = sdk.debugPromiseLeaks;
+        try {
+            sdk.debugPromiseLeaks = false;
+            sdk.leakedPromises();
+            const never = new Promise<number>(() => undefined);
+            const resolved = Promise.resolve(2);
+            void sdk.debuggablePromise(never, "a test's never-resolving promise");
+            await sdk.debuggablePromise(resolved, "a test's resolved promise");
+            expect(frameLines(Object.getOwnPropertyDescriptor(never, "_debugStackTrace")!.value)).to.equal(0);
+            const [leaked, message] = sdk.leakedPromises();
+            expect([...leaked], "the unresolved promise is still a leak candidate, the resolved one is not").to.deep.equal([never]);
+            expect(message).to.match(/detected that 1 promise was still active/);
+
+            sdk.debugPromiseLeaks = true;
+            const debugged = new Promise<number>(() => undefined);
+            void sdk.debuggablePromise(debugged, "a debugged promise");
+            const report = sdk.promiseDebugString(debugged);
+            expect(report).to.match(/CONTEXT\(\d+\): a debugged promise\nSTACK_TRACE:\nError\n {4}at /);
+            // Mapped by ts-node's source-map-support: this file's own TypeScript name and lines.
+            expect(report).to.match(/sdk-debug-stacks\.test\.ts:\d+:\d+/);
+            sdk.debugPromiseLeaks = false;
+            sdk.leakedPromises();
+        } finally {
+            sdk.debugPromiseLeaks = before;
+        }
     });
 
-    it("leaves real errors' stacks mapped once installed (ts-node's source-map-support stays in charge)", () => {
-        require("../../components/sdk-debug-stacks").installPlainSdkDebugStacks();
-        require("../../components/sdk-debug-stacks").installPlainSdkDebugStacks();
+    it("leaves other errors' stacks mapped (ts-node's source-map-support stays in charge)", () => {
+        installSdkStackShortcuts();
         const stack = new Error("here").stack ?? "";
         expect(stack).to.match(/sdk-debug-stacks\.test\.ts:\d+:\d+/);
-    });
-
-    it("still gives the SDK's leak report its stack text (the real debuggable.js, installed)", () => {
-        require("../../components/sdk-debug-stacks").installPlainSdkDebugStacks();
-        const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise<T>(p: Promise<T>, ctx: unknown): Promise<T>; promiseDebugString(p: Promise<unknown>): string };
-        const p = Promise.resolve(1);
-        void debuggable.debuggablePromise(p, "a test's promise");
-        // By shape: the wrapper installed first in this process may come from another load of the module.
-        const stored = Object.getOwnPropertyDescriptor(p, "_debugStackTrace")!.value;
-        expect(stored, "not formatted when the promise is made").not.to.be.a("string");
-        expect(stored.constructor.name).to.equal(DeferredStack.name);
-        const report = debuggable.promiseDebugString(p);
-        expect(report).to.match(/CONTEXT\(\d+\): a test's promise\nSTACK_TRACE:\nError\n {4}at (Object\.)?debuggablePromise \(.*debuggable\.js:\d+:\d+\)\n {4}at /);
-        expect(report).to.match(/sdk-debug-stacks\.test\.(ts|js):\d+:\d+/);
     });
 });
