@@ -9,10 +9,12 @@
 // evaluating this program (docs/performance.md, "Where program evaluation's time went"): a GCE
 // resource has dozens of properties, and under ts-node every frame was mapped through a source map.
 //
-// So, unless PULUMI_DEBUG_PROMISE_LEAKS is set, the SDK's debuggablePromise runs with no frames to
-// capture (Error.stackTraceLimit 0 for that call only); everything else it does (the leak
-// candidates, the exit check, the count in its report) is unchanged. With the variable set it runs
-// untouched, so a leak investigation gets full, mapped stacks as upstream gives them.
+// So, unless PULUMI_DEBUG_PROMISE_LEAKS is set (the SDK reads it once, when it loads), the SDK's
+// debuggablePromise runs with no frames to capture (Error.stackTraceLimit 0 for that call only);
+// everything else it does (the leak candidates, the exit check, the count in its report) is
+// unchanged. With the variable set nothing is wrapped, so a leak investigation gets full, mapped
+// stacks exactly as upstream gives them. A promise the SDK cannot annotate (a frozen one a program
+// passes as an input) also goes through untouched, so the error it throws keeps its frames.
 import { loadedSourceMapSupport, withMappedSdkSourcePositions } from "./sdk-source-positions";
 
 const INSTALLED = Symbol.for("coreos-cluster.sdkStackShortcuts");
@@ -25,10 +27,10 @@ export interface DebuggableModule {
     debugPromiseLeaks: boolean;
 }
 
-/** `original`, capturing no stack frames unless the module's leak debugging (which prints them) is on. */
-export function withoutUnreadStacks(sdk: Pick<DebuggableModule, "debugPromiseLeaks">, original: DebuggableModule["debuggablePromise"]): DebuggableModule["debuggablePromise"] {
+/** `original`, capturing no stack frames (for a promise it can annotate). */
+export function withoutStackFrames(original: DebuggableModule["debuggablePromise"]): DebuggableModule["debuggablePromise"] {
     return function debuggablePromise<T>(p: Promise<T>, ctx: unknown): Promise<T> {
-        if (sdk.debugPromiseLeaks) return original(p, ctx);
+        if (!Object.isExtensible(p)) return original(p, ctx);
         const limit = Error.stackTraceLimit;
         Error.stackTraceLimit = 0;
         try {
@@ -48,13 +50,17 @@ function mark<T extends object>(fn: T): T {
     return fn;
 }
 
+/** Wraps the module's debuggablePromise as above, once, unless its leak debugging is on. */
+export function installDebuggableShortcut(sdk: DebuggableModule): void {
+    if (!sdk.debugPromiseLeaks && !installed(sdk.debuggablePromise)) sdk.debuggablePromise = mark(withoutStackFrames(sdk.debuggablePromise));
+}
+
 /**
  * Installs both shortcuts, once per process: the SDK's debuggablePromise as above, and, when
  * ts-node's source-map-support formats stacks, the cheaper mapping of the SDK's source positions.
  */
 export function installSdkStackShortcuts(): void {
-    const sdk = require("@pulumi/pulumi/runtime/debuggable") as DebuggableModule;
-    if (!installed(sdk.debuggablePromise)) sdk.debuggablePromise = mark(withoutUnreadStacks(sdk, sdk.debuggablePromise));
+    installDebuggableShortcut(require("@pulumi/pulumi/runtime/debuggable") as DebuggableModule);
     const current = Error.prepareStackTrace as PrepareStackTrace | undefined;
     const support = loadedSourceMapSupport();
     if (current === undefined || installed(current) || support === undefined) return;

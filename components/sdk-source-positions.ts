@@ -5,8 +5,8 @@
 // frame limit and parses file:line:column out of each line (the resource's source position and the
 // stack trace sent to the engine). Under ts-node, Error.prepareStackTrace is source-map-support's:
 // before formatting a frame it clones it into an object of some thirty closures. For the large
-// config that was about 20 MiB of the evaluation's promoted heap and a tenth of dev's evaluation
-// time (docs/performance.md).
+// config that was about 20 MiB of the heap its evaluation promoted, and 2.5x the time per stack
+// (docs/performance.md, "Where program evaluation's time went", fourth pass).
 //
 // This formats those stacks, and only those, with source-map-support's own pieces: its source-map
 // lookup (`mapSourcePosition`, same caches, same ts-node handlers) and its own line formatter (the
@@ -96,7 +96,7 @@ class MappedFrame {
     }
 }
 
-/** Node has prepended no module header since 12 (source-map-support's own test). */
+/** Always 0 on the Node versions this project runs on; kept so the arithmetic is source-map-support's own. */
 const HEADER_LENGTH = /^v(10\.1[6-9]|10\.[2-9][0-9]|10\.[0-9]{3,}|1[2-9]\d*|[2-9]\d|\d{3,}|11\.11)/.test(process.version) ? 0 : 62;
 
 /**
@@ -109,11 +109,12 @@ export function formatMappedStack(support: SourceMapSupport, toText: (this: unkn
     for (let i = frames.length - 1; i >= 0; i--) {
         const frame = frames[i];
         const source = frame.isNative() ? undefined : frame.getFileName() || frame.getScriptNameOrSourceURL();
+        // Eval and async frames are left to source-map-support: the view does not present their origin or promise index.
         if (source && !source.startsWith("wasm://") && !frame.isEval() && !frame.isAsync()) {
             // As source-map-support reads them (a frame with a file has both).
             const line = frame.getLineNumber() as number;
             let column = (frame.getColumnNumber() as number) - 1;
-            if (line === 1 && column > HEADER_LENGTH) column -= HEADER_LENGTH;
+            if (line === 1 && column > HEADER_LENGTH) column -= HEADER_LENGTH; // frame.isEval() is false here
             const position = support.mapSourcePosition({ source, line, column });
             state.curPosition = position;
             lines[i] = `\n    at ${toText.call(new MappedFrame(frame, position, state.nextPosition))}`;

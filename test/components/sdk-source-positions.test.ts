@@ -1,6 +1,10 @@
 // components/sdk-source-positions.ts: the SDK's per-resource stacks come out exactly as
 // source-map-support formats them, from its own pieces, and the shortcut steps aside otherwise.
 import { expect } from "chai";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as esbuild from "esbuild";
 import * as pulumi from "@pulumi/pulumi";
 import { formatMappedStack, isSdkCallsitesStack, loadedSourceMapSupport, SourceMapSupport, withMappedSdkSourcePositions } from "../../components/sdk-source-positions";
 import { installSdkStackShortcuts } from "../../components/sdk-debug-stacks";
@@ -42,8 +46,20 @@ class Built {
     captured = framesHere();
 }
 
+/**
+ * Frames in JavaScript whose source map carries names (minified identifiers): source-map-support then
+ * names a frame after its caller's mapped position, which TypeScript's own maps (no names) never exercise.
+ */
+function namedMapFrames(dir: string): { err: Error; frames: NodeJS.CallSite[] } {
+    const source = "export function outerWithLongName(capture: () => unknown) {\n    function innerWithLongName() {\n        return capture();\n    }\n    return innerWithLongName();\n}\n";
+    const { code } = esbuild.transformSync(source, { loader: "ts", format: "cjs", minifyIdentifiers: true, sourcemap: "inline", sourcefile: path.join(dir, "named-original.ts") });
+    const file = path.join(dir, "named.js");
+    fs.writeFileSync(file, code);
+    return (require(file) as { outerWithLongName(capture: () => unknown): { err: Error; frames: NodeJS.CallSite[] } }).outerWithLongName(framesHere);
+}
+
 /** Stacks of many shapes: functions, methods, constructors, async frames, eval, built-ins between frames. */
-async function sampleStacks(): Promise<Array<{ err: Error; frames: NodeJS.CallSite[] }>> {
+async function sampleStacks(dir: string): Promise<Array<{ err: Error; frames: NodeJS.CallSite[] }>> {
     const deep = (n: number): { err: Error; frames: NodeJS.CallSite[] } => (n === 0 ? framesHere() : deep(n - 1));
     const afterAwait = async () => {
         await new Promise((resolve) => setImmediate(resolve));
@@ -64,7 +80,8 @@ async function sampleStacks(): Promise<Array<{ err: Error; frames: NodeJS.CallSi
         await Promise.all([afterAwait()]).then(([s]) => s),
         // eslint-disable-next-line no-eval
         eval("(() => framesHere())()") as { err: Error; frames: NodeJS.CallSite[] },
-        new Error("with a message") && { ...framesHere(), err: new Error("with a message") },
+        { ...framesHere(), err: new Error("with a message") },
+        namedMapFrames(dir),
     ];
 }
 
@@ -78,15 +95,24 @@ describe("SDK source positions", () => {
 
     it("formats every shape of stack exactly as source-map-support does", async () => {
         const reference = sourceMapHook();
-        const stacks = await sampleStacks();
-        const toText = (support.wrapCallSite(stacks[0].frames[0]) as unknown as { toString(this: unknown): string }).toString;
-        let mappedToTypeScript = 0;
-        for (const { err, frames } of stacks) {
-            const expected = reference(err, frames) as string;
-            expect(formatMappedStack(support, toText, err, frames)).to.equal(expected);
-            if (/sdk-source-positions\.test\.ts:\d+:\d+/.test(expected)) mappedToTypeScript++;
+        // The minified file must still be there when its frames are formatted (its map is read then).
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sdk-source-positions-"));
+        try {
+            const stacks = await sampleStacks(dir);
+            const toText = (support.wrapCallSite(stacks[0].frames[0]) as unknown as { toString(this: unknown): string }).toString;
+            let mappedToTypeScript = 0;
+            let namedByMap = 0;
+            for (const { err, frames } of stacks) {
+                const expected = reference(err, frames) as string;
+                expect(formatMappedStack(support, toText, err, frames)).to.equal(expected);
+                if (/sdk-source-positions\.test\.ts:\d+:\d+/.test(expected)) mappedToTypeScript++;
+                if (/at innerWithLongName \(.*named-original\.ts:3:\d+\)/.test(expected)) namedByMap++;
+            }
+            expect(mappedToTypeScript, "the stacks went through source maps (this file's .ts lines)").to.equal(stacks.length);
+            expect(namedByMap, "a frame named from its caller's mapped position (the minified stack)").to.equal(1);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
         }
-        expect(mappedToTypeScript, "the stacks went through source maps (this file's .ts lines)").to.equal(stacks.length);
     });
 
     it("gives the SDK's Resource.callsites() the same positions with and without the shortcut", () => {
@@ -152,6 +178,25 @@ describe("SDK source positions", () => {
         lookups = 0;
         expect(wrong(err, frames)).to.equal(reference(err, frames));
         expect(lookups, "off after the mismatch").to.equal(0);
+    });
+
+    it("leaves errors other than a plain Error to source-map-support (its header rules for Node's own errors stay its own)", () => {
+        const reference = sourceMapHook();
+        const frames = realSdkFrames();
+        let lookups = 0;
+        const counting: SourceMapSupport = { wrapCallSite: support.wrapCallSite, mapSourcePosition: (p) => (lookups++, support.mapSourcePosition(p)) };
+        const nodeError = (() => {
+            try {
+                path.resolve(123 as unknown as string);
+            } catch (err) {
+                return err as Error;
+            }
+            throw new Error("path.resolve(123) did not throw");
+        })();
+        const shortcut = withMappedSdkSourcePositions(reference, counting);
+        const text = shortcut(nodeError, frames) as string;
+        expect(text).to.equal(reference(nodeError, frames));
+        expect(lookups, "not taken").to.equal(0);
     });
 
     it("is never tried under any prepareStackTrace but source-map-support's hook", () => {
