@@ -126,7 +126,7 @@ export function formatMappedStack(support: SourceMapSupport, toText: (this: unkn
     return Error.prototype.toString.call(err) + lines.join("");
 }
 
-/** ts-node's source-map-support, when it is loaded and its hook is the one installed; else undefined. */
+/** ts-node's source-map-support when it is already loaded (whether its hook is the installed one is checked per stack); else undefined. */
 export function loadedSourceMapSupport(): SourceMapSupport | undefined {
     try {
         const tsNode = path.dirname(require.resolve("ts-node/package.json"));
