@@ -42,7 +42,7 @@ interface SharedData {
 }
 
 /** The file of the SDK's `Resource.callsites()`. */
-export const SDK_RESOURCE_FILE = /[\\/]@pulumi[\\/]pulumi[\\/]resource\.js$/;
+const SDK_RESOURCE_FILE = /[\\/]@pulumi[\\/]pulumi[\\/]resource\.js$/;
 
 export function isSdkCallsitesStack(frames: NodeJS.CallSite[]): boolean {
     const top = frames[0];

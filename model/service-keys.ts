@@ -145,14 +145,9 @@ export function formatProblems(label: string, problems: FieldProblem[]): string 
     return `${label}: ${problems.map((p) => `${p.field} ${p.message}`).join("; ")}`;
 }
 
-/** The keys and values one service writes, in schema order: scheme, hosts/0.., host_port. */
-export function serviceKeyEntries(def: ServiceDefinition): Array<[string, string]> {
-    return serviceKeyPuts(def).map((o) => [o.key, o.value]);
-}
-
 /**
- * The puts of one service's keys, in schema order: the form a write plan needs, built without
- * intermediate pairs (seeding builds tens of thousands).
+ * The puts of one service's keys, in schema order (scheme, hosts/0.., host_port): the form a write
+ * plan needs, built without intermediate pairs (seeding builds tens of thousands).
  */
 export function serviceKeyPuts(def: ServiceDefinition): Array<{ op: "put"; key: string; value: string }> {
     const base = `${serviceRoot(def.prefix, def.service)}/`;
@@ -164,7 +159,9 @@ export function serviceKeyPuts(def: ServiceDefinition): Array<{ op: "put"; key: 
 
 /** The keys and values one service writes, as a record. */
 export function serviceKeyValues(def: ServiceDefinition): KeyValues {
-    return Object.fromEntries(serviceKeyEntries(def));
+    const values: KeyValues = {};
+    for (const o of serviceKeyPuts(def)) values[o.key] = o.value;
+    return values;
 }
 
 /**
