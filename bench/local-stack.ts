@@ -67,8 +67,11 @@ async function verifyCluster(stack: PulumiStack, config: Record<string, any>, cr
 /** A one-line TypeScript program on the same engine and language host: what any `pulumi up` costs here. */
 function emptyProject(into: string, repoRoot: string): string {
     const dir = fs.mkdtempSync(path.join(into, "empty-project-"));
-    const project = YAML.parse(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), YAML.stringify({ name: "bench-empty", runtime: project.runtime, description: "engine floor for the benchmarks" }));
+    const project = YAML.parse(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8")) as { runtime: { name: string; options?: Record<string, unknown> } };
+    // The same runtime, but an empty program has no dynamic resource: it does not start their plugin.
+    const { startDynamicProviders: _unused, ...options } = project.runtime.options ?? {};
+    const runtime = { ...project.runtime, options };
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), YAML.stringify({ name: "bench-empty", runtime, description: "engine floor for the benchmarks" }));
     fs.writeFileSync(path.join(dir, "index.ts"), "export const ok = true;\n");
     for (const shared of ["package.json", "tsconfig.json", "node_modules"]) fs.symlinkSync(path.join(repoRoot, shared), path.join(dir, shared));
     return dir;

@@ -11,7 +11,8 @@
 // and the output text. It is used only when every recorded input still hashes the same, so what runs
 // is byte for byte what esbuild would build now. An input changed during its build (or within the
 // file system's timestamp granularity before it) is not stored: the next build stores it.
-// COREOS_CLUSTER_BUNDLE_CACHE=0 turns it off.
+// Values derived from an output (a packed bundle: cachedDerivation) are kept beside the builds, keyed
+// by what they were derived from. COREOS_CLUSTER_BUNDLE_CACHE=0 turns both off.
 // Where: $COREOS_CLUSTER_CACHE/esbuild (default ~/.cache/coreos-cluster/esbuild, beside the
 // transpile cache of scripts/engine/ts-transpile-cache.js); entries unused for 3 days are removed.
 // Node's modules are required inside functions: this module is inside the local load balancer
@@ -110,6 +111,10 @@ function readEntry(file: string): CacheEntry | undefined {
 }
 
 function writeEntry(dir: string, file: string, entry: CacheEntry): void {
+    writeFileAtomically(dir, file, JSON.stringify(entry));
+}
+
+function writeFileAtomically(dir: string, file: string, text: string): void {
     const fs: typeof import("fs") = require("fs");
     const path: typeof import("path") = require("path");
     try {
@@ -120,7 +125,7 @@ function writeEntry(dir: string, file: string, entry: CacheEntry): void {
         }
         // Write then rename: a concurrent reader sees the old entry or the new one, never half of one.
         const temp = `${file}.${process.pid}.${(require("crypto") as typeof import("crypto")).randomBytes(6).toString("hex")}.tmp`;
-        fs.writeFileSync(temp, JSON.stringify(entry));
+        fs.writeFileSync(temp, text);
         handToInvokingUser(temp);
         fs.renameSync(temp, file);
     } catch {
@@ -145,6 +150,30 @@ function touchAndPrune(dir: string, file: string): void {
     } catch {
         // pruning is best effort
     }
+}
+
+/**
+ * `derive(text)`, kept on disk beside the builds and keyed by `kind` and the SHA-256 of `text`: for a
+ * value derived from a build's output that costs more to compute on every run than to read back
+ * (a compressed bundle: components/services/bundled-provider.ts). `derive` must be deterministic.
+ */
+export function cachedDerivation(kind: string, text: string, derive: (text: string) => string): string {
+    if (process.env.COREOS_CLUSTER_BUNDLE_CACHE === "0") return derive(text);
+    const path: typeof import("path") = require("path");
+    const dir = bundleCacheDir();
+    const file = path.join(dir, `${sha256(`${kind}\0${text}`)}.json`);
+    try {
+        const entry = JSON.parse((require("fs") as typeof import("fs")).readFileSync(file, "utf8")) as { derived?: unknown };
+        if (typeof entry.derived === "string") {
+            touchAndPrune(dir, file);
+            return entry.derived;
+        }
+    } catch {
+        // not cached yet (or unreadable): derive it
+    }
+    const derived = derive(text);
+    writeFileAtomically(dir, file, JSON.stringify({ derived }));
+    return derived;
 }
 
 /**

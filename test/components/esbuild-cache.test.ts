@@ -3,7 +3,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { bundleCacheDir, cachedBuild } from "../../components/esbuild-cache";
+import { bundleCacheDir, cachedBuild, cachedDerivation } from "../../components/esbuild-cache";
 
 describe("esbuild output cache", () => {
     let dir: string;
@@ -72,6 +72,23 @@ describe("esbuild output cache", () => {
         fs.rmSync(path.join(dir, "cache"), { recursive: true, force: true });
         fs.writeFileSync(path.join(dir, "cache"), "a file where the cache folder would be");
         expect(cachedBuild(options())).to.include("41");
+    });
+
+    it("derives a value once per kind and text, then serves it from disk (off with COREOS_CLUSTER_BUNDLE_CACHE=0)", () => {
+        const calls: string[] = [];
+        const derive = (text: string) => {
+            calls.push(text);
+            return text.toUpperCase();
+        };
+        expect(cachedDerivation("upper", "abc", derive)).to.equal("ABC");
+        expect(cachedDerivation("upper", "abc", derive), "from disk").to.equal("ABC");
+        expect(calls).to.deep.equal(["abc"]);
+        expect(cachedDerivation("upper", "abd", derive), "another text").to.equal("ABD");
+        expect(cachedDerivation("other", "abc", (t) => `${t}!`), "another kind").to.equal("abc!");
+        expect(entries()).to.have.length(3);
+        process.env.COREOS_CLUSTER_BUNDLE_CACHE = "0";
+        expect(cachedDerivation("upper", "abc", derive)).to.equal("ABC");
+        expect(calls, "derived again with the cache off").to.deep.equal(["abc", "abd", "abc"]);
     });
 
     it("does not store a build whose input was saved during it or just before (the hash may be newer than the text)", () => {

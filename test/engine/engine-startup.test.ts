@@ -1,8 +1,10 @@
 // The start-up shortcuts of our engine plugins (scripts/engine/), each in a fresh node process as the
 // engine starts them, without running the engine: deferred SDK modules still work when used
 // (lazy-sdk-modules.js), the transpile cache returns exactly what ts-node produces and is really read
-// (ts-transpile-cache.js), the dynamic-provider plugin answers with its port, and the language host
-// preloads both into the program runner except for ES module programs.
+// (ts-transpile-cache.js), the dynamic-provider plugin answers with its port, the language host
+// preloads both into the program runner except for ES module programs, and it asks the engine for the
+// dynamic-provider plugin when the project opts in (test/engine/dynamic-provider-start.test.ts runs
+// that on the real engine).
 import { expect } from "chai";
 import * as childProcess from "child_process";
 import * as fs from "fs";
@@ -106,6 +108,41 @@ const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/no
             expect(firstLine).to.match(/^\d+$/);
         } finally {
             child.kill("SIGKILL");
+        }
+    });
+
+    it("asks the engine's monitor for the dynamic-provider plugin as the program starts, only when the project opts in", async () => {
+        const sdkRoot = path.dirname(require.resolve("@pulumi/pulumi/package.json", { paths: [REPO_ROOT] }));
+        const grpc = require(require.resolve("@grpc/grpc-js", { paths: [sdkRoot] }));
+        const resourceGrpc = require(path.join(sdkRoot, "proto", "resource_grpc_pb.js"));
+        const host = require(path.join(ENGINE_SCRIPTS, "language-host.js"));
+        const invoked: string[] = [];
+        let answered!: () => void;
+        const answeredOnce = new Promise<void>((resolve) => (answered = resolve));
+        const server = new grpc.Server();
+        // As the engine answers when the plugin has no such function.
+        server.addService(resourceGrpc.ResourceMonitorService, {
+            invoke: (call: any, callback: (err: Error) => void) => {
+                invoked.push(call.request.getTok());
+                callback(new Error(`unknown function ${call.request.getTok()}`));
+                answered();
+            },
+        });
+        const port: number = await new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, p: number) => (err ? reject(err) : resolve(p))));
+        try {
+            const options = (o: Record<string, unknown>) => host.programOptions({ getOptions: () => ({ toJavaScript: () => o }) });
+            expect(options({ typescript: true, startDynamicProviders: true }).startDynamicProviders).to.equal(true);
+            expect(options({ typescript: true }).startDynamicProviders, "off unless asked").to.equal(false);
+            expect(options({ startDynamicProviders: "yes" }).startDynamicProviders, "only a boolean true").to.equal(false);
+            host.startDynamicProviderPlugin(`127.0.0.1:${port}`);
+            await answeredOnce;
+            expect(invoked).to.deep.equal([host.START_PROVIDER_TOKEN]);
+            expect(host.START_PROVIDER_TOKEN, "a function of the dynamic-provider package").to.match(/^pulumi-nodejs:/);
+            // No monitor, or one that is gone: nothing thrown, nothing waited for.
+            expect(() => host.startDynamicProviderPlugin("")).not.to.throw();
+            expect(() => host.startDynamicProviderPlugin("127.0.0.1:1")).not.to.throw();
+        } finally {
+            server.forceShutdown();
         }
     });
 

@@ -20,6 +20,7 @@ import { sweepOrphanVpcs } from "../../components/local/cleanup";
 import { etcdPasswordFromKey } from "../../model/etcd-auth";
 import { TLS_DIR } from "../../model/pki-delivery";
 import { SUMMARY_TITLE } from "../../scripts/local/summary";
+import { withUnpackedBundles } from "../../components/services/bundled-provider";
 import {
     Engine,
     engineTestsDisabled,
@@ -373,7 +374,7 @@ describe("local stack on the real Pulumi engine @engine", function () {
         }
         expect(answer, "web through the load balancer, from the deployer").to.match(new RegExp(`^web on ${TEST_RANGE.replace(/\./g, "\\.")}1[34]:8080`));
         // The key stays out of the state; the state holds it only encrypted.
-        const state = JSON.stringify(await cluster.resources());
+        const state = withUnpackedBundles(JSON.stringify(await cluster.resources()));
         const keyBody = fs.readFileSync(deployerKeyFile(), "utf8").split("\n")[1];
         expect(state).to.not.contain(keyBody);
         step("outside");

@@ -19,6 +19,7 @@ import { GCE, GceMocks, ProgramRun, REPO_ROOT, SECRET_SIG, SECRET_SIG_KEY, byTyp
 import { planCertificates } from "../../../model/pki-plan";
 import { ROLLOUT_SLOTS } from "../../../model/tls-rollout";
 import { FAKE_KEY_MARK, fakeKeyPem, keyNeedles } from "./fixtures/fake-pki";
+import { withUnpackedBundles } from "../../../components/services/bundled-provider";
 
 const SM = {
     secret: "gcp:secretmanager/secret:Secret",
@@ -129,7 +130,7 @@ for (const stack of ["dev", "prod"]) {
                 // A dynamic provider's code (__provider) may name PEM markers in its parsers: only data is held to "no PEM at all".
                 const { __provider: code, ...data } = w.object;
                 const text = JSON.stringify(plain(data));
-                const codeText = JSON.stringify(code ?? "");
+                const codeText = withUnpackedBundles(JSON.stringify(code ?? ""));
                 return [...needles.filter((n) => text.includes(n) || codeText.includes(n)), ...(KEY_TEXT.test(text) ? ["PEM"] : [])].map((n) => `${w.type} ${w.name}: ${n.slice(0, 30)}`);
             });
             expect(leaks).to.deep.equal([]);

@@ -8,7 +8,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ProviderOperations, serializedProviderText } from "../../../components/services/bundled-provider";
+import { ProviderOperations, serializedProviderText, withUnpackedBundles } from "../../../components/services/bundled-provider";
 import { clusterReadinessProvider } from "../../../components/local/cluster-readiness";
 import { localFleetUnitProvider } from "../../../components/local/local-fleet-unit";
 import { localMachineProvider } from "../../../components/local/local-machine";
@@ -56,7 +56,8 @@ describe("local platform: providers as the engine runs them (the stored text, pl
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("carries no TypeScript, pulumi SDK or absolute repo paths in the serialized text", () => {
-        for (const text of Object.values(texts)) {
+        for (const text of Object.values(texts).map(withUnpackedBundles)) {
+            expect(text, "the bundle is scanned, not its packed form").to.include("exports.handler").and.to.include("var provider = {");
             expect(text).to.not.include("@pulumi/pulumi");
             expect(text).to.not.include(REPO_ROOT);
         }

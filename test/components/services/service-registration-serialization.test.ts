@@ -8,7 +8,7 @@ import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { Etcd3 } from "etcd3";
 import { startSecureEtcdCluster, SecureEtcdTestCluster } from "../../support/secure-etcd";
-import { bundleOf } from "../../../components/services/bundled-provider";
+import { bundleOf, withUnpackedBundles } from "../../../components/services/bundled-provider";
 import { ServiceRegistration, serviceRegistrationProvider, SERVICE_REGISTRATION_PROVIDER_VERSION } from "../../../components/services/service-registration";
 
 // The same loader the dynamic-provider host uses (a dependency of @pulumi/pulumi).
@@ -122,7 +122,7 @@ describe("ServiceRegistration provider through Pulumi's serialization (127.0.5.5
         expect(wire.inputs.prefix).to.equal("/services");
         // The owner identity is fixed per resource (organization/project/stack/name), known at preview.
         expect(wire.inputs.ownerKey).to.equal("organization/coreos-cluster/service-registration-test/web");
-        const providerText = String(wire.inputs.__provider);
+        const providerText = withUnpackedBundles(String(wire.inputs.__provider));
         expect(providerText).to.include("exports.handler");
         expect(providerText).not.to.include(password);
         expect(providerText).not.to.include("bW9jay1rZXktbWF0ZXJpYWwtdGhhdC1tdXN0LW5vdC1sZWFr");
