@@ -67,10 +67,11 @@ async function verifyCluster(stack: PulumiStack, config: Record<string, any>, cr
 /** A one-line TypeScript program on the same engine and language host: what any `pulumi up` costs here. */
 function emptyProject(into: string, repoRoot: string): string {
     const dir = fs.mkdtempSync(path.join(into, "empty-project-"));
-    const project = YAML.parse(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8")) as { runtime: { name: string; options?: Record<string, unknown> } };
+    const project = YAML.parse(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8")) as { runtime: string | { name: string; options?: Record<string, unknown> } };
+    const declared = typeof project.runtime === "string" ? { name: project.runtime } : project.runtime;
     // The same runtime, but an empty program has no dynamic resource: it does not start their plugin.
-    const { startDynamicProviders: _unused, ...options } = project.runtime.options ?? {};
-    const runtime = { ...project.runtime, options };
+    const { startDynamicProviders: _unused, ...options } = declared.options ?? {};
+    const runtime = { ...declared, options };
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), YAML.stringify({ name: "bench-empty", runtime, description: "engine floor for the benchmarks" }));
     fs.writeFileSync(path.join(dir, "index.ts"), "export const ok = true;\n");
     for (const shared of ["package.json", "tsconfig.json", "node_modules"]) fs.symlinkSync(path.join(repoRoot, shared), path.join(dir, shared));

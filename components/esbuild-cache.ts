@@ -155,16 +155,17 @@ function touchAndPrune(dir: string, file: string): void {
 /**
  * `derive(text)`, kept on disk beside the builds and keyed by `kind` and the SHA-256 of `text`: for a
  * value derived from a build's output that costs more to compute on every run than to read back
- * (a compressed bundle: components/services/bundled-provider.ts). `derive` must be deterministic.
+ * (a packed bundle: components/services/bundled-provider.ts). `kind` names everything besides `text`
+ * that the value depends on. A stored value `valid` refuses (a damaged entry) is derived again.
  */
-export function cachedDerivation(kind: string, text: string, derive: (text: string) => string): string {
+export function cachedDerivation(kind: string, text: string, derive: (text: string) => string, valid: (derived: string) => boolean = () => true): string {
     if (process.env.COREOS_CLUSTER_BUNDLE_CACHE === "0") return derive(text);
     const path: typeof import("path") = require("path");
     const dir = bundleCacheDir();
     const file = path.join(dir, `${sha256(`${kind}\0${text}`)}.json`);
     try {
         const entry = JSON.parse((require("fs") as typeof import("fs")).readFileSync(file, "utf8")) as { derived?: unknown };
-        if (typeof entry.derived === "string") {
+        if (typeof entry.derived === "string" && valid(entry.derived)) {
             touchAndPrune(dir, file);
             return entry.derived;
         }

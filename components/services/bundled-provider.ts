@@ -8,11 +8,13 @@
 // as a module: at 1,000 services, ~90 ms of extra CPU in one create (bench/service-seeding.ts).
 //
 // What the engine stores stays self-contained: the serialized provider is a small shim carrying the
-// bundle's text, compressed (raw DEFLATE in base64, about 40% of the text: see packBundle). npm packages (etcd3, ssh2) stay `require`s, resolved in the provider process from
-// the program's node_modules as before. The bundle is built with esbuild from the modules' sources
-// when the program first asks for the provider (or taken from the build cache while none of them
-// changed: components/esbuild-cache.ts); its text is deterministic, so it changes only when the
-// code does.
+// bundle packed (packBundle). npm packages (etcd3, ssh2) stay `require`s, resolved in the provider
+// process from the program's node_modules as before. The bundle is built with esbuild from the
+// modules' sources when the program first asks for the provider (or taken from the build cache while
+// none of them changed: components/esbuild-cache.ts); its text changes only when the code or esbuild
+// does. The packed form can also differ with the zlib Node was built with. Either way no provider's
+// diff() reads `__provider` (a test holds every bundle to that), so a new text alone is no change:
+// the engine keeps the resource as it is, with the old text in its outputs until its next update.
 import type * as pulumi from "@pulumi/pulumi";
 import { cachedBuild, cachedDerivation } from "../esbuild-cache";
 
@@ -42,7 +44,7 @@ export function bundledProvider(entryFile: string): ProviderOperations {
         delete: async (id, props) => load().delete(id, props),
     };
     // Beside the object, not on it: the closure serializer (tests, other callers) still sees only the operations.
-    serializedTexts.set(operations, serializedShim(key, cachedDerivation(PACKING, code, packBundle)));
+    serializedTexts.set(operations, serializedShim(key, cachedDerivation(PACKING, code, packBundle, (packed) => unpackBundle(packed) === code)));
     return operations;
 }
 
@@ -53,8 +55,9 @@ export function serializedProviderText(provider: ProviderOperations): string | u
     return serializedTexts.get(provider);
 }
 
-/** Names how packBundle packs a bundle (its cache entries are keyed by it). */
-const PACKING = "deflate-raw-9-base64";
+const PACK_OPTIONS = { level: 9 };
+/** Names how packBundle packs a bundle: its cache entries are keyed by it. */
+const PACKING = `deflate-raw-base64 ${JSON.stringify(PACK_OPTIONS)}`;
 
 /**
  * The bundle as the shim carries it: raw DEFLATE at level 9, in base64 (Node's own zlib: the provider
@@ -65,7 +68,7 @@ const PACKING = "deflate-raw-9-base64";
  */
 export function packBundle(code: string): string {
     const zlib: typeof import("zlib") = require("zlib");
-    return zlib.deflateRawSync(Buffer.from(code, "utf8"), { level: 9 }).toString("base64");
+    return zlib.deflateRawSync(Buffer.from(code, "utf8"), PACK_OPTIONS).toString("base64");
 }
 
 /** The bundle's text from packBundle's form (what the shim does in the provider process). */
@@ -74,16 +77,25 @@ export function unpackBundle(packed: string): string {
     return zlib.inflateRawSync(Buffer.from(packed, "base64")).toString("utf8");
 }
 
-/** The shim's packed bundle, as it appears in its text or, escaped, inside state's JSON. */
+/** The shim's packed bundle, as it appears in its text or, escaped once, inside state's JSON. */
 const PACKED_LITERAL = /const packed = \\?"([A-Za-z0-9+/]*={0,2})\\?";/g;
+/** The first line of every shim serializedShim writes. */
+const SHIM_MARKER = "// coreos-cluster bundled provider ";
+/** The bundle of a shim written before bundles were packed (still in the outputs of older states). */
+const TEXT_LITERAL = /const code = \\?"/g;
 
 /**
  * `text` (a shim, or state or output holding shims) followed by every bundle packed in it, unpacked:
  * what reads or scans a shim (a test that no secret or path is in state) sees the code itself.
+ * Throws when a shim's bundle is in a form it cannot read (escaped twice, or a changed shim), so a
+ * scan never passes for having seen nothing.
  */
 export function withUnpackedBundles(text: string): string {
-    const unpacked = [...text.matchAll(PACKED_LITERAL)].map((m) => unpackBundle(m[1]));
-    return [text, ...unpacked].join("\n");
+    const packed = [...text.matchAll(PACKED_LITERAL)].map((m) => m[1]);
+    const shims = text.split(SHIM_MARKER).length - 1;
+    const readable = packed.length + [...text.matchAll(TEXT_LITERAL)].length;
+    if (readable < shims) throw new Error(`withUnpackedBundles: ${shims} bundled-provider shim(s), but only ${readable} bundle(s) readable`);
+    return [text, ...[...new Set(packed)].map(unpackBundle)].join("\n");
 }
 
 /**
@@ -98,7 +110,7 @@ export function serializedShim(key: string, packed: string): string {
     const operations = ["check(olds, news)", "diff(id, olds, news)", "create(inputs)", "read(id, props)", "update(id, olds, news)", "delete(id, props)"];
     return [
         `"use strict";`,
-        `// coreos-cluster bundled provider ${key.split("#")[0]} (components/services/bundled-provider.ts)`,
+        `${SHIM_MARKER}${key.split("#")[0]} (components/services/bundled-provider.ts)`,
         `const key = ${JSON.stringify(key)};`,
         `const packed = ${JSON.stringify(packed)};`,
         `function load() {`,

@@ -22,6 +22,7 @@ const languageProto = require(path.join(sdkRoot, "proto", "language_pb.js"));
 const languageGrpc = require(path.join(sdkRoot, "proto", "language_grpc_pb.js"));
 const pluginProto = require(path.join(sdkRoot, "proto", "plugin_pb.js"));
 const sdkVersion = require(path.join(sdkRoot, "package.json")).version;
+const { startDynamicProviderPlugin } = require("./start-dynamic-providers");
 
 // The process exit code by which @pulumi/pulumi's runner says "I already
 // reported the error to the user": the engine must not print another one.
@@ -152,7 +153,7 @@ function runProgram(req, callback) {
     };
 
     const child = childProcess.spawn(process.execPath, args, { cwd: req.getPwd() || programDirectory, env, stdio: ["ignore", "inherit", "inherit"] });
-    if (options.startDynamicProviders) startDynamicProviderPlugin(req.getMonitorAddress());
+    if (options.startDynamicProviders) startDynamicProviderPlugin(req.getMonitorAddress(), { grpc, sdkRoot });
     child.on("error", (err) => {
         const response = new languageProto.RunResponse();
         response.setError(`could not start the Node.js program runner: ${err.message}`);
@@ -167,37 +168,6 @@ function runProgram(req, callback) {
         }
         callback(null, response);
     });
-}
-
-/** What startDynamicProviderPlugin invokes: a function no provider has (the plugin answers "unknown function"). */
-const START_PROVIDER_TOKEN = "pulumi-nodejs:dynamic:startProvider";
-
-/**
- * Has the engine start the dynamic-provider plugin (package pulumi-nodejs) while the program runner
- * starts, rather than when the program registers its first dynamic resource: the plugin is a node
- * process loading the SDK (~0.25 s), which then overlaps the runner's and the program's own start
- * instead of following them (docs/performance.md, no-op up).
- *
- * How: an Invoke on the engine's resource monitor, as any program's invoke. The engine starts the
- * package's default provider for it, the very one the program's dynamic resources use after (one
- * default provider per package and version), and the plugin answers that it has no such function:
- * that answer is expected and dropped. Nothing else changes: the default provider is in state either
- * way. Opt-in (the project's runtime option startDynamicProviders): a program with no dynamic
- * resource would start a plugin it never uses. Any failure here is left for the program's own first
- * dynamic resource to meet and report.
- */
-function startDynamicProviderPlugin(monitorAddress) {
-    if (!monitorAddress) return;
-    try {
-        const resourceProto = require(path.join(sdkRoot, "proto", "resource_pb.js"));
-        const resourceGrpc = require(path.join(sdkRoot, "proto", "resource_grpc_pb.js"));
-        const client = new resourceGrpc.ResourceMonitorClient(monitorAddress, grpc.credentials.createInsecure());
-        const request = new resourceProto.ResourceInvokeRequest();
-        request.setTok(START_PROVIDER_TOKEN);
-        client.invoke(request, () => client.close());
-    } catch (_) {
-        // a start-up shortcut only
-    }
 }
 
 function runPlugin(call) {
@@ -302,4 +272,4 @@ function serve() {
 
 // Started by the engine (through pulumi-language-nodejs) it serves; required (tests) it only exports.
 if (require.main === module) serve();
-module.exports = { requiredPlugins, runnerPreload, programOptions, startDynamicProviderPlugin, START_PROVIDER_TOKEN };
+module.exports = { requiredPlugins, runnerPreload, programOptions };

@@ -74,7 +74,7 @@ describe("esbuild output cache", () => {
         expect(cachedBuild(options())).to.include("41");
     });
 
-    it("derives a value once per kind and text, then serves it from disk (off with COREOS_CLUSTER_BUNDLE_CACHE=0)", () => {
+    it("derives a value once per kind and text, then serves it from disk unless it is refused as damaged (off with COREOS_CLUSTER_BUNDLE_CACHE=0)", () => {
         const calls: string[] = [];
         const derive = (text: string) => {
             calls.push(text);
@@ -86,9 +86,15 @@ describe("esbuild output cache", () => {
         expect(cachedDerivation("upper", "abd", derive), "another text").to.equal("ABD");
         expect(cachedDerivation("other", "abc", (t) => `${t}!`), "another kind").to.equal("abc!");
         expect(entries()).to.have.length(3);
+        // A damaged entry that `valid` refuses is derived again (and stored again).
+        for (const name of entries()) fs.writeFileSync(path.join(bundleCacheDir(), name), JSON.stringify({ derived: "damaged" }));
+        const upper = (d: string) => d === d.toUpperCase();
+        expect(cachedDerivation("upper", "abc", derive, upper)).to.equal("ABC");
+        expect(cachedDerivation("upper", "abc", derive, upper), "stored again").to.equal("ABC");
+        expect(calls).to.deep.equal(["abc", "abd", "abc"]);
         process.env.COREOS_CLUSTER_BUNDLE_CACHE = "0";
         expect(cachedDerivation("upper", "abc", derive)).to.equal("ABC");
-        expect(calls, "derived again with the cache off").to.deep.equal(["abc", "abd", "abc"]);
+        expect(calls, "derived again with the cache off").to.deep.equal(["abc", "abd", "abc", "abc"]);
     });
 
     it("does not store a build whose input was saved during it or just before (the hash may be newer than the text)", () => {

@@ -2,9 +2,9 @@
 // engine starts them, without running the engine: deferred SDK modules still work when used
 // (lazy-sdk-modules.js), the transpile cache returns exactly what ts-node produces and is really read
 // (ts-transpile-cache.js), the dynamic-provider plugin answers with its port, the language host
-// preloads both into the program runner except for ES module programs, and it asks the engine for the
-// dynamic-provider plugin when the project opts in (test/engine/dynamic-provider-start.test.ts runs
-// that on the real engine).
+// preloads both into the program runner except for ES module programs, and it reads the opt-in for
+// starting the dynamic-provider plugin, whose Invoke reaches a monitor (test/engine/
+// dynamic-provider-start.test.ts runs the whole of it, from Run, on the real engine).
 import { expect } from "chai";
 import * as childProcess from "child_process";
 import * as fs from "fs";
@@ -111,11 +111,12 @@ const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/no
         }
     });
 
-    it("asks the engine's monitor for the dynamic-provider plugin as the program starts, only when the project opts in", async () => {
+    it("reads startDynamicProviders (a boolean true only), and sends one Invoke of the start token to the engine's monitor", async () => {
         const sdkRoot = path.dirname(require.resolve("@pulumi/pulumi/package.json", { paths: [REPO_ROOT] }));
         const grpc = require(require.resolve("@grpc/grpc-js", { paths: [sdkRoot] }));
         const resourceGrpc = require(path.join(sdkRoot, "proto", "resource_grpc_pb.js"));
         const host = require(path.join(ENGINE_SCRIPTS, "language-host.js"));
+        const start = require(path.join(ENGINE_SCRIPTS, "start-dynamic-providers.js"));
         const invoked: string[] = [];
         let answered!: () => void;
         const answeredOnce = new Promise<void>((resolve) => (answered = resolve));
@@ -134,13 +135,13 @@ const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/no
             expect(options({ typescript: true, startDynamicProviders: true }).startDynamicProviders).to.equal(true);
             expect(options({ typescript: true }).startDynamicProviders, "off unless asked").to.equal(false);
             expect(options({ startDynamicProviders: "yes" }).startDynamicProviders, "only a boolean true").to.equal(false);
-            host.startDynamicProviderPlugin(`127.0.0.1:${port}`);
+            start.startDynamicProviderPlugin(`127.0.0.1:${port}`, { grpc, sdkRoot });
             await answeredOnce;
-            expect(invoked).to.deep.equal([host.START_PROVIDER_TOKEN]);
-            expect(host.START_PROVIDER_TOKEN, "a function of the dynamic-provider package").to.match(/^pulumi-nodejs:/);
+            expect(invoked).to.deep.equal([start.START_PROVIDER_TOKEN]);
+            expect(start.START_PROVIDER_TOKEN, "a function of the dynamic-provider package").to.match(/^pulumi-nodejs:/);
             // No monitor, or one that is gone: nothing thrown, nothing waited for.
-            expect(() => host.startDynamicProviderPlugin("")).not.to.throw();
-            expect(() => host.startDynamicProviderPlugin("127.0.0.1:1")).not.to.throw();
+            expect(() => start.startDynamicProviderPlugin("", { grpc, sdkRoot })).not.to.throw();
+            expect(() => start.startDynamicProviderPlugin("127.0.0.1:1", { grpc, sdkRoot })).not.to.throw();
         } finally {
             server.forceShutdown();
         }

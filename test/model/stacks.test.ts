@@ -71,7 +71,8 @@ describe("Pulumi.yaml: project file and typed config schema", () => {
 
     it("is project coreos-cluster on nodejs/typescript with main index.ts", () => {
         expect(project.name).to.equal("coreos-cluster");
-        expect(project.runtime).to.deep.equal({ name: "nodejs", options: { typescript: true } });
+        // startDynamicProviders: this repo's language host starts the dynamic-provider plugin with the program (docs/engine.md).
+        expect(project.runtime).to.deep.equal({ name: "nodejs", options: { typescript: true, startDynamicProviders: true } });
         expect(project.main).to.equal("index.ts");
         expect(fs.existsSync(path.join(ROOT, project.main))).to.equal(true);
     });

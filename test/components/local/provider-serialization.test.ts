@@ -14,7 +14,7 @@ import { localFleetUnitProvider } from "../../../components/local/local-fleet-un
 import { localMachineProvider } from "../../../components/local/local-machine";
 import { requireEtcdBinaries } from "../../support/etcd-cluster";
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
+const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 
 async function serialized(provider: ProviderOperations): Promise<string> {
     const text = serializedProviderText(provider);

@@ -4,12 +4,30 @@
 // bundled code rather than the modules this process loaded. No etcd needed: check() does no I/O.
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
 import * as path from "path";
 import * as fc from "fast-check";
 import { bundledProvider, bundleOf, packBundle, serializedProviderText, unpackBundle, withUnpackedBundles } from "../../../components/services/bundled-provider";
 import { serviceRegistrationSetProvider, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../../../components/services/service-registration-set";
 
 const requireFromString: (code: string) => any = require("require-from-string");
+const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
+
+/** Every module the repository bundles as a provider: the `bundledProvider(require.resolve(...))` calls in components/ and router/. */
+function bundledEntries(): string[] {
+    const entries: string[] = [];
+    const walk = (dir: string) => {
+        for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+            const file = path.join(dir, e.name);
+            if (e.isDirectory()) walk(file);
+            else if (file.endsWith(".ts")) {
+                for (const m of fs.readFileSync(file, "utf8").matchAll(/bundledProvider\(require\.resolve\("([^"]+)"\)\)/g)) entries.push(require.resolve(path.resolve(path.dirname(file), m[1])));
+            }
+        }
+    };
+    for (const dir of ["components", "router"]) walk(path.join(REPO_ROOT, dir));
+    return entries;
+}
 const SET_ENTRY = require.resolve("../../../components/services/service-registration-set-provider");
 const REGISTRY = "__coreosClusterBundledProviders";
 
@@ -19,7 +37,7 @@ describe("bundled providers", function () {
     it("bundle the same text every time, naming no path of this checkout and loading no module up front", () => {
         const first = bundleOf(SET_ENTRY);
         expect(bundleOf(SET_ENTRY)).to.equal(first);
-        const checkout = path.resolve(__dirname, "..", "..");
+        const checkout = REPO_ROOT;
         expect(first).not.to.include(checkout);
         expect(first, "the repository's modules are inside").to.include("components/services/service-store.ts");
         expect(first.split("\n").filter((line) => /^\S.*\brequire\(/.test(line)), "modules required at load").to.deep.equal([]);
@@ -45,7 +63,7 @@ describe("bundled providers", function () {
         expect(packed, "the shim carries the bundle packed").to.be.a("string");
         expect(unpackBundle(JSON.parse(packed!)), "the bundle, byte for byte").to.equal(bundleOf(SET_ENTRY));
         expect(text.length, "packed: well under half the bundle's text").to.be.below(bundleOf(SET_ENTRY).length / 2);
-        expect(withUnpackedBundles(text)).not.to.include(path.resolve(__dirname, "..", ".."));
+        expect(withUnpackedBundles(text)).not.to.include(REPO_ROOT);
         expect(withUnpackedBundles(text), "what a scan of the shim sees: the bundle itself").to.include(bundleOf(SET_ENTRY));
         const news = { resourceName: "bad", services: [{ service: "web", scheme: "udp", hosts: ["10.0.0.1"] }], connection: { endpoints: ["http://127.0.0.1:2379"] } };
         const before = [...(((globalThis as any)[REGISTRY] as Map<string, unknown> | undefined) ?? new Map()).keys()];
@@ -56,7 +74,31 @@ describe("bundled providers", function () {
         expect(serializedProviderText({} as never), "only bundledProvider's providers have a text").to.equal(undefined);
     });
 
-    it("pack any text so that it unpacks to the same text, the same way every time", () => {
+    it("leave __provider to the engine: no bundle reads it, so a new packed text alone is never a change", () => {
+        // The packed text changes with the code, esbuild or the zlib Node was built with; each diff()
+        // compares its own named inputs, and none names __provider.
+        const entries = bundledEntries();
+        expect(entries.length, "the providers found").to.be.at.least(18);
+        for (const entry of entries) {
+            expect(bundleOf(entry), path.relative(REPO_ROOT, entry)).not.to.include("__provider");
+            const exported = requireFromString(bundleOf(entry)).provider;
+            for (const op of ["check", "diff", "create", "read", "update", "delete"]) expect(exported?.[op], `${path.relative(REPO_ROOT, entry)} ${op}`).to.be.a("function");
+        }
+    });
+
+    it("unpack, for scans, every shim in state's JSON (each bundle once), and refuse a shim it cannot read", () => {
+        const set = serializedProviderText(serviceRegistrationSetProvider)!;
+        const guard = serializedProviderText(bundledProvider(require.resolve("../../../components/guards/member-count-guard-provider")))!;
+        const state = JSON.stringify({ resources: [{ inputs: { __provider: set }, outputs: { __provider: set } }, { inputs: { __provider: guard } }] });
+        const scanned = withUnpackedBundles(state);
+        expect(scanned).to.include(bundleOf(SET_ENTRY)).and.to.include(bundleOf(require.resolve("../../../components/guards/member-count-guard-provider")));
+        expect(scanned.split(bundleOf(SET_ENTRY)).length - 1, "each bundle once").to.equal(1);
+        expect(withUnpackedBundles("no shim here")).to.equal("no shim here");
+        expect(() => withUnpackedBundles(JSON.stringify(state)), "escaped twice").to.throw(/3 bundled-provider shim\(s\), but only 0/);
+        expect(() => withUnpackedBundles(set.replace("const packed", "const zipped")), "a changed shim").to.throw(/only 0 bundle/);
+    });
+
+    it("pack any text so that it unpacks to the same text, and the same text the same way", () => {
         fc.assert(
             fc.property(fc.string({ unit: "binary", maxLength: 2000 }), (code) => {
                 const packed = packBundle(code);
