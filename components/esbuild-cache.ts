@@ -77,14 +77,15 @@ function nearest(dir: string, name: string): string | undefined {
 
 /** The key of a build: everything its output depends on besides the inputs esbuild reads. */
 function buildKey(options: BuildOptions & { entryPoints: [string] }, workingDir: string): string {
-    const esbuild = require("esbuild") as typeof import("esbuild");
+    // The version from its package file: loading esbuild's API (~8 ms) is left to a build that runs.
+    const version = (require("esbuild/package.json") as { version: string }).version;
     const path: typeof import("path") = require("path");
     const entryDir = path.dirname(path.resolve(workingDir, options.entryPoints[0]));
     const config = (name: string) => {
         const file = nearest(entryDir, name);
         return file === undefined ? "none" : `${file}:${fileHash(file) ?? "unreadable"}`;
     };
-    return sha256(JSON.stringify({ version: esbuild.version, options, workingDir, tsconfig: config("tsconfig.json"), packageJson: config("package.json") }));
+    return sha256(JSON.stringify({ version, options, workingDir, tsconfig: config("tsconfig.json"), packageJson: config("package.json") }));
 }
 
 /** Hands a path created as root under sudo to the user who ran sudo (a no-op otherwise). */
@@ -183,9 +184,9 @@ export function cachedDerivation(kind: string, text: string, derive: (text: stri
  */
 export function cachedBuild(options: BuildOptions & { entryPoints: [string] }): string {
     const path: typeof import("path") = require("path");
-    const esbuild = require("esbuild") as typeof import("esbuild");
     const workingDir = options.absWorkingDir ?? process.cwd();
     const build = (): { text: string; inputs: Record<string, string>; settled: boolean } => {
+        const esbuild = require("esbuild") as typeof import("esbuild");
         const startedMs = Date.now();
         const result = esbuild.buildSync({ ...options, write: false, metafile: true });
         const fs: typeof import("fs") = require("fs");
