@@ -24,6 +24,8 @@ import { localTls } from "../../support/local-tls";
 
 /** The deployer's identity as files and PEM texts, for etcdctl and the v2 reads (set per cluster). */
 let creds: { dir: string; ca: string; cert: string; key: string } | undefined;
+/** Every folder machineInputs wrote the deployer's key to: all removed when the file's tests end. */
+const credsDirs: string[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -79,6 +81,7 @@ function machineInputs(flavor: OsFlavor, firstAddress: string, root: string): Lo
     const tls = localTls(config, plan, root);
     const id = tls.identity("deployer");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "local-machine-creds-"));
+    credsDirs.push(dir);
     for (const [f, t] of [["ca.pem", id.ca], ["cert.pem", id.cert], ["key.pem", id.key]]) fs.writeFileSync(path.join(dir, f), t, { mode: 0o600 });
     creds = { dir, ...id };
     return localMachineSpecs(config, plan, renderMachines(config, plan), root).map((spec) => ({ ...spec, providerVersion: "test", tlsStore: tls.tlsStoreOf(spec) }));
@@ -95,6 +98,9 @@ async function create(inputs: LocalMachineInputs): Promise<LocalMachineState> {
 describe("local platform: LocalMachine on real etcd (127.0.8.x)", function () {
     this.timeout(180000);
     before(() => requireEtcdBinaries());
+    after(() => {
+        for (const dir of credsDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+    });
 
     const flavors: Array<[OsFlavor, string]> = [
         ["container-linux", "127.0.8.10"],

@@ -20,17 +20,20 @@ describe("local VPC route guard: the deployer's packets go through the VPC's bri
     this.timeout(60000);
     const config = vpcTestConfig("routeguard", { local: { firstAddress: "10.213.23.10", workers: 1, dataDir: ".x" } } as never);
     const { plan, vpc } = vpcFixture(config);
+    let dataDir: string | undefined;
 
     before(async function () {
         requireRoot();
         await sweepTestVpcs();
-        ensureVpc(vpc, vpcRulesets(vpc, firewallMatrix(config, plan), config), { table: rootGuardTable(vpc), ruleset: rootGuardRuleset(vpc) }, scratchDir());
+        dataDir = scratchDir();
+        ensureVpc(vpc, vpcRulesets(vpc, firewallMatrix(config, plan), config), { table: rootGuardTable(vpc), ruleset: rootGuardRuleset(vpc) }, dataDir);
     });
 
     after(async function () {
         const record = readRecord(vpc.bridge);
         if (record) await removeVpc(record);
         await sweepTestVpcs();
+        if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     });
 
     it("reads the records and bridges the VPC code writes", () => {
