@@ -1,7 +1,10 @@
 "use strict";
-// Defers two heavy dependencies that @pulumi/pulumi loads when it starts but that a no-op
-// deployment never calls, until the first time they are actually used:
+// Defers heavy modules that @pulumi/pulumi loads when it starts but that a no-op deployment never
+// calls, until the first time they are actually used:
 //
+//   ./automation       the Automation API (driving the CLI from a program: execa, the workspace,
+//                      the stack), required by the SDK's index.js for `pulumi.automation`; ~50 ms
+//                      of every program that imports "@pulumi/pulumi" (docs/performance.md).
 //   @npmcli/arborist   required by runtime/closure/codePaths.js for runtime.computeCodePaths()
 //                      (packaging a function with its node_modules, e.g. for a cloud function);
 //                      ~0.3-0.5 s of module loading in every program and dynamic-provider process.
@@ -23,6 +26,7 @@ const sdkFile = (relative) => `${SEP}@pulumi${SEP}pulumi${SEP}${relative.split("
 /** [the SDK file that requires it, the request] */
 const ARBORIST = [sdkFile("runtime/closure/codePaths.js"), "@npmcli/arborist"];
 const TYPESCRIPT = [sdkFile("typescript-shim.js"), "typescript"];
+const AUTOMATION = [sdkFile("index.js"), "./automation"];
 
 function lazyModule(load) {
     let real;
@@ -58,13 +62,13 @@ function lazyModule(load) {
 let installed = false;
 
 /**
- * Installs the deferral for this process. `typescript: true` also defers the closure serializer's
+ * Installs the deferral for this process (arborist, the Automation API). `typescript: true` also defers the closure serializer's
  * TypeScript (only for processes that do not run TypeScript through ts-node).
  */
 function install(options = {}) {
     if (installed || process.env.COREOS_CLUSTER_LAZY_SDK_MODULES === "0") return;
     installed = true;
-    const deferred = [ARBORIST, ...(options.typescript ? [TYPESCRIPT] : [])];
+    const deferred = [ARBORIST, AUTOMATION, ...(options.typescript ? [TYPESCRIPT] : [])];
     const originalLoad = Module._load;
     Module._load = function (request, parent, isMain) {
         if (parent && typeof parent.filename === "string") {

@@ -44,21 +44,25 @@ describe("engine plugins: start-up shortcuts (scripts/engine/)", function () {
     });
     afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-    it("defers @npmcli/arborist and (for providers) typescript, and both still work when used", () => {
+    it("defers @npmcli/arborist, the Automation API and (for providers) typescript, and each still works when used", () => {
         const result = runNode(`
 require(${JSON.stringify(path.join(ENGINE_SCRIPTS, "lazy-sdk-modules.js"))}).install({ typescript: true });
 const loaded = (re) => Object.keys(require.cache).some((f) => re.test(f));
 const pulumi = require("@pulumi/pulumi");
-const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//) };
+const automationLoaded = () => loaded(/@pulumi\\/pulumi\\/automation\\/stack\\.js$/);
+const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//), automation: automationLoaded() };
 (async () => {
+    // The Automation API as a program would reach it: one of its functions, and its classes.
+    const automation = { stackName: pulumi.automation.fullyQualifiedStackName("org", "project", "dev"), stackClass: typeof pulumi.automation.Stack === "function", loaded: automationLoaded() };
     const captured = 41;
     const sf = await pulumi.runtime.serializeFunction(() => captured + 1);
     const codePaths = await pulumi.runtime.computeCodePaths({ extraIncludePackages: ["yaml"] });
-    console.log(JSON.stringify({ atStart, serialized: sf.text.includes("41"), codePaths: [...codePaths.keys()].some((p) => p.includes("node_modules/yaml")),
+    console.log(JSON.stringify({ atStart, automation, serialized: sf.text.includes("41"), codePaths: [...codePaths.keys()].some((p) => p.includes("node_modules/yaml")),
         atEnd: { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//) } }));
 })();`);
         expect(result).to.deep.equal({
-            atStart: { arborist: false, typescript: false },
+            atStart: { arborist: false, typescript: false, automation: false },
+            automation: { stackName: "org/project/dev", stackClass: true, loaded: true },
             serialized: true,
             codePaths: true,
             atEnd: { arborist: true, typescript: true },
