@@ -2,7 +2,7 @@
 // what a figure claims can be checked in a unit test (test/bench/seeding-figures.test.ts).
 import { MAX_TXN_OPS } from "../model/service-keys";
 import { median } from "./seeding-measure";
-import { figure, Figure, round } from "./support";
+import { figure, Figure, medianInterval, round } from "./support";
 
 /** The target of issue 25 item 3: the set's create within 1.2x of the raw floor over the same transport. */
 export const SET_TO_FLOOR_TARGET = 1.2;
@@ -36,6 +36,14 @@ export interface SizeRun {
 
 const list = (values: number[]) => values.map((v) => round(v, 2)).join(", ");
 
+/** The confidence asked of the interval around a median ratio (bench/support.ts medianInterval). */
+const INTERVAL_CONFIDENCE = 0.9;
+
+/** How far the rounds let the median ratio be trusted. */
+function intervalText(i: { low: number; high: number; coverage: number }): string {
+    return i.coverage >= INTERVAL_CONFIDENCE ? `the median lies in ${round(i.low, 2)}-${round(i.high, 2)} with ${Math.floor(i.coverage * 1000) / 10}% confidence` : `too few rounds for a ${INTERVAL_CONFIDENCE * 100}% interval around the median`;
+}
+
 export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: string } {
     const figures: Figure[] = [];
     const sampled = runs.find((r) => r.oneAtATimeMs !== undefined);
@@ -46,6 +54,7 @@ export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: s
         const plainFloor = median(s.plaintextFloorMs);
         const setMs = median(s.setCreateMs);
         const setRatio = median(run.setToTlsFloor);
+        const setInterval = medianInterval(run.setToTlsFloor, INTERVAL_CONFIDENCE);
         const what = `${n} services (${run.schemaKeys} schema keys)`;
         const floorText = (name: "tls" | "plaintext") =>
             `raw etcd3 transactions of <= ${MAX_TXN_OPS} puts, ${run.floorInFlight[name]} in flight (the fastest of ${Object.keys(run.calibration[name]).join(", ")} in flight by median over ${Object.values(run.calibration[name])[0]?.length ?? 0} interleaved rounds), on the providers' own client options, as the deployer`;
@@ -59,7 +68,7 @@ export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: s
                 baseline: tlsBaseline,
                 baselineValue: tlsFloor,
                 ratio: setRatio,
-                note: `ratio: the median over ${run.rounds} rounds of each round's set time over the mean of the TLS floor samples just before and after it (${list(run.setToTlsFloor)})`,
+                note: `ratio: the median over ${run.rounds} rounds of each round's set time over the mean of the TLS floor samples just before and after it (${list(run.setToTlsFloor)}); ${intervalText(setInterval)}`,
                 target: { text: `provider <= ${SET_TO_FLOOR_TARGET}x TLS floor`, pass: setRatio <= SET_TO_FLOOR_TARGET },
             }),
             figure({
@@ -137,7 +146,9 @@ export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: s
     }
     const verdict = (n: number) => {
         const f = at(`set-vs-tls-floor-${n}`)!;
-        return `${round(f.ratio, 2)}x the TLS floor at ${n} services (${f.target!.pass ? "PASS" : "FAIL"})`;
+        const i = medianInterval(runs.find((r) => r.count === n)!.setToTlsFloor, INTERVAL_CONFIDENCE);
+        const sure = i.coverage < INTERVAL_CONFIDENCE ? "" : i.high <= SET_TO_FLOOR_TARGET ? ", within the target across its interval" : i.low > SET_TO_FLOOR_TARGET ? ", above the target across its interval" : `, its interval ${round(i.low, 2)}-${round(i.high, 2)} on both sides of the target`;
+        return `${round(f.ratio, 2)}x the TLS floor at ${n} services (${f.target!.pass ? "PASS" : "FAIL"}${sure})`;
     };
     const summary =
         `Over mutual TLS with auth on, as the deployer, one ServiceRegistrationSet create (one read, then <= ${MAX_TXN_OPS}-op transactions: ` +

@@ -121,3 +121,28 @@ export function errorMessage(err: unknown): string {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A distribution-free interval for the median of `values` (pure): the k-th smallest and k-th largest
+ * sample, with k the largest for which the interval holds the true median with at least `confidence`
+ * (the number of samples below the median is Binomial(n, 1/2)). Rounds on this machine are noisy
+ * (one round's ratio moves by 0.3x), so a median near a goal says little without it.
+ */
+export function medianInterval(values: number[], confidence = 0.9): { low: number; high: number; coverage: number } {
+    const sorted = [...values].sort((a, b) => a - b);
+    const n = sorted.length;
+    if (n === 0) throw new Error("medianInterval: no values");
+    // P(X <= j) for X ~ Binomial(n, 1/2), j = 0..n.
+    const below: number[] = [];
+    let term = 0.5 ** n;
+    let cumulative = 0;
+    for (let j = 0; j <= n; j++) {
+        cumulative += term;
+        below.push(cumulative);
+        term = (term * (n - j)) / (j + 1);
+    }
+    // The interval [x(k), x(n-k+1)] misses the median with probability 2 * P(X <= k - 1).
+    let k = 1;
+    while (k + 1 <= Math.ceil(n / 2) && 1 - 2 * below[k] >= confidence) k++;
+    return { low: sorted[k - 1], high: sorted[n - k], coverage: Math.max(0, 1 - 2 * below[k - 1]) };
+}

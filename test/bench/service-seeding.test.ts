@@ -43,6 +43,28 @@ describe("bench: seeding options and figures (pure)", () => {
         expect(set.ratio).to.equal(1.3);
         expect(set.target).to.deep.equal({ text: "provider <= 1.2x TLS floor", pass: false });
         expect(figures.find((f) => f.id === "tls-floor-vs-plaintext-floor-10")!.ratio).to.equal(1.11);
+        // Three rounds support no interval around the median: the summary says nothing about one.
         expect(summary).to.match(/1\.3x the TLS floor at 10 services \(FAIL\)/);
+        expect(set.note).to.match(/too few rounds for a 90% interval around the median/);
+    });
+
+    it("puts a 90% interval around the median ratio and says which side of the target it falls", () => {
+        const rounds = (ratios: number[]): SizeRun => ({
+            count: 10, schemaKeys: 50, parallel: 8, rounds: ratios.length, coldSetCreateMs: 5, oneAtATimeMs: 100,
+            calibration: { tls: { 16: [10] }, plaintext: { 16: [9] } },
+            floorInFlight: { tls: 16, plaintext: 16 },
+            samples: { plaintextFloorMs: ratios.map(() => 9), tlsFloorBeforeMs: ratios.map(() => 10), setCreateMs: ratios.map((r) => 10 * r), tlsFloorAfterMs: ratios.map(() => 10), tlsSameWritesFloorMs: ratios.map(() => 11) },
+            setToTlsFloor: ratios, sameWritesToTlsFloor: ratios.map(() => 1.1), setToSameWritesFloor: ratios.map((r) => r / 1.1), tlsToPlaintextFloor: ratios.map(() => 1.11),
+            setWriteTransactions: 1, floorTransactions: 1, perServiceMs: 50, perServiceServicesPerBatch: 2,
+        });
+        // 15 rounds: x(4)..x(12) of the sorted ratios, 96.4% (x(5)..x(11) would be 88%).
+        const straddling = seedingFigures([rounds([1.05, 1.3, 1.1, 1.22, 1.12, 1.18, 1.25, 1.08, 1.15, 1.16, 1.28, 1.02, 1.19, 1.21, 1.14])]);
+        const set = straddling.figures.find((f) => f.id === "set-vs-tls-floor-10")!;
+        expect(set.ratio).to.equal(1.16);
+        expect(set.target!.pass).to.equal(true);
+        expect(set.note).to.match(/the median lies in 1\.1-1\.22 with 96\.4% confidence/);
+        expect(straddling.summary).to.match(/1\.16x the TLS floor at 10 services \(PASS, its interval 1\.1-1\.22 on both sides of the target\)/);
+        const clear = seedingFigures([rounds([1.05, 1.1, 1.08, 1.12, 1.02, 1.15, 1.11, 1.09, 1.04, 1.13, 1.06, 1.07, 1.1, 1.03, 1.14])]);
+        expect(clear.summary).to.match(/\(PASS, within the target across its interval\)/);
     });
 });
