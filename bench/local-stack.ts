@@ -15,7 +15,7 @@ import { namespaces } from "../components/local/vpc/netns";
 import { execInNamespace, httpGetInNamespace, ProbeTls } from "../components/local/vpc/spawn";
 import { etcdctlTlsFlags } from "../test/support/engine-tls";
 import { requireEtcdBinaries, startEtcdCluster } from "../test/support/etcd-cluster";
-import { Benchmark, errorMessage, figure, Figure, medianInterval, round, sleep, timed } from "./support";
+import { Benchmark, errorMessage, figure, Figure, median, medianInterval, round, sleep, timed } from "./support";
 
 const STACK_RANGE = "10.213.10.";
 const BENCH_RANGE = "10.213.12.";
@@ -32,11 +32,6 @@ const NOOP_PAIRS = 5;
 const NOOP_TO_EMPTY_GOAL = 1.5;
 const DESTROY_TO_DIRECT_STOP_GOAL = 1.2;
 
-function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** A few tries: a loaded machine answers slowly, and a slow answer is not what is being verified. */
 async function eventually(check: () => Promise<boolean>): Promise<boolean> {

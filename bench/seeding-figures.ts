@@ -1,8 +1,7 @@
 // The seeding benchmark's figures and summary from its measurements (pure: no etcd here), so
 // what a figure claims can be checked in a unit test (test/bench/seeding-figures.test.ts).
 import { MAX_TXN_OPS } from "../model/service-keys";
-import { median } from "./seeding-measure";
-import { figure, Figure, medianInterval, round } from "./support";
+import { figure, Figure, median, medianInterval, round } from "./support";
 
 /** The target of issue 25 item 3: the set's create within 1.2x of the raw floor over the same transport. */
 export const SET_TO_FLOOR_TARGET = 1.2;

@@ -14,12 +14,6 @@ export const PREFIX = "/services";
 export const SET_OWNER_KEY = "organization/coreos-cluster/bench/bench-services";
 const requireFromString: (code: string) => any = require(require.resolve("require-from-string", { paths: [require.resolve("@pulumi/pulumi")] }));
 
-export function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 export function schemaKeys(services: BenchService[]): Array<[string, string]> {
     return services.flatMap((s) => Object.entries(serviceKeyValues({ ...s, prefix: PREFIX })));
 }

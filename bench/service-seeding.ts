@@ -24,11 +24,11 @@ import { closeIdleSharedSessions, setSharedSessionIdleMs } from "../components/e
 import { MAX_TXN_OPS } from "../model/service-keys";
 import { addToIPv4, requireEtcdBinaries } from "../test/support/etcd-cluster";
 import { benchServices } from "./configs";
-import { bracketedRatios, clean, countKeys, createSetThroughProvider, createThroughProvider, engineProvider, median, PREFIX, putInTransactions, putOneAtATime, putTransactions, sameWritesAsSet, schemaKeys } from "./seeding-measure";
+import { bracketedRatios, clean, countKeys, createSetThroughProvider, createThroughProvider, engineProvider, PREFIX, putInTransactions, putOneAtATime, putTransactions, sameWritesAsSet, schemaKeys } from "./seeding-measure";
 import { seedingFigures, SizeRun } from "./seeding-figures";
 import { SeedingTransport, startPlaintextTransport, startTlsTransport } from "./seeding-transports";
 import { waitForQuiet } from "./quiet-etcd";
-import { Benchmark, BenchmarkOutcome, BenchContext, engineDefaultParallelism, errorMessage, round, timed } from "./support";
+import { Benchmark, BenchmarkOutcome, BenchContext, engineDefaultParallelism, errorMessage, median, round, timed } from "./support";
 
 export interface SeedingOptions {
     sizes: number[];

@@ -122,6 +122,12 @@ export function errorMessage(err: unknown): string {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+export function median(values: number[]): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 /**
  * A distribution-free interval for the median of `values` (pure): the k-th smallest and k-th largest
  * sample, with k the largest for which the interval holds the true median with at least `confidence`
