@@ -15,5 +15,6 @@ try {
     script = require.resolve(ENTRY, { paths: [path.resolve(__dirname, "..", "..")] });
 }
 require("./lazy-sdk-modules").install({ typescript: true });
+require("./protobuf-strings").install();
 // The provider reads its arguments from process.argv.slice(2), which are this script's.
 require(script);
