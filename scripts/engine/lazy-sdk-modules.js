@@ -8,6 +8,9 @@
 //   @npmcli/arborist   required by runtime/closure/codePaths.js for runtime.computeCodePaths()
 //                      (packaging a function with its node_modules, e.g. for a cloud function);
 //                      ~0.3-0.5 s of module loading in every program and dynamic-provider process.
+//   normalize-package-data, fdir
+//                      required by the same file for the same function only; ~25 ms (its
+//                      license-name tables are sorted when it loads).
 //   typescript         required through typescript-shim.js by the closure serializer
 //                      (runtime.serializeFunction). The program runner needs it anyway (ts-node,
 //                      serializing dynamic providers), so it is deferred only where asked: the
@@ -27,8 +30,16 @@ const sdkFile = (relative) => `${SEP}@pulumi${SEP}pulumi${SEP}${relative.split("
 const ARBORIST = [sdkFile("runtime/closure/codePaths.js"), "@npmcli/arborist"];
 const TYPESCRIPT = [sdkFile("typescript-shim.js"), "typescript"];
 const AUTOMATION = [sdkFile("index.js"), "./automation"];
+// codePaths.js takes normalize-package-data's export through __importDefault and calls it.
+const NORMALIZE_PACKAGE_DATA = [sdkFile("runtime/closure/codePaths.js"), "normalize-package-data", { callable: true }];
+const FDIR = [sdkFile("runtime/closure/codePaths.js"), "fdir"];
 
-function lazyModule(load) {
+/**
+ * A stand-in for a module, loading it on first use. `callable`: the module's export is a function
+ * taken through TypeScript's __importDefault, which reads `__esModule` as it loads (answered false
+ * here without loading: such a module is plain CommonJS) and wraps the stand-in as `default`.
+ */
+function lazyModule(load, options = {}) {
     let real;
     let loaded = false;
     const target = () => {
@@ -38,13 +49,16 @@ function lazyModule(load) {
         }
         return real;
     };
+    const esModule = !options.callable;
     return new Proxy(
-        {},
+        // An arrow function: callable, and without the non-configurable `prototype` a proxy would have to report.
+        options.callable ? () => undefined : {},
         {
             // TypeScript's __importStar returns a module marked __esModule as is instead of copying
             // its properties (which would load it); the SDK only reads named exports of these.
-            get: (_t, key) => (key === "__esModule" ? true : Reflect.get(target(), key)),
-            has: (_t, key) => key === "__esModule" || Reflect.has(target(), key),
+            get: (_t, key) => (key === "__esModule" ? esModule : Reflect.get(target(), key)),
+            has: (_t, key) => (key === "__esModule" ? esModule : Reflect.has(target(), key)),
+            apply: (_t, thisArg, args) => Reflect.apply(target(), thisArg, args),
             set: (_t, key, value) => Reflect.set(target(), key, value),
             ownKeys: () => Reflect.ownKeys(target()),
             getOwnPropertyDescriptor: (_t, key) => {
@@ -62,19 +76,19 @@ function lazyModule(load) {
 let installed = false;
 
 /**
- * Installs the deferral for this process (arborist, the Automation API). `typescript: true` also defers the closure serializer's
+ * Installs the deferral for this process (arborist, normalize-package-data, fdir, the Automation API). `typescript: true` also defers the closure serializer's
  * TypeScript (only for processes that do not run TypeScript through ts-node).
  */
 function install(options = {}) {
     if (installed || process.env.COREOS_CLUSTER_LAZY_SDK_MODULES === "0") return;
     installed = true;
-    const deferred = [ARBORIST, AUTOMATION, ...(options.typescript ? [TYPESCRIPT] : [])];
+    const deferred = [ARBORIST, AUTOMATION, NORMALIZE_PACKAGE_DATA, FDIR, ...(options.typescript ? [TYPESCRIPT] : [])];
     const originalLoad = Module._load;
     Module._load = function (request, parent, isMain) {
         if (parent && typeof parent.filename === "string") {
-            for (const [file, name] of deferred) {
+            for (const [file, name, shape] of deferred) {
                 if (request === name && parent.filename.endsWith(file)) {
-                    return lazyModule(() => originalLoad.call(Module, request, parent, isMain));
+                    return lazyModule(() => originalLoad.call(Module, request, parent, isMain), shape);
                 }
             }
         }

@@ -44,13 +44,19 @@ describe("engine plugins: start-up shortcuts (scripts/engine/)", function () {
     });
     afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-    it("defers @npmcli/arborist, the Automation API and (for providers) typescript, and each still works when used", () => {
+    it("defers @npmcli/arborist, normalize-package-data, fdir, the Automation API and (for providers) typescript, and each still works when used", () => {
         const result = runNode(`
 require(${JSON.stringify(path.join(ENGINE_SCRIPTS, "lazy-sdk-modules.js"))}).install({ typescript: true });
 const loaded = (re) => Object.keys(require.cache).some((f) => re.test(f));
 const pulumi = require("@pulumi/pulumi");
 const automationLoaded = () => loaded(/@pulumi\\/pulumi\\/automation\\/stack\\.js$/);
-const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//), automation: automationLoaded() };
+const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//), automation: automationLoaded(),
+    normalizePackageData: loaded(/node_modules\\/normalize-package-data\\//), fdir: loaded(/node_modules\\/fdir\\//) };
+// fdir as codePaths.js holds it (only a workspace reaches it through computeCodePaths).
+const Module = require("module");
+const codePaths = require.cache[require.resolve("@pulumi/pulumi/runtime/closure/codePaths.js")];
+const fdirAsSdkSeesIt = Module._load("fdir", codePaths, false);
+const crawled = new fdirAsSdkSeesIt.fdir().withBasePath().crawl(${JSON.stringify(ENGINE_SCRIPTS)}).sync().some((f) => f.endsWith("lazy-sdk-modules.js"));
 (async () => {
     // The Automation API as a program would reach it: one of its functions, and its classes.
     const automation = { stackName: pulumi.automation.fullyQualifiedStackName("org", "project", "dev"), stackClass: typeof pulumi.automation.Stack === "function", loaded: automationLoaded() };
@@ -58,14 +64,15 @@ const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/no
     const sf = await pulumi.runtime.serializeFunction(() => captured + 1);
     const codePaths = await pulumi.runtime.computeCodePaths({ extraIncludePackages: ["yaml"] });
     console.log(JSON.stringify({ atStart, automation, serialized: sf.text.includes("41"), codePaths: [...codePaths.keys()].some((p) => p.includes("node_modules/yaml")),
-        atEnd: { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//) } }));
+        crawled, atEnd: { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//), normalizePackageData: loaded(/node_modules\\/normalize-package-data\\//), fdir: loaded(/node_modules\\/fdir\\//) } }));
 })();`);
         expect(result).to.deep.equal({
-            atStart: { arborist: false, typescript: false, automation: false },
+            atStart: { arborist: false, typescript: false, automation: false, normalizePackageData: false, fdir: false },
             automation: { stackName: "org/project/dev", stackClass: true, loaded: true },
             serialized: true,
             codePaths: true,
-            atEnd: { arborist: true, typescript: true },
+            crawled: true,
+            atEnd: { arborist: true, typescript: true, normalizePackageData: true, fdir: true },
         });
     });
 
