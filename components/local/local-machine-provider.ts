@@ -42,8 +42,25 @@ function identityChanged(olds: LocalMachineInputs, news: LocalMachineInputs): bo
     }
 }
 
+/** The inputs check's boot plan and role test read (planFor, and the mode against the role). */
+const PLAN_INPUTS = ["name", "role", "address", "userData", "root", "flavor", "tlsStore"] as const;
+/** Where the engine keeps a dynamic resource's provider code in its inputs (the bundle, by its hash). */
+const PROVIDER_CODE = "__provider";
+
+/**
+ * Whether check already judged these plan inputs with this same provider code: olds are the inputs
+ * the engine stored after this check accepted them, and the plan is a pure function of the inputs
+ * and the code. Then planning again (parsing the user-data, ~10 ms a machine, after loading `yaml`)
+ * can only repeat that verdict; it ran on every resource of every `up`, a no-op's included.
+ */
+export function planCheckedBefore(olds: Partial<Record<string, unknown>> | undefined, news: Partial<Record<string, unknown>>): boolean {
+    const code = news[PROVIDER_CODE];
+    if (!olds || typeof code !== "string" || code === "" || olds[PROVIDER_CODE] !== code) return false;
+    return PLAN_INPUTS.every((key) => JSON.stringify(olds[key] ?? null) === JSON.stringify(news[key] ?? null));
+}
+
 export const provider: ProviderOperations = {
-    async check(_olds: LocalMachineInputs, news: LocalMachineInputs) {
+    async check(olds: LocalMachineInputs, news: LocalMachineInputs) {
         const failures: pulumi.dynamic.CheckFailure[] = [];
         const known = (v: unknown) => v !== undefined && v !== UNKNOWN;
         for (const key of ["name", "address", "userData", "root", "providerVersion"] as const) {
@@ -54,7 +71,7 @@ export const provider: ProviderOperations = {
         if (known(news.root) && typeof news.root === "string" && !news.root.startsWith("/")) {
             failures.push({ property: "root", reason: `root must be an absolute path, got ${news.root}` });
         }
-        if (failures.length === 0 && [news.name, news.address, news.userData, news.root].every(known)) {
+        if (failures.length === 0 && [news.name, news.address, news.userData, news.root].every(known) && !planCheckedBefore(olds as never, news as never)) {
             try {
                 const plan = planFor(news);
                 const expected = news.role === "worker" ? "proxy" : "member";

@@ -16,6 +16,7 @@ import { loadConfig } from "../../../model/validate";
 import type { OsFlavor } from "../../../model/types";
 import { waitClusterReady } from "../../../components/local/cluster-readiness";
 import { LocalMachineInputs, LocalMachineState, localMachineProvider as provider } from "../../../components/local/local-machine";
+import { planCheckedBefore } from "../../../components/local/local-machine-provider";
 import { isMachineEtcd, memberHealthy } from "../../../components/local/processes";
 import { cleanupLocalMachines } from "../../../components/local/cleanup";
 import { requireEtcdBinaries } from "../../support/etcd-cluster";
@@ -303,6 +304,38 @@ coreos:
                 name: "w", role: "worker", address: "127.0.8.51", userData: single("127.0.8.51"), root: path.join(root, "w"), providerVersion: "test",
             });
             expect(checked.failures?.map((f) => f.reason).join()).to.include("role worker but its user-data boots an etcd member");
+        });
+
+        it("check plans once per input: it repeats no plan it made for the same inputs under the same provider code, and plans again for any change", async () => {
+            // Unbootable user-data: planning it fails, so a check that plans says so.
+            const broken = {
+                name: "broken-1", role: "etcd", address: "127.0.8.54", userData: "#cloud-config\ncoreos:\n  units: []\n", root: path.join(root, "broken-1"),
+                flavor: "container-linux", providerVersion: "test", __provider: "code-a",
+            };
+            const failuresOf = async (olds: object, news: object) => ((await provider.check!(olds as any, news as any)).failures ?? []).map((f) => f.reason);
+            // The first check (nothing before) and every change plan, and refuse.
+            expect(await failuresOf({}, broken)).to.have.length(1);
+            expect(await failuresOf({ ...broken, __provider: "code-b" }, broken), "other provider code").to.have.length(1);
+            expect(await failuresOf({ ...broken, userData: "#cloud-config\n" }, broken), "other user-data").to.have.length(1);
+            expect(await failuresOf({ ...broken, __provider: undefined }, { ...broken, __provider: undefined }), "no provider code").to.have.length(1);
+            // The same inputs under the same code: what olds hold is what this check accepted before (the engine stores
+            // inputs only after their check passed), so it is not planned again.
+            expect(await failuresOf(broken, { ...broken })).to.deep.equal([]);
+            // The cheap type checks still run every time.
+            expect(await failuresOf({ ...broken, role: "gateway" }, { ...broken, role: "gateway" })).to.deep.equal(["role must be etcd or worker"]);
+        });
+
+        it("planCheckedBefore compares every input the plan reads, and the provider code", () => {
+            const olds = { name: "m", role: "etcd", address: "10.0.0.1", userData: "u", root: "/r", flavor: "flatcar", tlsStore: { dir: "/t", secretId: "s" }, __provider: "code" };
+            expect(planCheckedBefore(olds, { ...olds })).to.equal(true);
+            expect(planCheckedBefore(olds, { ...olds, tlsStore: { dir: "/t", secretId: "s" } }), "an equal object").to.equal(true);
+            expect(planCheckedBefore(olds, { ...olds, startTimeoutSeconds: 9 }), "an input the plan does not read").to.equal(true);
+            for (const key of ["name", "role", "address", "userData", "root", "flavor", "tlsStore", "__provider"] as const) {
+                expect(planCheckedBefore(olds, { ...olds, [key]: key === "tlsStore" ? { dir: "/other" } : "other" }), key).to.equal(false);
+                expect(planCheckedBefore(olds, { ...olds, [key]: undefined }), `${key} absent`).to.equal(false);
+            }
+            expect(planCheckedBefore(undefined, olds)).to.equal(false);
+            expect(planCheckedBefore({}, olds)).to.equal(false);
         });
 
         it("a second machine on a taken address is refused before anything starts; the first keeps running", async () => {
