@@ -26,6 +26,12 @@ export const BUNDLED_PROVIDER_EXPORT = "provider";
 
 const bundles = new Map<string, string>();
 
+/** The runner's recorder of the bundles a run made (scripts/engine/provider-warm-list.js: RECORDER). */
+export const WARM_LIST_RECORDER = Symbol.for("coreos-cluster.provider-warm-list");
+
+/** The global registry every shim loads its bundle into, once per process (provider-warm-list.js fills it ahead: REGISTRY). */
+export const BUNDLED_PROVIDER_REGISTRY = "__coreosClusterBundledProviders";
+
 /**
  * The provider exported as `provider` by the module `entryFile`, as a shim the engine serializes:
  * each operation loads the bundle (once per process) and calls the bundled provider's operation.
@@ -43,10 +49,14 @@ export function bundledProvider(entryFile: string): ProviderOperations {
         update: async (id, olds, news) => load().update(id, olds, news),
         delete: async (id, props) => load().delete(id, props),
     };
+    const packed = cachedDerivation(PACKING, code, packBundle, (packed) => unpackBundle(packed) === code);
     // Beside the object, not on it: the closure serializer (tests, other callers) still sees only the operations.
-    serializedTexts.set(operations, serializedShim(key, cachedDerivation(PACKING, code, packBundle, (packed) => unpackBundle(packed) === code)));
+    serializedTexts.set(operations, serializedShim(key, packed));
+    // Under the engine's runner: the next provider process compiles it while it waits (scripts/engine/provider-warm-list.js).
+    (globalThis as Record<symbol, { record(key: string, packed: string): void } | undefined>)[WARM_LIST_RECORDER]?.record(key, packed);
     return operations;
 }
+
 
 const serializedTexts = new WeakMap<ProviderOperations, string>();
 
@@ -114,7 +124,7 @@ export function serializedShim(key: string, packed: string): string {
         `const key = ${JSON.stringify(key)};`,
         `const packed = ${JSON.stringify(packed)};`,
         `function load() {`,
-        `    const registry = (globalThis.__coreosClusterBundledProviders ??= new Map());`,
+        `    const registry = (globalThis.${BUNDLED_PROVIDER_REGISTRY} ??= new Map());`,
         `    let provider = registry.get(key);`,
         `    if (provider === undefined) {`,
         `        const filename = require("path").join(process.cwd(), "[coreos-cluster provider " + key.split("#")[0] + "].js");`,
@@ -159,7 +169,7 @@ export function bundleOf(entryFile: string): string {
  * Module paths resolve from the working directory: the engine starts providers in the program's.
  */
 function loadBundledProvider(key: string, code: string): ProviderOperations {
-    const registry: Map<string, ProviderOperations> = ((globalThis as any).__coreosClusterBundledProviders ??= new Map());
+    const registry: Map<string, ProviderOperations> = ((globalThis as any)[BUNDLED_PROVIDER_REGISTRY] ??= new Map());
     let provider = registry.get(key);
     if (provider === undefined) {
         const requireFromString = require("require-from-string") as (code: string, filename: string) => Record<string, unknown>;

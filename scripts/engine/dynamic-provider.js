@@ -18,3 +18,5 @@ require("./lazy-sdk-modules").install({ typescript: true });
 require("./protobuf-strings").install();
 // The provider reads its arguments from process.argv.slice(2), which are this script's.
 require(script);
+// While the engine and the program start: compile the bundles the program's last run used (provider-warm-list.js).
+void require("./provider-warm-list").warmListedProviders(process.cwd());

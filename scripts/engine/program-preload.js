@@ -7,6 +7,7 @@ const path = require("path");
 
 require("./lazy-sdk-modules").install({ typescript: false });
 require("./protobuf-strings").install();
+require("./provider-warm-list").recordForThisRun(process.cwd());
 if (process.env.PULUMI_NODEJS_TYPESCRIPT === "true") {
     // argv[1] is the runner; it resolves ts-node from its own folder, so the cache does too.
     const runner = process.argv[1] || "";
