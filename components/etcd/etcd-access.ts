@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import type { EtcdConnectionArgs } from "./etcd-client";
-import { ETCD_ACCESS_PROVIDER_VERSION } from "./etcd-access-provider";
+import { ETCD_ACCESS_PROVIDER_VERSION } from "../provider-versions";
 
 export const etcdAccessProvider = bundledProvider(require.resolve("./etcd-access-provider"));
 

@@ -14,9 +14,9 @@ import {
 import { observeInstances, planRoll, RollPlan } from "./rolling-update";
 import { waitForFleetApi } from "./fleet-wait";
 import { clusterWaitProblem } from "../services/cluster-wait";
+import { FLEET_SERVICE_PROVIDER_VERSION } from "../provider-versions";
+export { FLEET_SERVICE_PROVIDER_VERSION };
 
-// 1.1.0: instances carry MachineMetadata=role=worker (a changed template, so a deployed service rolls once).
-export const FLEET_SERVICE_PROVIDER_VERSION = "1.1.0";
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export interface FleetServiceState extends FleetServiceSpec {

@@ -10,9 +10,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { SshTunnelSpec } from "../../model/types";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
-import { FLEET_SERVICE_PROVIDER_VERSION } from "./fleet-service-provider";
+import { FLEET_SERVICE_PROVIDER_VERSION } from "../provider-versions";
 
-export { FLEET_SERVICE_PROVIDER_VERSION } from "./fleet-service-provider";
+export { FLEET_SERVICE_PROVIDER_VERSION } from "../provider-versions";
 export type { FleetServiceState } from "./fleet-service-provider";
 
 export const fleetServiceProvider = bundledProvider(require.resolve("./fleet-service-provider"));

@@ -10,9 +10,9 @@ import { fleetUnitHash, valueRewriteProblems } from "./fleet-scheduling";
 import { clusterWaitProblem } from "../services/cluster-wait";
 import { waitForFleetApi } from "./fleet-wait";
 import type { ProviderOperations } from "../services/bundled-provider";
+import { FLEET_UNIT_PROVIDER_VERSION } from "../provider-versions";
+export { FLEET_UNIT_PROVIDER_VERSION };
 
-/** Bump when the stored state or the provider's behaviour changes. */
-export const FLEET_UNIT_PROVIDER_VERSION = "1.2.0"; // 1.1.0: waits for the pushed unit file's hash; 1.2.0: bounded wait for a booting cluster
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // the engine's marker for values unknown during preview
 
 /** The resource's state: its normalized inputs plus the fleet units it manages. */

@@ -10,9 +10,10 @@ import * as pulumi from "@pulumi/pulumi";
 import type { FleetDesiredState, FleetUnitOption, SshTunnelSpec } from "../../model/types";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
-import { FLEET_UNIT_PROVIDER_VERSION } from "./fleet-unit-provider";
+import { FLEET_UNIT_PROVIDER_VERSION } from "../provider-versions";
 
-export { FLEET_UNIT_PROVIDER_VERSION, FleetUnitError, checkFleetUnit, diffFleetUnit, createFleetUnit, readFleetUnit, updateFleetUnit, deleteFleetUnit, managedUnitNames } from "./fleet-unit-provider";
+export { FLEET_UNIT_PROVIDER_VERSION } from "../provider-versions";
+export { FleetUnitError, checkFleetUnit, diffFleetUnit, createFleetUnit, readFleetUnit, updateFleetUnit, deleteFleetUnit, managedUnitNames } from "./fleet-unit-provider";
 export type { FleetUnitState } from "./fleet-unit-provider";
 
 export const fleetUnitProvider = bundledProvider(require.resolve("./fleet-unit-provider"));

@@ -4,7 +4,7 @@ import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import { PhaseExpectations } from "../../model/tls-rollout";
 import type { EtcdConnectionArgs } from "../etcd/etcd-client";
-import { TLS_PHASE_WAIT_PROVIDER_VERSION } from "./tls-phase-wait-provider";
+import { TLS_PHASE_WAIT_PROVIDER_VERSION } from "../provider-versions";
 
 export const tlsPhaseWaitProvider = bundledProvider(require.resolve("./tls-phase-wait-provider"));
 

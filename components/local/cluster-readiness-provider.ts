@@ -10,8 +10,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderOperations } from "../services/bundled-provider";
 import { memberHealthy, proxyAnswers } from "./processes";
 import type { ProbeTls } from "./vpc/spawn";
-
-export const CLUSTER_READINESS_PROVIDER_VERSION = "2";
+export { CLUSTER_READINESS_PROVIDER_VERSION } from "../provider-versions";
 
 export interface ClusterReadinessInputs {
     cluster: string;

@@ -7,9 +7,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import type { ProbeTls } from "./vpc/spawn";
-import { CLUSTER_READINESS_PROVIDER_VERSION } from "./cluster-readiness-provider";
+import { CLUSTER_READINESS_PROVIDER_VERSION } from "../provider-versions";
 
-export { CLUSTER_READINESS_PROVIDER_VERSION, waitClusterReady } from "./cluster-readiness-provider";
+export { CLUSTER_READINESS_PROVIDER_VERSION } from "../provider-versions";
 export type { ClusterReadinessInputs, ClusterReadinessState } from "./cluster-readiness-provider";
 
 /** The provider as the engine runs it: the bundle of cluster-readiness-provider.ts and its modules. */

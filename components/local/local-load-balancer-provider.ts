@@ -15,8 +15,8 @@ import { BALANCER_CONFIG_ENV } from "./balancer/config";
 import { bundleBalancer } from "./balancer/bundle";
 import { removeIfEmpty } from "./processes";
 import { runningProcessPid, spawnMachineProcess, stopMachineProcess, processPaths } from "./machine-process";
+export { LOCAL_LOAD_BALANCER_PROVIDER_VERSION } from "../provider-versions";
 
-export const LOCAL_LOAD_BALANCER_PROVIDER_VERSION = "1";
 const PROCESS = "load-balancer";
 
 export interface LocalLoadBalancerInputs {

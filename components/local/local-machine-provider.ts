@@ -12,11 +12,9 @@ import type { DemoBackend } from "./demo-backends";
 import { runningProcessPid } from "./machine-process";
 import { prepareRoot, runningPid, stopEtcd } from "./processes";
 import { boot, bootFreshMachine, LocalMachineInputs, LocalMachineState, planFor, shutdownMachine, startExtras, stateOf, stopExtras, templatePath } from "./machine-lifecycle";
+export { LOCAL_MACHINE_PROVIDER_VERSION } from "../provider-versions";
 
 export type { LocalMachineInputs, LocalMachineState } from "./machine-lifecycle";
-
-/** Bump when the provider's behaviour changes, so delete/read run the new code (pulumi#6238). */
-export const LOCAL_MACHINE_PROVIDER_VERSION = "2";
 
 // The engine's placeholder for a value not known during preview.
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";

@@ -8,9 +8,9 @@ import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import type { MachineRole, OsFlavor } from "../../model/types";
 import type { DemoBackend } from "./demo-backends";
-import { LOCAL_MACHINE_PROVIDER_VERSION } from "./local-machine-provider";
+import { LOCAL_MACHINE_PROVIDER_VERSION } from "../provider-versions";
 
-export { LOCAL_MACHINE_PROVIDER_VERSION } from "./local-machine-provider";
+export { LOCAL_MACHINE_PROVIDER_VERSION } from "../provider-versions";
 export type { LocalMachineInputs, LocalMachineState } from "./local-machine-provider";
 
 /** The provider as the engine runs it: the bundle of local-machine-provider.ts and its modules. */

@@ -6,9 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import type { VpcPlan } from "./vpc/addressing";
-import { LOCAL_NETWORK_PROVIDER_VERSION } from "./local-network-provider";
+import { LOCAL_NETWORK_PROVIDER_VERSION } from "../provider-versions";
 
-export { LOCAL_NETWORK_PROVIDER_VERSION } from "./local-network-provider";
+export { LOCAL_NETWORK_PROVIDER_VERSION } from "../provider-versions";
 export type { LocalNetworkInputs, LocalNetworkState } from "./local-network-provider";
 
 /** The provider as the engine runs it: the bundle of local-network-provider.ts and its modules. */

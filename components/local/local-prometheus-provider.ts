@@ -17,8 +17,8 @@ import type { LocalView } from "../../model/local-view";
 import type { VpcPlan } from "./vpc/addressing";
 import { monitoringRanges, scrapeTargets } from "../../model/monitoring";
 import { LOCAL_PROMETHEUS_PORT } from "../../model/local-vpc-layout";
+export { LOCAL_PROMETHEUS_PROVIDER_VERSION } from "../provider-versions";
 
-export const LOCAL_PROMETHEUS_PROVIDER_VERSION = "1";
 const PROCESS = "prometheus";
 /** Debian's package puts it here (scripts/install-system-deps.sh). */
 export const PROMETHEUS_BINARY = "/usr/bin/prometheus";

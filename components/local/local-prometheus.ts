@@ -7,9 +7,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
-import { LOCAL_PROMETHEUS_PROVIDER_VERSION, LocalPrometheusInputs } from "./local-prometheus-provider";
+import { LOCAL_PROMETHEUS_PROVIDER_VERSION } from "../provider-versions";
+import { LocalPrometheusInputs } from "./local-prometheus-provider";
 
-export { LOCAL_PROMETHEUS_PROVIDER_VERSION, PROMETHEUS_BINARY, localPrometheusView } from "./local-prometheus-provider";
+export { LOCAL_PROMETHEUS_PROVIDER_VERSION } from "../provider-versions";
+export { PROMETHEUS_BINARY, localPrometheusView } from "./local-prometheus-provider";
 export type { LocalPrometheusInputs, LocalPrometheusState } from "./local-prometheus-provider";
 
 /** The provider as the engine runs it: the bundle of local-prometheus-provider.ts and its modules. */

@@ -10,8 +10,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderOperations } from "../services/bundled-provider";
 import { spawnInNamespace } from "./vpc/spawn";
 import { vpcRouteProblem } from "../etcd/vpc-route-guard";
+export { LOCAL_SSHD_PROVIDER_VERSION } from "../provider-versions";
 
-export const LOCAL_SSHD_PROVIDER_VERSION = "1";
 export const SSHD_MARKER = ".coreos-cluster-local-sshd";
 
 export interface LocalSshdInputs {

@@ -6,9 +6,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
-import { LOCAL_SSHD_PROVIDER_VERSION } from "./local-sshd-provider";
+import { LOCAL_SSHD_PROVIDER_VERSION } from "../provider-versions";
 
-export { LOCAL_SSHD_PROVIDER_VERSION, SSHD_MARKER, isLocalSshd } from "./local-sshd-provider";
+export { LOCAL_SSHD_PROVIDER_VERSION } from "../provider-versions";
+export { SSHD_MARKER, isLocalSshd } from "./local-sshd-provider";
 export type { LocalSshdInputs, LocalSshdState } from "./local-sshd-provider";
 
 /** The provider as the engine runs it: the bundle of local-sshd-provider.ts and its modules. */

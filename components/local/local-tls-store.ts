@@ -7,9 +7,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
-import { LOCAL_TLS_STORE_PROVIDER_VERSION } from "./local-tls-store-provider";
+import { LOCAL_TLS_STORE_PROVIDER_VERSION } from "../provider-versions";
 
-export { LOCAL_TLS_STORE_PROVIDER_VERSION } from "./local-tls-store-provider";
+export { LOCAL_TLS_STORE_PROVIDER_VERSION } from "../provider-versions";
 export type { LocalTlsStoreInputs } from "./local-tls-store-provider";
 
 /** The provider as the engine runs it: the bundle of local-tls-store-provider.ts and its modules. */

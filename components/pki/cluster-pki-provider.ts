@@ -5,8 +5,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { CertificateSpec, IssuedRecord, planIssuance, validityProblem } from "../../model/pki-plan";
 import { createCa, issueLeaf } from "./x509";
-
-export const CLUSTER_PKI_PROVIDER_VERSION = "1.0.0";
+export { CLUSTER_PKI_PROVIDER_VERSION } from "../provider-versions";
 
 export interface ClusterPkiInputs {
     providerVersion: string;

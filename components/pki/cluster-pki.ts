@@ -5,7 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import { CertificateSpec, expiryWarnings } from "../../model/pki-plan";
-import { CLUSTER_PKI_PROVIDER_VERSION, IssuedCertificate } from "./cluster-pki-provider";
+import { CLUSTER_PKI_PROVIDER_VERSION } from "../provider-versions";
+import { IssuedCertificate } from "./cluster-pki-provider";
 
 export const clusterPkiProvider = bundledProvider(require.resolve("./cluster-pki-provider"));
 

@@ -4,8 +4,7 @@
 // "what the machines hold": read returns it as it is. Bundled (bundled-provider.ts): nothing captured.
 import type * as pulumi from "@pulumi/pulumi";
 import { planRollout, rolloutSlots, RolloutSlot } from "../../model/tls-rollout";
-
-export const TLS_ROLLOUT_PLAN_PROVIDER_VERSION = "1";
+export { TLS_ROLLOUT_PLAN_PROVIDER_VERSION } from "../provider-versions";
 
 export interface TlsRolloutPlanInputs {
     providerVersion: string;

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import { RolloutSlot } from "../../model/tls-rollout";
-import { TLS_ROLLOUT_PLAN_PROVIDER_VERSION } from "./tls-rollout-plan-provider";
+import { TLS_ROLLOUT_PLAN_PROVIDER_VERSION } from "../provider-versions";
 
 export const tlsRolloutPlanProvider = bundledProvider(require.resolve("./tls-rollout-plan-provider"));
 

@@ -22,9 +22,8 @@ import { ownedKeysSeen, serviceClaim, ServiceWriteRequest } from "../../model/se
 import { readSnapshots, readV2Tree, unregisterServices } from "./service-store";
 import { registerServiceCoalesced } from "./service-write-coalescer";
 import { clusterWaitProblem, waitForEtcd } from "./cluster-wait";
-
-/** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
-export const SERVICE_REGISTRATION_PROVIDER_VERSION = "1.5.0";
+import { SERVICE_REGISTRATION_PROVIDER_VERSION } from "../provider-versions";
+export { SERVICE_REGISTRATION_PROVIDER_VERSION };
 
 /** Full state of one registration (inputs after check, plus what it wrote). */
 export interface ServiceRegistrationState {

@@ -24,9 +24,8 @@ import { deleteKeys, readOwnSetRecords } from "./set-record-store";
 import { ownSetRecordsPrefix } from "../../model/set-records";
 import { failWith, isUnknown, sameJson } from "./service-registration-common";
 import { clusterWaitProblem, waitForEtcd } from "./cluster-wait";
-
-/** Bump when the provider code changes, so new code reaches state (delete/read run the stored code). */
-export const SERVICE_REGISTRATION_SET_PROVIDER_VERSION = "1.3.0";
+import { SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../provider-versions";
+export { SERVICE_REGISTRATION_SET_PROVIDER_VERSION };
 
 /** One service of a set: the fields of ServiceRegistration, without connection and prefix. */
 export interface RegisteredService {

@@ -16,9 +16,10 @@ import { BundledResource } from "./bundled-resource";
 import { DEFAULT_SERVICE_PREFIX, ServiceScheme } from "../../model/service-keys";
 import { EtcdConnectionInput } from "./service-registration-common";
 import { stackOwnerKey } from "./stack-owner-key";
-import { RegisteredService, SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "./service-registration-set-provider";
+import { SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../provider-versions";
+import { RegisteredService } from "./service-registration-set-provider";
 
-export { SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "./service-registration-set-provider";
+export { SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../provider-versions";
 export type { RegisteredService, ServiceRegistrationSetState } from "./service-registration-set-provider";
 
 /** The provider as the engine runs it: the bundle of service-registration-set-provider.ts. */

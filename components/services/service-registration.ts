@@ -11,12 +11,12 @@ import { bundledProvider } from "./bundled-provider";
 import { BundledResource } from "./bundled-resource";
 import { DEFAULT_SERVICE_PREFIX, ServiceScheme } from "../../model/service-keys";
 import { EtcdConnectionInput } from "./service-registration-common";
-import { SERVICE_REGISTRATION_PROVIDER_VERSION } from "./service-registration-provider";
+import { SERVICE_REGISTRATION_PROVIDER_VERSION } from "../provider-versions";
 import { stackOwnerKey } from "./stack-owner-key";
 
 export { readSnapshots, registerServices, seedServices, unregisterServices } from "./service-store";
 export { coalescedWriteStats, registerServiceCoalesced, setCoalescing } from "./service-write-coalescer";
-export { SERVICE_REGISTRATION_PROVIDER_VERSION } from "./service-registration-provider";
+export { SERVICE_REGISTRATION_PROVIDER_VERSION } from "../provider-versions";
 export type { ServiceRegistrationState } from "./service-registration-provider";
 export type { SeedService, ServiceRemoval } from "./service-store";
 export type { EtcdConnectionInput } from "./service-registration-common";

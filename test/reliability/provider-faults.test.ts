@@ -23,7 +23,7 @@ import { checkFleetUnit, createFleetUnit, FleetUnitState } from "../../component
 import { renderMachines } from "../../cloud-config";
 import { planCluster } from "../../model/plan";
 import { loadConfig } from "../../model/validate";
-import { waitClusterReady } from "../../components/local/cluster-readiness";
+import { waitClusterReady } from "../../components/local/cluster-readiness-provider";
 import { LocalMachineInputs, LocalMachineState, localMachineProvider } from "../../components/local/local-machine";
 import { isMachineEtcd } from "../../components/local/processes";
 import { localMachineSpecs } from "../../components/local/local-cluster";

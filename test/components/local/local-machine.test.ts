@@ -14,7 +14,7 @@ import { renderMachines } from "../../../cloud-config";
 import { planCluster } from "../../../model/plan";
 import { loadConfig } from "../../../model/validate";
 import type { OsFlavor } from "../../../model/types";
-import { waitClusterReady } from "../../../components/local/cluster-readiness";
+import { waitClusterReady } from "../../../components/local/cluster-readiness-provider";
 import { LocalMachineInputs, LocalMachineState, localMachineProvider as provider } from "../../../components/local/local-machine";
 import { planCheckedBefore } from "../../../components/local/local-machine-provider";
 import { isMachineEtcd, memberHealthy } from "../../../components/local/processes";
