@@ -9,7 +9,6 @@ import type { FleetDesiredState, FleetUnitOption } from "../../model/types";
 import { LOCAL_FLEET_UNIT_PROVIDER_VERSION } from "../provider-versions";
 
 export { LOCAL_FLEET_UNIT_PROVIDER_VERSION } from "../provider-versions";
-export { unitFiles } from "./local-fleet-unit-provider";
 export type { LocalFleetUnitInputs, LocalFleetUnitState } from "./local-fleet-unit-provider";
 
 /** The provider as the engine runs it: the bundle of local-fleet-unit-provider.ts and its modules. */

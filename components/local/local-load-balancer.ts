@@ -8,10 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import { LOCAL_LOAD_BALANCER_PROVIDER_VERSION } from "../provider-versions";
-import { LocalLoadBalancerInputs } from "./local-load-balancer-provider";
+import type { LocalLoadBalancerInputs } from "./local-load-balancer-provider";
 
 export { LOCAL_LOAD_BALANCER_PROVIDER_VERSION } from "../provider-versions";
-export { readBalancerStatus } from "./local-load-balancer-provider";
 export type { LocalLoadBalancerInputs, LocalLoadBalancerState } from "./local-load-balancer-provider";
 
 /** The provider as the engine runs it: the bundle of local-load-balancer-provider.ts and its modules. */

@@ -12,11 +12,6 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderOperations } from "../services/bundled-provider";
 import { removeIfEmpty } from "./processes";
 import { processPaths, runningProcessPid, spawnMachineProcess, stopMachineProcess } from "./machine-process";
-import type { ClusterConfig, ClusterPlan } from "../../model/types";
-import type { LocalView } from "../../model/local-view";
-import type { VpcPlan } from "./vpc/addressing";
-import { monitoringRanges, scrapeTargets } from "../../model/monitoring";
-import { LOCAL_PROMETHEUS_PORT } from "../../model/local-vpc-layout";
 export { LOCAL_PROMETHEUS_PROVIDER_VERSION } from "../provider-versions";
 
 const PROCESS = "prometheus";
@@ -114,22 +109,3 @@ export const provider: ProviderOperations = {
         removeIfEmpty(require("path").dirname(props.root));
     },
 };
-
-/**
- * The local Prometheus, when a monitoring range admits it (it stands for every range of
- * monitoringRanges in the firewall, components/local/vpc/firewall-rules.ts): in its own namespace at
- * .3 of the VPC, scraping model/monitoring.ts's endpoints. Undefined with no range: nothing to scrape.
- */
-export function localPrometheusView(config: ClusterConfig, plan: ClusterPlan, vpc: VpcPlan, dataDir: string): LocalView["prometheus"] {
-    if (monitoringRanges(config).length === 0) return undefined;
-    const targets = scrapeTargets(config, plan);
-    return {
-        name: `${config.name}-prometheus`,
-        address: vpc.prometheusAddress,
-        port: LOCAL_PROMETHEUS_PORT,
-        url: `http://${vpc.prometheusAddress}:${LOCAL_PROMETHEUS_PORT}`,
-        namespace: vpc.prometheusNamespace,
-        root: `${dataDir}/${config.name}-prometheus`,
-        scrapes: targets.map((t) => ({ job: t.job, port: t.port, machines: t.targets.map((x) => x.machine) })),
-    };
-}

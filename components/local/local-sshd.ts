@@ -9,7 +9,6 @@ import { BundledResource } from "../services/bundled-resource";
 import { LOCAL_SSHD_PROVIDER_VERSION } from "../provider-versions";
 
 export { LOCAL_SSHD_PROVIDER_VERSION } from "../provider-versions";
-export { SSHD_MARKER, isLocalSshd } from "./local-sshd-provider";
 export type { LocalSshdInputs, LocalSshdState } from "./local-sshd-provider";
 
 /** The provider as the engine runs it: the bundle of local-sshd-provider.ts and its modules. */

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import { LOCAL_TLS_ROLLOUT_PROVIDER_VERSION } from "../provider-versions";
-import { RolloutMachine } from "./tls-rollout-provider";
+import type { RolloutMachine } from "./tls-rollout-provider";
 
 export const localTlsRolloutProvider = bundledProvider(require.resolve("./tls-rollout-provider"));
 

@@ -6,7 +6,7 @@ import { bundledProvider } from "../services/bundled-provider";
 import { BundledResource } from "../services/bundled-resource";
 import { CertificateSpec, expiryWarnings } from "../../model/pki-plan";
 import { CLUSTER_PKI_PROVIDER_VERSION } from "../provider-versions";
-import { IssuedCertificate } from "./cluster-pki-provider";
+import type { IssuedCertificate } from "./cluster-pki-provider";
 
 export const clusterPkiProvider = bundledProvider(require.resolve("./cluster-pki-provider"));
 

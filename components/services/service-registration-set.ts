@@ -17,7 +17,7 @@ import { DEFAULT_SERVICE_PREFIX, ServiceScheme } from "../../model/service-keys"
 import { EtcdConnectionInput } from "./service-registration-common";
 import { stackOwnerKey } from "./stack-owner-key";
 import { SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../provider-versions";
-import { RegisteredService } from "./service-registration-set-provider";
+import type { RegisteredService } from "./service-registration-set-provider";
 
 export { SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../provider-versions";
 export type { RegisteredService, ServiceRegistrationSetState } from "./service-registration-set-provider";

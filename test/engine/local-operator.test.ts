@@ -11,7 +11,7 @@ import * as path from "path";
 import type { LocalView } from "../../model/local-view";
 import { runCommand, scriptEnv } from "../support/engine";
 import { scratchLocalStack, viaLoadBalancer, waitFor } from "../support/scratch-local-stack";
-import { readBalancerStatus } from "../../components/local/local-load-balancer";
+import { readBalancerStatus } from "../../components/local/local-load-balancer-provider";
 import { namespaces, records } from "../../components/local/vpc/netns";
 import { interfaceName } from "../../components/local/vpc/addressing";
 

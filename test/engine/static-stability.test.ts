@@ -9,7 +9,7 @@ import { etcdctlTlsFlags } from "../support/engine-tls";
 import { expect } from "chai";
 import * as fs from "fs";
 import { processPaths } from "../../components/local/machine-process";
-import { readBalancerStatus } from "../../components/local/local-load-balancer";
+import { readBalancerStatus } from "../../components/local/local-load-balancer-provider";
 import { namespaceName } from "../../components/local/vpc/addressing";
 import { execInNamespace } from "../../components/local/vpc/spawn";
 import { autohealingHealthCheck } from "../../model/health-checks";
