@@ -15,7 +15,7 @@ import { namespaces } from "../components/local/vpc/netns";
 import { execInNamespace, httpGetInNamespace, ProbeTls } from "../components/local/vpc/spawn";
 import { etcdctlTlsFlags } from "../test/support/engine-tls";
 import { requireEtcdBinaries, startEtcdCluster } from "../test/support/etcd-cluster";
-import { Benchmark, errorMessage, figure, Figure, median, medianInterval, round, sleep, timed } from "./support";
+import { Benchmark, errorMessage, figure, Figure, median, medianIntervalText, round, sleep, timed } from "./support";
 
 const STACK_RANGE = "10.213.10.";
 const BENCH_RANGE = "10.213.12.";
@@ -132,7 +132,6 @@ export const localStack: Benchmark = {
             const noop = { durationMs: median(pairs.map((p) => p.noopMs)) };
             const floorNoop = { durationMs: median(pairs.map((p) => p.emptyMs)) };
             const noopRatios = pairs.map((p) => p.noopMs / p.emptyMs);
-            const noopInterval = medianInterval(noopRatios);
             ctx.log("pulumi destroy");
             const destroy = await stack.destroy();
             deployed = false;
@@ -157,7 +156,7 @@ export const localStack: Benchmark = {
                     baselineValue: floorNoop.durationMs,
                     ratio: median(noopRatios),
                     target: { text: `no-op up <= ${NOOP_TO_EMPTY_GOAL}x an empty program`, pass: median(noopRatios) <= NOOP_TO_EMPTY_GOAL },
-                    note: `ratio: the median of each pair's ratio (${noopRatios.map((r) => round(r, 2)).join(", ")}); it lies in ${round(noopInterval.low, 2)}-${round(noopInterval.high, 2)} with ${Math.floor(noopInterval.coverage * 1000) / 10}% confidence`,
+                    note: `ratio: the median of each pair's ratio (${noopRatios.map((r) => round(r, 2)).join(", ")}); ${medianIntervalText(noopRatios)}`,
                 }),
                 figure({ id: "destroy-vs-empty-program", measured: "pulumi destroy of the local stack", value: destroy.durationMs, unit: "ms", baseline: "pulumi destroy of the one-line program's stack", baselineValue: floorDestroy.durationMs }),
                 figure({ id: "destroy-vs-direct-stop", measured: "pulumi destroy of the local stack", value: destroy.durationMs, unit: "ms", baseline: "stopping the directly started 3 members by pid and removing their data", baselineValue: directStop.ms, target: { text: `destroy <= ${DESTROY_TO_DIRECT_STOP_GOAL}x a direct stop`, pass: destroy.durationMs <= DESTROY_TO_DIRECT_STOP_GOAL * directStop.ms } }),

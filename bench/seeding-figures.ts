@@ -1,7 +1,7 @@
 // The seeding benchmark's figures and summary from its measurements (pure: no etcd here), so
 // what a figure claims can be checked in a unit test (test/bench/seeding-figures.test.ts).
 import { MAX_TXN_OPS } from "../model/service-keys";
-import { figure, Figure, median, medianInterval, round } from "./support";
+import { figure, Figure, INTERVAL_CONFIDENCE, median, medianInterval, medianIntervalText, round } from "./support";
 
 /** The target of issue 25 item 3: the set's create within 1.2x of the raw floor over the same transport. */
 export const SET_TO_FLOOR_TARGET = 1.2;
@@ -35,13 +35,6 @@ export interface SizeRun {
 
 const list = (values: number[]) => values.map((v) => round(v, 2)).join(", ");
 
-/** The confidence asked of the interval around a median ratio (bench/support.ts medianInterval). */
-const INTERVAL_CONFIDENCE = 0.9;
-
-/** How far the rounds let the median ratio be trusted. */
-function intervalText(i: { low: number; high: number; coverage: number }): string {
-    return i.coverage >= INTERVAL_CONFIDENCE ? `the median lies in ${round(i.low, 2)}-${round(i.high, 2)} with ${Math.floor(i.coverage * 1000) / 10}% confidence` : `too few rounds for a ${INTERVAL_CONFIDENCE * 100}% interval around the median`;
-}
 
 export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: string } {
     const figures: Figure[] = [];
@@ -53,7 +46,6 @@ export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: s
         const plainFloor = median(s.plaintextFloorMs);
         const setMs = median(s.setCreateMs);
         const setRatio = median(run.setToTlsFloor);
-        const setInterval = medianInterval(run.setToTlsFloor, INTERVAL_CONFIDENCE);
         const what = `${n} services (${run.schemaKeys} schema keys)`;
         const floorText = (name: "tls" | "plaintext") =>
             `raw etcd3 transactions of <= ${MAX_TXN_OPS} puts, ${run.floorInFlight[name]} in flight (the fastest of ${Object.keys(run.calibration[name]).join(", ")} in flight by median over ${Object.values(run.calibration[name])[0]?.length ?? 0} interleaved rounds), on the providers' own client options, as the deployer`;
@@ -67,7 +59,7 @@ export function seedingFigures(runs: SizeRun[]): { figures: Figure[]; summary: s
                 baseline: tlsBaseline,
                 baselineValue: tlsFloor,
                 ratio: setRatio,
-                note: `ratio: the median over ${run.rounds} rounds of each round's set time over the mean of the TLS floor samples just before and after it (${list(run.setToTlsFloor)}); ${intervalText(setInterval)}`,
+                note: `ratio: the median over ${run.rounds} rounds of each round's set time over the mean of the TLS floor samples just before and after it (${list(run.setToTlsFloor)}); ${medianIntervalText(run.setToTlsFloor)}`,
                 target: { text: `provider <= ${SET_TO_FLOOR_TARGET}x TLS floor`, pass: setRatio <= SET_TO_FLOOR_TARGET },
             }),
             figure({

@@ -152,3 +152,12 @@ export function medianInterval(values: number[], confidence = 0.9): { low: numbe
     while (k + 1 <= Math.ceil(n / 2) && 1 - 2 * below[k] >= confidence) k++;
     return { low: sorted[k - 1], high: sorted[n - k], coverage: Math.max(0, 1 - 2 * below[k - 1]) };
 }
+
+/** The confidence asked of every interval around a median ratio in the results. */
+export const INTERVAL_CONFIDENCE = 0.9;
+
+/** How far the rounds let a median ratio be trusted: its interval (medianInterval), or that there are too few rounds for one. */
+export function medianIntervalText(values: number[], confidence = INTERVAL_CONFIDENCE): string {
+    const i = medianInterval(values, confidence);
+    return i.coverage >= confidence ? `the median lies in ${round(i.low, 2)}-${round(i.high, 2)} with ${Math.floor(i.coverage * 1000) / 10}% confidence` : `too few rounds for a ${confidence * 100}% interval around the median`;
+}

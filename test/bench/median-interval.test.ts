@@ -2,7 +2,7 @@
 // order statistics chosen by the binomial distribution of samples below the median.
 import { expect } from "chai";
 import * as fc from "fast-check";
-import { medianInterval } from "../../bench/support";
+import { medianInterval, medianIntervalText } from "../../bench/support";
 
 /** A small deterministic generator (mulberry32), so the coverage check gives the same answer every run. */
 function seeded(seed: number): () => number {
@@ -61,5 +61,13 @@ describe("bench: an interval for a median (medianInterval)", () => {
             if (low <= 1 && high >= 1) held++;
         }
         expect(held / trials).to.be.within(0.95, 0.98);
+    });
+
+    it("words the interval as every benchmark's note does, or says the rounds are too few", () => {
+        // 9 rounds (program evaluation): ranks 2 and 8, 96.1%.
+        expect(medianIntervalText([1.9, 1.1, 1.5, 1.3, 2.4, 1.7, 1.6, 1.2, 1.8])).to.equal("the median lies in 1.2-1.9 with 96% confidence");
+        // 5 pairs (the no-op): the extremes, 93.7%.
+        expect(medianIntervalText([1.85, 1.65, 1.85, 1.37, 1.83])).to.equal("the median lies in 1.37-1.85 with 93.7% confidence");
+        expect(medianIntervalText([1.1, 1.2, 1.3])).to.equal("too few rounds for a 90% interval around the median");
     });
 });
