@@ -25,6 +25,11 @@ const EXPORT = "provider";
 
 const enabled = () => process.env.COREOS_CLUSTER_WARM_PROVIDERS !== "0";
 
+// As the transpile and build caches: a list no provider process read for 3 days goes (one per program
+// folder, and tests make many); a read list is touched at most every 12 hours.
+const PRUNE_AFTER_MS = 3 * 24 * 3600 * 1000;
+const TOUCH_AFTER_MS = 12 * 3600 * 1000;
+
 function listFile(programDir, env = process.env) {
     const root = env.COREOS_CLUSTER_CACHE || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "coreos-cluster");
     const id = crypto.createHash("sha256").update(path.resolve(programDir)).digest("hex").slice(0, 16);
@@ -70,8 +75,32 @@ function writeList(programDir, entries) {
         const temp = `${file}.${process.pid}.tmp`;
         fs.writeFileSync(temp, text);
         fs.renameSync(temp, file);
+        pruneLists(path.dirname(file), Date.now());
     } catch {
         // Best effort: the next provider process compiles on first use.
+    }
+}
+
+/** Marks a list as read, so pruning keeps it (best effort: a read-only cache only loses the mark). */
+function touch(file) {
+    try {
+        const now = Date.now();
+        if (now - fs.statSync(file).mtimeMs > TOUCH_AFTER_MS) fs.utimesSync(file, new Date(now), new Date(now));
+    } catch {
+        // Pruned later than it might have been; nothing else depends on it.
+    }
+}
+
+/** Removes the lists (and leftover temporary files) not read or written for PRUNE_AFTER_MS. */
+function pruneLists(dir, now) {
+    for (const name of fs.readdirSync(dir)) {
+        if (!name.endsWith(".json") && !name.endsWith(".tmp")) continue;
+        const file = path.join(dir, name);
+        try {
+            if (now - fs.statSync(file).mtimeMs > PRUNE_AFTER_MS) fs.rmSync(file, { force: true });
+        } catch {
+            // Gone already, or not ours to remove.
+        }
     }
 }
 
@@ -85,7 +114,9 @@ function warmListedProviders(programDir = process.cwd()) {
     if (!enabled()) return Promise.resolve([]);
     let entries;
     try {
-        entries = JSON.parse(fs.readFileSync(listFile(programDir), "utf8"));
+        const file = listFile(programDir);
+        entries = JSON.parse(fs.readFileSync(file, "utf8"));
+        touch(file);
     } catch {
         return Promise.resolve([]);
     }
@@ -117,4 +148,4 @@ function warmListedProviders(programDir = process.cwd()) {
     return next(0);
 }
 
-module.exports = { recordForThisRun, warmListedProviders, listFile, REGISTRY, RECORDER, EXPORT };
+module.exports = { recordForThisRun, warmListedProviders, listFile, pruneLists, REGISTRY, RECORDER, EXPORT, PRUNE_AFTER_MS };

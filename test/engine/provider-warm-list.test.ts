@@ -15,6 +15,8 @@ const warmList = require(WARM_LIST) as {
     RECORDER: symbol;
     EXPORT: string;
     listFile(programDir: string, env: Record<string, string | undefined>): string;
+    pruneLists(dir: string, now: number): void;
+    PRUNE_AFTER_MS: number;
 };
 
 /** Runs `body` in a fresh node in `cwd` with the cache at `cache`; stdout's last line parsed as JSON. */
@@ -108,5 +110,21 @@ w.warmListedProviders(process.cwd()).then((warmed) => console.log(JSON.stringify
         expect(runNode(body, programDir, cache, { COREOS_CLUSTER_WARM_PROVIDERS: "0" })).to.deep.equal({ recorder: false, warmed: [] });
         expect(fs.existsSync(warmList.listFile(fs.realpathSync(programDir), { COREOS_CLUSTER_CACHE: cache }))).to.equal(false);
         expect(runNode(body, programDir, cache)).to.deep.equal({ recorder: true, warmed: [] });
+    });
+
+    it("removes the lists no provider process read for 3 days when it writes one, and keeps the others", () => {
+        const dir = path.join(cache, "provider-warm");
+        fs.mkdirSync(dir, { recursive: true });
+        const now = Date.now();
+        const age = (name: string, ms: number) => {
+            fs.writeFileSync(path.join(dir, name), "[]");
+            fs.utimesSync(path.join(dir, name), new Date(now - ms), new Date(now - ms));
+        };
+        age("stale.json", warmList.PRUNE_AFTER_MS + 60000);
+        age("stale.json.1.tmp", warmList.PRUNE_AFTER_MS + 60000);
+        age("recent.json", warmList.PRUNE_AFTER_MS - 60000);
+        age("not-a-list.txt", warmList.PRUNE_AFTER_MS + 60000);
+        warmList.pruneLists(dir, now);
+        expect(fs.readdirSync(dir).sort()).to.deep.equal(["not-a-list.txt", "recent.json"]);
     });
 });
