@@ -57,7 +57,6 @@ export function bundledProvider(entryFile: string): ProviderOperations {
     return operations;
 }
 
-
 const serializedTexts = new WeakMap<ProviderOperations, string>();
 
 /** The text the engine stores as `__provider` for a provider made by bundledProvider (components/services/bundled-resource.ts). */
