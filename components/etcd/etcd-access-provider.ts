@@ -6,7 +6,6 @@ import { EtcdConnectionArgs, withEtcd } from "./etcd-client";
 import { convergeEtcdAuth } from "./etcd-auth";
 import { etcdPasswordFromKey, planEtcdAuth } from "../../model/etcd-auth";
 import { waitForEtcd } from "../services/cluster-wait";
-export { ETCD_ACCESS_PROVIDER_VERSION } from "../provider-versions";
 
 export interface EtcdAccessInputs {
     /** The root identity's connection (tls: CA, root certificate and key). Secret. */

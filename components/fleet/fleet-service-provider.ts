@@ -15,7 +15,6 @@ import { observeInstances, planRoll, RollPlan } from "./rolling-update";
 import { waitForFleetApi } from "./fleet-wait";
 import { clusterWaitProblem } from "../services/cluster-wait";
 import { FLEET_SERVICE_PROVIDER_VERSION } from "../provider-versions";
-export { FLEET_SERVICE_PROVIDER_VERSION };
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 

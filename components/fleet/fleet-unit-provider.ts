@@ -11,7 +11,6 @@ import { clusterWaitProblem } from "../services/cluster-wait";
 import { waitForFleetApi } from "./fleet-wait";
 import type { ProviderOperations } from "../services/bundled-provider";
 import { FLEET_UNIT_PROVIDER_VERSION } from "../provider-versions";
-export { FLEET_UNIT_PROVIDER_VERSION };
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // the engine's marker for values unknown during preview
 

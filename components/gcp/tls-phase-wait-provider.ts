@@ -9,7 +9,6 @@ import type * as pulumi from "@pulumi/pulumi";
 import { laggingMachines, PhaseExpectations } from "../../model/tls-rollout";
 import { TLS_STATUS_PREFIX } from "../../model/etcd-auth";
 import { EtcdConnectionArgs, withEtcd } from "../etcd/etcd-client";
-export { TLS_PHASE_WAIT_PROVIDER_VERSION } from "../provider-versions";
 
 export interface TlsPhaseWaitInputs {
     providerVersion: string;

@@ -10,7 +10,6 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderOperations } from "../services/bundled-provider";
 import { memberHealthy, proxyAnswers } from "./processes";
 import type { ProbeTls } from "./vpc/spawn";
-export { CLUSTER_READINESS_PROVIDER_VERSION } from "../provider-versions";
 
 export interface ClusterReadinessInputs {
     cluster: string;

@@ -10,7 +10,6 @@ import type { ProviderOperations } from "../services/bundled-provider";
 import type { FleetDesiredState, FleetUnitOption, FleetUnitSpec } from "../../model/types";
 import { removeIfEmpty } from "./processes";
 import { fleetUnitSpecProblems, instanceName, isTemplateName, resolveUnitOptions, unitFileText } from "../../model/fleet-rules";
-export { LOCAL_FLEET_UNIT_PROVIDER_VERSION } from "../provider-versions";
 
 export interface LocalFleetUnitInputs extends FleetUnitSpec {
     /** Absolute folder the unit files are written to. */

@@ -15,7 +15,6 @@ import { BALANCER_CONFIG_ENV } from "./balancer/config";
 import { bundleBalancer } from "./balancer/bundle";
 import { removeIfEmpty } from "./processes";
 import { runningProcessPid, spawnMachineProcess, stopMachineProcess, processPaths } from "./machine-process";
-export { LOCAL_LOAD_BALANCER_PROVIDER_VERSION } from "../provider-versions";
 
 const PROCESS = "load-balancer";
 

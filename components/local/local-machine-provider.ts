@@ -12,7 +12,6 @@ import type { DemoBackend } from "./demo-backends";
 import { runningProcessPid } from "./machine-process";
 import { prepareRoot, runningPid, stopEtcd } from "./processes";
 import { boot, bootFreshMachine, LocalMachineInputs, LocalMachineState, planFor, shutdownMachine, startExtras, stateOf, stopExtras, templatePath } from "./machine-lifecycle";
-export { LOCAL_MACHINE_PROVIDER_VERSION } from "../provider-versions";
 
 export type { LocalMachineInputs, LocalMachineState } from "./machine-lifecycle";
 

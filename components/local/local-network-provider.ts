@@ -9,7 +9,6 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderOperations } from "../services/bundled-provider";
 import type { VpcPlan } from "./vpc/addressing";
 import { applyRulesets, ensureVpc, missingParts, readRecord, removeVpc, VpcRecord } from "./vpc/netns";
-export { LOCAL_NETWORK_PROVIDER_VERSION } from "../provider-versions";
 
 export interface LocalNetworkInputs {
     vpc: VpcPlan;

@@ -12,7 +12,6 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderOperations } from "../services/bundled-provider";
 import { removeIfEmpty } from "./processes";
 import { processPaths, runningProcessPid, spawnMachineProcess, stopMachineProcess } from "./machine-process";
-export { LOCAL_PROMETHEUS_PROVIDER_VERSION } from "../provider-versions";
 
 const PROCESS = "prometheus";
 /** Debian's package puts it here (scripts/install-system-deps.sh). */

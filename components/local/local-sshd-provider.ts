@@ -10,7 +10,6 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderOperations } from "../services/bundled-provider";
 import { spawnInNamespace } from "./vpc/spawn";
 import { vpcRouteProblem } from "../etcd/vpc-route-guard";
-export { LOCAL_SSHD_PROVIDER_VERSION } from "../provider-versions";
 
 export const SSHD_MARKER = ".coreos-cluster-local-sshd";
 

@@ -10,7 +10,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderOperations } from "../services/bundled-provider";
 import { bundlePath, removeBundle, writeBundle } from "./tls-store";
-export { LOCAL_TLS_STORE_PROVIDER_VERSION } from "../provider-versions";
 
 export interface LocalTlsStoreInputs {
     /** The store folder (storeDir of the stack's data dir). */

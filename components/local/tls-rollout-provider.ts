@@ -15,7 +15,6 @@ import { planRollout, RolloutPhase } from "../../model/tls-rollout";
 import { writeBundle, fetchBundle } from "./tls-store";
 import { boot, planFor, LocalMachineInputs, templatePath } from "./machine-lifecycle";
 import { memberHealthy, runningPid, stopEtcd } from "./processes";
-export { LOCAL_TLS_ROLLOUT_PROVIDER_VERSION } from "../provider-versions";
 
 export interface RolloutMachine {
     name: string;

@@ -5,7 +5,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { CertificateSpec, IssuedRecord, planIssuance, validityProblem } from "../../model/pki-plan";
 import { createCa, issueLeaf } from "./x509";
-export { CLUSTER_PKI_PROVIDER_VERSION } from "../provider-versions";
 
 export interface ClusterPkiInputs {
     providerVersion: string;

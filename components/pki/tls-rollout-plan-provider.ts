@@ -4,7 +4,6 @@
 // "what the machines hold": read returns it as it is. Bundled (bundled-provider.ts): nothing captured.
 import type * as pulumi from "@pulumi/pulumi";
 import { planRollout, rolloutSlots, RolloutSlot } from "../../model/tls-rollout";
-export { TLS_ROLLOUT_PLAN_PROVIDER_VERSION } from "../provider-versions";
 
 export interface TlsRolloutPlanInputs {
     providerVersion: string;

@@ -23,7 +23,6 @@ import { readSnapshots, readV2Tree, unregisterServices } from "./service-store";
 import { registerServiceCoalesced } from "./service-write-coalescer";
 import { clusterWaitProblem, waitForEtcd } from "./cluster-wait";
 import { SERVICE_REGISTRATION_PROVIDER_VERSION } from "../provider-versions";
-export { SERVICE_REGISTRATION_PROVIDER_VERSION };
 
 /** Full state of one registration (inputs after check, plus what it wrote). */
 export interface ServiceRegistrationState {

@@ -25,7 +25,6 @@ import { ownSetRecordsPrefix } from "../../model/set-records";
 import { failWith, isUnknown, sameJson } from "./service-registration-common";
 import { clusterWaitProblem, waitForEtcd } from "./cluster-wait";
 import { SERVICE_REGISTRATION_SET_PROVIDER_VERSION } from "../provider-versions";
-export { SERVICE_REGISTRATION_SET_PROVIDER_VERSION };
 
 /** One service of a set: the fields of ServiceRegistration, without connection and prefix. */
 export interface RegisteredService {

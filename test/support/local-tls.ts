@@ -7,7 +7,8 @@ import { planCertificates } from "../../model/pki-plan";
 import { encodeBundle } from "../../model/pki-delivery";
 import type { ClusterConfig, ClusterPlan } from "../../model/types";
 import { planBundles } from "../../cloud-config/tls-fetch";
-import { CLUSTER_PKI_PROVIDER_VERSION, ClusterPkiState, convergeForTest } from "../../components/pki/cluster-pki-provider";
+import { ClusterPkiState, convergeForTest } from "../../components/pki/cluster-pki-provider";
+import { CLUSTER_PKI_PROVIDER_VERSION } from "../../components/provider-versions";
 import { storeDir, writeBundle } from "../../components/local/tls-store";
 
 export interface LocalTls {

@@ -6,7 +6,8 @@ import * as fs from "fs";
 import * as https from "https";
 import * as http from "http";
 import { planCertificates } from "../../../model/pki-plan";
-import { ClusterPkiInputs, ClusterPkiState, CLUSTER_PKI_PROVIDER_VERSION, convergeForTest, pendingChanges, provider } from "../../../components/pki/cluster-pki-provider";
+import { ClusterPkiInputs, ClusterPkiState, convergeForTest, pendingChanges, provider } from "../../../components/pki/cluster-pki-provider";
+import { CLUSTER_PKI_PROVIDER_VERSION } from "../../../components/provider-versions";
 import { EtcdTestCluster, startEtcdCluster } from "../../support/etcd-cluster";
 
 const DAY = 86400000;
