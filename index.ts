@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { readPulumiConfig } from "./model/stack-config";
 import { loadConfig } from "./model/validate";
 import { planCluster } from "./model/plan";
-import { renderMachines, userDataHash } from "./cloud-config";
+import { userDataHash } from "./cloud-config/rendered-machine";
+import { cachedRenderMachines } from "./components/render-cache";
 import { ClusterConfig, MachineRole } from "./model/types";
 import { notAppliedLocally as notAppliedOn, platformFor } from "./components/platform";
 import { ServiceRegistrationSet } from "./components/services/service-registration-set";
@@ -28,7 +29,8 @@ const previewKey = previewKeyEnvironment(rawConfig, process.env, pulumi.runtime.
 const validConfig = loadConfig(rawConfig, pulumi.getStack(), { env: previewKey.env });
 const config = previewKey.standIn ? withUnknownTunnelKey(validConfig, previewKey.standIn, pulumi.unknown) : validConfig;
 const plan = planCluster(config);
-const machines = renderMachines(config, plan);
+// Rendered and proven (cloud-config/), or served from the render cache while nothing it reads changed.
+const machines = cachedRenderMachines(config, plan);
 
 // Registered first: refuses a deployed member-count change quorum cannot survive.
 const memberCountGuard = new MemberCountGuard(`${config.name}-etcd-member-count`, { memberCount: config.etcd.count, isDev: config.isDev });

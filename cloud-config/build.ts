@@ -1,7 +1,7 @@
 // config + plan -> one MachineModel per machine (pure). Everything role-specific
 // is decided here; the flavor emitters only translate the model.
 
-import { ClusterConfig, ClusterPlan, ConfigValidationError, ETCD_CLIENT_PORT, ETCD_PEER_PORT, MachineRole, MemberPlan, WorkerPlan } from "../model/types";
+import { ClusterPlan, RenderingConfig, ConfigValidationError, ETCD_CLIENT_PORT, ETCD_PEER_PORT, MachineRole, MemberPlan, WorkerPlan } from "../model/types";
 import { EtcdSettings, MachineModel } from "./model";
 import { routerParts } from "./router";
 import { clientTlsFiles, etcdGatewayUnit, memberTlsSettings } from "./etcd-tls";
@@ -34,7 +34,7 @@ interface Addressing {
     localClients: string;
 }
 
-function addressing(config: ClusterConfig, privateIp: string | undefined, machine: string): Addressing {
+function addressing(config: RenderingConfig, privateIp: string | undefined, machine: string): Addressing {
     if (config.platform === "gcp") return { own: PRIVATE_IPV4, localClients: "127.0.0.1" };
     if (!privateIp) throw new Error(`local machine ${machine} has no planned private IP`);
     return { own: privateIp, localClients: privateIp };
@@ -52,7 +52,7 @@ function fleetTls() {
 }
 
 /** The fetch unit and script of the machine's own bundle (cloud-config/tls-fetch.ts); the project is GCE's, none locally. */
-function tlsFetch(config: ClusterConfig, bundle: SecretBundle) {
+function tlsFetch(config: RenderingConfig, bundle: SecretBundle) {
     return tlsFetchPartsFor(bundle, config.platform === "gcp" ? config.gcp.project : "");
 }
 
@@ -60,7 +60,7 @@ function tlsFetch(config: ClusterConfig, bundle: SecretBundle) {
 const RESTART_ON_NEW_BUNDLE = ["fleet.service", "locksmithd.service"];
 
 /** The fetch at boot, and the refresh timer that fetches again and applies what changed (cloud-config/tls-refresh.ts). */
-function tlsDelivery(config: ClusterConfig, plan: ClusterPlan, holder: string, member?: MemberPlan) {
+function tlsDelivery(config: RenderingConfig, plan: ClusterPlan, holder: string, member?: MemberPlan) {
     const fetch = tlsFetch(config, bundleOf(config, plan, holder));
     const refresh = tlsRefreshParts(
         member
@@ -71,7 +71,7 @@ function tlsDelivery(config: ClusterConfig, plan: ClusterPlan, holder: string, m
     return { units: [fetch.unit, refresh.service, refresh.timer], writeFiles: [fetch.script, refresh.script] };
 }
 
-function bundleOf(config: ClusterConfig, plan: ClusterPlan, holder: string): SecretBundle {
+function bundleOf(config: RenderingConfig, plan: ClusterPlan, holder: string): SecretBundle {
     const bundle = planBundles(config.name, plan.members).find((b) => b.holder === holder);
     if (!bundle) throw new Error(`no TLS bundle for ${holder}`);
     return bundle;
@@ -92,7 +92,7 @@ function refuse(key: string, message: string): never {
  * through: one line of text, no character YAML 1.1 reads as a line break, no `$private_ipv4`
  * (value-safety.ts). A refusal names the key; the renderers then only quote.
  */
-function checkConfigValues(config: ClusterConfig): void {
+function checkConfigValues(config: RenderingConfig): void {
     const values: Array<[string, string | undefined]> = [
         ["clusterName", config.name],
         ["region", config.gcp.region],
@@ -139,7 +139,7 @@ export function etcdImageTag(version: string): string {
     return tag;
 }
 
-function fleetMetadataParts(config: ClusterConfig, role: MachineRole, zone: string): Array<[string, string]> {
+function fleetMetadataParts(config: RenderingConfig, role: MachineRole, zone: string): Array<[string, string]> {
     const parts: Array<[string, string]> = [
         ["role", role],
         ["zone", zone],
@@ -167,12 +167,12 @@ function joinMetadata(parts: Array<[string, string]>): string {
     return parts.map(([k, v]) => `${k}=${v}`).join(",");
 }
 
-function bootstrap(config: ClusterConfig, plan: ClusterPlan): Partial<EtcdSettings> {
+function bootstrap(config: RenderingConfig, plan: ClusterPlan): Partial<EtcdSettings> {
     if (config.etcd.discoveryUrl) return { discovery: config.etcd.discoveryUrl };
     return { initial_cluster: plan.initialCluster };
 }
 
-function memberModel(config: ClusterConfig, plan: ClusterPlan, member: MemberPlan, imageTag: string): MachineModel {
+function memberModel(config: RenderingConfig, plan: ClusterPlan, member: MemberPlan, imageTag: string): MachineModel {
     const addr = addressing(config, member.privateIp, member.name);
     const discovery = Boolean(config.etcd.discoveryUrl);
     // Advertised URLs come from the plan: they must match initial_cluster exactly, and other machines dial them.
@@ -218,7 +218,7 @@ function memberModel(config: ClusterConfig, plan: ClusterPlan, member: MemberPla
     };
 }
 
-function locksmithSettings(config: ClusterConfig, role: MachineRole, endpoint: string): MachineModel["locksmith"] {
+function locksmithSettings(config: RenderingConfig, role: MachineRole, endpoint: string): MachineModel["locksmith"] {
     return {
         endpoint,
         ...fleetTls(),
@@ -234,7 +234,7 @@ function locksmithSettings(config: ClusterConfig, role: MachineRole, endpoint: s
  * certificates, and the gateway carries each TLS session to a member (whose certificate names 127.0.0.1).
  */
 function workerModel(
-    config: ClusterConfig,
+    config: RenderingConfig,
     plan: ClusterPlan,
     slot: { name: string; fileName: string; worker?: WorkerPlan },
     imageTag: string,
@@ -292,7 +292,7 @@ function workerModel(
 }
 
 /** One model per etcd member, then the worker template (GCE) or one model per local worker. */
-export function buildMachineModels(config: ClusterConfig, plan: ClusterPlan): MachineModel[] {
+export function buildMachineModels(config: RenderingConfig, plan: ClusterPlan): MachineModel[] {
     if (plan.members.length === 0) throw new Error("the cluster plan has no etcd members");
     checkConfigValues(config);
     const imageTag = etcdImageTag(config.etcd.version);
@@ -309,7 +309,7 @@ export function buildMachineModels(config: ClusterConfig, plan: ClusterPlan): Ma
     return [...members, ...workers];
 }
 
-function addLogShipper(config: ClusterConfig, model: MachineModel): void {
+function addLogShipper(config: RenderingConfig, model: MachineModel): void {
     const shipper = logShipperParts({ cluster: config.name, role: model.role, registry: registryPrefix(config.images?.mirror, { name: config.name, platform: config.platform, project: config.gcp.project, region: config.gcp.region }) });
     model.units.push(shipper.unit);
     model.writeFiles.push(shipper.config);

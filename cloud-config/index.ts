@@ -1,17 +1,19 @@
 // Public face of cloud-config/: config + plan in, one validated #cloud-config per machine out.
 
-import { createHash } from "crypto";
-import { ClusterConfig, ClusterPlan, ConfigValidationError, MachineRole, OsFlavor } from "../model/types";
+import { ClusterPlan, ConfigValidationError, OsFlavor, RenderingConfig } from "../model/types";
 import { buildMachineModels } from "./build";
 import { MachineModel } from "./model";
 import { renderContainerLinux } from "./render-container-linux";
 import { renderFlatcar } from "./render-flatcar";
+import { RenderedMachine } from "./rendered-machine";
 import { formatIssue, validateCloudConfig } from "./validate";
 import { readBothVersions } from "./yaml-agreement";
 
 export { buildMachineModels } from "./build";
 export { etcdEnvironmentOf, fleetEnvironmentOf } from "./inspect";
 export type { MachineModel } from "./model";
+export { userDataHash } from "./rendered-machine";
+export type { RenderedMachine } from "./rendered-machine";
 export { formatIssue, validateCloudConfig } from "./validate";
 export type { Issue, IssueLevel, ValidationResult } from "./validate";
 export { yamlDisagreement } from "./yaml-agreement";
@@ -19,19 +21,6 @@ export type { YamlDisagreement } from "./yaml-agreement";
 
 /** GCE refuses a single metadata value above 256 KiB. */
 export const GCE_USER_DATA_LIMIT_BYTES = 262144;
-
-export interface RenderedMachine {
-    name: string;
-    role: MachineRole;
-    /** `etcd-0.yaml`, `worker.yaml` (GCE template) or `worker-0.yaml` (local). */
-    fileName: string;
-    /** `#cloud-config\n...` */
-    userData: string;
-}
-
-export function userDataHash(text: string): string {
-    return createHash("sha256").update(text, "utf8").digest("hex");
-}
 
 export function renderModel(model: MachineModel, flavor: OsFlavor): string {
     switch (flavor) {
@@ -45,7 +34,7 @@ export function renderModel(model: MachineModel, flavor: OsFlavor): string {
 }
 
 /** Throws rather than hand a VM user-data that GCE would refuse or coreos-cloudinit would reject. */
-function assertDeliverable(machine: RenderedMachine, config: ClusterConfig): void {
+function assertDeliverable(machine: RenderedMachine, config: RenderingConfig): void {
     const bytes = Buffer.byteLength(machine.userData, "utf8");
     if (bytes > GCE_USER_DATA_LIMIT_BYTES) {
         // Name the config values that make user-data grow, largest first, so the fix is obvious.
@@ -81,7 +70,7 @@ function assertDeliverable(machine: RenderedMachine, config: ClusterConfig): voi
     }
 }
 
-export function renderMachines(config: ClusterConfig, plan: ClusterPlan): RenderedMachine[] {
+export function renderMachines(config: RenderingConfig, plan: ClusterPlan): RenderedMachine[] {
     const machines = buildMachineModels(config, plan).map((model) => ({
         name: model.name,
         role: model.role,

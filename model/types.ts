@@ -231,6 +231,13 @@ export interface ClusterConfig {
     };
 }
 
+/**
+ * What rendering a machine's cloud-config reads of the config: all of it but how the deployer
+ * reaches etcd (access: endpoints, password, SSH tunnel key). The compiler keeps those secrets out
+ * of user-data, and out of the key the rendering is cached under (components/render-cache.ts).
+ */
+export type RenderingConfig = Omit<ClusterConfig, "access">;
+
 /** One validation problem, always naming the config key (e.g. `coreos-cluster:etcdCount`). */
 export interface ConfigProblem {
     key: string;

@@ -1,0 +1,18 @@
+// What rendering hands the platforms: one machine's user-data, and the hash its outputs show.
+// Its own module so that a run served by the render cache (components/render-cache.ts) loads
+// nothing of the renderers.
+import { createHash } from "crypto";
+import type { MachineRole } from "../model/types";
+
+export interface RenderedMachine {
+    name: string;
+    role: MachineRole;
+    /** `etcd-0.yaml`, `worker.yaml` (GCE template) or `worker-0.yaml` (local). */
+    fileName: string;
+    /** `#cloud-config\n...` */
+    userData: string;
+}
+
+export function userDataHash(text: string): string {
+    return createHash("sha256").update(text, "utf8").digest("hex");
+}
