@@ -19,7 +19,6 @@ import { LocalNetwork } from "./local-network";
 import { LocalSshd } from "./local-sshd";
 import { LocalPrometheus, localPrometheusView } from "./local-prometheus";
 import { scrapeTargets } from "../../model/monitoring";
-import { prometheusConfigText } from "../../model/prometheus-config";
 import { localVpcPlan, VpcPlan } from "./vpc/addressing";
 import { rootGuardRuleset, rootGuardTable, vpcRulesets } from "./vpc/firewall-rules";
 import { encodeBundle } from "../../model/pki-delivery";
@@ -246,7 +245,7 @@ export class LocalCluster extends pulumi.ComponentResource {
                       namespace: prometheusView.namespace,
                       address: prometheusView.address,
                       port: prometheusView.port,
-                      configText: prometheusConfigText(scrapeTargets(config, plan), { cluster: config.name, scrapeIntervalSeconds: 5 }),
+                      scrape: { jobs: scrapeTargets(config, plan), settings: { cluster: config.name, scrapeIntervalSeconds: 5 } },
                       root: prometheusView.root,
                       readyTimeoutSeconds: args.readyTimeoutSeconds ?? 120,
                   },

@@ -10,6 +10,7 @@
 // of its modules (components/services/bundled-provider.ts), exported as `provider`.
 import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderOperations } from "../services/bundled-provider";
+import { prometheusConfigText, PrometheusJob, PrometheusSettings } from "../../model/prometheus-config";
 import { removeIfEmpty } from "./processes";
 import { processPaths, runningProcessPid, spawnMachineProcess, stopMachineProcess } from "./machine-process";
 
@@ -22,8 +23,11 @@ export interface LocalPrometheusInputs {
     namespace: string;
     address: string;
     port: number;
-    /** prometheus.yml's text (model/prometheus-config.ts). */
-    configText: string;
+    /**
+     * What prometheus.yml holds, as data: the provider writes the text (model/prometheus-config.ts),
+     * so the program loads no YAML writer for it.
+     */
+    scrape: { jobs: PrometheusJob[]; settings: PrometheusSettings };
     /** Absolute folder of its config, data, log and pid. */
     root: string;
     /** How long `up` waits for Prometheus to be ready. */
@@ -60,7 +64,7 @@ async function start(inputs: LocalPrometheusInputs): Promise<number> {
     if (!fs.existsSync(PROMETHEUS_BINARY)) throw new Error(`local Prometheus: ${PROMETHEUS_BINARY} not found; run scripts/install-system-deps.sh (Debian's prometheus)`);
     fs.mkdirSync(path.join(inputs.root, "data"), { recursive: true });
     const config = path.join(inputs.root, "prometheus.yml");
-    fs.writeFileSync(config, inputs.configText);
+    fs.writeFileSync(config, prometheusConfigText(inputs.scrape.jobs, inputs.scrape.settings));
     // Flags and values as separate arguments: the supervisor is recognised by an argument under its root.
     const argv = [PROMETHEUS_BINARY, "--config.file", config, "--storage.tsdb.path", path.join(inputs.root, "data"), "--storage.tsdb.retention.time", "1d", "--web.listen-address", `${inputs.address}:${inputs.port}`];
     const pid = spawnMachineProcess({ machine: inputs.name, root: inputs.root, name: PROCESS, argv, env: {}, namespace: inputs.namespace });
@@ -79,10 +83,11 @@ export const provider: ProviderOperations = {
     async check(_olds: LocalPrometheusInputs, news: LocalPrometheusInputs) {
         const failures: pulumi.dynamic.CheckFailure[] = [];
         if (typeof news.root === "string" && !news.root.startsWith("/")) failures.push({ property: "root", reason: "root must be absolute" });
+        if (!Array.isArray(news.scrape?.jobs) || typeof news.scrape?.settings?.cluster !== "string") failures.push({ property: "scrape", reason: "scrape must hold the jobs and settings of prometheus.yml" });
         return { inputs: news, failures };
     },
     async diff(_id: string, olds: LocalPrometheusState, news: LocalPrometheusInputs) {
-        const keys = ["name", "namespace", "address", "port", "configText", "root", "providerVersion"] as const;
+        const keys = ["name", "namespace", "address", "port", "scrape", "root", "providerVersion"] as const;
         const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
         const gone = runningProcessPid(olds.root, PROCESS, olds.pid) === undefined;
         return { changes: changed.length > 0 || gone, replaces: changed.includes("root") ? ["root"] : [], deleteBeforeReplace: true };
