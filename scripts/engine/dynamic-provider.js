@@ -18,5 +18,15 @@ require("./lazy-sdk-modules").install({ typescript: true });
 require("./protobuf-strings").install();
 // The provider reads its arguments from process.argv.slice(2), which are this script's.
 require(script);
-// While the engine and the program start: compile the bundles the program's last run used (provider-warm-list.js).
-void require("./provider-warm-list").warmListedProviders(process.cwd());
+// While the engine and the program start: compile the bundles the program's last run used
+// (provider-warm-list.js), then run one message of each kind through the SDK's codec (provider-codec-warmup.js).
+void require("./provider-warm-list")
+    .warmListedProviders(process.cwd())
+    .then(() => {
+        if (process.env.COREOS_CLUSTER_WARM_PROVIDERS === "0") return;
+        try {
+            require("./provider-codec-warmup").warmProviderCodec(path.resolve(path.dirname(script), "..", ".."));
+        } catch {
+            // the first call pays for it, as without
+        }
+    });
