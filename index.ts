@@ -29,7 +29,8 @@ const previewKey = previewKeyEnvironment(rawConfig, process.env, pulumi.runtime.
 const validConfig = loadConfig(rawConfig, pulumi.getStack(), { env: previewKey.env });
 const config = previewKey.standIn ? withUnknownTunnelKey(validConfig, previewKey.standIn, pulumi.unknown) : validConfig;
 const plan = planCluster(config);
-// Rendered and proven (cloud-config/), or served from the render cache while nothing it reads changed.
+// Rendered and proven (cloud-config/); a later run with the same rendering code and config is served
+// the proven texts from disk (components/render-cache.ts says what its key holds and when it stands aside).
 const machines = cachedRenderMachines(config, plan);
 
 // Registered first: refuses a deployed member-count change quorum cannot survive.

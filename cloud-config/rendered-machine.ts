@@ -16,3 +16,10 @@ export interface RenderedMachine {
 export function userDataHash(text: string): string {
     return createHash("sha256").update(text, "utf8").digest("hex");
 }
+
+/** A value shaped as a RenderedMachine (what the render cache reads back from disk). */
+export function isRenderedMachine(value: unknown): value is RenderedMachine {
+    if (typeof value !== "object" || value === null) return false;
+    const m = value as Record<string, unknown>;
+    return (m.role === "etcd" || m.role === "worker") && [m.name, m.fileName, m.userData].every((v) => typeof v === "string");
+}

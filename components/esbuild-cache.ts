@@ -23,7 +23,7 @@ import type { BuildOptions } from "esbuild";
 
 const PRUNE_AFTER_MS = 3 * 24 * 3600 * 1000;
 /** Coarser than any file system's timestamp granularity we meet (ext4/tmpfs: ns; some: 1-2 s). */
-const MTIME_SLACK_MS = 2000;
+export const MTIME_SLACK_MS = 2000;
 const PRUNE_EVERY_MS = 6 * 3600 * 1000;
 const TOUCH_AFTER_MS = 12 * 3600 * 1000;
 
@@ -34,8 +34,13 @@ interface CacheEntry {
     text: string;
 }
 
-function sha256(text: string | Buffer): string {
+export function sha256(text: string | Buffer): string {
     return (require("crypto") as typeof import("crypto")).createHash("sha256").update(text).digest("hex");
+}
+
+/** False when COREOS_CLUSTER_BUNDLE_CACHE=0: nothing is read from or written to the cache. */
+export function bundleCacheEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+    return env.COREOS_CLUSTER_BUNDLE_CACHE !== "0";
 }
 
 export function bundleCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -115,18 +120,19 @@ function writeEntry(dir: string, file: string, entry: CacheEntry): void {
     writeFileAtomically(dir, file, JSON.stringify(entry));
 }
 
-function writeFileAtomically(dir: string, file: string, text: string): void {
+/** Writes `file` in `dir` (created, `dirMode`, when missing) through a temporary file and a rename; a failure is ignored. */
+export function writeFileAtomically(dir: string, file: string, text: string, modes: { dir?: number; file?: number } = {}): void {
     const fs: typeof import("fs") = require("fs");
     const path: typeof import("path") = require("path");
     try {
         if (!fs.existsSync(dir)) {
-            fs.mkdirSync(dir, { recursive: true });
+            fs.mkdirSync(dir, { recursive: true, ...(modes.dir === undefined ? {} : { mode: modes.dir }) });
             handToInvokingUser(dir);
             handToInvokingUser(path.dirname(dir));
         }
         // Write then rename: a concurrent reader sees the old entry or the new one, never half of one.
         const temp = `${file}.${process.pid}.${(require("crypto") as typeof import("crypto")).randomBytes(6).toString("hex")}.tmp`;
-        fs.writeFileSync(temp, text);
+        fs.writeFileSync(temp, text, modes.file === undefined ? {} : { mode: modes.file });
         handToInvokingUser(temp);
         fs.renameSync(temp, file);
     } catch {
@@ -134,7 +140,7 @@ function writeFileAtomically(dir: string, file: string, text: string): void {
     }
 }
 
-function touchAndPrune(dir: string, file: string): void {
+export function touchAndPrune(dir: string, file: string): void {
     const fs: typeof import("fs") = require("fs");
     const path: typeof import("path") = require("path");
     try {
@@ -160,7 +166,7 @@ function touchAndPrune(dir: string, file: string): void {
  * that the value depends on. A stored value `valid` refuses (a damaged entry) is derived again.
  */
 export function cachedDerivation(kind: string, text: string, derive: (text: string) => string, valid: (derived: string) => boolean = () => true): string {
-    if (process.env.COREOS_CLUSTER_BUNDLE_CACHE === "0") return derive(text);
+    if (!bundleCacheEnabled()) return derive(text);
     const path: typeof import("path") = require("path");
     const dir = bundleCacheDir();
     const file = path.join(dir, `${sha256(`${kind}\0${text}`)}.json`);
@@ -178,11 +184,22 @@ export function cachedDerivation(kind: string, text: string, derive: (text: stri
     return derived;
 }
 
+/** A build's output text and the absolute path of every input esbuild read for it. */
+export interface BuildResult {
+    text: string;
+    inputs: string[];
+}
+
 /**
  * The text esbuild builds from `options` (one entry point, `write: false`), from the cache when no
  * input changed since it was built. `options.metafile` is set here: it names the inputs to record.
  */
 export function cachedBuild(options: BuildOptions & { entryPoints: [string] }): string {
+    return cachedBuildResult(options).text;
+}
+
+/** cachedBuild, with the inputs the text was built from. */
+export function cachedBuildResult(options: BuildOptions & { entryPoints: [string] }): BuildResult {
     const path: typeof import("path") = require("path");
     const workingDir = options.absWorkingDir ?? process.cwd();
     const build = (): { text: string; inputs: Record<string, string>; settled: boolean } => {
@@ -204,15 +221,18 @@ export function cachedBuild(options: BuildOptions & { entryPoints: [string] }): 
         }
         return { text: result.outputFiles![0].text, inputs, settled };
     };
-    if (process.env.COREOS_CLUSTER_BUNDLE_CACHE === "0") return build().text;
+    if (!bundleCacheEnabled()) {
+        const built = build();
+        return { text: built.text, inputs: Object.keys(built.inputs) };
+    }
     const dir = bundleCacheDir();
     const file = path.join(dir, `${buildKey(options, workingDir)}.json`);
     const cached = readEntry(file);
     if (cached !== undefined) {
         touchAndPrune(dir, file);
-        return cached.text;
+        return { text: cached.text, inputs: Object.keys(cached.inputs) };
     }
     const built = build();
     if (built.settled) writeEntry(dir, file, { inputs: built.inputs, text: built.text });
-    return built.text;
+    return { text: built.text, inputs: Object.keys(built.inputs) };
 }

@@ -22,8 +22,8 @@ export const LOCAL_LOAD_BALANCER_PROVIDER_VERSION = "1";
 export const LOCAL_MACHINE_PROVIDER_VERSION = "2";
 /** local-network-provider.ts */
 export const LOCAL_NETWORK_PROVIDER_VERSION = "1";
-/** local-prometheus-provider.ts */
-export const LOCAL_PROMETHEUS_PROVIDER_VERSION = "1";
+/** local-prometheus-provider.ts. 2: takes the scrape config as data and writes prometheus.yml itself (a deployed Prometheus restarts once). */
+export const LOCAL_PROMETHEUS_PROVIDER_VERSION = "2";
 /** local-sshd-provider.ts */
 export const LOCAL_SSHD_PROVIDER_VERSION = "1";
 /** local-tls-store-provider.ts */

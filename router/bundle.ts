@@ -3,16 +3,28 @@
 // write_files. esbuild's output is a function of the sources, so the rendering stays deterministic.
 import * as path from "path";
 import * as zlib from "zlib";
-import { bundleNodeScript } from "./node-script";
+import { nodeScriptBuild } from "./node-script";
 
-let cached: string | undefined;
+const BANNER = "// coreos-cluster router (bundled from router/ by router/bundle.ts; docs/router.md)";
+
+let built: { script: string; inputs: string[] } | undefined;
+
+function routerBuild(): { script: string; inputs: string[] } {
+    if (built === undefined) {
+        const result = nodeScriptBuild(path.join(__dirname, "main.ts"));
+        built = { script: `${BANNER}\n${result.text}`, inputs: result.inputs };
+    }
+    return built;
+}
 
 /** The bundled watcher's JavaScript source. */
 export function routerScript(): string {
-    if (cached === undefined) {
-        cached = bundleNodeScript(path.join(__dirname, "main.ts"), "coreos-cluster router (bundled from router/ by router/bundle.ts; docs/router.md)");
-    }
-    return cached;
+    return routerBuild().script;
+}
+
+/** The source files routerScript was built from (the render cache keys them: components/render-cache.ts). */
+export function routerScriptInputs(): string[] {
+    return routerBuild().inputs;
 }
 
 /** gzip (no timestamp, fixed level) then base64: what `encoding: gzip+base64` unpacks. */

@@ -2,10 +2,11 @@
 // the router shipped in the workers' user-data and the local load balancer's process. esbuild's
 // output is a function of the sources, so what is built from it stays deterministic.
 // Built through the build cache (components/esbuild-cache.ts): the same text while no source changed.
-import { cachedBuild } from "../components/esbuild-cache";
+import { BuildResult, cachedBuildResult } from "../components/esbuild-cache";
 
-export function bundleNodeScript(entry: string, banner: string): string {
-    const text = cachedBuild({
+/** The script's text (no banner) and the sources it was built from. */
+export function nodeScriptBuild(entry: string): BuildResult {
+    return cachedBuildResult({
         entryPoints: [entry],
         bundle: true,
         platform: "node",
@@ -16,5 +17,8 @@ export function bundleNodeScript(entry: string, banner: string): string {
         write: false,
         logLevel: "silent",
     });
-    return `// ${banner}\n${text}`;
+}
+
+export function bundleNodeScript(entry: string, banner: string): string {
+    return `// ${banner}\n${nodeScriptBuild(entry).text}`;
 }

@@ -19,6 +19,7 @@ import { LocalNetwork } from "./local-network";
 import { LocalSshd } from "./local-sshd";
 import { LocalPrometheus, localPrometheusView } from "./local-prometheus";
 import { scrapeTargets } from "../../model/monitoring";
+import { publicKeyOf } from "./deployer-key";
 import { localVpcPlan, VpcPlan } from "./vpc/addressing";
 import { rootGuardRuleset, rootGuardTable, vpcRulesets } from "./vpc/firewall-rules";
 import { encodeBundle } from "../../model/pki-delivery";
@@ -76,29 +77,6 @@ export function localMachineSpecs(config: ClusterConfig, plan: ClusterPlan, mach
         ...(m.role === "worker" ? { demoBackends: demoBackendsFor(config.services, addresses[m.name]) } : {}),
         ...(namespaces[m.name] ? { namespace: namespaces[m.name] } : {}),
     }));
-}
-
-type ParseKey = typeof import("ssh2").utils.parseKey;
-
-/**
- * ssh2's key parser, the very function its `utils.parseKey` is (ssh2/lib/index.js re-exports it),
- * loaded alone: the package's index also loads its client, server, agent and SFTP, ~25 ms of every
- * run for one key. A release that moves the file gets the index again.
- */
-export function sshKeyParser(): ParseKey {
-    try {
-        return (require("ssh2/lib/protocol/keyParser.js") as { parseKey: ParseKey }).parseKey;
-    } catch {
-        return (require("ssh2") as typeof import("ssh2")).utils.parseKey;
-    }
-}
-
-/** The OpenSSH public key line of a private key (ssh2 parses it); the deployer's key on the bastion. */
-export function publicKeyOf(privateKey: string): string {
-    const parsed = sshKeyParser()(privateKey);
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (key instanceof Error) throw new Error(`coreos-cluster:sshTunnel.privateKey: cannot be parsed as a private key (${key.message.split(privateKey).join("[redacted]")})`);
-    return `${key.type} ${key.getPublicSSH().toString("base64")} coreos-cluster-deployer`;
 }
 
 /** The member whose sshd is the deployer's bastion: the one sshTunnel.host names, else the first. */

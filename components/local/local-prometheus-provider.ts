@@ -36,6 +36,8 @@ export interface LocalPrometheusInputs {
 }
 
 export interface LocalPrometheusState extends LocalPrometheusInputs {
+    /** The prometheus.yml it wrote: what diff compares the next text with (a new writer or `yaml` release counts, a reworded job does not). */
+    configText: string;
     pid?: number;
     running: boolean;
     url: string;
@@ -58,13 +60,17 @@ function statusOf(url: string): Promise<number | undefined> {
     });
 }
 
+function configTextOf(inputs: LocalPrometheusInputs): string {
+    return prometheusConfigText(inputs.scrape.jobs, inputs.scrape.settings);
+}
+
 async function start(inputs: LocalPrometheusInputs): Promise<number> {
     const fs: typeof import("fs") = require("fs");
     const path: typeof import("path") = require("path");
     if (!fs.existsSync(PROMETHEUS_BINARY)) throw new Error(`local Prometheus: ${PROMETHEUS_BINARY} not found; run scripts/install-system-deps.sh (Debian's prometheus)`);
     fs.mkdirSync(path.join(inputs.root, "data"), { recursive: true });
     const config = path.join(inputs.root, "prometheus.yml");
-    fs.writeFileSync(config, prometheusConfigText(inputs.scrape.jobs, inputs.scrape.settings));
+    fs.writeFileSync(config, configTextOf(inputs));
     // Flags and values as separate arguments: the supervisor is recognised by an argument under its root.
     const argv = [PROMETHEUS_BINARY, "--config.file", config, "--storage.tsdb.path", path.join(inputs.root, "data"), "--storage.tsdb.retention.time", "1d", "--web.listen-address", `${inputs.address}:${inputs.port}`];
     const pid = spawnMachineProcess({ machine: inputs.name, root: inputs.root, name: PROCESS, argv, env: {}, namespace: inputs.namespace });
@@ -79,6 +85,12 @@ async function start(inputs: LocalPrometheusInputs): Promise<number> {
     return pid;
 }
 
+/** What differs between the deployed Prometheus and `news`: its settings, and the prometheus.yml it would write against the one it wrote. */
+export function changedInputs(olds: LocalPrometheusState, news: LocalPrometheusInputs): string[] {
+    const keys = ["name", "namespace", "address", "port", "root", "providerVersion"] as const;
+    return [...keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k])), ...(olds.configText === configTextOf(news) ? [] : ["configText"])];
+}
+
 export const provider: ProviderOperations = {
     async check(_olds: LocalPrometheusInputs, news: LocalPrometheusInputs) {
         const failures: pulumi.dynamic.CheckFailure[] = [];
@@ -87,14 +99,13 @@ export const provider: ProviderOperations = {
         return { inputs: news, failures };
     },
     async diff(_id: string, olds: LocalPrometheusState, news: LocalPrometheusInputs) {
-        const keys = ["name", "namespace", "address", "port", "scrape", "root", "providerVersion"] as const;
-        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        const changed = changedInputs(olds, news);
         const gone = runningProcessPid(olds.root, PROCESS, olds.pid) === undefined;
         return { changes: changed.length > 0 || gone, replaces: changed.includes("root") ? ["root"] : [], deleteBeforeReplace: true };
     },
     async create(inputs: LocalPrometheusInputs) {
         const pid = await start(inputs);
-        return { id: inputs.name, outs: { ...inputs, pid, running: true, url: urlOf(inputs) } };
+        return { id: inputs.name, outs: { ...inputs, configText: configTextOf(inputs), pid, running: true, url: urlOf(inputs) } };
     },
     async read(id: string, props: LocalPrometheusState) {
         const pid = runningProcessPid(props.root, PROCESS, props.pid);
@@ -104,7 +115,7 @@ export const provider: ProviderOperations = {
     async update(_id: string, olds: LocalPrometheusState, news: LocalPrometheusInputs) {
         await stopMachineProcess(runningProcessPid(olds.root, PROCESS, olds.pid), olds.root, PROCESS, 5000);
         const pid = await start(news);
-        return { outs: { ...news, pid, running: true, url: urlOf(news) } };
+        return { outs: { ...news, configText: configTextOf(news), pid, running: true, url: urlOf(news) } };
     },
     async delete(_id: string, props: LocalPrometheusState) {
         const fs: typeof import("fs") = require("fs");

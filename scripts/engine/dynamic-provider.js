@@ -20,13 +20,12 @@ require("./protobuf-strings").install();
 require(script);
 // While the engine and the program start: compile the bundles the program's last run used
 // (provider-warm-list.js), then run one message of each kind through the SDK's codec (provider-codec-warmup.js).
-void require("./provider-warm-list")
-    .warmListedProviders(process.cwd())
-    .then(() => {
-        if (process.env.COREOS_CLUSTER_WARM_PROVIDERS === "0") return;
-        try {
-            require("./provider-codec-warmup").warmProviderCodec(path.resolve(path.dirname(script), "..", ".."));
-        } catch {
-            // the first call pays for it, as without
-        }
-    });
+const warmList = require("./provider-warm-list");
+void warmList.warmListedProviders(process.cwd()).then(() => {
+    if (!warmList.warmingEnabled()) return;
+    try {
+        require("./provider-codec-warmup").warmProviderCodec(path.resolve(path.dirname(script), "..", ".."));
+    } catch {
+        // the first call pays for it, as without
+    }
+});

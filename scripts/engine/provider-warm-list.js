@@ -148,4 +148,4 @@ function warmListedProviders(programDir = process.cwd()) {
     return next(0);
 }
 
-module.exports = { recordForThisRun, warmListedProviders, listFile, pruneLists, REGISTRY, RECORDER, EXPORT, PRUNE_AFTER_MS };
+module.exports = { recordForThisRun, warmListedProviders, warmingEnabled: enabled, listFile, pruneLists, REGISTRY, RECORDER, EXPORT, PRUNE_AFTER_MS };

@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { renderMachines } from "../../cloud-config";
 import { bundleCacheDir } from "../../components/esbuild-cache";
-import { cachedRenderMachines, Render, renderingCodeKey } from "../../components/render-cache";
+import { cachedRenderMachines, Render, renderingCode, renderingKey, RenderingKeyParts, renderingSources } from "../../components/render-cache";
 import { planCluster } from "../../model/plan";
 import { ClusterConfig, RenderingConfig } from "../../model/types";
 import { loadConfig } from "../../model/validate";
@@ -29,17 +29,6 @@ function devConfig(overrides: Record<string, unknown> = {}): ClusterConfig {
     );
 }
 
-/** Every input file the builds stored in `cacheDir` read. */
-function buildInputs(cacheDir: string): Set<string> {
-    const dir = path.join(cacheDir, "esbuild");
-    const inputs = new Set<string>();
-    for (const name of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {
-        const entry = JSON.parse(fs.readFileSync(path.join(dir, name), "utf8")) as { inputs?: Record<string, string> };
-        for (const input of Object.keys(entry.inputs ?? {})) inputs.add(input);
-    }
-    return inputs;
-}
-
 describe("render cache", function () {
     this.timeout(120000);
     let dir: string;
@@ -49,6 +38,8 @@ describe("render cache", function () {
         calls.push(config);
         return renderMachines(config, plan);
     };
+    const renderDir = () => path.join(path.dirname(bundleCacheDir()), "render");
+    const entries = () => (fs.existsSync(renderDir()) ? fs.readdirSync(renderDir()).filter((f) => f.endsWith(".json")) : []);
 
     beforeEach(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "render-cache-"));
@@ -69,6 +60,7 @@ describe("render cache", function () {
         const first = cachedRenderMachines(config, plan, counting);
         expect(first).to.deep.equal(renderMachines(config, plan));
         expect(calls).to.have.length(1);
+        expect(entries()).to.have.length(1);
         expect(cachedRenderMachines(config, plan, counting)).to.deep.equal(first);
         expect(calls).to.have.length(1);
     });
@@ -82,15 +74,25 @@ describe("render cache", function () {
         expect(machines[0].userData).to.include("other@example.com");
     });
 
-    it("never hands rendering the deployer's access, nor keys or stores it: its secrets change nothing", () => {
+    it("never hands rendering the deployer's access, nor keys or stores it: its secrets change nothing; entries are the user's alone", () => {
         const withTunnel = devConfig({ sshTunnel: { host: "10.213.9.10", username: "core", privateKey: TUNNEL_KEY }, etcdUsername: "deployer", etcdPassword: "render-cache-password" });
         const machines = cachedRenderMachines(withTunnel, planCluster(withTunnel), counting);
         expect(calls[0]).to.not.have.property("access");
         const otherSecrets = devConfig({ sshTunnel: { host: "10.213.9.10", username: "core", privateKey: TUNNEL_KEY.replace("not-a-real", "another") }, etcdUsername: "deployer", etcdPassword: "another" });
         expect(cachedRenderMachines(otherSecrets, planCluster(otherSecrets), counting)).to.deep.equal(machines);
         expect(calls).to.have.length(1);
-        const stored = fs.readdirSync(bundleCacheDir()).map((f) => fs.readFileSync(path.join(bundleCacheDir(), f), "utf8")).join("\n");
+        const stored = entries().map((f) => fs.readFileSync(path.join(renderDir(), f), "utf8")).join("\n");
         expect(stored).to.not.include("not-a-real-key").and.not.include("render-cache-password");
+        expect(fs.statSync(renderDir()).mode & 0o777).to.equal(0o700);
+        for (const f of entries()) expect(fs.statSync(path.join(renderDir(), f)).mode & 0o777, f).to.equal(0o600);
+    });
+
+    it("never stores a rendering that carries an etcd discovery URL (its token stays in state alone)", () => {
+        const config = devConfig({ etcdDiscoveryUrl: "https://discovery.etcd.io/0123456789abcdef0123456789abcdef" });
+        cachedRenderMachines(config, planCluster(config), counting);
+        cachedRenderMachines(config, planCluster(config), counting);
+        expect(calls).to.have.length(2);
+        expect(entries()).to.deep.equal([]);
     });
 
     it("never stores a refused rendering: it is rendered, and refused, on every run", () => {
@@ -102,16 +104,17 @@ describe("render cache", function () {
         expect(() => cachedRenderMachines(config, planCluster(config), refusing)).to.throw("refused");
         expect(() => cachedRenderMachines(config, planCluster(config), refusing)).to.throw("refused");
         expect(calls).to.have.length(2);
+        expect(entries()).to.deep.equal([]);
     });
 
-    it("renders again over a damaged entry", () => {
+    it("renders again over an entry changed by one character (its hash no longer holds)", () => {
         const config = devConfig();
         const plan = planCluster(config);
         const first = cachedRenderMachines(config, plan, counting);
-        for (const name of fs.readdirSync(bundleCacheDir())) {
-            const file = path.join(bundleCacheDir(), name);
-            const entry = JSON.parse(fs.readFileSync(file, "utf8")) as { derived?: string };
-            if (typeof entry.derived === "string") fs.writeFileSync(file, JSON.stringify({ derived: entry.derived.slice(0, 100) }));
+        for (const name of entries()) {
+            const file = path.join(renderDir(), name);
+            const entry = JSON.parse(fs.readFileSync(file, "utf8")) as { machines: string; sha256: string };
+            fs.writeFileSync(file, JSON.stringify({ ...entry, machines: entry.machines.replace("#cloud-config", "#cloud-confiG") }));
         }
         expect(cachedRenderMachines(config, plan, counting)).to.deep.equal(first);
         expect(calls).to.have.length(2);
@@ -125,20 +128,58 @@ describe("render cache", function () {
         expect(calls).to.have.length(2);
     });
 
-    it("keys by every file rendering reads: each input of each build a fresh render runs is an input of the key's builds", () => {
-        // Each in a process of its own (no build memoized in it) and a cache of its own: what it built.
-        const builtBy = (name: string, script: string): Set<string> => {
-            const cache = path.join(dir, name);
-            childProcess.execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: REPO_ROOT, env: { ...process.env, COREOS_CLUSTER_CACHE: cache }, stdio: "pipe" });
-            return buildInputs(cache);
+    it("keys by every part: another bundle, router, own text, tsconfig, package.json, package, Node or zlib, config or plan gives another key", () => {
+        const config = devConfig();
+        const { access: _a, ...rendering } = config;
+        const base: RenderingKeyParts = {
+            code: { bundle: "b", builds: ["r"], self: "s", tsconfig: "t", packageJson: "p", packages: [["yaml", "2.9.1"]], node: "v20", zlib: "1.3" },
+            config: rendering,
+            plan: planCluster(config),
         };
-        const covered = builtBy("key", `require("./components/render-cache").renderingCodeKey();`);
-        const read = builtBy(
-            "render",
-            `const { renderMachines } = require("./cloud-config"); const { loadConfig } = require("./model/validate"); const { planCluster } = require("./model/plan");
-            const c = loadConfig({ clusterName: "cache", platform: "local", localFirstAddress: "10.213.9.10", localWorkers: 1 }, "dev"); renderMachines(c, planCluster(c));`,
-        );
-        expect([...read].some((input) => input.endsWith(path.join("router", "main.ts"))), "the render built no router: this test would prove nothing").to.equal(true);
-        expect([...read].filter((input) => !covered.has(input))).to.deep.equal([]);
+        const variants: RenderingKeyParts[] = [
+            { ...base, code: { ...base.code, bundle: "b2" } },
+            { ...base, code: { ...base.code, builds: ["r2"] } },
+            { ...base, code: { ...base.code, self: "s2" } },
+            { ...base, code: { ...base.code, tsconfig: "t2" } },
+            { ...base, code: { ...base.code, packageJson: "p2" } },
+            { ...base, code: { ...base.code, packages: [["yaml", "2.9.2"]] } },
+            { ...base, code: { ...base.code, node: "v22" } },
+            { ...base, code: { ...base.code, zlib: "1.4" } },
+            { ...base, config: { ...rendering, name: "other" } },
+            { ...base, plan: planCluster(devConfig({ localWorkers: 2 })) },
+        ];
+        const keys = new Set([base, ...variants].map(renderingKey));
+        expect(keys.size).to.equal(variants.length + 1);
+    });
+
+    it("stands for no code when a source of it was saved after the process started", () => {
+        expect(renderingCode()).to.not.equal(undefined);
+        expect(renderingCode(0)).to.equal(undefined);
+    });
+
+    it("stands for every file rendering loads or reads: a fresh process rendering reads no module or file of ours outside the key's sources", () => {
+        const config = devConfig();
+        const { access: _a, ...rendering } = config;
+        const covered = new Set(renderingSources());
+        const cache = path.join(dir, "child");
+        // In a fresh process (no module or build loaded yet, its own cache): every project file it
+        // loads or reads while loading cloud-config/ and rendering.
+        const script = `
+            const fs = require("fs"); const read = new Set(); const original = fs.readFileSync;
+            fs.readFileSync = function (file, ...rest) { if (typeof file === "string") read.add(require("path").resolve(file)); return original.call(this, file, ...rest); };
+            const before = new Set(Object.keys(require.cache));
+            const input = JSON.parse(process.env.RENDER_INPUT);
+            require("./cloud-config").renderMachines(input.config, input.plan);
+            const loaded = Object.keys(require.cache).filter((f) => !before.has(f));
+            process.stdout.write(JSON.stringify([...new Set([...loaded, ...read])]));`;
+        const out = childProcess.execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], {
+            cwd: REPO_ROOT,
+            env: { ...process.env, COREOS_CLUSTER_CACHE: cache, RENDER_INPUT: JSON.stringify({ config: rendering, plan: planCluster(config) }) },
+            encoding: "utf8",
+        });
+        // (Files that do not exist are the module loader's lookups, not inputs.)
+        const touched = (JSON.parse(out) as string[]).filter((f) => f.startsWith(REPO_ROOT + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`) && fs.existsSync(f));
+        expect(touched.some((f) => f.endsWith(path.join("cloud-config", "render-flatcar.ts"))), "the child loaded no renderer: this test would prove nothing").to.equal(true);
+        expect(touched.filter((f) => !covered.has(f))).to.deep.equal([]);
     });
 });

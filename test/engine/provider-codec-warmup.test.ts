@@ -19,5 +19,4 @@ describe("provider codec warm-up", () => {
         expect(read.diffRequest).to.deep.equal({ id: "warm-up", olds: SAMPLE, news: SAMPLE });
         expect(read.diffResponse).to.deep.equal({ changes: 1 });
     });
-
 });

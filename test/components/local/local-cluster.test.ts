@@ -12,7 +12,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderMachines } from "../../../cloud-config";
 import { planCluster } from "../../../model/plan";
 import { loadConfig } from "../../../model/validate";
-import { localAddresses, LocalCluster, publicKeyOf, sshKeyParser } from "../../../components/local/local-cluster";
+import { publicKeyOf } from "../../../components/local/deployer-key";
+import { localAddresses, LocalCluster } from "../../../components/local/local-cluster";
 import { namespaceName } from "../../../components/local/vpc/addressing";
 import { loadBalancedPorts } from "../../../model/firewall";
 import { autohealingHealthCheck, loadBalancerHealthCheck } from "../../../model/health-checks";
@@ -181,18 +182,6 @@ describe("local platform: LocalCluster wiring (mocks)", function () {
         expect(await outputValue(cluster.ready)).to.equal(true);
         const notApplied = await outputValue(cluster.notAppliedLocally);
         expect(notApplied[machines[0].name]).to.deep.equal([`ignored on ${machines[0].name}`]);
-    });
-
-    it("reads the deployer's public key with ssh2's own parser (loaded alone), as ssh-keygen derives it", () => {
-        expect(sshKeyParser()).to.equal((require("ssh2") as typeof import("ssh2")).utils.parseKey);
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-wire-pub-"));
-        try {
-            fs.writeFileSync(path.join(dir, "k"), privateKey, { mode: 0o600 });
-            const derived = childProcess.execFileSync("ssh-keygen", ["-y", "-f", path.join(dir, "k")], { encoding: "utf8" }).trim().split(" ");
-            expect(publicKeyOf(privateKey)).to.equal(`${derived[0]} ${derived[1]} coreos-cluster-deployer`);
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
     });
 
     it("refuses a rendered machine the plan has no address for, naming it", () => {

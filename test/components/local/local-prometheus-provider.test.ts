@@ -1,7 +1,8 @@
 // The local Prometheus provider takes prometheus.yml as data and writes the text itself
 // (model/prometheus-config.ts); the real process is tested on the local stack (test/engine/local-metrics.test.ts).
 import { expect } from "chai";
-import { provider, LocalPrometheusInputs } from "../../../components/local/local-prometheus-provider";
+import { changedInputs, provider, LocalPrometheusInputs, LocalPrometheusState } from "../../../components/local/local-prometheus-provider";
+import { prometheusConfigText } from "../../../model/prometheus-config";
 import { LOCAL_PROMETHEUS_PROVIDER_VERSION } from "../../../components/provider-versions";
 
 const inputs: LocalPrometheusInputs = {
@@ -24,5 +25,25 @@ describe("local Prometheus provider: the scrape config as data", () => {
         const { scrape: _scrape, ...withoutScrape } = inputs;
         const checked = await provider.check({} as LocalPrometheusInputs, { ...withoutScrape, configText: "global: {}\n" } as unknown as LocalPrometheusInputs);
         expect(checked.failures).to.deep.equal([{ property: "scrape", reason: "scrape must hold the jobs and settings of prometheus.yml" }]);
+    });
+
+    describe("diff: the text it would write against the text it wrote", () => {
+        const deployed: LocalPrometheusState = { ...inputs, configText: prometheusConfigText(inputs.scrape.jobs, inputs.scrape.settings), running: true, url: "http://10.213.9.3:9090" };
+
+        it("finds nothing when the same prometheus.yml would be written, even if the jobs' descriptions changed", () => {
+            expect(changedInputs(deployed, inputs)).to.deep.equal([]);
+            const reworded = { ...inputs, scrape: { ...inputs.scrape, jobs: inputs.scrape.jobs.map((j) => ({ ...j, what: "reworded" })) } };
+            expect(changedInputs(deployed, reworded)).to.deep.equal([]);
+        });
+
+        it("finds the config when the text differs: another target, or a text written otherwise (by an older writer or state)", () => {
+            const moved = { ...inputs, scrape: { ...inputs.scrape, jobs: inputs.scrape.jobs.map((j) => ({ ...j, targets: [{ machine: "unit-etcd-0", address: "10.213.9.11:2381" }] })) } };
+            expect(changedInputs(deployed, moved)).to.deep.equal(["configText"]);
+            expect(changedInputs({ ...deployed, configText: "global: {}\n" }, inputs)).to.deep.equal(["configText"]);
+        });
+
+        it("finds the settings that changed", () => {
+            expect(changedInputs(deployed, { ...inputs, port: 9091, providerVersion: "0" })).to.deep.equal(["port", "providerVersion"]);
+        });
     });
 });
