@@ -184,6 +184,25 @@ export function cachedDerivation(kind: string, text: string, derive: (text: stri
     return derived;
 }
 
+/**
+ * A CommonJS bundle of `entry` and the repository modules it imports, npm packages left as
+ * `require`s, with paths relative to `workingDir` (the repository), not to this machine's checkout.
+ */
+export function moduleBundleOptions(entry: string, workingDir: string): BuildOptions & { entryPoints: [string] } {
+    return {
+        entryPoints: [entry],
+        bundle: true,
+        platform: "node",
+        format: "cjs",
+        target: "node20",
+        packages: "external",
+        write: false,
+        logLevel: "silent",
+        legalComments: "none",
+        absWorkingDir: workingDir,
+    };
+}
+
 /** A build's output text and the absolute path of every input esbuild read for it. */
 export interface BuildResult {
     text: string;

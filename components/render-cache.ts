@@ -25,7 +25,7 @@
 // and are pruned like it; COREOS_CLUSTER_BUNDLE_CACHE=0 turns both off.
 import { isRenderedMachine, RenderedMachine } from "../cloud-config/rendered-machine";
 import type { ClusterConfig, ClusterPlan, RenderingConfig } from "../model/types";
-import { bundleCacheDir, bundleCacheEnabled, cachedBuildResult, MTIME_SLACK_MS, sha256, touchAndPrune, writeFileAtomically } from "./esbuild-cache";
+import { bundleCacheDir, bundleCacheEnabled, cachedBuildResult, moduleBundleOptions, MTIME_SLACK_MS, sha256, touchAndPrune, writeFileAtomically } from "./esbuild-cache";
 
 const path: typeof import("path") = require("path");
 
@@ -90,18 +90,7 @@ const TSCONFIG = path.join(REPO_ROOT, "tsconfig.json");
 const PACKAGE_JSON = path.join(REPO_ROOT, "package.json");
 
 function renderingBuild() {
-    return cachedBuildResult({
-        entryPoints: [RENDERING_ENTRY],
-        bundle: true,
-        platform: "node",
-        format: "cjs",
-        target: "node20",
-        packages: "external",
-        write: false,
-        logLevel: "silent",
-        legalComments: "none",
-        absWorkingDir: REPO_ROOT,
-    });
+    return cachedBuildResult(moduleBundleOptions(RENDERING_ENTRY, REPO_ROOT));
 }
 
 /** Every file of ours the key stands for: the bundle's inputs, the render-time builds' inputs, this module, tsconfig.json and package.json (how ts-node and Node load the modules). */

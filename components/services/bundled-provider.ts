@@ -16,7 +16,7 @@
 // diff() reads `__provider` (a test holds every bundle to that), so a new text alone is no change:
 // the engine keeps the resource as it is, with the old text in its outputs until its next update.
 import type * as pulumi from "@pulumi/pulumi";
-import { cachedBuild, cachedDerivation } from "../esbuild-cache";
+import { cachedBuild, cachedDerivation, moduleBundleOptions } from "../esbuild-cache";
 
 /** The operations a bundled provider implements (all of them: see docs/service-registration.md). */
 export type ProviderOperations = Required<Pick<pulumi.dynamic.ResourceProvider, "check" | "diff" | "create" | "read" | "update" | "delete">>;
@@ -145,19 +145,7 @@ export function serializedShim(key: string, packed: string): string {
 export function bundleOf(entryFile: string): string {
     let code = bundles.get(entryFile);
     if (code === undefined) {
-        code = cachedBuild({
-            entryPoints: [entryFile],
-            bundle: true,
-            platform: "node",
-            format: "cjs",
-            target: "node20",
-            packages: "external",
-            write: false,
-            logLevel: "silent",
-            legalComments: "none",
-            // Paths in the bundle relative to the repository, not to this machine's checkout.
-            absWorkingDir: require("path").resolve(__dirname, "../.."),
-        });
+        code = cachedBuild(moduleBundleOptions(entryFile, require("path").resolve(__dirname, "../..")));
         bundles.set(entryFile, code);
     }
     return code;
