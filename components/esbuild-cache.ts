@@ -120,7 +120,7 @@ function writeEntry(dir: string, file: string, entry: CacheEntry): void {
     writeFileAtomically(dir, file, JSON.stringify(entry));
 }
 
-/** Writes `file` in `dir` (created, `dirMode`, when missing) through a temporary file and a rename; a failure is ignored. */
+/** Writes `file` in `dir` (created when missing, with `modes.dir`) through a temporary file with `modes.file` and a rename; a failure is ignored. */
 export function writeFileAtomically(dir: string, file: string, text: string, modes: { dir?: number; file?: number } = {}): void {
     const fs: typeof import("fs") = require("fs");
     const path: typeof import("path") = require("path");
