@@ -3,23 +3,21 @@
 // write_files. esbuild's output is a function of the sources, so the rendering stays deterministic.
 import * as path from "path";
 import * as zlib from "zlib";
+import type { BuildResult } from "../components/esbuild-cache";
 import { nodeScriptBuild } from "./node-script";
 
-const BANNER = "// coreos-cluster router (bundled from router/ by router/bundle.ts; docs/router.md)";
+const BANNER = "coreos-cluster router (bundled from router/ by router/bundle.ts; docs/router.md)";
 
-let built: { script: string; inputs: string[] } | undefined;
+let built: BuildResult | undefined;
 
-function routerBuild(): { script: string; inputs: string[] } {
-    if (built === undefined) {
-        const result = nodeScriptBuild(path.join(__dirname, "main.ts"));
-        built = { script: `${BANNER}\n${result.text}`, inputs: result.inputs };
-    }
+function routerBuild(): BuildResult {
+    built ??= nodeScriptBuild(path.join(__dirname, "main.ts"), BANNER);
     return built;
 }
 
 /** The bundled watcher's JavaScript source. */
 export function routerScript(): string {
-    return routerBuild().script;
+    return routerBuild().text;
 }
 
 /** The source files routerScript was built from (the render cache keys them: components/render-cache.ts). */

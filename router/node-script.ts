@@ -4,9 +4,9 @@
 // Built through the build cache (components/esbuild-cache.ts): the same text while no source changed.
 import { BuildResult, cachedBuildResult } from "../components/esbuild-cache";
 
-/** The script's text (no banner) and the sources it was built from. */
-export function nodeScriptBuild(entry: string): BuildResult {
-    return cachedBuildResult({
+/** The script's text, under a `// <banner>` line, and the sources it was built from. */
+export function nodeScriptBuild(entry: string, banner: string): BuildResult {
+    const built = cachedBuildResult({
         entryPoints: [entry],
         bundle: true,
         platform: "node",
@@ -17,8 +17,9 @@ export function nodeScriptBuild(entry: string): BuildResult {
         write: false,
         logLevel: "silent",
     });
+    return { text: `// ${banner}\n${built.text}`, inputs: built.inputs };
 }
 
 export function bundleNodeScript(entry: string, banner: string): string {
-    return `// ${banner}\n${nodeScriptBuild(entry).text}`;
+    return nodeScriptBuild(entry, banner).text;
 }
