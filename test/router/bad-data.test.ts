@@ -51,6 +51,11 @@ describe("router: bad data in etcd costs only its own service (real etcd, real H
         await waitFor("a healthy router", async () => (await health()).status === 200, 30000);
     });
 
+    // A failure under load says why: the router's own log of what it read, skipped and applied.
+    afterEach(function () {
+        if (this.currentTest?.state === "failed" && h) console.error(`router log (last 60 lines):\n${h.log().split("\n").slice(-60).join("\n")}`);
+    });
+
     after(async () => {
         etcd?.close();
         await h?.close();

@@ -17,7 +17,8 @@ import { routerScript } from "../../router/bundle";
 import { runningProcessPid, spawnMachineProcess, stopMachineProcess } from "../../components/local/machine-process";
 import { routerPrivilegeArgv } from "../../components/local/router-boot";
 import { shortHash } from "../../components/local/vpc/addressing";
-import { hostOverlaps, readRecord, REGISTRY_DIR, removeVpc, run, tool, VpcRecord } from "../../components/local/vpc/netns";
+import { hostOverlaps, readRecord, REGISTRY_DIR, removeVpc, run, testRunPid, tool, VpcRecord } from "../../components/local/vpc/netns";
+import { testRunLives } from "../../components/local/cleanup";
 import { cidrContains, formatIpv4, LOOPBACK, parseIpv4 } from "../../model/ipv4";
 import { ROUTER_DEFAULTS, ROUTER_ENV } from "../../model/router-contract";
 import { EtcdTestCluster, startEtcdCluster } from "./etcd-cluster";
@@ -123,6 +124,11 @@ export interface RouterHarnessOptions {
     settleMs?: number;
 }
 
+/** The name of the bridge a harness makes for this /24. */
+export function harnessBridge(subnet: string): string {
+    return `cclr-${shortHash(`router-harness/${subnet}`)}`;
+}
+
 /** The bridge of the /24 holding `addresses`, with them on it, recorded like a local VPC; what a killed run left is removed first. */
 async function addressBridge(addresses: string[], dataDir: string): Promise<VpcRecord> {
     const values = addresses.map((a) => {
@@ -136,15 +142,27 @@ async function addressBridge(addresses: string[], dataDir: string): Promise<VpcR
         throw new Error("router harness: the router refuses service hosts on loopback (model/service-hosts.ts); give the suite a private /24 such as 10.213.14.0/24");
     }
     if (values.some((v) => v - (v % 256) !== network)) throw new Error(`router harness: every address must be in ${subnet}: ${addresses.join(", ")}`);
-    const bridge = `cclr-${shortHash(`router-harness/${subnet}`)}`;
-    const stale = readRecord(bridge);
-    if (stale) await removeVpc(stale);
+    const bridge = harnessBridge(subnet);
+    const owner = testRunPid() ?? process.pid;
+    // Another test run on this machine (another checkout, CI beside a developer's run) holding the
+    // same /24 keeps it: removing its bridge mid-test would fail that run's tests at random.
+    const inUse = (record: VpcRecord) => new Error(`router harness: ${subnet} (bridge ${bridge}) is in use by another test run that is still running (pid ${record.testRunPid}, since ${record.createdAt}); run one test run at a time on a machine. Nothing was created`);
+    const existing = readRecord(bridge);
+    if (existing && existing.testRunPid !== undefined && existing.testRunPid !== owner && testRunLives(existing.testRunPid)) throw inUse(existing);
+    // What a killed or failed run left: removed before this run takes the /24.
+    if (existing) await removeVpc(existing);
     const overlaps = hostOverlaps(subnet, bridge);
     if (overlaps.length > 0) throw new Error(`router harness: ${subnet} is in use on this host (${overlaps.join(", ")}); nothing was created`);
-    const record: VpcRecord = { bridge, subnet, namespaces: [], rootGuardTable: `${bridge.replace(/-/g, "_")}_guard`, dataDir, createdAt: new Date().toISOString() };
-    // Recorded before it exists, so a run killed halfway is still swept (components/local/cleanup.ts --vpcs).
+    const record: VpcRecord = { bridge, subnet, namespaces: [], rootGuardTable: `${bridge.replace(/-/g, "_")}_guard`, dataDir, createdAt: new Date().toISOString(), testRunPid: owner };
+    // Recorded before it exists, so a run killed halfway is still swept (components/local/cleanup.ts --vpcs);
+    // created exclusively, so of two runs starting together exactly one takes the /24.
     fs.mkdirSync(REGISTRY_DIR, { recursive: true });
-    fs.writeFileSync(path.join(REGISTRY_DIR, `${bridge}.json`), JSON.stringify(record, null, 2) + "\n");
+    try {
+        fs.writeFileSync(path.join(REGISTRY_DIR, `${bridge}.json`), JSON.stringify(record, null, 2) + "\n", { flag: "wx" });
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EEXIST") throw inUse(readRecord(bridge) ?? record);
+        throw err;
+    }
     const ip = (args: string[]) => run(tool("ip"), args);
     ip(["link", "add", bridge, "type", "bridge"]);
     for (const a of [...new Set(addresses)]) ip(["addr", "add", `${a}/24`, "dev", bridge]);
