@@ -70,6 +70,10 @@ interface Loaded {
     at: string;
 }
 
+/** A read after a watch event that failed is tried again after this, doubling up to SYNC_RETRY_MAX_MS. */
+const SYNC_RETRY_FIRST_MS = 250;
+const SYNC_RETRY_MAX_MS = 4000;
+
 /** The health JSON lists at most this many skipped services (and says how many there are). */
 export const MAX_SKIPPED_SHOWN = 100;
 
@@ -83,6 +87,8 @@ export class Router {
     /** When the oldest watch event not yet read arrived (the log says how long a host change took here). */
     private unreadEventAt: number | undefined;
     private syncing = false;
+    /** Reads failed in a row after watch events (each is retried, backing off). */
+    private failedReads = 0;
     /** A read asked for while one ran: "full" (settled, may reload) wins over "fast" (host changes only). */
     private pending: "fast" | "full" | undefined;
     /** How changes were applied since the watcher started (health JSON): reloads vs runtime batches. */
@@ -174,8 +180,14 @@ export class Router {
         }
     }
 
+    /** Runs `fn` once after `ms` unless stopped; a fired timer is forgotten (an outage of days retries without growing). */
     private later(fn: () => void, ms: number): void {
-        if (!this.stopped) this.timers.push(setTimeout(fn, ms));
+        if (this.stopped) return;
+        const timer = setTimeout(() => {
+            this.timers = this.timers.filter((t) => t !== timer);
+            fn();
+        }, ms);
+        this.timers.push(timer);
     }
 
     /** Every watch event is read at once: host changes go out now, a change that needs a reload settles first. */
@@ -202,13 +214,19 @@ export class Router {
             return;
         }
         this.syncing = true;
+        const eventAt = this.unreadEventAt;
+        this.unreadEventAt = undefined;
         try {
-            const eventAt = this.unreadEventAt;
-            this.unreadEventAt = undefined;
             const read = await rangePrefix(this.s.etcdEndpoints, this.s.prefix, 2000, loadEtcdAccess(this.s.etcdTls));
+            this.failedReads = 0;
             await this.apply(read.keys, read.revision, mode, eventAt);
         } catch (err) {
             this.report(`etcd: ${(err as Error).message}`);
+            // The watch event that asked for this read has been consumed: without another read, its
+            // change would wait for the next event, which may never come. Read again, backing off.
+            this.unreadEventAt ??= eventAt;
+            const delay = Math.min(SYNC_RETRY_FIRST_MS * 2 ** this.failedReads++, SYNC_RETRY_MAX_MS);
+            this.later(() => void this.sync(mode), delay);
         } finally {
             this.syncing = false;
             const next = this.pending;

@@ -122,6 +122,8 @@ export interface RouterHarnessOptions {
     healthPort?: number;
     dnsPort?: number;
     settleMs?: number;
+    /** Where the router reads and watches etcd (default: the member itself), e.g. a fault-injecting proxy in front of it. */
+    etcdEndpoints?: string[];
 }
 
 /** The name of the bridge a harness makes for this /24. */
@@ -212,7 +214,7 @@ export async function startRouterHarness(opts: RouterHarnessOptions): Promise<Ro
     const E = ROUTER_ENV;
     const env: Record<string, string> = {
         [E.prefix]: "/services",
-        [E.etcdEndpoints]: etcd.endpoints.join(","),
+        [E.etcdEndpoints]: (opts.etcdEndpoints ?? etcd.endpoints).join(","),
         [E.etcdProxy]: proxyUrl,
         [E.bind]: opts.address,
         [E.httpPorts]: (opts.httpPorts ?? [80, 443]).join(","),
