@@ -92,7 +92,11 @@ export async function commitPlans(
             );
         }
     };
-    await Promise.all(Array.from({ length: PARALLEL_TXNS }, worker));
+    // The first transaction leaves before the others are packed and planned: etcd works on it meanwhile.
+    const workers = [worker()];
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let w = 1; w < PARALLEL_TXNS; w++) workers.push(worker());
+    await Promise.all(workers);
     if (failed.length > 0) {
         const failedRoots = failed.flatMap((f) => f.roots);
         const written = sent > failed.length ? `; the other ${order.length - failedRoots.length} service(s) were written` : "";

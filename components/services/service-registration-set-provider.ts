@@ -145,18 +145,21 @@ async function apply(props: ServiceRegistrationSetState, before: Partial<Service
     const badPrefix = prefixProblem(props.prefix);
     const problems = [...serviceProblems(props.services), ...(badPrefix ? [{ field: "prefix", message: badPrefix }] : []), ...connectionProblems(props.connection)];
     if (problems.length > 0) throw new Error(formatProblems(label, problems));
-    const defs = props.services.filter((s) => changed.has(s.service)).map((s) => definitionOf(props, s));
+    if (props.clusterWaitSeconds) await waitForEtcd(props.connection, { timeoutSeconds: props.clusterWaitSeconds });
     const ownedKeys: Record<string, string[]> = {};
     const mirroredKeys: Record<string, string[]> = {};
-    for (const s of props.services) {
-        if (changed.has(s.service)) continue;
-        ownedKeys[s.service] = ownValue(before.ownedKeys, s.service) ?? [];
-        mirroredKeys[s.service] = ownValue(before.mirroredKeys, s.service) ?? [];
-    }
-    if (props.clusterWaitSeconds) await waitForEtcd(props.connection, { timeoutSeconds: props.clusterWaitSeconds });
     await withSharedEtcd(props.connection, async (session) => {
+        const defs = props.services.filter((s) => changed.has(s.service)).map((s) => definitionOf(props, s));
+        // The read every write starts with goes out now: preparing thousands of requests overlaps its round trip.
+        const reading = readSnapshots(session, defs);
+        reading.catch(() => undefined);
+        for (const s of props.services) {
+            if (changed.has(s.service)) continue;
+            ownedKeys[s.service] = ownValue(before.ownedKeys, s.service) ?? [];
+            mirroredKeys[s.service] = ownValue(before.mirroredKeys, s.service) ?? [];
+        }
         const requests = defs.map((def) => requestFor(props, def, { owned: ownValue(before.ownedKeys, def.service), mirrored: ownValue(before.mirroredKeys, def.service) }));
-        const plans = await registerServices(session, requests, (i) => `${label}: service "${defs[i].service}"`, { owner: setOwner(props), prefix: props.prefix });
+        const plans = await registerServices(session, requests, (i) => `${label}: service "${defs[i].service}"`, { owner: setOwner(props), prefix: props.prefix }, reading);
         plans.forEach((plan, i) => {
             ownedKeys[defs[i].service] = plan.ownedKeys;
             mirroredKeys[defs[i].service] = plan.mirroredKeys;

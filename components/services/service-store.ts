@@ -197,13 +197,32 @@ export interface SetWrite {
  * another writer. The provider's create and update use this same path; a set's (`set`) records its
  * ownership per transaction. Afterwards, set records whose lines the write superseded are tidied.
  */
-export async function registerServices(session: EtcdSession, requests: ServiceWriteRequest[], labelOf?: (i: number) => string, set?: SetWrite): Promise<ServiceWritePlan[]> {
+export async function registerServices(
+    session: EtcdSession,
+    requests: ServiceWriteRequest[],
+    labelOf?: (i: number) => string,
+    set?: SetWrite,
+    /** The caller's readSnapshots of exactly these requests' definitions, started early so its round trip overlaps the caller's preparation. */
+    reading?: Promise<ServiceSnapshot[]>,
+): Promise<ServiceWritePlan[]> {
     const label = (i: number) => labelOf?.(i) ?? `service ${serviceRoot(requests[i].definition.prefix, requests[i].definition.service)}`;
+    // The read goes out first; what follows until it is awaited needs no snapshot, and overlaps its round trip.
+    reading ??= readSnapshots(session, requests.map((r) => r.definition));
+    // Refused below before it is awaited: its outcome then matters to nobody.
+    reading.catch(() => undefined);
     const roots = requests.map((r) => serviceRoot(r.definition.prefix, r.definition.service));
     const seen = new Set<string>();
     const repeated = roots.filter((root) => seen.has(root) || !seen.add(root));
     if (repeated.length > 0) throw new Error(`${[...new Set(repeated)].join(", ")} listed more than once`);
-    const snapshots = await readSnapshots(session, requests.map((r) => r.definition));
+    requests.forEach((r, i) => {
+        if (set && (!r.recordedBySet || r.definition.prefix !== set.prefix)) throw new Error(`${label(i)}: a set's write records every service under ${set.prefix} in its records`);
+    });
+    // In the order of their keys (`<root>/...`: "a-b/" sorts before "a/"), so each batch's keys form a
+    // range no other batch of this write falls in.
+    const keyStarts = roots.map((root) => `${root}/`);
+    const keyOrder = roots.map((_, i) => i).sort((a, b) => (keyStarts[a] < keyStarts[b] ? -1 : keyStarts[a] > keyStarts[b] ? 1 : 0));
+    const snapshots = await reading;
+    if (snapshots.length !== requests.length) throw new Error(`registerServices: ${snapshots.length} snapshots read for ${requests.length} services`);
     await mapLimit(requests.map((r, i) => i).filter((i) => requests[i].mirrorToV2), 16, async (i) => {
         snapshots[i].v2Keys = await readV2Tree(session, serviceRoot(requests[i].definition.prefix, requests[i].definition.service));
     });
@@ -220,17 +239,11 @@ export async function registerServices(session: EtcdSession, requests: ServiceWr
     // A set's transactions carry one more operation: their record.
     const limit = set ? MAX_TXN_OPS - 1 : MAX_TXN_OPS;
     requests.forEach((r, i) => {
-        if (set && (!r.recordedBySet || r.definition.prefix !== set.prefix)) throw new Error(`${label(i)}: a set's write records every service under ${set.prefix} in its records`);
         // Keys and, unless a set records it, one owner marker: what planServiceWrite gives an untouched service.
         const ops = planned[i]?.v3.length ?? 1 + r.definition.hosts.length + (r.definition.hostPort === undefined ? 0 : 1) + (r.recordedBySet ? 0 : 1);
         if (ops > limit) throw new Error(`${label(i)}: needs ${ops} operations${set ? " and its ownership record one more" : ""}, more than etcd's ${MAX_TXN_OPS}-operation transaction limit (too many hosts)`);
     });
     const planAt = (i: number): ServiceWritePlan => (planned[i] ??= planServiceWrite(requests[i], snapshots[i]));
-
-    // In the order of their keys (`<root>/...`: "a-b/" sorts before "a/"), so each batch's keys form a
-    // range no other batch of this write falls in.
-    const keyStarts = roots.map((root) => `${root}/`);
-    const keyOrder = roots.map((_, i) => i).sort((a, b) => (keyStarts[a] < keyStarts[b] ? -1 : keyStarts[a] > keyStarts[b] ? 1 : 0));
     const recordOf = set ? setRecordWriter(set.prefix, set.owner, planAt, snapshots) : undefined;
     const records = await commitPlans(session, keyOrder, planAt, snapshots, (p) => p.v3, { recordOf });
     const plans = requests.map((r, i) => planAt(i));
