@@ -122,6 +122,14 @@ function trackPid(pid: number): void {
     installExitHook();
 }
 
+/** The same safety net for another etcd this process started (a worker's proxy): killed if the test process exits first. */
+export function killOnExit(child: { pid?: number; once(event: "exit", listener: () => void): unknown }): void {
+    const pid = child.pid;
+    if (pid === undefined) return;
+    trackPid(pid);
+    child.once("exit", () => livePids.delete(pid));
+}
+
 export async function startEtcdCluster(opts: StartEtcdClusterOptions): Promise<EtcdTestCluster> {
     requireEtcdBinaries();
     if (!Number.isInteger(opts.size) || opts.size < 1) throw new Error(`cluster size must be >= 1, got ${opts.size}`);

@@ -21,7 +21,7 @@ import { hostOverlaps, readRecord, REGISTRY_DIR, removeVpc, run, testRunPid, too
 import { testRunLives } from "../../components/local/cleanup";
 import { cidrContains, formatIpv4, LOOPBACK, parseIpv4 } from "../../model/ipv4";
 import { ROUTER_DEFAULTS, ROUTER_ENV } from "../../model/router-contract";
-import { EtcdTestCluster, startEtcdCluster } from "./etcd-cluster";
+import { EtcdTestCluster, killOnExit, startEtcdCluster } from "./etcd-cluster";
 
 export interface RouterHarness {
     etcd: EtcdTestCluster;
@@ -202,6 +202,7 @@ export async function startRouterHarness(opts: RouterHarnessOptions): Promise<Ro
                 ETCD_LISTEN_CLIENT_URLS: proxyUrl,
             },
         });
+        killOnExit(proxy);
         await waitFor("the worker's etcd proxy", async () => (await httpGet(`${proxyUrl}/v2/keys/?quorum=false`)).status === 200);
     };
     const stopProxy = async () => {
