@@ -89,6 +89,8 @@ export class Router {
     private syncing = false;
     /** Reads failed in a row after watch events (each is retried, backing off). */
     private failedReads = 0;
+    /** The read scheduled after a failed one, and the mode the requests that joined it ask for. */
+    private retry: { mode: "fast" | "full"; timer?: NodeJS.Timeout } | undefined;
     /** A read asked for while one ran: "full" (settled, may reload) wins over "fast" (host changes only). */
     private pending: "fast" | "full" | undefined;
     /** How changes were applied since the watcher started (health JSON): reloads vs runtime batches. */
@@ -129,6 +131,7 @@ export class Router {
         this.watch?.close();
         for (const t of this.timers) clearInterval(t);
         if (this.settleTimer) clearTimeout(this.settleTimer);
+        if (this.retry?.timer) clearTimeout(this.retry.timer);
         for (const server of this.servers) server.close();
         this.haproxy.stop();
     }
@@ -209,30 +212,53 @@ export class Router {
     }
 
     private async sync(mode: "fast" | "full"): Promise<void> {
-        if (this.syncing) {
-            if (this.pending !== "full") this.pending = mode;
+        if (this.stopped) return;
+        if (this.syncing || this.retry) {
+            // A read runs, or one is scheduled after a failed one: this request joins it.
+            if (this.retry) this.retry.mode = this.retry.mode === "full" ? "full" : mode;
+            else if (this.pending !== "full") this.pending = mode;
             return;
         }
         this.syncing = true;
         const eventAt = this.unreadEventAt;
         this.unreadEventAt = undefined;
         try {
-            const read = await rangePrefix(this.s.etcdEndpoints, this.s.prefix, 2000, loadEtcdAccess(this.s.etcdTls));
+            let read: Awaited<ReturnType<typeof rangePrefix>>;
+            try {
+                read = await rangePrefix(this.s.etcdEndpoints, this.s.prefix, 2000, loadEtcdAccess(this.s.etcdTls));
+            } catch (err) {
+                this.report(`etcd: ${(err as Error).message}`);
+                this.retryRead(mode, eventAt);
+                return;
+            }
             this.failedReads = 0;
-            await this.apply(read.keys, read.revision, mode, eventAt);
-        } catch (err) {
-            this.report(`etcd: ${(err as Error).message}`);
-            // The watch event that asked for this read has been consumed: without another read, its
-            // change would wait for the next event, which may never come. Read again, backing off.
-            this.unreadEventAt ??= eventAt;
-            const delay = Math.min(SYNC_RETRY_FIRST_MS * 2 ** this.failedReads++, SYNC_RETRY_MAX_MS);
-            this.later(() => void this.sync(mode), delay);
+            await this.apply(read.keys, read.revision, mode, eventAt).catch((err) => this.report(`etcd revision ${read.revision} not applied: ${(err as Error).message}`, read.revision));
         } finally {
             this.syncing = false;
             const next = this.pending;
             this.pending = undefined;
             if (next) void this.sync(next);
         }
+    }
+
+    /**
+     * The watch event that asked for a failed read has been consumed: without another read, its
+     * change would wait for the next event, which may never come. One retry is scheduled at a time,
+     * backing off; reads asked for meanwhile join it, so an outage costs one read per interval.
+     */
+    private retryRead(mode: "fast" | "full", eventAt: number | undefined): void {
+        this.unreadEventAt ??= eventAt;
+        if (this.retry) {
+            if (mode === "full") this.retry.mode = "full";
+            return;
+        }
+        const delay = Math.min(SYNC_RETRY_FIRST_MS * 2 ** this.failedReads++, SYNC_RETRY_MAX_MS);
+        const retry: { mode: "fast" | "full"; timer?: NodeJS.Timeout } = { mode };
+        retry.timer = setTimeout(() => {
+            this.retry = undefined;
+            void this.sync(retry.mode);
+        }, delay);
+        this.retry = retry;
     }
 
     private report(message: string, revision?: number): void {

@@ -94,6 +94,8 @@ export async function commitPlans(
     };
     // The first transaction leaves before the others are packed and planned: etcd works on it meanwhile.
     const workers = [worker()];
+    // Seen by Promise.all below; until then, a throw while packing must not count as unhandled.
+    workers[0].catch(() => undefined);
     await new Promise((resolve) => setImmediate(resolve));
     for (let w = 1; w < PARALLEL_TXNS; w++) workers.push(worker());
     await Promise.all(workers);

@@ -19,7 +19,7 @@ import {
     ownValue,
 } from "../../model/service-keys";
 import { ownedKeysSeen, serviceClaim, ServiceWriteRequest } from "../../model/service-write-plan";
-import { readSnapshots, readV2Tree, registerServices, ServiceRemoval, unregisterServices } from "./service-store";
+import { readSnapshots, readV2Tree, registerServices, ServiceRemoval, startEarlyRead, unregisterServices } from "./service-store";
 import { deleteKeys, readOwnSetRecords } from "./set-record-store";
 import { ownSetRecordsPrefix } from "../../model/set-records";
 import { failWith, isUnknown, sameJson } from "./service-registration-common";
@@ -151,15 +151,14 @@ async function apply(props: ServiceRegistrationSetState, before: Partial<Service
     await withSharedEtcd(props.connection, async (session) => {
         const defs = props.services.filter((s) => changed.has(s.service)).map((s) => definitionOf(props, s));
         // The read every write starts with goes out now: preparing thousands of requests overlaps its round trip.
-        const reading = readSnapshots(session, defs);
-        reading.catch(() => undefined);
+        const early = startEarlyRead(session, defs);
         for (const s of props.services) {
             if (changed.has(s.service)) continue;
             ownedKeys[s.service] = ownValue(before.ownedKeys, s.service) ?? [];
             mirroredKeys[s.service] = ownValue(before.mirroredKeys, s.service) ?? [];
         }
         const requests = defs.map((def) => requestFor(props, def, { owned: ownValue(before.ownedKeys, def.service), mirrored: ownValue(before.mirroredKeys, def.service) }));
-        const plans = await registerServices(session, requests, (i) => `${label}: service "${defs[i].service}"`, { owner: setOwner(props), prefix: props.prefix }, reading);
+        const plans = await registerServices(session, requests, (i) => `${label}: service "${defs[i].service}"`, { owner: setOwner(props), prefix: props.prefix }, early);
         plans.forEach((plan, i) => {
             ownedKeys[defs[i].service] = plan.ownedKeys;
             mirroredKeys[defs[i].service] = plan.mirroredKeys;

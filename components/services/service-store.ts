@@ -183,6 +183,19 @@ async function tidyAfter(session: EtcdSession, snapshots: ServiceSnapshot[], dro
     }
 }
 
+/** A read of what etcd holds for `defs`, started before the write that uses it is prepared (startEarlyRead). */
+export interface EarlyRead {
+    defs: readonly { prefix: string; service: string }[];
+    snapshots: Promise<ServiceSnapshot[]>;
+}
+
+/** Sends the read of `defs` now; registerServices takes it for requests holding these very definitions. */
+export function startEarlyRead(session: EtcdSession, defs: readonly { prefix: string; service: string }[]): EarlyRead {
+    const snapshots = readSnapshots(session, [...defs]);
+    snapshots.catch(() => undefined);
+    return { defs, snapshots };
+}
+
 /** A set's write: ownership goes into one record per transaction (model/set-records.ts), not per-service markers. */
 export interface SetWrite {
     /** The set's owner in its records, `set:<owner key>`. */
@@ -202,12 +215,16 @@ export async function registerServices(
     requests: ServiceWriteRequest[],
     labelOf?: (i: number) => string,
     set?: SetWrite,
-    /** The caller's readSnapshots of exactly these requests' definitions, started early so its round trip overlaps the caller's preparation. */
-    reading?: Promise<ServiceSnapshot[]>,
+    /** The caller's readSnapshots, started early so its round trip overlaps the caller's preparation: of these very definition objects, in the requests' order. */
+    early?: EarlyRead,
 ): Promise<ServiceWritePlan[]> {
     const label = (i: number) => labelOf?.(i) ?? `service ${serviceRoot(requests[i].definition.prefix, requests[i].definition.service)}`;
+    // A snapshot planned against another service's would skip that service's ownership check.
+    if (early && (early.defs.length !== requests.length || early.defs.some((d, i) => d !== requests[i].definition))) {
+        throw new Error("registerServices: the early read is not of these requests' definitions");
+    }
     // The read goes out first; what follows until it is awaited needs no snapshot, and overlaps its round trip.
-    reading ??= readSnapshots(session, requests.map((r) => r.definition));
+    const reading = early?.snapshots ?? readSnapshots(session, requests.map((r) => r.definition));
     // Refused below before it is awaited: its outcome then matters to nobody.
     reading.catch(() => undefined);
     const roots = requests.map((r) => serviceRoot(r.definition.prefix, r.definition.service));
@@ -222,7 +239,6 @@ export async function registerServices(
     const keyStarts = roots.map((root) => `${root}/`);
     const keyOrder = roots.map((_, i) => i).sort((a, b) => (keyStarts[a] < keyStarts[b] ? -1 : keyStarts[a] > keyStarts[b] ? 1 : 0));
     const snapshots = await reading;
-    if (snapshots.length !== requests.length) throw new Error(`registerServices: ${snapshots.length} snapshots read for ${requests.length} services`);
     await mapLimit(requests.map((r, i) => i).filter((i) => requests[i].mirrorToV2), 16, async (i) => {
         snapshots[i].v2Keys = await readV2Tree(session, serviceRoot(requests[i].definition.prefix, requests[i].definition.service));
     });

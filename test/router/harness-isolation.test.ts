@@ -9,7 +9,7 @@ import * as path from "path";
 import { harnessBridge, startRouterHarness } from "../support/router-harness";
 import { REGISTRY_DIR, readRecord, VpcRecord } from "../../components/local/vpc/netns";
 
-// Addresses: 10.213.17.0/24, this suite's own; nothing is ever created on it.
+// Addresses: 10.213.17.0/24, this suite's own (a harness on its bridge in the second test).
 const SUBNET = "10.213.17.0/24";
 
 describe("router harness: a /24 held by another live test run", function () {
@@ -37,5 +37,19 @@ describe("router harness: a /24 held by another live test run", function () {
         expect(refused!.message).to.contain(SUBNET).and.contain(`pid ${otherRun.pid}`).and.contain("Nothing was created");
         expect(readRecord(bridge), "the other run's record").to.deep.equal(held);
         expect(fs.existsSync(`/sys/class/net/${bridge}`), "no bridge made").to.equal(false);
+    });
+
+    it("takes over a record left unreadable by a killed run, and removes what it made on close", async () => {
+        fs.mkdirSync(REGISTRY_DIR, { recursive: true });
+        fs.writeFileSync(recordPath, "");
+        const harness = await startRouterHarness({ memberAddress: "10.213.17.2", proxyAddress: "10.213.17.5", address: "10.213.17.10" });
+        try {
+            expect(readRecord(bridge)?.testRunPid, "the record is this run's now").to.be.a("number");
+            expect(fs.existsSync(`/sys/class/net/${bridge}`), "its bridge").to.equal(true);
+        } finally {
+            await harness.close();
+        }
+        expect(fs.existsSync(recordPath), "record removed").to.equal(false);
+        expect(fs.existsSync(`/sys/class/net/${bridge}`), "bridge removed").to.equal(false);
     });
 });

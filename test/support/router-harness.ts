@@ -149,21 +149,28 @@ async function addressBridge(addresses: string[], dataDir: string): Promise<VpcR
     // Another test run on this machine (another checkout, CI beside a developer's run) holding the
     // same /24 keeps it: removing its bridge mid-test would fail that run's tests at random.
     const inUse = (record: VpcRecord) => new Error(`router harness: ${subnet} (bridge ${bridge}) is in use by another test run that is still running (pid ${record.testRunPid}, since ${record.createdAt}); run one test run at a time on a machine. Nothing was created`);
+    const recordFile = path.join(REGISTRY_DIR, `${bridge}.json`);
+    const record: VpcRecord = { bridge, subnet, namespaces: [], rootGuardTable: `${bridge.replace(/-/g, "_")}_guard`, dataDir, createdAt: new Date().toISOString(), testRunPid: owner };
     const existing = readRecord(bridge);
     if (existing && existing.testRunPid !== undefined && existing.testRunPid !== owner && testRunLives(existing.testRunPid)) throw inUse(existing);
-    // What a killed or failed run left: removed before this run takes the /24.
-    if (existing) await removeVpc(existing);
+    // What a killed or failed run left, an unreadable record too: removed before this run takes the /24.
+    if (existing || fs.existsSync(recordFile)) await removeVpc(existing ?? { ...record, dataDir: "" });
     const overlaps = hostOverlaps(subnet, bridge);
     if (overlaps.length > 0) throw new Error(`router harness: ${subnet} is in use on this host (${overlaps.join(", ")}); nothing was created`);
-    const record: VpcRecord = { bridge, subnet, namespaces: [], rootGuardTable: `${bridge.replace(/-/g, "_")}_guard`, dataDir, createdAt: new Date().toISOString(), testRunPid: owner };
-    // Recorded before it exists, so a run killed halfway is still swept (components/local/cleanup.ts --vpcs);
-    // created exclusively, so of two runs starting together exactly one takes the /24.
+    // Recorded before it exists, so a run killed halfway is still swept (components/local/cleanup.ts --vpcs).
+    // Linked into place whole: of two runs that find no record, exactly one takes the /24, and no
+    // reader ever sees half a record. (Two runs finding the same stale record at the same moment
+    // could still race on its removal; they are the rare case this does not cover.)
     fs.mkdirSync(REGISTRY_DIR, { recursive: true });
+    const draft = `${recordFile}.${process.pid}.tmp`;
+    fs.writeFileSync(draft, JSON.stringify(record, null, 2) + "\n");
     try {
-        fs.writeFileSync(path.join(REGISTRY_DIR, `${bridge}.json`), JSON.stringify(record, null, 2) + "\n", { flag: "wx" });
+        fs.linkSync(draft, recordFile);
     } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "EEXIST") throw inUse(readRecord(bridge) ?? record);
         throw err;
+    } finally {
+        fs.rmSync(draft, { force: true });
     }
     const ip = (args: string[]) => run(tool("ip"), args);
     ip(["link", "add", bridge, "type", "bridge"]);

@@ -83,7 +83,9 @@ describe("cluster wait: the service providers wait for a real etcd that starts l
 
     it("ServiceRegistrationSet: create keeps probing until the cluster answers, then writes", async () => {
         expect(await refuses("127.0.5.90", 2379), "nothing at 127.0.5.90:2379 yet").to.equal(true);
-        const connection = { endpoints: ["https://127.0.5.90:2379"], tls: deployer, timeoutMs: 1000, retries: 0 };
+        // Probes fail at once while nothing listens (connection refused); the generous timeout is for
+        // the first calls of the freshly started cluster, which took over 1 s once in a loaded run.
+        const connection = { endpoints: ["https://127.0.5.90:2379"], tls: deployer, timeoutMs: 5000, retries: 0 };
         const { inputs, failures } = await serviceRegistrationSetProvider.check!({}, {
             resourceName: "late", ownerKey: "late-owner", connection, services: [web], prefix: "/services/late", clusterWaitSeconds: 60,
             providerVersion: SERVICE_REGISTRATION_SET_PROVIDER_VERSION,
