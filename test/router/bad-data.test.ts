@@ -6,7 +6,7 @@
 // Addresses: 10.213.15.0/24 (this suite's own, on a bridge of the harness).
 import { expect } from "chai";
 import { Etcd3 } from "etcd3";
-import { httpGet, RouterHarness, startBackends, startRouterHarness, tcpRead, waitFor, watcherPid } from "../support/router-harness";
+import { httpGet, RouterHarness, routerHealth, startBackends, startRouterHarness, tcpRead, waitFor, watcherPid } from "../support/router-harness";
 import { keepCalling } from "../support/keep-calling";
 
 const ADDRESS = "10.213.15.10";
@@ -21,10 +21,7 @@ interface Health {
     };
 }
 
-async function health(): Promise<Health> {
-    const res = await httpGet(`http://${ADDRESS}:10256/healthz`, undefined, 10000);
-    return { status: res.status, body: JSON.parse(res.body) };
-}
+const health = () => routerHealth<Health["body"]>(ADDRESS);
 
 describe("router: bad data in etcd costs only its own service (real etcd, real HAProxy)", function () {
     this.timeout(180000);

@@ -8,7 +8,7 @@
 import { expect } from "chai";
 import { Etcd3 } from "etcd3";
 import * as net from "net";
-import { httpGet, RouterHarness, startBackends, startRouterHarness, waitFor } from "../support/router-harness";
+import { httpGet, RouterHarness, routerHealth, startBackends, startRouterHarness, waitFor } from "../support/router-harness";
 
 const ADDRESS = "10.213.18.10";
 const MEMBER = "10.213.18.2";
@@ -58,10 +58,7 @@ interface Health {
     body: { problem?: { message: string } };
 }
 
-async function health(): Promise<Health> {
-    const res = await httpGet(`http://${ADDRESS}:10256/healthz`, undefined, 10000);
-    return { status: res.status, body: JSON.parse(res.body) };
-}
+const health = () => routerHealth<Health["body"]>(ADDRESS);
 
 describe("router: a read that fails after a watch event is tried again (real etcd, real HAProxy)", function () {
     this.timeout(120000);

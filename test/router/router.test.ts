@@ -11,17 +11,14 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { ROUTER_CAPABILITIES, ROUTER_HAPROXY_USER } from "../../model/router-contract";
-import { haproxyMasterPid, httpGet, settledHaproxyMasterPid, RouterHarness, startBackends, startRouterHarness, tcpRead, waitFor, watcherPid } from "../support/router-harness";
+import { haproxyMasterPid, httpGet, settledHaproxyMasterPid, RouterHarness, routerHealth, startBackends, startRouterHarness, tcpRead, waitFor, watcherPid } from "../support/router-harness";
 
 const ADDRESS = "10.213.14.10";
 const URL80 = `http://${ADDRESS}`;
 /** Linux capability numbers (linux/capability.h) of the ones the router keeps. */
 const CAPABILITY_BITS: Record<string, bigint> = { KILL: 1n << 5n, SETGID: 1n << 6n, SETUID: 1n << 7n, NET_BIND_SERVICE: 1n << 10n };
 
-async function health(): Promise<{ status: number; body: any }> {
-    const res = await httpGet(`http://${ADDRESS}:10256/healthz`);
-    return { status: res.status, body: JSON.parse(res.body) };
-}
+const health = () => routerHealth(ADDRESS);
 
 /** Distinct backend labels seen over `n` requests. */
 async function seen(n: number, url: string, host?: string): Promise<string[]> {

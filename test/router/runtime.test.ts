@@ -10,16 +10,14 @@ import { expect } from "chai";
 import { Etcd3 } from "etcd3";
 import * as fs from "fs";
 import * as path from "path";
-import { haproxyProcesses, httpGet, RouterHarness, servedHosts, startBackends, startRouterHarness, waitFor } from "../support/router-harness";
+import { haproxyProcesses, httpGet, RouterHarness, routerHealth, servedHosts, startBackends, startRouterHarness, waitFor } from "../support/router-harness";
 
 const NET = "10.213.52";
 const ADDRESS = `${NET}.10`;
 const URL80 = `http://${ADDRESS}`;
 const hostOf = (n: number) => `${NET}.${n}:8080`;
 
-async function health(): Promise<any> {
-    return JSON.parse((await httpGet(`http://${ADDRESS}:10256/healthz`, undefined, 10000)).body);
-}
+const health = async () => (await routerHealth(ADDRESS)).body;
 
 /** Clients calling web back to back (a new connection per request, the hardest case) until stopped. */
 function load(clients: number): { stop(): Promise<{ ok: number; failures: string[]; labels: Set<string> }> } {

@@ -268,6 +268,12 @@ export async function startRouterHarness(opts: RouterHarnessOptions): Promise<Ro
     return harness;
 }
 
+/** The router's health answer at `address` (its health port, 10256 by default): the HTTP status and the parsed JSON. */
+export async function routerHealth<Body = any>(address: string, port = 10256): Promise<{ status: number; body: Body }> {
+    const res = await httpGet(`http://${address}:${port}/healthz`, undefined, 10000);
+    return { status: res.status, body: JSON.parse(res.body) as Body };
+}
+
 /** The pid of the supervisor loop's current watcher (its one child). */
 export function watcherPid(supervisorPid: number): number | undefined {
     try {
