@@ -90,7 +90,7 @@ export class Router {
     /** Reads failed in a row after watch events (each is retried, backing off). */
     private failedReads = 0;
     /** The read scheduled after a failed one, and the mode the requests that joined it ask for. */
-    private retry: { mode: "fast" | "full"; timer?: NodeJS.Timeout } | undefined;
+    private retry: { mode: "fast" | "full"; timer: NodeJS.Timeout } | undefined;
     /** A read asked for while one ran: "full" (settled, may reload) wins over "fast" (host changes only). */
     private pending: "fast" | "full" | undefined;
     /** How changes were applied since the watcher started (health JSON): reloads vs runtime batches. */
@@ -131,7 +131,7 @@ export class Router {
         this.watch?.close();
         for (const t of this.timers) clearInterval(t);
         if (this.settleTimer) clearTimeout(this.settleTimer);
-        if (this.retry?.timer) clearTimeout(this.retry.timer);
+        if (this.retry) clearTimeout(this.retry.timer);
         for (const server of this.servers) server.close();
         this.haproxy.stop();
     }
@@ -247,18 +247,15 @@ export class Router {
      * backing off; reads asked for meanwhile join it, so an outage costs one read per interval.
      */
     private retryRead(mode: "fast" | "full", eventAt: number | undefined): void {
+        // Reads never overlap (sync), and one scheduled joins later requests: none is scheduled here.
         this.unreadEventAt ??= eventAt;
-        if (this.retry) {
-            if (mode === "full") this.retry.mode = "full";
-            return;
-        }
         const delay = Math.min(SYNC_RETRY_FIRST_MS * 2 ** this.failedReads++, SYNC_RETRY_MAX_MS);
-        const retry: { mode: "fast" | "full"; timer?: NodeJS.Timeout } = { mode };
-        retry.timer = setTimeout(() => {
+        const timer = setTimeout(() => {
+            const joined = this.retry?.mode ?? mode;
             this.retry = undefined;
-            void this.sync(retry.mode);
+            void this.sync(joined);
         }, delay);
-        this.retry = retry;
+        this.retry = { mode, timer };
     }
 
     private report(message: string, revision?: number): void {
