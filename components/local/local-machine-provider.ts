@@ -9,6 +9,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderOperations } from "../services/bundled-provider";
 import type { MachineRole, OsFlavor } from "../../model/types";
 import type { DemoBackend } from "./demo-backends";
+import { checkedBefore } from "../services/checked-before";
 import { runningProcessPid } from "./machine-process";
 import { prepareRoot, runningPid, stopEtcd } from "./processes";
 import { boot, bootFreshMachine, LocalMachineInputs, LocalMachineState, planFor, shutdownMachine, startExtras, stateOf, stopExtras, templatePath } from "./machine-lifecycle";
@@ -41,19 +42,14 @@ function identityChanged(olds: LocalMachineInputs, news: LocalMachineInputs): bo
 
 /** The inputs check's boot plan and role test read (planFor, and the mode against the role). */
 const PLAN_INPUTS = ["name", "role", "address", "userData", "root", "flavor", "tlsStore"] as const;
-/** Where the engine keeps a dynamic resource's provider code in its inputs (the bundle, by its hash). */
-const PROVIDER_CODE = "__provider";
 
 /**
- * Whether check already judged these plan inputs with this same provider code: olds are the inputs
- * the engine stored after this check accepted them, and the plan is a pure function of the inputs
- * and the code. Then planning again (parsing the user-data, ~10 ms a machine, after loading `yaml`)
- * can only repeat that verdict; it ran on every resource of every `up`, a no-op's included.
+ * Whether check already judged these plan inputs with this same provider code (checked-before.ts):
+ * the plan is a pure function of them, so planning again (parsing the user-data, ~10 ms a machine,
+ * after loading `yaml`) can only repeat that verdict.
  */
 export function planCheckedBefore(olds: Partial<Record<string, unknown>> | undefined, news: Partial<Record<string, unknown>>): boolean {
-    const code = news[PROVIDER_CODE];
-    if (!olds || typeof code !== "string" || code === "" || olds[PROVIDER_CODE] !== code) return false;
-    return PLAN_INPUTS.every((key) => JSON.stringify(olds[key] ?? null) === JSON.stringify(news[key] ?? null));
+    return checkedBefore(olds, news, PLAN_INPUTS);
 }
 
 export const provider: ProviderOperations = {

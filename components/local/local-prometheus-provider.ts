@@ -11,6 +11,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderOperations } from "../services/bundled-provider";
 import { prometheusConfigText, PrometheusJob, PrometheusSettings } from "../../model/prometheus-config";
+import { checkedBefore } from "../services/checked-before";
 import { removeIfEmpty } from "./processes";
 import { processPaths, runningProcessPid, spawnMachineProcess, stopMachineProcess } from "./machine-process";
 
@@ -35,8 +36,15 @@ export interface LocalPrometheusInputs {
     providerVersion: string;
 }
 
+/** The inputs as check returns them: with the prometheus.yml they make, and the `yaml` release that wrote it. */
+export interface CheckedPrometheusInputs extends LocalPrometheusInputs {
+    /** The prometheus.yml these inputs make: what diff compares with the one written (a new writer or `yaml` release counts, a reworded job does not). */
+    configText: string;
+    configWriter: string;
+}
+
 export interface LocalPrometheusState extends LocalPrometheusInputs {
-    /** The prometheus.yml it wrote: what diff compares the next text with (a new writer or `yaml` release counts, a reworded job does not). */
+    /** The prometheus.yml it wrote. */
     configText: string;
     pid?: number;
     running: boolean;
@@ -60,11 +68,19 @@ function statusOf(url: string): Promise<number | undefined> {
     });
 }
 
-function configTextOf(inputs: LocalPrometheusInputs): string {
-    return prometheusConfigText(inputs.scrape.jobs, inputs.scrape.settings);
+function configTextOf(inputs: LocalPrometheusInputs | CheckedPrometheusInputs): string {
+    return "configText" in inputs && typeof inputs.configText === "string" ? inputs.configText : prometheusConfigText(inputs.scrape.jobs, inputs.scrape.settings);
 }
 
-async function start(inputs: LocalPrometheusInputs): Promise<number> {
+/** The `yaml` release that writes prometheus.yml: outside the provider's bundle, so not in its code. */
+function configWriter(): string {
+    return `yaml@${(require("yaml/package.json") as { version: string }).version}`;
+}
+
+/** What check writes the config from, besides the provider code. */
+const CONFIG_INPUTS = ["scrape", "configWriter"] as const;
+
+async function start(inputs: LocalPrometheusInputs | CheckedPrometheusInputs): Promise<number> {
     const fs: typeof import("fs") = require("fs");
     const path: typeof import("path") = require("path");
     if (!fs.existsSync(PROMETHEUS_BINARY)) throw new Error(`local Prometheus: ${PROMETHEUS_BINARY} not found; run scripts/install-system-deps.sh (Debian's prometheus)`);
@@ -85,25 +101,30 @@ async function start(inputs: LocalPrometheusInputs): Promise<number> {
     return pid;
 }
 
-/** What differs between the deployed Prometheus and `news`: its settings, and the prometheus.yml it would write against the one it wrote. */
-export function changedInputs(olds: LocalPrometheusState, news: LocalPrometheusInputs): string[] {
+/** What differs between the deployed Prometheus and `news`: its settings, and the prometheus.yml it would write (check's, when checked) against the one it wrote. */
+export function changedInputs(olds: LocalPrometheusState, news: LocalPrometheusInputs | CheckedPrometheusInputs): string[] {
     const keys = ["name", "namespace", "address", "port", "root", "providerVersion"] as const;
     return [...keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k])), ...(olds.configText === configTextOf(news) ? [] : ["configText"])];
 }
 
 export const provider: ProviderOperations = {
-    async check(_olds: LocalPrometheusInputs, news: LocalPrometheusInputs) {
+    async check(olds: Partial<CheckedPrometheusInputs> | undefined, news: LocalPrometheusInputs) {
         const failures: pulumi.dynamic.CheckFailure[] = [];
         if (typeof news.root === "string" && !news.root.startsWith("/")) failures.push({ property: "root", reason: "root must be absolute" });
         if (!Array.isArray(news.scrape?.jobs) || typeof news.scrape?.settings?.cluster !== "string") failures.push({ property: "scrape", reason: "scrape must hold the jobs and settings of prometheus.yml" });
-        return { inputs: news, failures };
+        if (failures.length > 0) return { inputs: news, failures };
+        // The text once per change: the same code and writer made it from the same scrape data before.
+        const { configText: _given, ...rest } = news as Partial<CheckedPrometheusInputs> & LocalPrometheusInputs;
+        const next = { ...rest, configWriter: configWriter() };
+        const configText = checkedBefore(olds, next, CONFIG_INPUTS) && typeof olds?.configText === "string" ? olds.configText : prometheusConfigText(news.scrape.jobs, news.scrape.settings);
+        return { inputs: { ...next, configText }, failures };
     },
-    async diff(_id: string, olds: LocalPrometheusState, news: LocalPrometheusInputs) {
+    async diff(_id: string, olds: LocalPrometheusState, news: CheckedPrometheusInputs) {
         const changed = changedInputs(olds, news);
         const gone = runningProcessPid(olds.root, PROCESS, olds.pid) === undefined;
         return { changes: changed.length > 0 || gone, replaces: changed.includes("root") ? ["root"] : [], deleteBeforeReplace: true };
     },
-    async create(inputs: LocalPrometheusInputs) {
+    async create(inputs: CheckedPrometheusInputs) {
         const pid = await start(inputs);
         return { id: inputs.name, outs: { ...inputs, configText: configTextOf(inputs), pid, running: true, url: urlOf(inputs) } };
     },
@@ -112,7 +133,7 @@ export const provider: ProviderOperations = {
         const { pid: _old, ...rest } = props;
         return { id, props: { ...rest, ...(pid ? { pid } : {}), running: pid !== undefined } };
     },
-    async update(_id: string, olds: LocalPrometheusState, news: LocalPrometheusInputs) {
+    async update(_id: string, olds: LocalPrometheusState, news: CheckedPrometheusInputs) {
         await stopMachineProcess(runningProcessPid(olds.root, PROCESS, olds.pid), olds.root, PROCESS, 5000);
         const pid = await start(news);
         return { outs: { ...news, configText: configTextOf(news), pid, running: true, url: urlOf(news) } };

@@ -74,24 +74,22 @@ describe("bundled providers", function () {
         expect(serializedProviderText({} as never), "only bundledProvider's providers have a text").to.equal(undefined);
     });
 
-    it("leave __provider to the engine: no diff reads it (one check compares it), and each exports all six operations", () => {
+    it("leave __provider to the engine: no diff reads it (checks that reuse their own work compare it), and each exports all six operations", () => {
         // The packed text changes with the code, esbuild or the zlib Node was built with. Each diff()
         // compares its own named inputs (read in review, not provable here); this holds them to never
-        // naming __provider, so a new packed text alone is no change. One check names it, to know that
-        // the same code accepted the same inputs before (LocalMachine's planCheckedBefore): in its bundle
-        // the name appears once, and neither its diff nor anything but its check reaches that test.
+        // naming __provider, so a new packed text alone is no change. A check may compare it, to know that
+        // the same code derived something from the same inputs before (components/services/checked-before.ts):
+        // in such a bundle the name appears once, in checkedBefore, and only its check reaches that test.
         const entries = bundledEntries();
         expect(entries.length, "the providers found").to.be.at.least(18);
-        const checkMemo: Record<string, number> = { "local-machine-provider.ts": 1 };
+        const checksThatReuse = new Set(["local-machine-provider.ts", "local-prometheus-provider.ts"]);
         for (const entry of entries) {
             const name = path.basename(entry);
-            expect(bundleOf(entry).split("__provider").length - 1, path.relative(REPO_ROOT, entry)).to.equal(checkMemo[name] ?? 0);
-            if (checkMemo[name]) {
-                const uses = bundleOf(entry).match(/\bplanCheckedBefore\(/g) ?? [];
-                expect(uses.length, "planCheckedBefore: defined, and called once (in check)").to.equal(2);
+            expect(bundleOf(entry).split("__provider").length - 1, path.relative(REPO_ROOT, entry)).to.equal(checksThatReuse.has(name) ? 1 : 0);
+            if (checksThatReuse.has(name)) {
                 const provider = requireFromString(bundleOf(entry)).provider;
-                expect(provider.check.toString()).to.include("planCheckedBefore(");
-                for (const op of ["diff", "create", "read", "update", "delete"]) expect(provider[op].toString(), op).not.to.match(/planCheckedBefore|PROVIDER_CODE|__provider/);
+                expect(provider.check.toString(), name).to.match(/\b(planC|c)heckedBefore\(/);
+                for (const op of ["diff", "create", "read", "update", "delete"]) expect(provider[op].toString(), `${name} ${op}`).not.to.match(/checkedBefore|CheckedBefore|PROVIDER_CODE|__provider/);
             }
             const exported = requireFromString(bundleOf(entry)).provider;
             for (const op of ["check", "diff", "create", "read", "update", "delete"]) expect(exported?.[op], `${path.relative(REPO_ROOT, entry)} ${op}`).to.be.a("function");
