@@ -14,6 +14,10 @@ export function nodeScriptBuild(entry: string, banner: string): BuildResult {
         format: "cjs",
         minify: true,
         legalComments: "none",
+        // package.json declares the repository's modules free of import side effects, so that a
+        // provider's bundle drops what it imports and never uses. These scripts are shipped to the
+        // machines (a new text rolls every worker): their text stays what their own code makes.
+        ignoreAnnotations: true,
         write: false,
         logLevel: "silent",
     });
