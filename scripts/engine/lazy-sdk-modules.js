@@ -11,6 +11,9 @@
 //   normalize-package-data, fdir
 //                      required by the same file for the same function only; ~25 ms (its
 //                      license-name tables are sorted when it loads).
+//   ./provider         the provider framework (`pulumi.provider`: serving a component or custom
+//                      provider over gRPC), required by the SDK's index.js; ~5 ms, and no program or
+//                      dynamic provider here serves one.
 //   typescript         required through typescript-shim.js by the closure serializer
 //                      (runtime.serializeFunction). The program runner needs it anyway (ts-node,
 //                      serializing dynamic providers), so it is deferred only where asked: the
@@ -30,6 +33,7 @@ const sdkFile = (relative) => `${SEP}@pulumi${SEP}pulumi${SEP}${relative.split("
 const ARBORIST = [sdkFile("runtime/closure/codePaths.js"), "@npmcli/arborist"];
 const TYPESCRIPT = [sdkFile("typescript-shim.js"), "typescript"];
 const AUTOMATION = [sdkFile("index.js"), "./automation"];
+const PROVIDER = [sdkFile("index.js"), "./provider"];
 // codePaths.js takes normalize-package-data's export through __importDefault and calls it.
 const NORMALIZE_PACKAGE_DATA = [sdkFile("runtime/closure/codePaths.js"), "normalize-package-data", { callable: true }];
 const FDIR = [sdkFile("runtime/closure/codePaths.js"), "fdir"];
@@ -76,13 +80,13 @@ function lazyModule(load, options = {}) {
 let installed = false;
 
 /**
- * Installs the deferral for this process (arborist, normalize-package-data, fdir, the Automation API). `typescript: true` also defers the closure serializer's
+ * Installs the deferral for this process (arborist, normalize-package-data, fdir, the Automation API, the provider framework). `typescript: true` also defers the closure serializer's
  * TypeScript (only for processes that do not run TypeScript through ts-node).
  */
 function install(options = {}) {
     if (installed || process.env.COREOS_CLUSTER_LAZY_SDK_MODULES === "0") return;
     installed = true;
-    const deferred = [ARBORIST, AUTOMATION, NORMALIZE_PACKAGE_DATA, FDIR, ...(options.typescript ? [TYPESCRIPT] : [])];
+    const deferred = [ARBORIST, AUTOMATION, PROVIDER, NORMALIZE_PACKAGE_DATA, FDIR, ...(options.typescript ? [TYPESCRIPT] : [])];
     const originalLoad = Module._load;
     Module._load = function (request, parent, isMain) {
         if (parent && typeof parent.filename === "string") {

@@ -44,13 +44,14 @@ describe("engine plugins: start-up shortcuts (scripts/engine/)", function () {
     });
     afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-    it("defers @npmcli/arborist, normalize-package-data, fdir, the Automation API and (for providers) typescript, and each still works when used", () => {
+    it("defers @npmcli/arborist, normalize-package-data, fdir, the Automation API, the provider framework and (for providers) typescript, and each still works when used", () => {
         const result = runNode(`
 require(${JSON.stringify(path.join(ENGINE_SCRIPTS, "lazy-sdk-modules.js"))}).install({ typescript: true });
 const loaded = (re) => Object.keys(require.cache).some((f) => re.test(f));
 const pulumi = require("@pulumi/pulumi");
 const automationLoaded = () => loaded(/@pulumi\\/pulumi\\/automation\\/stack\\.js$/);
-const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//), automation: automationLoaded(),
+const providerLoaded = () => loaded(/@pulumi\\/pulumi\\/provider\\/server\\.js$/);
+const atStart = { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//), automation: automationLoaded(), provider: providerLoaded(),
     normalizePackageData: loaded(/node_modules\\/normalize-package-data\\//), fdir: loaded(/node_modules\\/fdir\\//) };
 // fdir as codePaths.js holds it (only a workspace reaches it through computeCodePaths).
 const Module = require("module");
@@ -60,15 +61,17 @@ const crawled = new fdirAsSdkSeesIt.fdir().withBasePath().crawl(${JSON.stringify
 (async () => {
     // The Automation API as a program would reach it: one of its functions, and its classes.
     const automation = { stackName: pulumi.automation.fullyQualifiedStackName("org", "project", "dev"), stackClass: typeof pulumi.automation.Stack === "function", loaded: automationLoaded() };
+    const provider = { main: typeof pulumi.provider.main === "function", loaded: providerLoaded() };
     const captured = 41;
     const sf = await pulumi.runtime.serializeFunction(() => captured + 1);
     const codePaths = await pulumi.runtime.computeCodePaths({ extraIncludePackages: ["yaml"] });
-    console.log(JSON.stringify({ atStart, automation, serialized: sf.text.includes("41"), codePaths: [...codePaths.keys()].some((p) => p.includes("node_modules/yaml")),
+    console.log(JSON.stringify({ atStart, automation, provider, serialized: sf.text.includes("41"), codePaths: [...codePaths.keys()].some((p) => p.includes("node_modules/yaml")),
         crawled, atEnd: { arborist: loaded(/@npmcli\\/arborist/), typescript: loaded(/node_modules\\/typescript\\//), normalizePackageData: loaded(/node_modules\\/normalize-package-data\\//), fdir: loaded(/node_modules\\/fdir\\//) } }));
 })();`);
         expect(result).to.deep.equal({
-            atStart: { arborist: false, typescript: false, automation: false, normalizePackageData: false, fdir: false },
+            atStart: { arborist: false, typescript: false, automation: false, provider: false, normalizePackageData: false, fdir: false },
             automation: { stackName: "org/project/dev", stackClass: true, loaded: true },
+            provider: { main: true, loaded: true },
             serialized: true,
             codePaths: true,
             crawled: true,
