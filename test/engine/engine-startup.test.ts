@@ -169,4 +169,22 @@ const { runnerPreload } = require(${JSON.stringify(path.join(ENGINE_SCRIPTS, "la
 console.log(JSON.stringify({ commonjs: runnerPreload(${JSON.stringify(REPO_ROOT)}), esm: runnerPreload(${JSON.stringify(path.join(tmp, "esm"))}) }));`);
         expect(result).to.deep.equal({ commonjs: ["--require", path.join(ENGINE_SCRIPTS, "program-preload.js")], esm: [] });
     });
+
+    it("shortens the SDK's debug text of a registration's answer to its URN, id and output names (the runner's preload)", () => {
+        const body = `
+require(${JSON.stringify(path.join(ENGINE_SCRIPTS, "program-preload.js"))});
+const resourcePb = require("@pulumi/pulumi/proto/resource_pb");
+const { Struct } = require("google-protobuf/google/protobuf/struct_pb");
+const response = new resourcePb.RegisterResourceResponse();
+response.setUrn("urn:pulumi:dev::p::pulumi-nodejs:dynamic:Resource::vpc");
+response.setId("vpc-id");
+response.setObject(Struct.fromJavaScript({ __provider: "x".repeat(30000), name: "vpc", nested: { a: [1, 2] } }));
+// As the SDK writes it into its debug line: a template literal.
+const text = \`\${response}\`;
+const roundTrip = resourcePb.RegisterResourceResponse.deserializeBinary(response.serializeBinary());
+console.log(JSON.stringify({ text, length: text.length, urn: roundTrip.getUrn(), name: roundTrip.getObject().toJavaScript().name }));`;
+        expect(runNode(body)).to.deep.equal({ text: "urn=urn:pulumi:dev::p::pulumi-nodejs:dynamic:Resource::vpc id=vpc-id outputs=[__provider, name, nested]", length: 103, urn: "urn:pulumi:dev::p::pulumi-nodejs:dynamic:Resource::vpc", name: "vpc" });
+        const before = runNode(body, { COREOS_CLUSTER_SHORT_RESPONSE_TEXT: "0" });
+        expect(before.length, "the message's own text: every value, the bundle included").to.be.above(30000);
+    });
 });
