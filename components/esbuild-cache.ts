@@ -163,7 +163,8 @@ export function touchAndPrune(dir: string, file: string): void {
  * `derive(text)`, kept on disk beside the builds and keyed by `kind` and the SHA-256 of `text`: for a
  * value derived from a build's output that costs more to compute on every run than to read back
  * (a packed bundle: components/services/bundled-provider.ts). `kind` names everything besides `text`
- * that the value depends on. A stored value `valid` refuses (a damaged entry) is derived again.
+ * that the value depends on. The entry holds the value's own SHA-256: a damaged value (or one that
+ * `valid` refuses) is derived again.
  */
 export function cachedDerivation(kind: string, text: string, derive: (text: string) => string, valid: (derived: string) => boolean = () => true): string {
     if (!bundleCacheEnabled()) return derive(text);
@@ -171,8 +172,8 @@ export function cachedDerivation(kind: string, text: string, derive: (text: stri
     const dir = bundleCacheDir();
     const file = path.join(dir, `${sha256(`${kind}\0${text}`)}.json`);
     try {
-        const entry = JSON.parse((require("fs") as typeof import("fs")).readFileSync(file, "utf8")) as { derived?: unknown };
-        if (typeof entry.derived === "string" && valid(entry.derived)) {
+        const entry = JSON.parse((require("fs") as typeof import("fs")).readFileSync(file, "utf8")) as { derived?: unknown; sha256?: unknown };
+        if (typeof entry.derived === "string" && entry.sha256 === sha256(entry.derived) && valid(entry.derived)) {
             touchAndPrune(dir, file);
             return entry.derived;
         }
@@ -180,7 +181,7 @@ export function cachedDerivation(kind: string, text: string, derive: (text: stri
         // not cached yet (or unreadable): derive it
     }
     const derived = derive(text);
-    writeFileAtomically(dir, file, JSON.stringify({ derived }));
+    writeFileAtomically(dir, file, JSON.stringify({ derived, sha256: sha256(derived) }));
     return derived;
 }
 

@@ -49,7 +49,8 @@ export function bundledProvider(entryFile: string): ProviderOperations {
         update: async (id, olds, news) => load().update(id, olds, news),
         delete: async (id, props) => load().delete(id, props),
     };
-    const packed = cachedDerivation(PACKING, code, packBundle, (packed) => unpackBundle(packed) === code);
+    // A damaged entry fails its own digest (esbuild-cache.ts): no need to unpack every bundle on every run to check it.
+    const packed = cachedDerivation(PACKING, code, packBundle);
     // Beside the object, not on it: the closure serializer (tests, other callers) still sees only the operations.
     serializedTexts.set(operations, serializedShim(key, packed));
     // Under the engine's runner: the next provider process compiles it while it waits (scripts/engine/provider-warm-list.js).

@@ -86,8 +86,14 @@ describe("esbuild output cache", () => {
         expect(cachedDerivation("upper", "abd", derive), "another text").to.equal("ABD");
         expect(cachedDerivation("other", "abc", (t) => `${t}!`), "another kind").to.equal("abc!");
         expect(entries()).to.have.length(3);
-        // A damaged entry that `valid` refuses is derived again (and stored again).
-        for (const name of entries()) fs.writeFileSync(path.join(bundleCacheDir(), name), JSON.stringify({ derived: "damaged" }));
+        // A damaged entry (its value no longer matches the digest stored with it) is derived again.
+        const stored = entries().map((name) => path.join(bundleCacheDir(), name));
+        for (const file of stored) fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/"derived":"([^"]*)"/, (_m, v: string) => `"derived":"${v}-damaged"`));
+        expect(cachedDerivation("upper", "abd", derive), "a damaged value").to.equal("ABD");
+        expect(calls).to.deep.equal(["abc", "abd", "abd"]);
+        calls.splice(2);
+        // So is one that `valid` refuses (and it is stored again).
+        for (const name of entries()) fs.writeFileSync(path.join(bundleCacheDir(), name), JSON.stringify({ derived: "damaged", sha256: require("crypto").createHash("sha256").update("damaged").digest("hex") }));
         const upper = (d: string) => d === d.toUpperCase();
         expect(cachedDerivation("upper", "abc", derive, upper)).to.equal("ABC");
         expect(cachedDerivation("upper", "abc", derive, upper), "stored again").to.equal("ABC");
