@@ -41,7 +41,8 @@ function codeFor(key, packed) {
     const digest = typeof key === "string" ? key.split("#")[1] : undefined;
     if (!digest || typeof packed !== "string") return undefined;
     try {
-        const code = require("zlib").inflateRawSync(Buffer.from(packed, "base64")).toString("utf8");
+        // Packed as bundled-provider.ts packs it (Brotli); a list an older version wrote fails the digest below.
+        const code = require("zlib").brotliDecompressSync(Buffer.from(packed, "base64")).toString("utf8");
         return crypto.createHash("sha256").update(code).digest("hex").startsWith(digest) && digest.length >= 16 ? code : undefined;
     } catch {
         return undefined;

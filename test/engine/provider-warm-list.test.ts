@@ -71,7 +71,7 @@ describe("engine plugins: bundled providers compiled ahead by the provider proce
         const operations = bundledProvider(require.resolve("../../components/local/local-network-provider"));
         const shim = serializedProviderText(operations)!;
         const key = JSON.parse(/const key = (".*");/.exec(shim)![1]) as string;
-        const packed = JSON.parse(/const packed = (".*");/.exec(shim)![1]) as string;
+        const packed = JSON.parse(/const brotli = (".*");/.exec(shim)![1]) as string;
         // The runner's half: a run that made this provider, and two entries no shim could ever name.
         runNode(
             `const w = require(${JSON.stringify(WARM_LIST)});
