@@ -16,7 +16,6 @@ import { execInNamespace, httpGetInNamespace, ProbeTls } from "../components/loc
 import { etcdctlTlsFlags } from "../test/support/engine-tls";
 import { requireEtcdBinaries, startEtcdCluster } from "../test/support/etcd-cluster";
 import { Benchmark, errorMessage, figure, Figure, median, medianIntervalText, round, sleep, timed } from "./support";
-import { machineBusyTicks, QUIET_MACHINE, waitForQuiet } from "./quiet-etcd";
 
 const STACK_RANGE = "10.213.10.";
 const BENCH_RANGE = "10.213.12.";
@@ -129,11 +128,6 @@ export const localStack: Benchmark = {
             deployed = true;
             const up = await stack.up();
             const verified = await verifyCluster(stack, config, scratch);
-            // A no-op up is what an operator runs on a settled cluster: one that has just booted keeps
-            // both CPUs busy for its first minute (members settling, Prometheus starting, the balancer's
-            // first probes), and the no-op, which needs both, paid for it against the one-core empty program.
-            const settled = await waitForQuiet([0], QUIET_MACHINE, () => machineBusyTicks());
-            ctx.log(`the machine went quiet ${round(settled.waitedMs / 1000, 1)} s after the cluster was verified${settled.quiet ? "" : " (it did not: measured anyway)"}`);
             ctx.log(`no-op pulumi up, ${NOOP_WARM_UP_PAIRS} + ${NOOP_PAIRS} times, each after the empty program's (the first ${NOOP_WARM_UP_PAIRS} not counted)`);
             await floor.ensure();
             await floor.up();
@@ -190,8 +184,6 @@ export const localStack: Benchmark = {
                     commandsMs: { up: up.durationMs, noop: noop.durationMs, destroy: destroy.durationMs, directStart: round(direct.ms, 0), directStop: round(directStop.ms, 0), emptyNoop: floorNoop.durationMs, emptyDestroy: floorDestroy.durationMs },
                     noopPairsMs: pairs,
                     noopWarmUpPairsMs: warmUpPairs,
-                    quietBeforeNoopMs: settled.waitedMs,
-                    quietBeforeNoop: settled.quiet,
                 },
             };
         } finally {

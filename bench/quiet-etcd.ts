@@ -33,21 +33,6 @@ export interface QuietOptions {
 
 export const DEFAULT_QUIET: QuietOptions = { windowMs: 100, maxTicksPerProcess: 0.5, timeoutMs: 15000 };
 
-/** The machine's busy clock ticks so far, every CPU together (/proc/stat: all but idle and iowait). */
-export function machineBusyTicks(): number {
-    const cpu = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal ...: idle and iowait are not work.
-    return cpu.reduce((sum, ticks, i) => sum + (i === 3 || i === 4 ? 0 : ticks), 0);
-}
-
-/**
- * A whole machine counts as quiet for a window of a second in which its CPUs together did at most 20
- * ticks of work (0.2 s of CPU time: a tenth of this 2-core machine). The local stack's settled
- * cluster (three members, two proxies with their routers, the balancer, Prometheus scraping every
- * 5 s) uses a few ticks; one that has just booted, far more for its first minute.
- */
-export const QUIET_MACHINE: QuietOptions = { windowMs: 1000, maxTicksPerProcess: 20, timeoutMs: 120000 };
-
 /** Resolves once the processes used few enough ticks in one window; returns how long it waited and whether it got there. */
 export async function waitForQuiet(pids: number[], opts: QuietOptions = DEFAULT_QUIET, ticksOf: (pid: number) => number | undefined = cpuTicks): Promise<{ waitedMs: number; quiet: boolean }> {
     const maxTicks = Math.max(1, Math.floor(opts.maxTicksPerProcess * pids.length));

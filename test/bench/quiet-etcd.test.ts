@@ -2,7 +2,7 @@
 // on scripted tick counts (a real spinner may be starved on a loaded machine; a script cannot).
 import { expect } from "chai";
 import { ChildProcess, spawn } from "child_process";
-import { cpuTicks, machineBusyTicks, waitForQuiet } from "../../bench/quiet-etcd";
+import { cpuTicks, waitForQuiet } from "../../bench/quiet-etcd";
 
 /**
  * Ticks of each pid, advancing by the next step of its script on every read of pid 1 (one read per
@@ -65,14 +65,5 @@ describe("bench: waiting for quiet etcd members", function () {
         expect(quietAtThree.quiet).to.equal(true);
         const busyAtFour = await waitForQuiet(six, { windowMs: 10, maxTicksPerProcess: 0.5, timeoutMs: 100 }, scriptedTicks(Object.fromEntries(six.map((p) => [p, [0, p <= 4 ? 1 : 0]]))));
         expect(busyAtFour.quiet).to.equal(false);
-    });
-
-    it("reads the whole machine's busy ticks: they grow by at least the work done in between", () => {
-        const before = machineBusyTicks();
-        expect(before).to.be.a("number").and.to.be.above(0);
-        // 300 ms of wall time spinning: some CPU is busy all along (this process, or whatever ran instead).
-        const until = Date.now() + 300;
-        while (Date.now() < until) Math.sqrt(Math.random());
-        expect(machineBusyTicks() - before).to.be.at.least(20);
     });
 });
