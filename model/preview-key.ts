@@ -8,7 +8,6 @@
 // and the stand-in never reaches a resource. `pulumi up` still refuses a missing key.
 // Pure: the caller says whether this is a preview and provides the unknown value.
 
-import * as crypto from "crypto";
 import { ClusterConfig } from "./types";
 import { isPlainObject } from "./config-reader";
 
@@ -33,7 +32,8 @@ export function previewKeyEnvironment(raw: Record<string, unknown>, env: Record<
     const variable = tunnel.privateKeyEnv;
     const held = env[variable];
     if (held !== undefined && held.trim() !== "") return { env };
-    const key = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    // OpenSSH's format, as ssh-keygen writes it: validation reads every tunnel key with ssh2 (model/ssh-key.ts).
+    const key = (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
     return { env: { ...env, [variable]: key }, standIn: { variable, key } };
 }
 

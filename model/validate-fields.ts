@@ -7,6 +7,7 @@ import { LOOPBACK, cidrContains, parseIpv4 } from "./ipv4";
 import { portNumberProblem } from "./ports";
 import { SAFE_PATH, registryPrefixProblem, shownValue, urlProblem } from "./text-rules";
 import { DOCKER_HUB } from "./images";
+import { readPrivateKey } from "./ssh-key";
 
 const SSH_TUNNEL_FIELDS = ["host", "port", "username", "privateKey", "privateKeyEnv"];
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -94,6 +95,9 @@ export function sshTunnel(r: ConfigReader, env?: Record<string, string | undefin
             p.add("sshTunnel.privateKeyEnv", `environment variable ${name} is not set; it must hold the tunnel's private key (in CI: a secret passed in the job's env)`);
         } else if (!PRIVATE_KEY.test(key.trim())) {
             p.add("sshTunnel.privateKeyEnv", `environment variable ${name} does not hold a PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----)`);
+        } else {
+            const read = readPrivateKey(`${key.trim()}\n`);
+            if ("problem" in read) p.add("sshTunnel.privateKeyEnv", `environment variable ${name}: the key ${read.problem}`);
         }
         if (p.count > before) return undefined;
         // One form whatever carried it (`$(cat key)` drops the final newline, a file read keeps it),
@@ -103,6 +107,11 @@ export function sshTunnel(r: ConfigReader, env?: Record<string, string | undefin
     if (isEncryptedValue(value.privateKey)) return p.count === before ? "encrypted" : undefined;
     if (typeof value.privateKey !== "string") p.add("sshTunnel.privateKey", `must be a private key (PEM or OpenSSH text), got ${describeValue(value.privateKey, true)}`);
     else if (!PRIVATE_KEY.test(value.privateKey.trim())) p.add("sshTunnel.privateKey", "is not a PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY----- ... -----END ... PRIVATE KEY-----)");
+    else {
+        // What the tunnel will dial with must be readable now, before anything is created.
+        const read = readPrivateKey(value.privateKey);
+        if ("problem" in read) p.add("sshTunnel.privateKey", read.problem);
+    }
     if (p.count > before) return undefined;
     return { host: value.host as string, port: port as number, username: value.username as string, privateKey: value.privateKey as string };
 }

@@ -3,10 +3,14 @@
 
 export const OPS_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm/k7CRRK74CvxYQRAF6M8r6UU99EKvR5TC1tOrV4st ops@example.com";
 
+/** A real ed25519 key (ssh-keygen, no passphrase), made for these tests only: validation reads the key with ssh2. */
 export const TEST_PRIVATE_KEY = [
     "-----BEGIN OPENSSH PRIVATE KEY-----",
     "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
-    "QyNTUxOQAAACBzZWNyZXQtdGVzdC1rZXktbWF0ZXJpYWwtbm90LXJlYWwAAAAA",
+    "QyNTUxOQAAACCdh8hacFDEkb2eiNq6DZ6AOJtXukBrMsZkf6VLW2BBEQAAAIgDc/l5A3P5",
+    "eQAAAAtzc2gtZWQyNTUxOQAAACCdh8hacFDEkb2eiNq6DZ6AOJtXukBrMsZkf6VLW2BBEQ",
+    "AAAECnFdw9+vBgpEURERijHFCYvtcekIDBFtT1l91/MqiQ9p2HyFpwUMSRvZ6I2roNnoA4",
+    "m1e6QGsyxmR/pUtbYEERAAAAAAECAwQF",
     "-----END OPENSSH PRIVATE KEY-----",
 ].join("\n");
 

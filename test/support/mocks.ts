@@ -302,7 +302,8 @@ async function runFailingProgramNow(opts: RunOptions): Promise<FailedRun> {
     pulumi.runtime.setAllConfig(toPulumiConfig(opts.config), SECRET_KEYS);
     let error: unknown;
     try {
-        require(opts.programPath ?? path.join(REPO_ROOT, "index.ts"));
+        // The program's exports are a promise of its outputs (index.ts builds the platform one turn later): a failure there is this run's too.
+        await Promise.resolve(require(opts.programPath ?? path.join(REPO_ROOT, "index.ts")));
     } catch (e) {
         error = e;
     }

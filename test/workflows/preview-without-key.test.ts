@@ -24,7 +24,7 @@ describe("model/preview-key: a preview needs no SSH key", () => {
     it("stands in a throwaway key only in a preview of a GCE stack whose key variable is unset", () => {
         const preview = previewKeyEnvironment(raw, {}, true);
         expect(preview.standIn?.variable).to.equal(variable);
-        expect(preview.env[variable]).to.equal(preview.standIn!.key).and.match(/^-----BEGIN PRIVATE KEY-----/);
+        expect(preview.env[variable]).to.equal(preview.standIn!.key).and.match(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
         // Validation passes with it, and the program swaps it for the unknown value it is given.
         const config = loadConfig(raw, "prod", { env: preview.env });
         const unknown = { unknown: true };

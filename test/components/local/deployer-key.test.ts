@@ -37,6 +37,6 @@ describe("local platform: the deployer's public key", () => {
     });
 
     it("refuses text that is no key, naming the config key and never echoing the text", () => {
-        expect(() => publicKeyOf("not a key at all")).to.throw(/^coreos-cluster:sshTunnel\.privateKey: cannot be parsed as a private key/);
+        expect(() => publicKeyOf("not a key at all")).to.throw(/^coreos-cluster:sshTunnel\.privateKey: cannot be parsed as an unencrypted private key/);
     });
 });
