@@ -37,7 +37,7 @@ const GC_LINE = /(?:Scavenge|Mark-Compact|Mark-sweep|Mark-Compact \(reduce\)|Min
  * hands it: a throwaway key per run, unless the caller's environment already holds one.
  */
 function throwawayTunnelKeys(): Record<string, string> {
-    const key = () => (require("crypto") as typeof import("crypto")).generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const key = () => (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
     const out: Record<string, string> = {};
     for (const name of ["COREOS_CLUSTER_SSH_KEY", "COREOS_LOCAL_SSH_KEY"]) if (!process.env[name]) out[name] = key();
     return out;

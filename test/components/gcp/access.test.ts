@@ -27,7 +27,7 @@ function sentAnywhere(value: unknown, needle: string): boolean {
 }
 
 describe("program on GCE under mocks: health gate, providers and secrets", function () {
-    const privateKey = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const privateKey = (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
     const password = `pw-${crypto.randomBytes(12).toString("hex")}`;
     const tunnel = { host: "203.0.113.7", port: 2222, username: "core", privateKey };
     const fleetEndpoint = "http://10.10.0.2:49153";
@@ -137,7 +137,7 @@ describe("program on GCE under mocks: health gate, providers and secrets", funct
 
 describe("program on GCE under mocks: the shipped dev stack reaches its members through the IAP tunnel's local end", function () {
     let run: ProgramRun;
-    const key = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const key = (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
     let saved: string | undefined;
 
     before(async function () {

@@ -3,7 +3,6 @@
 // tunnel); on the local platform it is unit files written by LocalFleetUnit, no FleetService, and
 // the stack's notAppliedLocally says what fleet would have done.
 import { expect } from "chai";
-import * as crypto from "crypto";
 import * as path from "path";
 import { readStackFile } from "../../../model/stack-config";
 import { loadConfig } from "../../../model/validate";
@@ -27,7 +26,7 @@ function plaintext(value: unknown, needle: string, at = ""): string[] {
 const QUEUE_UNIT = "[Unit]\nDescription=queue %i\n\n[Service]\nExecStart=/usr/bin/queue --port 5672 --instance %i\n";
 
 describe("program on GCE under mocks: fleetServices", function () {
-    const privateKey = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const privateKey = (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
     const tunnel = { host: "203.0.113.7", port: 2222, username: "core", privateKey };
     const fleetEndpoint = "http://10.10.0.2:49153";
     const fleetServices = [
