@@ -3,7 +3,6 @@
 // by validation (model/ssh-key.ts).
 import { readPrivateKey } from "../../model/ssh-key";
 
-export { sshKeyParser } from "../../model/ssh-key";
 
 /** The OpenSSH public key line of a private key (ssh2 parses it); the deployer's key on the bastion. */
 export function publicKeyOf(privateKey: string): string {

@@ -5,7 +5,8 @@ import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { publicKeyOf, sshKeyParser } from "../../../components/local/deployer-key";
+import { publicKeyOf } from "../../../components/local/deployer-key";
+import { sshKeyParser } from "../../../model/ssh-key";
 import { REPO_ROOT } from "../../support/mocks";
 
 describe("local platform: the deployer's public key", () => {
