@@ -33,9 +33,11 @@ import { Benchmark, BenchmarkOutcome, BenchContext, engineDefaultParallelism, er
 export interface SeedingOptions {
     sizes: number[];
     /**
-     * Paired rounds per size; default 25 up to 1,000 services, 7 above. A round's ratio moves by
+     * Paired rounds per size; default 25 up to 1,000 services, 15 above. A round's ratio moves by
      * 0.2-0.5x on a 2-core machine (etcd's fsyncs and the client share it): with 15 rounds, the
      * median of full runs of the same code ranged 1.04-1.28x; more rounds narrow its interval.
+     * With 7 at 10,000 services (a round is ~15 s there) the median's interval spanned 1.08-1.39x,
+     * both sides of the 1.2x goal: 15 rounds (~2 min more) narrow it to ranks 4-12.
      */
     rounds?: number;
     /** Member 0 of the TLS cluster; the plaintext cluster starts 10 addresses above. */
@@ -197,7 +199,7 @@ export function seedingBenchmark(optionsOf: () => SeedingOptions): Benchmark {
                 const providers = { set: await engineProvider(serviceRegistrationSetProvider), perService: await engineProvider(serviceRegistrationProvider) };
                 const runs: SizeRun[] = [];
                 for (const [i, count] of options.sizes.entries()) {
-                    runs.push(await runSize(ctx, providers, tls, plain, count, options.rounds ?? (count <= 1000 ? 25 : 7), i === 0));
+                    runs.push(await runSize(ctx, providers, tls, plain, count, options.rounds ?? (count <= 1000 ? 25 : 15), i === 0));
                 }
                 const { figures, summary } = seedingFigures(runs);
                 return {
