@@ -78,7 +78,7 @@ export function renderPerformanceDoc(results: ResultsLike, keptNotes = ""): stri
         "change that breaks it fails a test.",
         "",
         "```sh",
-        "npm run bench                                   # everything, about 5-10 minutes on 2 cores",
+        "npm run bench                                   # everything, about 11-12 minutes on 2 cores",
         "npm run bench -- --only service-seeding         # one or more (comma-separated) benchmarks",
         "npm run bench -- --write-docs                   # also regenerate this section (docs/performance.md)",
         "BENCH_SEEDING_SERVICES=100 BENCH_SEEDING_ROUNDS=3 npm run bench -- --only service-seeding --results /tmp/smoke.json  # a smoke run",
