@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { devWithServices, largeStack, shippedStack } from "./configs";
 import { Benchmark, figure, Figure, median, medianIntervalText, round } from "./support";
+import { newOpenSshPrivateKey } from "../model/ssh-key";
 
 interface ChildResult {
     evaluationMs: number;
@@ -37,7 +38,7 @@ const GC_LINE = /(?:Scavenge|Mark-Compact|Mark-sweep|Mark-Compact \(reduce\)|Min
  * hands it: a throwaway key per run, unless the caller's environment already holds one.
  */
 function throwawayTunnelKeys(): Record<string, string> {
-    const key = () => (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
+    const key = () => newOpenSshPrivateKey();
     const out: Record<string, string> = {};
     for (const name of ["COREOS_CLUSTER_SSH_KEY", "COREOS_LOCAL_SSH_KEY"]) if (!process.env[name]) out[name] = key();
     return out;

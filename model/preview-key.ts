@@ -10,6 +10,7 @@
 
 import { ClusterConfig } from "./types";
 import { isPlainObject } from "./config-reader";
+import { newOpenSshPrivateKey } from "./ssh-key";
 
 export interface PreviewKeyEnvironment {
     /** The environment to validate the stack with. */
@@ -33,7 +34,7 @@ export function previewKeyEnvironment(raw: Record<string, unknown>, env: Record<
     const held = env[variable];
     if (held !== undefined && held.trim() !== "") return { env };
     // OpenSSH's format, as ssh-keygen writes it: validation reads every tunnel key with ssh2 (model/ssh-key.ts).
-    const key = (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
+    const key = newOpenSshPrivateKey();
     return { env: { ...env, [variable]: key }, standIn: { variable, key } };
 }
 

@@ -30,3 +30,11 @@ export function readPrivateKey(privateKey: string): ParsedKey | { problem: strin
     }
     return key as ParsedKey;
 }
+
+/**
+ * A new unencrypted ed25519 private key in OpenSSH's format, as ssh-keygen writes it: one ssh2 (so
+ * validation, the tunnel and the bastion's authorized key) reads. For stand-ins and throwaway keys only.
+ */
+export function newOpenSshPrivateKey(): string {
+    return (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
+}

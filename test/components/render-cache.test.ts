@@ -12,10 +12,11 @@ import { planCluster } from "../../model/plan";
 import { ClusterConfig, RenderingConfig } from "../../model/types";
 import { loadConfig } from "../../model/validate";
 import { REPO_ROOT } from "../support/mocks";
+import { newOpenSshPrivateKey } from "../../model/ssh-key";
 
 /** Two throwaway tunnel keys (validation reads a key with ssh2: it must be a real one). */
-const TUNNEL_KEY = (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
-const OTHER_TUNNEL_KEY = (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
+const TUNNEL_KEY = newOpenSshPrivateKey();
+const OTHER_TUNNEL_KEY = newOpenSshPrivateKey();
 
 function devConfig(overrides: Record<string, unknown> = {}): ClusterConfig {
     return loadConfig(

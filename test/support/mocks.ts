@@ -6,6 +6,7 @@ import { fakePki } from "../components/gcp/fixtures/fake-pki";
 import { rolloutSlots } from "../../model/tls-rollout";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { newOpenSshPrivateKey } from "../../model/ssh-key";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 export const PROJECT = "coreos-cluster";
@@ -242,9 +243,7 @@ export const LOCAL_TUNNEL_KEY_ENV = "COREOS_LOCAL_SSH_KEY";
 function provideTunnelKey(): void {
     for (const name of [TUNNEL_KEY_ENV, LOCAL_TUNNEL_KEY_ENV]) {
         if (process.env[name]) continue;
-        // OpenSSH format, as ssh-keygen writes it and ssh2 (tunnel, bastion's authorized key) parses it.
-        const ssh2 = require("ssh2") as typeof import("ssh2");
-        process.env[name] = ssh2.utils.generateKeyPairSync("ed25519").private;
+        process.env[name] = newOpenSshPrivateKey();
     }
 }
 

@@ -9,6 +9,7 @@ import { loadConfig } from "../../../model/validate";
 import { planCluster } from "../../../model/plan";
 import { ClusterPlan } from "../../../model/types";
 import { GCE, ProgramRun, REPO_ROOT, SECRET_SIG, SECRET_SIG_KEY, WireRegistration, one, runProgram, urnOf } from "../../support/mocks";
+import { newOpenSshPrivateKey } from "../../../model/ssh-key";
 
 /** Paths where `needle` appears in a serialized value outside a secret wrapper. */
 function plaintextPaths(value: unknown, needle: string, path = ""): string[] {
@@ -27,7 +28,7 @@ function sentAnywhere(value: unknown, needle: string): boolean {
 }
 
 describe("program on GCE under mocks: health gate, providers and secrets", function () {
-    const privateKey = (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
+    const privateKey = newOpenSshPrivateKey();
     const password = `pw-${crypto.randomBytes(12).toString("hex")}`;
     const tunnel = { host: "203.0.113.7", port: 2222, username: "core", privateKey };
     const fleetEndpoint = "http://10.10.0.2:49153";
@@ -137,7 +138,7 @@ describe("program on GCE under mocks: health gate, providers and secrets", funct
 
 describe("program on GCE under mocks: the shipped dev stack reaches its members through the IAP tunnel's local end", function () {
     let run: ProgramRun;
-    const key = (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
+    const key = newOpenSshPrivateKey();
     let saved: string | undefined;
 
     before(async function () {

@@ -10,6 +10,7 @@ import { planCluster } from "../../../model/plan";
 import { fleetServiceDeclarations } from "../../../components/fleet/fleet-service-units";
 import { localFleetServiceSpec } from "../../../components/local/local-fleet-service";
 import { ProgramRun, REPO_ROOT, SECRET_SIG, SECRET_SIG_KEY, one, runProgram, urnOf } from "../../support/mocks";
+import { newOpenSshPrivateKey } from "../../../model/ssh-key";
 
 const FLEET_SERVICE = "pulumi-nodejs:dynamic/coreos-cluster:FleetService";
 /** Paths where `needle` appears in a serialized value outside a secret wrapper. */
@@ -26,7 +27,7 @@ function plaintext(value: unknown, needle: string, at = ""): string[] {
 const QUEUE_UNIT = "[Unit]\nDescription=queue %i\n\n[Service]\nExecStart=/usr/bin/queue --port 5672 --instance %i\n";
 
 describe("program on GCE under mocks: fleetServices", function () {
-    const privateKey = (require("ssh2") as typeof import("ssh2")).utils.generateKeyPairSync("ed25519").private;
+    const privateKey = newOpenSshPrivateKey();
     const tunnel = { host: "203.0.113.7", port: 2222, username: "core", privateKey };
     const fleetEndpoint = "http://10.10.0.2:49153";
     const fleetServices = [
